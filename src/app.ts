@@ -1,0 +1,49 @@
+import { Elysia } from "elysia";
+import type { Config } from "./config.ts";
+import { Gateway } from "./gateway/gateway.ts";
+import { Router } from "./gateway/router.ts";
+import { chatRoutes } from "./http/chat.ts";
+import { docs } from "./http/docs.ts";
+import { guard } from "./http/guard.ts";
+import { onError } from "./http/on-error.ts";
+import { opsRoutes } from "./http/ops.ts";
+import { simpleChatRoutes } from "./http/simple-chat.ts";
+import { Stats } from "./obs/stats.ts";
+import { createProviders } from "./providers/registry.ts";
+import { MemoryCounters } from "./state/counters.ts";
+import { Limiter } from "./state/limiter.ts";
+
+export interface AppOverrides {
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/**
+ * The composition root: builds every dependency once and mounts the HTTP layer in pipeline order
+ * (errors → auth and limits → routes). Nothing here listens; `main.ts` does.
+ */
+export function createApp(config: Config, overrides: AppOverrides = {}) {
+  const stats = new Stats();
+  const router = new Router(createProviders(config, overrides.fetch));
+  const gateway = new Gateway(router);
+  const limiter =
+    config.rateLimitMax > 0 ? new Limiter(new MemoryCounters(), config.rateLimitMax, config.rateLimitWindowMs, overrides.now) : undefined;
+  const app = new Elysia({
+    // Bodies are parsed and checked by our own parser; Elysia must neither strip unknown fields
+    // nor refuse big bodies before we can answer with an OpenAI-shaped 413.
+    normalize: false,
+    // Bun's own limit answers 413 with an empty body; ours (in the parser) answers OpenAI-shaped,
+    // checking Content-Length before reading and counting chunked bodies as they arrive.
+    serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30) },
+  });
+  app
+    .use(onError(stats))
+    .use(guard({ keyDigests: config.apiKeyDigests, limiter, trustProxy: config.trustProxy, stats, server: () => app.server }))
+    .use(docs())
+    .use(opsRoutes(gateway, router, stats))
+    .use(chatRoutes(gateway, stats, config.maxBodyBytes))
+    .use(simpleChatRoutes(gateway, stats, config.maxBodyBytes, config.defaultModel));
+  return { app, stats, gateway };
+}
+
+export type App = ReturnType<typeof createApp>;

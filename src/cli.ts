@@ -1,0 +1,63 @@
+import { parseArgs } from "node:util";
+import type { Flags } from "./config.ts";
+import { VERSION } from "./version.ts";
+
+export const HELP = `chatgate ${VERSION} — OpenAI-compatible chat-completions gateway
+
+Usage: chatgate [options]
+
+Options:
+  --host <address>   bind address (overrides HOST; default 127.0.0.1)
+  --port <number>    listen port (overrides PORT; default 3000; 0 picks a free port)
+  --mock             serve the built-in mock model (same as CHATGATE_MOCK=1)
+  -h, --help         show this help
+  -v, --version      print the version
+
+Environment:
+  HOST                             bind address (default 127.0.0.1)
+  PORT                             listen port (default 3000)
+  OPENAI_API_KEY                   key sent upstream as Authorization: Bearer …
+  OPENAI_BASE_URL                  upstream base URL (default https://api.openai.com/v1)
+  CHATGATE_MOCK                    1: serve the built-in deterministic mock model
+  CHATGATE_API_KEYS                comma-separated client keys; an entry may be sha256:<hex>
+                                   (digest of the key). Unset: no client auth
+  CHATGATE_ALLOW_NO_AUTH           1: allow a non-loopback HOST without client keys
+  CHATGATE_RATE_LIMIT_MAX          requests per window per client (default 60; 0 turns limiting off)
+  CHATGATE_RATE_LIMIT_WINDOW_MS    window length (default 60000)
+  CHATGATE_TRUST_PROXY             1: tell clients apart by X-Forwarded-For (only behind your proxy)
+  CHATGATE_DEFAULT_MODEL           model for POST /chat (default gpt-4o-mini)
+  CHATGATE_TIMEOUT_MS              longest wait for a non-streamed upstream answer (default 600000)
+  CHATGATE_STREAM_IDLE_TIMEOUT_MS  longest wait for a stream's first event and between events
+                                   (default 60000)
+  CHATGATE_MAX_BODY_BYTES          larger request bodies get 413 (default 16777216)
+  CHATGATE_SHUTDOWN_TIMEOUT_MS     on SIGTERM/SIGINT, how long in-flight streams may finish
+                                   (default 30000)
+
+A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set.
+`;
+
+export type Command = { kind: "help" } | { kind: "version" } | { kind: "serve"; flags: Flags } | { kind: "usage-error"; message: string };
+
+export function parseCommand(argv: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        mock: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (err) {
+    return { kind: "usage-error", message: err instanceof Error ? err.message : String(err) };
+  }
+  const { values } = parsed;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  return { kind: "serve", flags: { host: values.host, port: values.port, mock: values.mock } };
+}

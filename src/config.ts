@@ -1,0 +1,134 @@
+import { Type, type Static } from "@sinclair/typebox";
+import { sha256 } from "./auth/keys.ts";
+
+/** Everything chatgate reads at start-up. The schema is the type; `parseConfig` fills it. */
+export const Config = Type.Object({
+  host: Type.String({ default: "127.0.0.1" }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  openaiApiKey: Type.Optional(Type.String()),
+  openaiBaseUrl: Type.String({ default: "https://api.openai.com/v1" }),
+  /** True when OPENAI_API_KEY or OPENAI_BASE_URL was given: only then is the upstream provider on. */
+  upstreamConfigured: Type.Boolean(),
+  mock: Type.Boolean({ default: false }),
+  /** SHA-256 digests of the client keys; empty means no client auth. */
+  apiKeyDigests: Type.Array(Type.Uint8Array()),
+  allowNoAuth: Type.Boolean({ default: false }),
+  rateLimitMax: Type.Integer({ minimum: 0, default: 60 }),
+  rateLimitWindowMs: Type.Integer({ minimum: 1, default: 60_000 }),
+  trustProxy: Type.Boolean({ default: false }),
+  defaultModel: Type.String({ default: "gpt-4o-mini" }),
+  timeoutMs: Type.Integer({ minimum: 1, default: 600_000 }),
+  streamIdleTimeoutMs: Type.Integer({ minimum: 1, default: 60_000 }),
+  maxBodyBytes: Type.Integer({ minimum: 1, default: 16 * 1024 * 1024 }),
+  shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 30_000 }),
+});
+export type Config = Static<typeof Config>;
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Command-line flags, which win over the environment. */
+export interface Flags {
+  host?: string;
+  port?: string;
+  mock?: boolean;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+export function parseConfig(env: Env, flags: Flags = {}): Config {
+  const keys = parseKeys(env.CHATGATE_API_KEYS);
+  const host = nonEmpty(flags.host ?? env.HOST, "127.0.0.1");
+  const config: Config = {
+    host,
+    port: integer(flags.port !== undefined ? "--port" : "PORT", flags.port ?? env.PORT, 3000, 0, 65535),
+    openaiApiKey: env.OPENAI_API_KEY || undefined,
+    openaiBaseUrl: baseUrl(env.OPENAI_BASE_URL),
+    upstreamConfigured: Boolean(env.OPENAI_API_KEY || env.OPENAI_BASE_URL),
+    mock: flags.mock === true || flag("CHATGATE_MOCK", env.CHATGATE_MOCK),
+    apiKeyDigests: keys,
+    allowNoAuth: flag("CHATGATE_ALLOW_NO_AUTH", env.CHATGATE_ALLOW_NO_AUTH),
+    rateLimitMax: integer("CHATGATE_RATE_LIMIT_MAX", env.CHATGATE_RATE_LIMIT_MAX, 60, 0),
+    rateLimitWindowMs: integer("CHATGATE_RATE_LIMIT_WINDOW_MS", env.CHATGATE_RATE_LIMIT_WINDOW_MS, 60_000, 1),
+    trustProxy: flag("CHATGATE_TRUST_PROXY", env.CHATGATE_TRUST_PROXY),
+    defaultModel: nonEmpty(env.CHATGATE_DEFAULT_MODEL, "gpt-4o-mini"),
+    timeoutMs: integer("CHATGATE_TIMEOUT_MS", env.CHATGATE_TIMEOUT_MS, 600_000, 1),
+    streamIdleTimeoutMs: integer("CHATGATE_STREAM_IDLE_TIMEOUT_MS", env.CHATGATE_STREAM_IDLE_TIMEOUT_MS, 60_000, 1),
+    maxBodyBytes: integer("CHATGATE_MAX_BODY_BYTES", env.CHATGATE_MAX_BODY_BYTES, 16 * 1024 * 1024, 1),
+    shutdownTimeoutMs: integer("CHATGATE_SHUTDOWN_TIMEOUT_MS", env.CHATGATE_SHUTDOWN_TIMEOUT_MS, 30_000, 0),
+  };
+  if (!isLoopback(config.host) && keys.length === 0 && !config.allowNoAuth) {
+    throw new ConfigError(
+      "HOST",
+      `binding ${config.host} (not loopback) without client keys would expose the gateway to anyone who can reach it. ` +
+        "Set CHATGATE_API_KEYS, or CHATGATE_ALLOW_NO_AUTH=1 to run open on purpose.",
+    );
+  }
+  return config;
+}
+
+function nonEmpty(value: string | undefined, fallback: string): string {
+  return value === undefined || value.trim() === "" ? fallback : value.trim();
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const text = value.trim();
+  if (!/^\d+$/.test(text)) throw new ConfigError(name, `expected a whole number, got "${text}"`);
+  const n = Number(text);
+  if (n < min || n > max) throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${text}`);
+  return n;
+}
+
+function flag(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === "") return false;
+  const v = value.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new ConfigError(name, `expected 1 or 0, got "${value}"`);
+}
+
+function baseUrl(value: string | undefined): string {
+  if (value === undefined || value.trim() === "") return "https://api.openai.com/v1";
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError("OPENAI_BASE_URL", `not a URL: "${value}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("OPENAI_BASE_URL", "must be an http(s) URL");
+  return url.href.replace(/\/+$/, "");
+}
+
+/** Client keys: plain secrets are digested at once; `sha256:<hex>` entries are taken as digests. */
+function parseKeys(value: string | undefined): Uint8Array[] {
+  if (!value) return [];
+  const digests: Uint8Array[] = [];
+  for (const entry of value.split(",")) {
+    const key = entry.trim();
+    if (key === "") continue;
+    if (key.startsWith("sha256:")) {
+      const hex = key.slice(7).toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(hex)) throw new ConfigError("CHATGATE_API_KEYS", "a sha256: entry needs 64 hex digits");
+      digests.push(Uint8Array.from(Buffer.from(hex, "hex")));
+    } else {
+      digests.push(sha256(key));
+    }
+  }
+  return digests;
+}
+
+/** What /status may show of the configuration: hosts, never keys or full URLs with credentials. */
+export function upstreamHost(config: Config): string {
+  return new URL(config.openaiBaseUrl).host;
+}

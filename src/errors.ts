@@ -1,0 +1,91 @@
+/**
+ * The one error type of chatgate. Everything that can fail — validation, auth, limits, an upstream
+ * provider — ends up as a GatewayError, and `errorBody` is the only place that turns one into the
+ * OpenAI wire shape `{"error": {message, type, param, code}}`.
+ */
+export interface GatewayErrorInit {
+  status: number;
+  message: string;
+  /** OpenAI error type, e.g. `invalid_request_error`, `authentication_error`, `server_error`. */
+  type: string;
+  code?: string | null;
+  param?: string | null;
+  /** Whether trying the same request again (here or on another target) may succeed. */
+  retryable?: boolean;
+  /** From an upstream `Retry-After`, or our own limiter; sent back as `Retry-After` seconds. */
+  retryAfterMs?: number;
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string | null;
+  readonly param: string | null;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(init: GatewayErrorInit) {
+    super(init.message);
+    this.name = "GatewayError";
+    this.status = init.status;
+    this.type = init.type;
+    this.code = init.code ?? null;
+    this.param = init.param ?? null;
+    this.retryable = init.retryable ?? false;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+}
+
+export interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export function errorBody(err: GatewayError): ErrorBody {
+  return { error: { message: err.message, type: err.type, param: err.param, code: err.code } };
+}
+
+/** Response headers an error carries besides its body (`Retry-After` on 429s and upstream waits). */
+export function errorHeaders(err: GatewayError): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(0, Math.ceil(err.retryAfterMs / 1000)));
+  return headers;
+}
+
+/** Anything thrown that is not already a GatewayError is a bug of ours: a 500 that leaks nothing. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError({ status: 500, type: "server_error", code: "internal_error", message: "The gateway hit an internal error while handling the request." });
+}
+
+export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
+  new GatewayError({ status: 400, type: "invalid_request_error", message, param, code });
+
+export const invalidApiKey = (message: string) =>
+  new GatewayError({ status: 401, type: "authentication_error", code: "invalid_api_key", message });
+
+export const notFound = (message: string, code: string | null = null, param: string | null = null) =>
+  new GatewayError({ status: 404, type: "invalid_request_error", message, code, param });
+
+export const modelNotFound = (model: string) =>
+  notFound(`The model \`${model}\` does not exist or you do not have access to it.`, "model_not_found", "model");
+
+export const tooLarge = (limit: number) =>
+  new GatewayError({ status: 413, type: "invalid_request_error", code: "request_too_large", message: `Request body is larger than the ${limit}-byte limit.` });
+
+export const rateLimited = (limit: number, retryAfterMs: number) =>
+  new GatewayError({
+    status: 429, type: "requests", code: "rate_limit_exceeded", retryAfterMs,
+    message: `Rate limit reached: ${limit} requests per window. Please try again in ${Math.ceil(retryAfterMs / 1000)}s.`,
+  });
+
+export const noProvider = () =>
+  new GatewayError({
+    status: 503, type: "server_error", code: "no_provider_configured",
+    message: "No upstream provider is configured. Set OPENAI_API_KEY (and OPENAI_BASE_URL for an OpenAI-compatible provider), or CHATGATE_MOCK=1 for the built-in mock model.",
+  });
+
+export const upstreamTimeout = (provider: string, what: string) =>
+  new GatewayError({ status: 504, type: "server_error", code: "upstream_timeout", retryable: true, message: `Provider '${provider}' did not answer in time (${what}).` });
+
+export const badGateway = (message: string, code = "upstream_error", retryable = true) =>
+  new GatewayError({ status: 502, type: "server_error", code, retryable, message });

@@ -1,0 +1,46 @@
+import { badGateway, modelNotFound } from "../errors.ts";
+import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
+import type { Model } from "../schema.ts";
+import type { Router } from "./router.ts";
+
+/** A stream the gateway has committed to: its first event has arrived. */
+export interface OpenStream {
+  first: Uint8Array;
+  rest: AsyncIterator<Uint8Array, void, undefined>;
+  seen: StreamSeen;
+}
+
+/** What the HTTP layer calls: no Elysia here, only requests in and typed answers out. */
+export class Gateway {
+  constructor(private readonly router: Router) {}
+
+  complete(call: ChatCall, signal: AbortSignal): Promise<Completion> {
+    return this.router.resolve(call.body.model).complete(call, { signal });
+  }
+
+  /**
+   * Opens a stream and pulls its first event before returning, so everything that can fail
+   * before the client sees a byte still fails with a real HTTP status.
+   */
+  async stream(call: ChatCall, signal: AbortSignal): Promise<OpenStream> {
+    const events = await this.router.resolve(call.body.model).stream(call, { signal });
+    const rest = events[Symbol.asyncIterator]();
+    const first = await rest.next();
+    if (first.done) throw badGateway("The provider's stream ended before its first event.", "upstream_stream_truncated");
+    return { first: first.value, rest, seen: events.seen };
+  }
+
+  /** Every provider's models, upstream first; a name served twice is listed once. */
+  async models(signal: AbortSignal): Promise<Model[]> {
+    const lists = await Promise.all(this.router.all.map((p) => p.models({ signal })));
+    const byId = new Map<string, Model>();
+    for (const list of lists) for (const model of list) if (!byId.has(model.id)) byId.set(model.id, model);
+    return [...byId.values()];
+  }
+
+  async model(id: string, signal: AbortSignal): Promise<Model> {
+    const model = (await this.models(signal)).find((m) => m.id === id);
+    if (model === undefined) throw modelNotFound(id);
+    return model;
+  }
+}

@@ -1,0 +1,66 @@
+import { GatewayError, invalidRequest, tooLarge } from "../errors.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The client's own bytes of each parsed body, so an OpenAI-compatible upstream gets them unchanged. */
+export const rawBodies = new WeakMap<object, string>();
+
+const NOT_JSON =
+  "We could not parse the JSON body of your request. The API expects a JSON object; what was sent was not valid JSON.";
+
+async function readAll(request: Request): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await request.arrayBuffer());
+  } catch {
+    throw invalidRequest("The request body could not be read.");
+  }
+}
+
+/** A body of unknown length (chunked) is read only up to the limit, never whole. */
+async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (request.body === null) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const part of request.body) {
+      total += part.byteLength;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      parts.push(part);
+    }
+  } catch (err) {
+    throw err instanceof GatewayError ? err : invalidRequest("The request body could not be read.");
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Elysia `parse` hook for JSON routes: enforces the size limit (from Content-Length before reading,
+ * and on the bytes read), rejects invalid UTF-8 and anything but a JSON object, whatever the
+ * content type says. Each failure is a 400 or 413 that says what was wrong.
+ */
+export function jsonObjectParser(maxBytes: number) {
+  return async function parseJsonObject({ request }: { request: Request }): Promise<object> {
+    const declared = request.headers.get("content-length");
+    if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+    const bytes = declared !== null ? await readAll(request) : await readLimited(request, maxBytes);
+    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+    if (bytes.byteLength === 0) throw invalidRequest("The request body is empty; expected a JSON object.");
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      throw invalidRequest("The request body is not valid UTF-8.");
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw invalidRequest(NOT_JSON);
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw invalidRequest("The request body must be a JSON object.");
+    }
+    rawBodies.set(value, text);
+    return value;
+  };
+}

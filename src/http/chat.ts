@@ -1,0 +1,62 @@
+import { Elysia } from "elysia";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { Stats } from "../obs/stats.ts";
+import { ChatCompletion, ChatRequest } from "../schema.ts";
+import { errorResponse, jsonContent } from "./openapi-doc.ts";
+import { rawBodies, jsonObjectParser } from "./body.ts";
+import { SSE_HEADERS, streamBody } from "./sse.ts";
+
+const JSON_HEADERS = { "content-type": "application/json" } as const;
+
+/** `POST /v1/chat/completions`: OpenAI's chat API, JSON or SSE, the upstream's bytes passed on. */
+export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number) {
+  return new Elysia({ name: "chat" }).post(
+    "/v1/chat/completions",
+    async ({ body, request, set }) => {
+      const call = { body, raw: rawBodies.get(body) ?? JSON.stringify(body) };
+      if (body.stream === true) {
+        stats.streams++;
+        stats.beginStream();
+        let open;
+        try {
+          open = await gateway.stream(call, request.signal);
+        } catch (err) {
+          stats.endStream();
+          throw err;
+        }
+        Object.assign(set.headers, SSE_HEADERS);
+        return streamBody(open, () => stats.endStream());
+      }
+      stats.completions++;
+      stats.beginJson();
+      try {
+        const { json } = await gateway.complete(call, request.signal);
+        return new Response(json, { headers: JSON_HEADERS });
+      } finally {
+        stats.endJson();
+      }
+    },
+    {
+      parse: jsonObjectParser(maxBodyBytes),
+      body: ChatRequest,
+      detail: {
+        summary: "Create a chat completion",
+        description:
+          "OpenAI's chat completions API. With `stream: true` the answer is Server-Sent Events: one `data: <chat.completion.chunk>` event per chunk, then `data: [DONE]`; a failure after the first event is one `data: {\"error\": …}` event and no `[DONE]`.",
+        tags: ["OpenAI"],
+        responses: {
+          200: {
+            description: "A chat completion, or an event stream of chunks when `stream` is true",
+            content: { ...jsonContent(ChatCompletion), "text/event-stream": { schema: { type: "string" } } },
+          },
+          400: errorResponse("Invalid request: `param` names the field at fault"),
+          401: errorResponse("Missing or invalid client key"),
+          413: errorResponse("Request body over the size limit"),
+          429: errorResponse("Rate limit exceeded; `Retry-After` says when to try again"),
+          502: errorResponse("The upstream provider failed"),
+          504: errorResponse("The upstream provider did not answer in time"),
+        },
+      },
+    },
+  );
+}

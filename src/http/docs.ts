@@ -1,0 +1,31 @@
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import bundle from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+import css from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import { VERSION } from "../version.ts";
+
+/**
+ * Swagger UI at /docs, the OpenAPI document at /docs/json. The UI's assets are embedded in the
+ * binary and served from here: the page works with no internet access and loads nothing from a CDN.
+ * (@elysiajs/openapi is the maintained successor of @elysiajs/swagger for Elysia 1.4.)
+ */
+export function docs() {
+  const asset = (path: string, type: string) => () =>
+    new Response(Bun.file(path), { headers: { "content-type": type, "cache-control": "public, max-age=86400" } });
+  return new Elysia({ name: "docs" })
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: "/docs/json",
+        provider: "swagger-ui",
+        swagger: { cdn: "/docs/assets/swagger-ui-bundle.js", theme: "/docs/assets/swagger-ui.css", autoDarkMode: false },
+        documentation: {
+          info: { title: "chatgate", version: VERSION, description: "OpenAI-compatible chat-completions gateway" },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .get("/docs/assets/swagger-ui-bundle.js", asset(bundle, "text/javascript; charset=utf-8"), { detail: { hide: true } })
+    .get("/docs/assets/swagger-ui.css", asset(css, "text/css; charset=utf-8"), { detail: { hide: true } });
+}

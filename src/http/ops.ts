@@ -1,0 +1,45 @@
+import { Elysia, t } from "elysia";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { Router } from "../gateway/router.ts";
+import type { Stats } from "../obs/stats.ts";
+import { Health, Model, ModelList, Status } from "../schema.ts";
+import { errorResponse } from "./openapi-doc.ts";
+import { VERSION } from "../version.ts";
+
+const errors = { 401: errorResponse("Missing or invalid client key"), 404: errorResponse("No such model") };
+
+/** Liveness, status and the model list. */
+export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
+  const providers = router.all.map((p) => ({ id: p.id, type: p.type, host: p.host }));
+  return new Elysia({ name: "ops" })
+    .get("/health", () => ({ status: "ok" as const }), {
+      response: { 200: Health },
+      detail: { summary: "Liveness: no auth, no upstream call", tags: ["chatgate"] },
+    })
+    .get(
+      "/status",
+      () => ({
+        uptime_s: stats.uptimeSeconds(),
+        version: VERSION,
+        providers,
+        in_flight: { json: stats.inFlightJson, streams: stats.inFlightStreams },
+        requests: {
+          total: stats.total,
+          completions: stats.completions,
+          streams: stats.streams,
+          errors_4xx: stats.errors4xx,
+          errors_5xx: stats.errors5xx,
+        },
+      }),
+      { response: { 200: Status }, detail: { summary: "Uptime, version, providers, requests in flight and counters", tags: ["chatgate"] } },
+    )
+    .get("/v1/models", async ({ request }) => ({ object: "list" as const, data: await gateway.models(request.signal) }), {
+      response: { 200: ModelList },
+      detail: { summary: "List models", tags: ["OpenAI"], responses: errors },
+    })
+    .get("/v1/models/:model", ({ params, request }) => gateway.model(params.model, request.signal), {
+      params: t.Object({ model: t.String() }),
+      response: { 200: Model },
+      detail: { summary: "Retrieve a model", tags: ["OpenAI"], responses: errors },
+    });
+}

@@ -1,0 +1,93 @@
+import { Elysia } from "elysia";
+import { createParser } from "eventsource-parser";
+import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import type { Gateway, OpenStream } from "../gateway/gateway.ts";
+import type { Stats } from "../obs/stats.ts";
+import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts";
+import { errorResponse, jsonContent } from "./openapi-doc.ts";
+import { jsonObjectParser } from "./body.ts";
+import { DONE_EVENT, SSE_HEADERS, sseEvent, streamBody } from "./sse.ts";
+
+/**
+ * Turns an OpenAI chunk stream into `data: {"content": "<delta>"}` events. Error events (the
+ * upstream's or our own) pass through unchanged; `[DONE]` only when the upstream completed.
+ */
+async function* contentEvents(open: OpenStream, onEnd: () => void): AsyncGenerator<Uint8Array, void, undefined> {
+  const out: Uint8Array[] = [];
+  let done = false;
+  const parser = createParser({
+    onEvent({ data }) {
+      if (data === "[DONE]") {
+        done = true;
+        return;
+      }
+      let chunk: Partial<ChatCompletionChunk> & { error?: unknown };
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        return;
+      }
+      if (chunk.error !== undefined) out.push(sseEvent(data));
+      const content = chunk.choices?.[0]?.delta?.content;
+      if (typeof content === "string" && content !== "") out.push(sseEvent(JSON.stringify({ content })));
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const bytes of streamBody(open, onEnd)) {
+    parser.feed(decoder.decode(bytes, { stream: true }));
+    while (out.length > 0) yield out.shift()!;
+  }
+  if (done) yield DONE_EVENT;
+}
+
+/** `POST /chat`: one message in, text out — for people who do not want the whole OpenAI API. */
+export function simpleChatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number, defaultModel: string) {
+  return new Elysia({ name: "simple-chat" }).post(
+    "/chat",
+    async ({ body, request, set }) => {
+      const request_: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
+      if (body.stream === true) {
+        stats.streams++;
+        stats.beginStream();
+        const call = { body: { ...request_, stream: true }, raw: "" };
+        call.raw = JSON.stringify(call.body);
+        let open;
+        try {
+          open = await gateway.stream(call, request.signal);
+        } catch (err) {
+          stats.endStream();
+          throw err;
+        }
+        Object.assign(set.headers, SSE_HEADERS);
+        return contentEvents(open, () => stats.endStream());
+      }
+      stats.completions++;
+      stats.beginJson();
+      try {
+        const { completion } = await gateway.complete({ body: request_, raw: JSON.stringify(request_) }, request.signal);
+        return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
+      } finally {
+        stats.endJson();
+      }
+    },
+    {
+      parse: jsonObjectParser(maxBodyBytes),
+      body: SimpleChatRequest,
+      detail: {
+        summary: "Simple chat",
+        description:
+          "Send one message, get text back. Non-streamed: `{content, tokensUsed}`. With `stream: true`: `data: {\"content\": \"<delta>\"}` events, then `data: [DONE]`. Uses the configured default model unless `model` is given.",
+        tags: ["chatgate"],
+        responses: {
+          200: {
+            description: "The answer, or an event stream of content deltas when `stream` is true",
+            content: { ...jsonContent(SimpleChatResponse), "text/event-stream": { schema: { type: "string" } } },
+          },
+          400: errorResponse("Invalid request: `param` names the field at fault"),
+          401: errorResponse("Missing or invalid client key"),
+          429: errorResponse("Rate limit exceeded"),
+        },
+      },
+    },
+  );
+}

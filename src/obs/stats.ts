@@ -1,0 +1,54 @@
+/** Counters behind /status: in-flight requests by kind and totals since start. */
+export class Stats {
+  readonly startedAt = performance.now();
+  inFlightJson = 0;
+  inFlightStreams = 0;
+  total = 0;
+  completions = 0;
+  streams = 0;
+  errors4xx = 0;
+  errors5xx = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  countError(status: number): void {
+    if (status >= 500) this.errors5xx++;
+    else if (status >= 400) this.errors4xx++;
+  }
+
+  beginJson(): void {
+    this.inFlightJson++;
+  }
+
+  endJson(): void {
+    this.inFlightJson--;
+    this.notifyIfIdle();
+  }
+
+  beginStream(): void {
+    this.inFlightStreams++;
+  }
+
+  endStream(): void {
+    this.inFlightStreams--;
+    this.notifyIfIdle();
+  }
+
+  /** Resolves once nothing is in flight: what a graceful shutdown waits for. */
+  idle(): Promise<void> {
+    if (this.inFlightJson + this.inFlightStreams === 0) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.idleWaiters.push(resolve);
+    return promise;
+  }
+
+  uptimeSeconds(): number {
+    return Math.round((performance.now() - this.startedAt) / 10) / 100;
+  }
+
+  private notifyIfIdle(): void {
+    if (this.inFlightJson + this.inFlightStreams !== 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

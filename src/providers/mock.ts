@@ -1,0 +1,124 @@
+import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
+import type { CompletionUsage } from "openai/resources/completions";
+import type { ChatRequest, Model } from "../schema.ts";
+import type { CallOptions, ChatCall, Completion, EventStream, Provider, StreamSeen } from "./provider.ts";
+
+export const MOCK_MODELS: readonly string[] = ["mock"];
+const CREATED = 1_735_689_600; // fixed: the mock's models never change
+const FINGERPRINT = "fp_chatgate_mock";
+const GREETING = "Hello! I am chatgate's built-in mock model. Send me a message and I will echo it back.";
+const encoder = new TextEncoder();
+const DONE = encoder.encode("data: [DONE]\n\n");
+
+interface Answer {
+  /** One entry per streamed chunk: the mock's tokens are words with their trailing space. */
+  pieces: string[];
+  finish: "stop" | "length";
+  usage: CompletionUsage;
+}
+
+function textOf(content: ChatRequest["messages"][number]["content"]): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .map((part) => (part.type === "text" && typeof part.text === "string" ? part.text : ""))
+    .filter(Boolean)
+    .join(" ");
+}
+
+const words = (text: string): string[] => text.match(/\s*\S+\s*/g) ?? [];
+
+/** The mock's whole behaviour: echo the last user message, honouring stop and max tokens. */
+export function mockAnswer(body: ChatRequest): Answer {
+  const lastUser = [...body.messages].reverse().find((m) => m.role === "user");
+  let reply = (lastUser ? textOf(lastUser.content) : "").trim() || GREETING;
+  let finish: Answer["finish"] = "stop";
+  const stops = body.stop == null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
+  for (const stop of stops) {
+    const at = stop === "" ? -1 : reply.indexOf(stop);
+    if (at !== -1) reply = reply.slice(0, at);
+  }
+  let pieces = words(reply);
+  const max = body.max_completion_tokens ?? body.max_tokens;
+  if (max != null && pieces.length > max) {
+    pieces = pieces.slice(0, max);
+    finish = "length";
+  }
+  const n = body.n ?? 1;
+  const prompt = body.messages.reduce((sum, m) => sum + words(textOf(m.content)).length, 0);
+  const completion = pieces.length * n;
+  return { pieces, finish, usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } };
+}
+
+let counter = 0;
+const nextId = () => `chatcmpl-mock${Date.now().toString(36)}${(counter++).toString(36)}`;
+
+/** The built-in deterministic model: no network, real OpenAI shapes, exact usage. */
+export class MockProvider implements Provider {
+  readonly id = "mock";
+  readonly type = "mock" as const;
+  readonly host = null;
+
+  constructor(private readonly onlyProvider: boolean) {}
+
+  /** Alone, the mock answers any model name, so apps that hard-code one work on a laptop as is. */
+  servesAnyModel(): boolean {
+    return this.onlyProvider;
+  }
+
+  async models(_options: CallOptions): Promise<Model[]> {
+    return MOCK_MODELS.map((id) => ({ id, object: "model", created: CREATED, owned_by: "chatgate" }));
+  }
+
+  async complete({ body }: ChatCall, _options: CallOptions): Promise<Completion> {
+    const answer = mockAnswer(body);
+    const content = answer.pieces.join("");
+    const completion: ChatCompletion = {
+      id: nextId(),
+      object: "chat.completion",
+      created: Math.floor(Date.now() / 1000),
+      model: body.model,
+      system_fingerprint: FINGERPRINT,
+      choices: Array.from({ length: body.n ?? 1 }, (_, index) => ({
+        index,
+        message: { role: "assistant", content, refusal: null },
+        logprobs: null,
+        finish_reason: answer.finish,
+      })),
+      usage: answer.usage,
+    };
+    return { completion, json: JSON.stringify(completion) };
+  }
+
+  async stream({ body }: ChatCall, _options: CallOptions): Promise<EventStream> {
+    const answer = mockAnswer(body);
+    const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+    return Object.assign(mockEvents(body, answer, seen), { seen });
+  }
+}
+
+async function* mockEvents(body: ChatRequest, answer: Answer, seen: StreamSeen): AsyncGenerator<Uint8Array> {
+  const includeUsage = body.stream_options?.include_usage === true;
+  const n = body.n ?? 1;
+  const base = { id: nextId(), object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: FINGERPRINT };
+  const event = (choices: ChatCompletionChunk["choices"], usage?: CompletionUsage): Uint8Array => {
+    const chunk: ChatCompletionChunk = includeUsage ? { ...base, choices, usage: usage ?? null } : { ...base, choices };
+    return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
+  };
+  const each = (make: (index: number) => ChatCompletionChunk["choices"][number]) => Array.from({ length: n }, (_, i) => make(i));
+  for (let index = 0; index < n; index++) {
+    yield event([{ index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+  }
+  for (const piece of answer.pieces) {
+    for (const choice of each((index) => ({ index, delta: { content: piece }, logprobs: null, finish_reason: null }))) {
+      yield event([choice]);
+    }
+  }
+  for (const choice of each((index) => ({ index, delta: {}, logprobs: null, finish_reason: answer.finish }))) {
+    yield event([choice]);
+  }
+  if (includeUsage) yield event([], answer.usage);
+  seen.usage = answer.usage;
+  seen.done = true;
+  yield DONE;
+}

@@ -1,0 +1,129 @@
+import type { ChatCompletion } from "openai/resources/chat/completions";
+import { badGateway } from "../errors.ts";
+import type { Model } from "../schema.ts";
+import { IdleTimer } from "./idle-timer.ts";
+import type { CallOptions, ChatCall, Completion, EventStream, Provider, StreamSeen } from "./provider.ts";
+import { passThroughEvents } from "./sse-passthrough.ts";
+import { fromUpstreamException, fromUpstreamResponse, redactor, type Redact } from "./upstream-error.ts";
+
+export interface OpenAIProviderOptions {
+  id: string;
+  /** e.g. `https://api.openai.com/v1`; calls go to `{baseUrl}/chat/completions` and `{baseUrl}/models`. */
+  baseUrl: string;
+  apiKey: string | undefined;
+  /** Longest wait for a whole non-streamed answer. */
+  timeoutMs: number;
+  /** Longest wait for a stream's first event, and between events. */
+  streamIdleTimeoutMs: number;
+  /** How long a fetched model list is reused. Default 60 s. */
+  modelsTtlMs?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Any upstream that speaks OpenAI's chat-completions API. Requests go out as the client's own
+ * bytes; answers come back as the upstream's own bytes (JSON parsed once, to check it and to read
+ * usage; streams scanned on the side, never re-serialised).
+ */
+export class OpenAIProvider implements Provider {
+  readonly type = "openai" as const;
+  readonly id: string;
+  readonly host: string;
+  private readonly completionsUrl: string;
+  private readonly modelsUrl: string;
+  private readonly headers: Record<string, string>;
+  private readonly redact: Redact;
+  private readonly fetch: typeof fetch;
+  private modelsCache: { at: number; models: Model[] } | undefined;
+
+  constructor(private readonly options: OpenAIProviderOptions) {
+    this.id = options.id;
+    this.host = new URL(options.baseUrl).host;
+    this.completionsUrl = `${options.baseUrl}/chat/completions`;
+    this.modelsUrl = `${options.baseUrl}/models`;
+    this.headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
+    this.redact = redactor(options.apiKey);
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  servesAnyModel(): boolean {
+    return true;
+  }
+
+  async complete(call: ChatCall, { signal }: CallOptions): Promise<Completion> {
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const fail = (err: unknown) => fromUpstreamException(this.id, err, timeout.aborted, signal, `no answer within ${this.options.timeoutMs} ms`);
+    let json: string;
+    try {
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: AbortSignal.any([signal, timeout]) });
+      if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
+      json = await res.text();
+    } catch (err) {
+      throw fail(err);
+    }
+    let completion: ChatCompletion;
+    try {
+      completion = JSON.parse(json) as ChatCompletion;
+    } catch {
+      throw badGateway(`Provider '${this.id}' answered with a body that is not valid JSON.`);
+    }
+    if (!completion || typeof completion !== "object" || !Array.isArray(completion.choices)) {
+      throw badGateway(`Provider '${this.id}' answered with JSON that is not a chat completion.`);
+    }
+    return { completion, json };
+  }
+
+  async stream(call: ChatCall, { signal }: CallOptions): Promise<EventStream> {
+    const controller = new AbortController();
+    const idle = new IdleTimer(this.options.streamIdleTimeoutMs, controller);
+    const what = `no event for ${this.options.streamIdleTimeoutMs} ms`;
+    const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what);
+    let body: ReadableStream<Uint8Array>;
+    try {
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: AbortSignal.any([signal, controller.signal]) });
+      if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
+      const type = res.headers.get("content-type") ?? "";
+      if (!type.startsWith("text/event-stream") || res.body === null) {
+        await res.body?.cancel();
+        throw badGateway(`Provider '${this.id}' answered a streamed request with '${type || "no content type"}' instead of an event stream.`);
+      }
+      body = res.body;
+    } catch (err) {
+      idle.clear();
+      throw classify(err);
+    }
+    const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+    const cut = (detail: string) => badGateway(`Provider '${this.id}' stream broke: ${detail}.`, "upstream_stream_truncated");
+    return Object.assign(passThroughEvents(body, seen, idle, classify, cut), { seen });
+  }
+
+  async models({ signal }: CallOptions): Promise<Model[]> {
+    const ttl = this.options.modelsTtlMs ?? 60_000;
+    if (this.modelsCache && Date.now() - this.modelsCache.at < ttl) return this.modelsCache.models;
+    const timeout = AbortSignal.timeout(Math.min(this.options.timeoutMs, 30_000));
+    let list: unknown;
+    try {
+      const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: AbortSignal.any([signal, timeout]) });
+      if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
+      list = await res.json();
+    } catch (err) {
+      if (err instanceof SyntaxError) throw badGateway(`Provider '${this.id}' answered /models with a body that is not valid JSON.`);
+      throw fromUpstreamException(this.id, err, timeout.aborted, signal, "model list");
+    }
+    const data = list && typeof list === "object" && Array.isArray((list as { data?: unknown }).data) ? (list as { data: unknown[] }).data : [];
+    const models: Model[] = [];
+    for (const item of data) {
+      if (!item || typeof item !== "object" || typeof (item as { id?: unknown }).id !== "string") continue;
+      const m = item as { id: string; created?: unknown; owned_by?: unknown };
+      models.push({
+        id: m.id,
+        object: "model",
+        created: typeof m.created === "number" ? m.created : 0,
+        owned_by: typeof m.owned_by === "string" ? m.owned_by : this.id,
+      });
+    }
+    this.modelsCache = { at: Date.now(), models };
+    return models;
+  }
+}

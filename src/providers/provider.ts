@@ -1,0 +1,52 @@
+import type { ChatCompletion } from "openai/resources/chat/completions";
+import type { CompletionUsage } from "openai/resources/completions";
+import type { ChatRequest, Model } from "../schema.ts";
+
+/** One chat call as a provider sees it. */
+export interface ChatCall {
+  /** The validated request. */
+  body: ChatRequest;
+  /** The request exactly as the client sent it: forwarded byte for byte when nothing changes. */
+  raw: string;
+}
+
+export interface CallOptions {
+  /** The client's request signal: aborting it cancels the upstream call. */
+  signal: AbortSignal;
+}
+
+/** A non-streamed answer: the typed completion, and the upstream's own JSON text to pass on as is. */
+export interface Completion {
+  completion: ChatCompletion;
+  json: string;
+}
+
+/**
+ * A streamed answer, already accepted by the upstream (2xx, headers read). Iterating yields
+ * wire-ready SSE bytes — whole events only, `data: [DONE]` included when the upstream finished —
+ * and throws a GatewayError when the stream breaks (cut, timeout, ended without `[DONE]`), so the
+ * edge can end it with an error event. `seen` fills in as events pass.
+ */
+export interface EventStream extends AsyncIterable<Uint8Array> {
+  readonly seen: StreamSeen;
+}
+
+export interface StreamSeen {
+  usage: CompletionUsage | undefined;
+  /** `[DONE]` arrived: the answer is complete. */
+  done: boolean;
+  /** The upstream sent an in-band `{"error": …}` event (passed on; the stream ends after it). */
+  errorEvent: boolean;
+}
+
+export interface Provider {
+  readonly id: string;
+  readonly type: "openai" | "mock";
+  /** Host of the upstream, shown by /status; null for providers with no network upstream. */
+  readonly host: string | null;
+  /** Whether this provider serves the model name whatever its list says. */
+  servesAnyModel(): boolean;
+  models(options: CallOptions): Promise<Model[]>;
+  complete(call: ChatCall, options: CallOptions): Promise<Completion>;
+  stream(call: ChatCall, options: CallOptions): Promise<EventStream>;
+}

@@ -1,0 +1,108 @@
+import { createParser } from "eventsource-parser";
+import type { CompletionUsage } from "openai/resources/completions";
+import type { GatewayError } from "../errors.ts";
+import type { StreamSeen } from "./provider.ts";
+
+const LF = 10;
+const CR = 13;
+
+/**
+ * Length of the prefix of `buf` that holds whole SSE events: the index just past the last blank
+ * line (`\n\n` or `\r\n\r\n`), or 0 when no event ends in `buf`. Scans from the end, where the
+ * boundary almost always is, so a typical chunk costs a couple of comparisons.
+ */
+export function completeEventsEnd(buf: Uint8Array): number {
+  for (let i = buf.length - 1; i > 0; i--) {
+    if (buf[i] !== LF) continue;
+    const prev = buf[i - 1];
+    if (prev === LF) return i + 1;
+    if (prev === CR && i >= 2 && buf[i - 2] === LF) return i + 1;
+  }
+  return 0;
+}
+
+function isBlank(buf: Uint8Array): boolean {
+  for (const b of buf) if (b !== LF && b !== CR && b !== 32) return false;
+  return true;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * What the gateway must know of a passing event, read without turning every chunk into an object:
+ * `[DONE]`, an in-band error, and the usage chunk (the only one parsed).
+ */
+function observe(seen: StreamSeen, data: string): void {
+  if (data === "[DONE]") {
+    seen.done = true;
+  } else if (data.startsWith('{"error"')) {
+    seen.errorEvent = true;
+  } else if (data.includes('"usage":{')) {
+    try {
+      const chunk = JSON.parse(data) as { usage?: CompletionUsage | null };
+      if (chunk.usage) seen.usage = chunk.usage;
+    } catch {
+      // a malformed chunk is the client's to see; usage stays unknown
+    }
+  }
+}
+
+/** Restarts on every chunk: bounds the wait for the first event and the gaps between events. */
+export interface IdleWatch {
+  touch(): void;
+  clear(): void;
+}
+
+/**
+ * Passes an OpenAI-compatible SSE body through as the bytes that came in, whole events only:
+ * an incomplete tail is held back until its end arrives, so a cut upstream never leaves half an
+ * event on the wire before the gateway's error event. A parser reads a decoded copy on the side.
+ * Ends after `[DONE]` or an error event; any other ending throws.
+ */
+export async function* passThroughEvents(
+  body: ReadableStream<Uint8Array>,
+  seen: StreamSeen,
+  idle: IdleWatch,
+  classify: (err: unknown) => GatewayError,
+  cut: (detail: string) => GatewayError,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const reader = body.getReader();
+  const parser = createParser({ onEvent: (event) => observe(seen, event.data) });
+  const decoder = new TextDecoder();
+  let tail: Uint8Array | undefined;
+  try {
+    for (;;) {
+      let result: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        throw classify(err);
+      }
+      if (result.done) break;
+      idle.touch();
+      let buf = result.value;
+      if (tail !== undefined) {
+        buf = concat(tail, buf);
+        tail = undefined;
+      }
+      const end = completeEventsEnd(buf);
+      if (end < buf.length) tail = buf.slice(end);
+      if (end === 0) continue;
+      const out = end === buf.length ? buf : buf.subarray(0, end);
+      parser.feed(decoder.decode(out, { stream: true }));
+      yield out;
+      if (seen.done || seen.errorEvent) return;
+    }
+    if (tail !== undefined && !isBlank(tail)) throw cut("the stream was cut in the middle of an event");
+    throw cut("the stream ended before [DONE]");
+  } finally {
+    idle.clear();
+    // Whether we stop early (client gone, error, [DONE] seen) or not, release the upstream now.
+    reader.cancel().catch(() => {});
+  }
+}

@@ -1,0 +1,88 @@
+import { GatewayError, badGateway, upstreamTimeout } from "../errors.ts";
+import { parseRetryAfter } from "../gateway/policy.ts";
+
+/** Strips a secret from text that came from an upstream before it can reach a client or a log. */
+export type Redact = (text: string) => string;
+
+export const redactor = (secret: string | undefined): Redact =>
+  secret ? (text) => text.split(secret).join("***") : (text) => text;
+
+interface UpstreamErrorFields {
+  message?: unknown;
+  type?: unknown;
+  param?: unknown;
+  code?: unknown;
+}
+
+function readErrorFields(text: string): UpstreamErrorFields | undefined {
+  try {
+    const body: unknown = JSON.parse(text);
+    if (body && typeof body === "object" && "error" in body) {
+      const error = (body as { error: unknown }).error;
+      if (error && typeof error === "object") return error as UpstreamErrorFields;
+      if (typeof error === "string") return { message: error };
+    }
+  } catch {
+    // not JSON: the status alone classifies it
+  }
+  return undefined;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "number" ? String(v) : null);
+
+/**
+ * Classifies a non-2xx upstream answer, once, into the error the client gets:
+ * 4xx keeps its status and OpenAI error fields; 429 keeps `Retry-After`; 401/403 mean *our*
+ * provider key was refused, which is the operator's problem (502, naming the provider, never the
+ * key); 5xx is a retryable 502.
+ */
+export async function fromUpstreamResponse(provider: string, res: Response, redact: Redact): Promise<GatewayError> {
+  const text = await res.text().catch(() => "");
+  const fields = readErrorFields(text);
+  const message = str(fields?.message);
+  const status = res.status;
+  if (status === 401 || status === 403) {
+    return badGateway(`Provider '${provider}' rejected chatgate's credentials (HTTP ${status}). Check the provider key chatgate is configured with.`, "upstream_auth_failed", false);
+  }
+  if (status === 429) {
+    return new GatewayError({
+      status: 429, retryable: true, retryAfterMs: parseRetryAfter(res.headers),
+      type: str(fields?.type) ?? "requests", code: str(fields?.code) ?? "rate_limit_exceeded", param: str(fields?.param),
+      message: redact(message ?? `Provider '${provider}' is rate limiting requests.`),
+    });
+  }
+  if (status === 408) return upstreamTimeout(provider, "the provider timed out the request");
+  if (status >= 400 && status < 500) {
+    return new GatewayError({
+      status, retryable: false,
+      type: str(fields?.type) ?? "invalid_request_error", code: str(fields?.code), param: str(fields?.param),
+      message: redact(message ?? `Provider '${provider}' refused the request (HTTP ${status}).`),
+    });
+  }
+  const detail = message ? `: ${redact(message)}` : ".";
+  return badGateway(`Provider '${provider}' failed with HTTP ${status}${detail}`, "upstream_error", true);
+}
+
+/**
+ * Classifies a thrown fetch/read failure. `timedOut` says whether our own timer fired; a client
+ * abort is reported as such so the edge can drop it quietly.
+ */
+export function fromUpstreamException(provider: string, err: unknown, timedOut: boolean, clientSignal: AbortSignal, what: string): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (timedOut) return upstreamTimeout(provider, what);
+  if (clientSignal.aborted) return clientClosed();
+  return badGateway(`Could not reach provider '${provider}' (${describe(err)}).`, "upstream_connection_error", true);
+}
+
+export const clientClosed = () =>
+  new GatewayError({ status: 499, type: "invalid_request_error", code: "client_closed_request", message: "The client closed the request." });
+
+function describe(err: unknown): string {
+  if (err && typeof err === "object") {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string" && /^[A-Za-z_]+$/.test(code)) return code;
+    const name = (err as { name?: unknown }).name;
+    if (typeof name === "string") return name;
+  }
+  return "network error";
+}

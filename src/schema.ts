@@ -1,0 +1,132 @@
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+
+/**
+ * Schemas of the public API, used for request validation and the OpenAPI document. Every object
+ * is open (`additionalProperties: true`): OpenAI adds fields often, and a gateway that dropped
+ * what it does not know would break clients. `error` texts become the message of the 400.
+ */
+const open = { additionalProperties: true } as const;
+
+const nullable = <T extends TSchema>(schema: T, error: string) =>
+  Type.Optional(Type.Union([schema, Type.Null()], { error }));
+const numberIn = (minimum: number, maximum: number) =>
+  nullable(Type.Number({ minimum, maximum }), `must be a number from ${minimum} to ${maximum}`);
+const positiveInt = () => nullable(Type.Integer({ minimum: 1 }), "must be an integer of at least 1");
+
+export const Role = Type.Union(
+  ["system", "developer", "user", "assistant", "tool", "function"].map((r) => Type.Literal(r)),
+  { error: "must be one of system, developer, user, assistant, tool" },
+);
+
+export const ContentPart = Type.Object(
+  {
+    type: Type.String({ error: "must be a string naming the part type" }),
+    text: Type.Optional(Type.String({ error: "must be a string" })),
+  },
+  open,
+);
+
+export const Message = Type.Object(
+  {
+    role: Role,
+    content: Type.Optional(
+      Type.Union([Type.String(), Type.Array(ContentPart), Type.Null()], {
+        error: "must be a string or an array of content parts",
+      }),
+    ),
+    name: Type.Optional(Type.String({ error: "must be a string" })),
+  },
+  { ...open, error: "must be a message object with a role" },
+);
+
+export const ChatRequest = Type.Object(
+  {
+    model: Type.String({ minLength: 1, error: "must be a non-empty string naming the model" }),
+    messages: Type.Array(Message, { minItems: 1, error: "must be a non-empty array of messages" }),
+    stream: nullable(Type.Boolean(), "must be a boolean"),
+    stream_options: nullable(
+      Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, open),
+      "must be an object like {\"include_usage\": true}",
+    ),
+    temperature: numberIn(0, 2),
+    top_p: numberIn(0, 1),
+    presence_penalty: numberIn(-2, 2),
+    frequency_penalty: numberIn(-2, 2),
+    n: positiveInt(),
+    max_tokens: positiveInt(),
+    max_completion_tokens: positiveInt(),
+    stop: nullable(Type.Union([Type.String(), Type.Array(Type.String())]), "must be a string or an array of strings"),
+    seed: nullable(Type.Integer(), "must be an integer"),
+    logprobs: nullable(Type.Boolean(), "must be a boolean"),
+    top_logprobs: nullable(Type.Integer({ minimum: 0, maximum: 20 }), "must be an integer from 0 to 20"),
+    user: Type.Optional(Type.String({ error: "must be a string" })),
+    tools: Type.Optional(Type.Array(Type.Object({ type: Type.String() }, open), { error: "must be an array of tool objects" })),
+    tool_choice: Type.Optional(Type.Union([Type.String(), Type.Object({}, open)], { error: "must be a string or an object" })),
+    parallel_tool_calls: Type.Optional(Type.Boolean({ error: "must be a boolean" })),
+    response_format: Type.Optional(Type.Object({ type: Type.String() }, { ...open, error: "must be an object with a type" })),
+    logit_bias: nullable(Type.Record(Type.String(), Type.Number()), "must be an object mapping token ids to numbers"),
+  },
+  { ...open, error: "must be a JSON object" },
+);
+export type ChatRequest = Static<typeof ChatRequest>;
+
+/** `POST /chat`: the simple endpoint for people who want text in, text out. */
+export const SimpleChatRequest = Type.Object(
+  {
+    message: Type.String({ error: "must be a string" }),
+    stream: Type.Optional(Type.Boolean({ error: "must be a boolean" })),
+    model: Type.Optional(Type.String({ minLength: 1, error: "must be a non-empty string" })),
+  },
+  { ...open, error: "must be a JSON object" },
+);
+export type SimpleChatRequest = Static<typeof SimpleChatRequest>;
+
+export const SimpleChatResponse = Type.Object({ content: Type.String(), tokensUsed: Type.Number() });
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    message: Type.String(),
+    type: Type.String(),
+    param: Type.Union([Type.String(), Type.Null()]),
+    code: Type.Union([Type.String(), Type.Null()]),
+  }),
+});
+
+export const Model = Type.Object({
+  id: Type.String(),
+  object: Type.Literal("model"),
+  created: Type.Integer(),
+  owned_by: Type.String(),
+});
+export type Model = Static<typeof Model>;
+
+export const ModelList = Type.Object({ object: Type.Literal("list"), data: Type.Array(Model) });
+
+/** Response shapes for the OpenAPI document only: the bodies are the upstream's, passed through. */
+export const ChatCompletion = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal("chat.completion"),
+    created: Type.Integer(),
+    model: Type.String(),
+    choices: Type.Array(Type.Object({ index: Type.Integer(), message: Type.Object({}, open), finish_reason: Type.String() }, open)),
+    usage: Type.Optional(Type.Object({ prompt_tokens: Type.Integer(), completion_tokens: Type.Integer(), total_tokens: Type.Integer() }, open)),
+  },
+  open,
+);
+
+export const Health = Type.Object({ status: Type.Literal("ok") });
+
+export const Status = Type.Object({
+  uptime_s: Type.Number(),
+  version: Type.String(),
+  providers: Type.Array(Type.Object({ id: Type.String(), type: Type.String(), host: Type.Union([Type.String(), Type.Null()]) })),
+  in_flight: Type.Object({ json: Type.Integer(), streams: Type.Integer() }),
+  requests: Type.Object({
+    total: Type.Integer(),
+    completions: Type.Integer(),
+    streams: Type.Integer(),
+    errors_4xx: Type.Integer(),
+    errors_5xx: Type.Integer(),
+  }),
+});
