@@ -71,7 +71,7 @@ export function fromUpstreamException(provider: string, err: unknown, timedOut: 
   if (err instanceof GatewayError) return err;
   if (timedOut) return upstreamTimeout(provider, what);
   if (clientSignal.aborted) return clientClosed();
-  return badGateway(`Could not reach provider '${provider}' (${describe(err)}).`, "upstream_connection_error", true);
+  return badGateway(`The connection to provider '${provider}' failed (${describe(err)}).`, "upstream_connection_error", true);
 }
 
 export const clientClosed = () =>

@@ -1,0 +1,141 @@
+// One measured run of one scenario against one target: wait for a quiet machine, run the load
+// generator as its own pinned process, and read the target's CPU and RSS from /proc around it.
+// CPU that belongs to none of our processes ("foreign") marks the run disturbed; it is retried.
+import type { LoadResult, LoadSpec } from "./load.ts";
+import { machineBusyUs, onCpu, spawnTracked, stderrTail, stopProcess, treeOf, treeUsage } from "./proc.ts";
+import type { Summary } from "./stats.ts";
+import { LOAD_CPU } from "./targets.ts";
+
+export interface GateOptions {
+  /** Foreign load, in cores, above which the machine is not quiet. */
+  maxForeignCores: number;
+  maxWaitMs: number;
+  retries: number;
+}
+
+export interface RunFigures {
+  completed: number;
+  errors: number;
+  errorSamples: string[];
+  wallMs: number;
+  rps: number;
+  latency: Summary;
+  ttfc: Summary | null;
+  maxOpen: number;
+  /** Target process tree's utime+stime over the run, per completed request. */
+  cpuUsPerReq: number;
+  targetCpuCores: number;
+  loaderCpuCores: number;
+  peakRssBytes: number;
+  foreignCores: number;
+  attempts: number;
+  noisy: boolean;
+}
+
+/** All CPU our own processes have used: the harness itself plus the trees of its long-lived children. */
+function oursUs(rootPids: readonly number[]): number {
+  const self = process.cpuUsage();
+  let us = self.user + self.system;
+  for (const root of rootPids) us += treeUsage(treeOf(root)).cpuUs;
+  return us;
+}
+
+/** Waits (bounded) until the CPU used outside our processes stays under the limit for a window. */
+export async function quietGate(rootPids: readonly number[], opts: GateOptions): Promise<number> {
+  const windowMs = 400;
+  const deadline = Date.now() + opts.maxWaitMs;
+  let foreign = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 1000; i++) {
+    const m0 = machineBusyUs();
+    const o0 = oursUs(rootPids);
+    const t0 = performance.now();
+    await Bun.sleep(windowMs);
+    const wallUs = (performance.now() - t0) * 1000;
+    foreign = Math.max(0, machineBusyUs() - m0 - (oursUs(rootPids) - o0)) / wallUs;
+    if (foreign <= opts.maxForeignCores || Date.now() > deadline) break;
+  }
+  return foreign;
+}
+
+/** Called with each RSS sample of the target (every ~100 ms) during a run. */
+export type RssSampler = (elapsedMs: number, rssBytes: number) => void;
+
+async function attempt(spec: LoadSpec, targetPid: number, rootPids: readonly number[], onSample?: RssSampler): Promise<RunFigures> {
+  const targetPids = treeOf(targetPid);
+  if (targetPids.length === 0) throw new Error(`target process ${targetPid} is gone`);
+  const m0 = machineBusyUs();
+  const o0 = oursUs(rootPids);
+  const c0 = treeUsage(targetPids).cpuUs;
+  const t0 = performance.now();
+  // Past its duration the loader only finishes requests in flight; this is the hard stop.
+  const hardStopMs = spec.durationMs + spec.timeoutMs + 30_000;
+  const loader = spawnTracked(onCpu(LOAD_CPU, [process.execPath, `${import.meta.dir}/load.ts`, JSON.stringify(spec)]), {
+    ...process.env,
+    // Bun's fetch holds at most 256 requests in flight by default; the client must never be the cap.
+    BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
+  });
+  const output = new Response(loader.stdout).text();
+  let peak = 0;
+  let done = false;
+  void loader.exited.then(() => (done = true));
+  for (let i = 0; !done && i < 100_000 && performance.now() - t0 < hardStopMs; i++) {
+    // The tree found at the start: re-listing /proc every sample would cost the shared core more.
+    const rss = treeUsage(targetPids).rssBytes;
+    peak = Math.max(peak, rss);
+    onSample?.(performance.now() - t0, rss);
+    await Promise.race([loader.exited, Bun.sleep(100)]);
+  }
+  if (!done) await stopProcess(loader);
+  const wallUs = (performance.now() - t0) * 1000;
+  const targetUs = treeUsage(targetPids).cpuUs - c0;
+  peak = Math.max(peak, treeUsage(treeOf(targetPid)).rssBytes);
+  const loaderUs = Number(loader.resourceUsage()?.cpuTime.total ?? 0n);
+  const foreign = Math.max(0, machineBusyUs() - m0 - (oursUs(rootPids) - o0) - loaderUs) / wallUs;
+  const text = await output;
+  if (loader.exitCode !== 0 || !text.trim()) {
+    throw new Error(`load generator failed (exit ${loader.exitCode ?? loader.signalCode}): ${stderrTail(loader.pid)}`);
+  }
+  const r = JSON.parse(text.trim().split("\n").pop() ?? "{}") as LoadResult;
+  return {
+    completed: r.completed,
+    errors: r.errors,
+    errorSamples: r.errorSamples,
+    wallMs: r.wallMs,
+    rps: r.completed / (r.wallMs / 1000),
+    latency: r.latency,
+    ttfc: r.ttfc,
+    maxOpen: r.maxOpen,
+    cpuUsPerReq: r.completed > 0 ? targetUs / r.completed : Number.NaN,
+    targetCpuCores: targetUs / wallUs,
+    loaderCpuCores: loaderUs / wallUs,
+    peakRssBytes: peak,
+    foreignCores: foreign,
+    attempts: 1,
+    noisy: false,
+  };
+}
+
+/**
+ * Runs the spec against the target after the quiet gate; a run disturbed by foreign load is run
+ * again (bounded), and the least disturbed attempt is kept.
+ */
+export async function measure(
+  spec: LoadSpec,
+  targetPid: number,
+  rootPids: readonly number[],
+  gate: GateOptions,
+  onSample?: RssSampler,
+): Promise<RunFigures> {
+  let best: RunFigures | null = null;
+  for (let i = 0; i <= gate.retries; i++) {
+    await quietGate(rootPids, gate);
+    const r = await attempt(spec, targetPid, rootPids, onSample);
+    r.attempts = i + 1;
+    if (!best || r.foreignCores < best.foreignCores) best = { ...r, attempts: i + 1 };
+    if (r.foreignCores <= gate.maxForeignCores) break;
+    console.error(`bench:   disturbed (${(r.foreignCores * 100).toFixed(0)} % of a core of foreign load), again`);
+  }
+  if (!best) throw new Error("no attempt ran");
+  best.noisy = best.foreignCores > gate.maxForeignCores;
+  return best;
+}

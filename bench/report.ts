@@ -1,0 +1,186 @@
+// Turns the runs into figures per target and scenario, ratios to the references taken round by
+// round (so a noisy round moves both sides alike), the markdown tables and the budget check.
+import type { RunFigures } from "./measure.ts";
+import type { Scenario } from "./scenarios.ts";
+import { median } from "./stats.ts";
+import type { TargetName } from "./targets.ts";
+
+export interface RunRecord {
+  round: number;
+  scenario: string;
+  target: TargetName;
+  figures: RunFigures;
+}
+
+export interface TargetInfo {
+  name: TargetName;
+  startupMs: number[];
+  rssAfterStartBytes: number;
+  rssAfterLoadBytes: number | null;
+  settleMs: number;
+}
+
+const FIGS = ["rps", "latP50", "latP99", "ttfcP50", "ttfcP99", "cpu"] as const;
+type Fig = (typeof FIGS)[number];
+const FIG_LABEL: Record<Fig, string> = { rps: "req/s", latP50: "p50", latP99: "p99", ttfcP50: "TTFC p50", ttfcP99: "TTFC p99", cpu: "CPU" };
+
+function fig(f: RunFigures, k: Fig): number {
+  switch (k) {
+    case "rps":
+      return f.rps;
+    case "latP50":
+      return f.latency.p50;
+    case "latP99":
+      return f.latency.p99;
+    case "ttfcP50":
+      return f.ttfc?.p50 ?? Number.NaN;
+    case "ttfcP99":
+      return f.ttfc?.p99 ?? Number.NaN;
+    case "cpu":
+      return f.cpuUsPerReq;
+  }
+}
+
+export interface Aggregate {
+  scenario: string;
+  target: TargetName;
+  /** Median over rounds. */
+  median: Record<Fig, number>;
+  /** Median over rounds of this target's figure ÷ the reference's from the same round. */
+  vsPassthrough: Record<Fig, number>;
+  vsDirect: Record<Fig, number>;
+  /** Median over rounds of (this − direct) for time to first chunk, ms. */
+  ttfcAddedP50: number;
+  completed: number;
+  errors: number;
+  errorSamples: string[];
+  peakRssBytes: number;
+  minMaxOpen: number;
+  noisyRuns: number;
+}
+
+function byRound(runs: readonly RunRecord[], scenario: string, target: TargetName): Map<number, RunFigures> {
+  return new Map(runs.filter((r) => r.scenario === scenario && r.target === target).map((r) => [r.round, r.figures]));
+}
+
+function ratios(mine: Map<number, RunFigures>, ref: Map<number, RunFigures>): Record<Fig, number> {
+  const out = {} as Record<Fig, number>;
+  for (const k of FIGS) {
+    out[k] = median([...mine].map(([round, f]) => {
+      const r = ref.get(round);
+      return r ? fig(f, k) / fig(r, k) : Number.NaN;
+    }));
+  }
+  return out;
+}
+
+export function aggregate(runs: readonly RunRecord[], scenarios: readonly Scenario[], targets: readonly TargetName[]): Aggregate[] {
+  const out: Aggregate[] = [];
+  for (const s of scenarios) {
+    const direct = byRound(runs, s.id, "direct");
+    const pass = byRound(runs, s.id, "passthrough");
+    for (const t of targets) {
+      const mine = byRound(runs, s.id, t);
+      if (mine.size === 0) continue;
+      const all = [...mine.values()];
+      const med = {} as Record<Fig, number>;
+      for (const k of FIGS) med[k] = median(all.map((f) => fig(f, k)));
+      out.push({
+        scenario: s.id,
+        target: t,
+        median: med,
+        vsPassthrough: ratios(mine, pass),
+        vsDirect: ratios(mine, direct),
+        ttfcAddedP50: median([...mine].map(([round, f]) => {
+          const d = direct.get(round);
+          return d ? fig(f, "ttfcP50") - fig(d, "ttfcP50") : Number.NaN;
+        })),
+        completed: all.reduce((a, f) => a + f.completed, 0),
+        errors: all.reduce((a, f) => a + f.errors, 0),
+        errorSamples: [...new Set(all.flatMap((f) => f.errorSamples))].slice(0, 5),
+        peakRssBytes: Math.max(...all.map((f) => f.peakRssBytes)),
+        minMaxOpen: Math.min(...all.map((f) => f.maxOpen)),
+        noisyRuns: all.filter((f) => f.noisy).length,
+      });
+    }
+  }
+  return out;
+}
+
+const MB = 1024 * 1024;
+const n = (v: number, digits = 2): string => (Number.isFinite(v) ? v.toFixed(digits) : "–");
+const int = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
+const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "–");
+
+export function markdownTables(aggs: readonly Aggregate[], scenarios: readonly Scenario[], infos: readonly TargetInfo[]): string {
+  const title = new Map(scenarios.map((s) => [s.id, s.title]));
+  const lines: string[] = [];
+  lines.push("| scenario | target | req/s | latency p50 ms | latency p99 ms | TTFC p50 ms | TTFC p99 ms | CPU µs/req | CPU × pass | CPU × direct | peak RSS MB | errors |");
+  lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const a of aggs) {
+    const m = a.median;
+    lines.push(
+      `| ${title.get(a.scenario) ?? a.scenario} | ${a.target} | ${int(m.rps)} | ${n(m.latP50)} | ${n(m.latP99)} | ${n(m.ttfcP50)} | ${n(m.ttfcP99)} | ${int(m.cpu)} | ${x(a.vsPassthrough.cpu)} | ${x(a.vsDirect.cpu)} | ${n(a.peakRssBytes / MB, 1)} | ${a.errors}${a.noisyRuns ? ` (${a.noisyRuns} noisy)` : ""} |`,
+    );
+  }
+  lines.push("", "Latency is the whole request, or for streams the whole stream (first byte sent to last byte read). Figures are medians over rounds.");
+  lines.push("", "Ratios to the references, each the median over rounds of the ratio within one round (× passthrough / × direct):", "");
+  lines.push(`| scenario | target | ${FIGS.map((k) => FIG_LABEL[k]).join(" | ")} |`);
+  lines.push(`| --- | --- | ${FIGS.map(() => "---:").join(" | ")} |`);
+  for (const a of aggs.filter((g) => g.target !== "direct")) {
+    lines.push(`| ${title.get(a.scenario) ?? a.scenario} | ${a.target} | ${FIGS.map((k) => `${x(a.vsPassthrough[k])} / ${x(a.vsDirect[k])}`).join(" | ")} |`);
+  }
+  lines.push("", "| target | start-up ms (median) | start-ups | RSS after start MB | peak RSS MB | RSS after load MB | after load ÷ after start |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const t of infos) {
+    const peak = Math.max(0, ...aggs.filter((a) => a.target === t.name).map((a) => a.peakRssBytes));
+    const after = t.rssAfterLoadBytes;
+    lines.push(
+      `| ${t.name} | ${n(median(t.startupMs), 1)} | ${t.startupMs.length} | ${n(t.rssAfterStartBytes / MB, 1)} | ${n(peak / MB, 1)} | ${after === null ? "–" : `${n(after / MB, 1)} (${t.settleMs / 1000} s after)`} | ${after === null ? "–" : x(after / t.rssAfterStartBytes)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+export interface BudgetLine {
+  line: string;
+  budget: string;
+  measured: string;
+  ok: boolean | null;
+}
+
+export function budgetCheck(aggs: readonly Aggregate[], infos: readonly TargetInfo[], settleMs: number): BudgetLine[] {
+  const get = (scenario: string) => aggs.find((a) => a.scenario === scenario && a.target === "chatgate");
+  const out: BudgetLine[] = [];
+  const add = (line: string, budget: string, value: number | null, ok: (v: number) => boolean, show: (v: number) => string) => {
+    const v = value !== null && Number.isFinite(value) ? value : null;
+    out.push({ line, budget, measured: v === null ? "not measured" : show(v), ok: v === null ? null : ok(v) });
+  };
+  for (const s of ["ns-c16", "ns-c64"]) {
+    add(`chatgate CPU per non-stream request (${s.slice(3)})`, "≤ 2.0 × passthrough", get(s)?.vsPassthrough.cpu ?? null, (v) => v <= 2.0, (v) => `${v.toFixed(2)} × (${int(get(s)?.median.cpu ?? Number.NaN)} µs)`);
+  }
+  add("chatgate CPU per stream of 23 events (c32)", "≤ 1.8 × passthrough", get("s-c32")?.vsPassthrough.cpu ?? null, (v) => v <= 1.8, (v) => `${v.toFixed(2)} × (${int(get("s-c32")?.median.cpu ?? Number.NaN)} µs)`);
+  add("added time to first chunk, c1, p50", "≤ 0.5 ms over direct", get("s-c1")?.ttfcAddedP50 ?? null, (v) => v <= 0.5, (v) => `+${v.toFixed(3)} ms`);
+  add("paced stream c32, total time p50", "within 2 % of direct", get("paced-c32")?.vsDirect.latP50 ?? null, (v) => Math.abs(v - 1) <= 0.02, (v) => `${((v - 1) * 100).toFixed(2)} %`);
+  const cg = infos.find((t) => t.name === "chatgate");
+  add("start-up of dist/chatgate to first 200", "≤ 100 ms", cg ? median(cg.startupMs) : null, (v) => v <= 100, (v) => `${v.toFixed(1)} ms`);
+  add("RSS after start", "≤ 60 MB", cg ? cg.rssAfterStartBytes / MB : null, (v) => v <= 60, (v) => `${v.toFixed(1)} MB`);
+  const peaks = ["ns-c64", "streams-500"].map((s) => get(s)?.peakRssBytes).filter((v): v is number => v !== undefined);
+  add("RSS peak at c64 and 500 streams", "≤ 150 MB", peaks.length ? Math.max(...peaks) / MB : null, (v) => v <= 150, (v) => `${v.toFixed(1)} MB`);
+  const after = cg?.rssAfterLoadBytes ?? null;
+  add(`RSS ${settleMs / 1000} s after load`, "within 25 % of after-start", cg && after !== null ? after / cg.rssAfterStartBytes - 1 : null, (v) => Math.abs(v) <= 0.25, (v) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)} %`);
+  const s500 = get("streams-500");
+  out.push({
+    line: "500 concurrent streams",
+    budget: "all complete, correct and in order",
+    measured: s500 ? `${s500.completed} complete, ${s500.errors} errors, ≥ ${s500.minMaxOpen} open at once${s500.errorSamples[0] ? `: ${s500.errorSamples[0]}` : ""}` : "not measured",
+    ok: s500 ? s500.errors === 0 && s500.completed > 0 : null,
+  });
+  if (settleMs < 30_000) out.push({ line: "note", budget: "", measured: `RSS read ${settleMs / 1000} s after load, not 30 s`, ok: null });
+  return out;
+}
+
+export function budgetMarkdown(lines: readonly BudgetLine[]): string {
+  const rows = lines.map((l) => `| ${l.line} | ${l.budget} | ${l.measured} | ${l.ok === null ? "–" : l.ok ? "ok" : "MISS"} |`);
+  return ["| budget line | budget | measured | verdict |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}

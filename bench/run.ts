@@ -1,0 +1,179 @@
+// `npm run bench`: starts the mock upstream and the targets on 127.0.0.1, runs the scenarios
+// interleaved across targets, prints and saves the tables, checks the budget, and stops every
+// process it started whatever happens.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import type { LoadSpec } from "./load.ts";
+import { type GateOptions, measure } from "./measure.ts";
+import { type Options, parseOptions } from "./options.ts";
+import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopProcess, treeOf, treeUsage } from "./proc.ts";
+import { type RunRecord, type TargetInfo, aggregate, budgetCheck, budgetMarkdown, markdownTables } from "./report.ts";
+import type { Scenario } from "./scenarios.ts";
+import { type SoakResult, soak, soakMarkdown } from "./soak.ts";
+import { LOAD_CPU, type Target, type TargetName, ensureChatgate, probe, startTarget, startUpstream } from "./targets.ts";
+
+const log = (msg: string) => console.error(`bench: ${msg}`);
+
+function specFor(s: Scenario, t: Target, o: Options): LoadSpec {
+  const count = s.fixedRequests === null ? null : Math.max(1, Math.round(s.fixedRequests * o.mode.countScale));
+  return {
+    url: `${t.base}/v1/chat/completions`,
+    apiKey: t.apiKey,
+    stream: s.stream,
+    promptBytes: s.promptBytes,
+    knobs: s.knobs,
+    concurrency: count === null ? s.concurrency : Math.min(s.concurrency, count),
+    durationMs: count === null ? o.mode.durationMs : 60_000,
+    maxRequests: count ?? 1_000_000_000,
+    verify: o.mode.name === "smoke" ? "full" : s.verify,
+    timeoutMs: 30_000,
+  };
+}
+
+/** Round r of scenario i starts at a different target each time: A B C, B C A, C A B, … */
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = items.length ? by % items.length : 0;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+function write(o: Options, stem: string, md: string, json: unknown): string {
+  mkdirSync(o.outDir, { recursive: true });
+  writeFileSync(join(o.outDir, `${stem}.md`), `${md}\n`);
+  writeFileSync(join(o.outDir, `${stem}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(o.outDir, `latest-${o.soak ? "soak" : o.mode.name}.md`), `${md}\n`);
+  return join(o.outDir, `${stem}.{md,json}`);
+}
+
+async function main(o: Options): Promise<number> {
+  if (!o.pin) disablePinning();
+  pinSelf(LOAD_CPU);
+  const failures: string[] = [];
+  const skipped: string[] = [];
+  let names = [...o.targets];
+  if (names.includes("chatgate")) {
+    const why = ensureChatgate(o.build);
+    if (why) {
+      skipped.push(`chatgate: ${why}`);
+      log(`chatgate target SKIPPED: ${why}`);
+      // Missing source is expected while the gateway is written; a failed build is an error.
+      if (existsSync(join(import.meta.dir, "..", "src", "main.ts"))) failures.push(`chatgate: ${why}`);
+      names = names.filter((n) => n !== "chatgate");
+    }
+  }
+  log(`${o.soak ? "soak" : o.mode.name} mode; targets ${names.join(", ")}; pinning ${pinningAvailable() ? "on (load+upstream: CPU 0, target: CPU 1)" : "OFF"}`);
+  const upstream = await startUpstream();
+  const targets: Target[] = [];
+  for (const name of names) {
+    try {
+      const t = await startTarget(name, upstream, o.mode.starts);
+      const bad = await probe(t);
+      if (bad) throw new Error(bad);
+      targets.push(t);
+      log(`${name}: up in ${t.startupMs.map((m) => m.toFixed(1)).join(", ")} ms, RSS ${(t.rssAfterStartBytes / 1048576).toFixed(1)} MB`);
+    } catch (e) {
+      failures.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+      log(`${name} failed to start: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const rootPids = [upstream.proc.pid, ...targets.filter((t) => t.proc).map((t) => t.pid)];
+  const smoke = o.mode.name === "smoke";
+  const gate: GateOptions = { maxForeignCores: o.maxForeignCores, maxWaitMs: smoke ? 2000 : 20_000, retries: smoke ? 0 : o.retries };
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const meta = {
+    startedAt: new Date().toISOString(),
+    bun: Bun.version,
+    cpu: cpus()[0]?.model ?? "?",
+    cores: cpus().length,
+    pinned: pinningAvailable(),
+    mode: o.mode,
+    skipped,
+  };
+
+  if (o.soak) {
+    const results: SoakResult[] = [];
+    for (const t of targets.filter((x) => x.name !== "direct")) results.push(await soak(t, rootPids, gate, o.soak));
+    const md = soakMarkdown(results);
+    console.log(md);
+    log(`written ${write(o, `soak-${stamp}`, md, { ...meta, soak: results, failures })}`);
+    for (const r of results) if (r.errors) failures.push(`soak ${r.target}: ${r.errors} errors: ${r.errorSamples.join("; ")}`);
+    for (const f of failures) log(`FAIL ${f}`);
+    return failures.length ? 1 : 0;
+  }
+
+  // Warm-up, unmeasured: JIT and connection pools settle before the first counted run.
+  const warm = o.scenarios.filter((s) => s.id === "ns-c16" || s.id === "s-c32");
+  for (const t of targets) {
+    for (const s of warm) {
+      const f = await measure({ ...specFor(s, t, o), durationMs: o.mode.warmupMs }, t.pid, rootPids, { maxForeignCores: 99, maxWaitMs: 0, retries: 0 });
+      if (f.errors) failures.push(`${t.name} warm-up ${s.id}: ${f.errors} errors: ${f.errorSamples.join("; ")}`);
+    }
+  }
+
+  const runs: RunRecord[] = [];
+  const total = o.mode.rounds * o.scenarios.length * targets.length;
+  const t0 = Date.now();
+  for (let round = 0; round < o.mode.rounds; round++) {
+    for (const [si, s] of o.scenarios.entries()) {
+      for (const t of rotate(targets, round + si)) {
+        const f = await measure(specFor(s, t, o), t.pid, rootPids, gate);
+        runs.push({ round, scenario: s.id, target: t.name, figures: f });
+        const ttfc = f.ttfc ? `, TTFC p50 ${f.ttfc.p50.toFixed(2)} ms` : "";
+        log(
+          `[${runs.length}/${total} ${Math.round((Date.now() - t0) / 1000)} s] r${round + 1} ${s.id} ${t.name}: ${Math.round(f.rps)}/s, p50 ${f.latency.p50.toFixed(2)} ms${ttfc}, CPU ${Math.round(f.cpuUsPerReq)} µs/req, errors ${f.errors}${f.noisy ? " (noisy)" : ""}${f.errorSamples[0] ? ` – ${f.errorSamples[0]}` : ""}`,
+        );
+      }
+    }
+  }
+
+  if (o.mode.settleMs > 0) {
+    log(`waiting ${o.mode.settleMs / 1000} s before reading RSS after load`);
+    await Bun.sleep(o.mode.settleMs);
+  }
+  const infos: TargetInfo[] = targets.map((t) => ({
+    name: t.name,
+    startupMs: t.startupMs,
+    rssAfterStartBytes: t.rssAfterStartBytes,
+    rssAfterLoadBytes: treeUsage(treeOf(t.pid)).rssBytes,
+    settleMs: o.mode.settleMs,
+  }));
+  const ran: TargetName[] = targets.map((t) => t.name);
+  const aggs = aggregate(runs, o.scenarios, ran);
+  for (const a of aggs) {
+    if (a.errors) failures.push(`${a.target} ${a.scenario}: ${a.errors} errors: ${a.errorSamples.join("; ")}`);
+    if (a.completed === 0) failures.push(`${a.target} ${a.scenario}: nothing completed`);
+  }
+  const header = [
+    `## chatgate bench, ${o.mode.name} mode, ${meta.startedAt}`,
+    "",
+    `Bun ${meta.bun}, ${meta.cores} × ${meta.cpu}; pinning ${meta.pinned ? "on" : "off"}; ${o.mode.rounds} round(s) of ${o.mode.durationMs / 1000} s per run, interleaved.`,
+    ...skipped.map((s) => `\n**Skipped** ${s}`),
+  ].join("\n");
+  let md = `${header}\n\n${markdownTables(aggs, o.scenarios, infos)}`;
+  const budget = o.mode.checkBudget && ran.includes("chatgate") ? budgetCheck(aggs, infos, o.mode.settleMs) : null;
+  if (budget) md += `\n\n### Budget (ratios from the same run)\n\n${budgetMarkdown(budget)}`;
+  else if (o.mode.checkBudget) md += "\n\nBudget not checked: chatgate did not run.";
+  console.log(md);
+  log(`written ${write(o, `${o.mode.name}-${stamp}`, md, { ...meta, targets: infos, runs, aggregates: aggs, budget, failures })}`);
+  for (const f of failures) log(`FAIL ${f}`);
+  if (smoke) console.log(failures.length ? `bench smoke: FAILED (${failures.length} problem(s))` : "bench smoke: ok");
+  return failures.length ? 1 : 0;
+}
+
+async function stopAll(): Promise<void> {
+  // Graceful first; the exit handler's SIGKILL sweep catches anything left.
+  const pids = readFileSync("/proc/self/stat", "utf8") ? [] : [];
+  void pids;
+}
+
+installCleanup();
+let code = 1;
+try {
+  code = await main(parseOptions(process.argv.slice(2)));
+} catch (e) {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+} finally {
+  await stopAll();
+  killAllSync();
+}
+process.exit(code);

@@ -1,0 +1,93 @@
+// The scenarios and the three modes' sizes. Durations are per run; a full run is
+// rounds × scenarios × targets runs, so these numbers set the wall time (≈ 8-9 min by default).
+import type { VerifyLevel } from "./verify.ts";
+import type { BenchKnobs } from "./wire.ts";
+
+export interface Scenario {
+  id: string;
+  title: string;
+  stream: boolean;
+  concurrency: number;
+  promptBytes: number;
+  knobs: BenchKnobs;
+  /** Duration-bound runs use the mode's duration; count-bound ones (500 streams) their own count. */
+  fixedRequests: number | null;
+  verify: VerifyLevel;
+}
+
+const SHORT_PROMPT = 40;
+
+export const SCENARIOS: readonly Scenario[] = [
+  { id: "ns-c1", title: "non-stream c1", stream: false, concurrency: 1, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
+  { id: "ns-c16", title: "non-stream c16", stream: false, concurrency: 16, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
+  { id: "ns-c64", title: "non-stream c64", stream: false, concurrency: 64, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
+  { id: "s-c1", title: "stream c1", stream: true, concurrency: 1, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
+  { id: "s-c32", title: "stream c32", stream: true, concurrency: 32, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "light" },
+  {
+    id: "paced-c32",
+    title: "paced stream c32 (5 ms/chunk)",
+    stream: true,
+    concurrency: 32,
+    promptBytes: SHORT_PROMPT,
+    knobs: { delay_ms: 5 },
+    fixedRequests: null,
+    verify: "light",
+  },
+  {
+    id: "large-ns-c16",
+    title: "large non-stream c16 (32 KB in, 4 KB out)",
+    stream: false,
+    concurrency: 16,
+    promptBytes: 32 * 1024,
+    knobs: { answer_bytes: 4096 },
+    fixedRequests: null,
+    verify: "full",
+  },
+  {
+    id: "large-s-c16",
+    title: "large stream c16 (32 KB in, 4 KB out)",
+    stream: true,
+    concurrency: 16,
+    promptBytes: 32 * 1024,
+    knobs: { answer_bytes: 4096 },
+    fixedRequests: null,
+    verify: "light",
+  },
+  {
+    // 20 ms between chunks keeps each stream open ~0.45 s, so all 500 are open at once.
+    id: "streams-500",
+    title: "500 concurrent streams (20 ms/chunk)",
+    stream: true,
+    concurrency: 500,
+    promptBytes: SHORT_PROMPT,
+    knobs: { delay_ms: 20 },
+    fixedRequests: 1000,
+    verify: "full",
+  },
+];
+
+export interface Mode {
+  name: "full" | "quick" | "smoke";
+  rounds: number;
+  durationMs: number;
+  /** Start-ups timed per target (median reported). */
+  starts: number;
+  /** Wait after the last load before "RSS after load" is read. */
+  settleMs: number;
+  warmupMs: number;
+  /** Count-bound scenarios are scaled by this. */
+  countScale: number;
+  checkBudget: boolean;
+}
+
+export const MODES: Record<Mode["name"], Mode> = {
+  full: { name: "full", rounds: 3, durationMs: 4000, starts: 5, settleMs: 30_000, warmupMs: 1500, countScale: 1, checkBudget: true },
+  quick: { name: "quick", rounds: 1, durationMs: 2000, starts: 3, settleMs: 0, warmupMs: 1000, countScale: 0.5, checkBudget: true },
+  smoke: { name: "smoke", rounds: 1, durationMs: 500, starts: 1, settleMs: 0, warmupMs: 300, countScale: 0.5, checkBudget: false },
+};
+
+export interface SoakOptions {
+  seconds: number;
+  warmupSeconds: number;
+  concurrency: number;
+}

@@ -1,0 +1,105 @@
+// Deterministic mock of an OpenAI-compatible upstream, run as its own process so it can be pinned
+// beside the load generator. Prints one line `{"port":N}` when listening.
+import {
+  type BenchKnobs,
+  DEFAULT_ANSWER_BYTES,
+  MODEL,
+  type RequestMessage,
+  completionJson,
+  promptChars,
+  streamEvents,
+} from "./wire.ts";
+
+/** The key a gateway must send upstream; a wrong one is answered 401 so a mis-wired target shows as errors. */
+export const UPSTREAM_KEY = "sk-bench-upstream";
+const MAX_DELAY_MS = 1000;
+const MAX_ANSWER_BYTES = 1 << 20;
+
+interface ChatRequest {
+  model?: string;
+  messages?: RequestMessage[];
+  stream?: boolean;
+  bench?: BenchKnobs;
+}
+
+// Bodies are built once per (answer size, prompt size): the mock should cost the shared core as
+// little as possible, so the load generator beside it is not starved.
+const cache = new Map<string, { json: string; events: string[] }>();
+function answers(answerBytes: number, prompt: number): { json: string; events: string[] } {
+  const key = `${answerBytes}:${prompt}`;
+  let hit = cache.get(key);
+  if (!hit) {
+    if (cache.size > 256) cache.clear();
+    hit = { json: completionJson(answerBytes, prompt), events: streamEvents(answerBytes, prompt) };
+    cache.set(key, hit);
+  }
+  return hit;
+}
+
+// A macrotask between events makes each one its own write, as a real upstream's tokens are;
+// without it Bun corks all 24 events into one packet and "23 events" would mean one read.
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function* paced(events: string[], delayMs: number, signal: AbortSignal): AsyncGenerator<string> {
+  for (let i = 0; i < events.length; i++) {
+    if (signal.aborted) return;
+    yield events[i] as string;
+    // The role chunk goes out at once (it is the time-to-first-chunk event); pacing starts after it.
+    if (i < events.length - 1) await (delayMs > 0 ? Bun.sleep(delayMs) : nextTick());
+  }
+}
+
+function clamp(v: unknown, lo: number, hi: number, dflt: number): number {
+  return typeof v === "number" && Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.floor(v))) : dflt;
+}
+
+async function chat(req: Request): Promise<Response> {
+  if (req.headers.get("authorization") !== `Bearer ${UPSTREAM_KEY}`) {
+    return Response.json({ error: { message: "bad upstream key", type: "invalid_request_error" } }, { status: 401 });
+  }
+  let body: ChatRequest;
+  try {
+    body = (await req.json()) as ChatRequest;
+  } catch {
+    return Response.json({ error: { message: "invalid json", type: "invalid_request_error" } }, { status: 400 });
+  }
+  if (body.model !== MODEL || !Array.isArray(body.messages)) {
+    return Response.json({ error: { message: "unexpected request", type: "invalid_request_error" } }, { status: 400 });
+  }
+  const answerBytes = clamp(body.bench?.answer_bytes, 120, MAX_ANSWER_BYTES, DEFAULT_ANSWER_BYTES);
+  const delayMs = clamp(body.bench?.delay_ms, 0, MAX_DELAY_MS, 0);
+  const a = answers(answerBytes, promptChars(body.messages));
+  if (!body.stream) return new Response(a.json, { headers: { "content-type": "application/json" } });
+  return new Response(paced(a.events, delayMs, req.signal), {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
+  });
+}
+
+const MODELS = JSON.stringify({
+  object: "list",
+  data: [{ id: MODEL, object: "model", created: 1700000000, owned_by: "bench" }],
+});
+
+if (import.meta.main) {
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: Number(process.env.PORT ?? 0),
+    // Paced streams of 500 clients stay open for seconds; Bun's default 10 s idle limit is close.
+    idleTimeout: 120,
+    fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (req.method === "POST" && path === "/v1/chat/completions") return chat(req);
+      if (req.method === "GET" && path === "/v1/models") {
+        return new Response(MODELS, { headers: { "content-type": "application/json" } });
+      }
+      if (path === "/health") return Response.json({ status: "ok" });
+      return Response.json({ error: { message: "not found", type: "invalid_request_error" } }, { status: 404 });
+    },
+  });
+  console.log(JSON.stringify({ port: server.port }));
+  // Orphaned by a killed parent, exit instead of lingering (parent pid becomes 1 or a subreaper).
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 1000).unref();
+}

@@ -1,0 +1,48 @@
+// Starts the real app on a random port, in process, configured the way main.ts configures it:
+// from environment variables. Tests that need a separate process (signals, the binary) use
+// ./process.ts instead.
+import OpenAI from "openai";
+import { createApp } from "../../src/app.ts";
+import { parseConfig, type Env } from "../../src/config.ts";
+
+export interface TestGateway {
+  url: string;
+  /** Base URL for OpenAI clients: `${url}/v1`. */
+  baseURL: string;
+  app: ReturnType<typeof createApp>;
+  /** An official OpenAI SDK client pointed at the gateway, retries off so every error shows. */
+  client(apiKey?: string): OpenAI;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Rate limiting off unless a test turns it on, so unrelated tests never trip it. */
+const DEFAULTS: Env = { CHATGATE_RATE_LIMIT_MAX: "0" };
+
+export function startGateway(env: Env = {}): TestGateway {
+  const config = parseConfig({ ...DEFAULTS, ...env, PORT: "0", HOST: "127.0.0.1" });
+  const app = createApp(config);
+  app.app.listen({ hostname: "127.0.0.1", port: 0 });
+  const server = app.app.server!;
+  const url = `http://127.0.0.1:${server.port}`;
+  const stop = async () => {
+    await server.stop(true);
+  };
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    app,
+    client: (apiKey = "unused") => new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 10_000 }),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** `fetch` a JSON body to the gateway. */
+export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}

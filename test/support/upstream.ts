@@ -1,0 +1,261 @@
+// A scripted fake of OpenAI's HTTP API, for exercising the gateway against every way an upstream
+// can answer, stream, fail or vanish. Wire builders live in ./openai-wire.ts.
+import {
+  DEFAULT_CONTENT,
+  DEFAULT_WORDS,
+  SSE_DONE,
+  chatCompletion,
+  chatCompletionChunks,
+  modelObject,
+  openAIError,
+  sseEvent,
+  type OpenAIError,
+} from "./openai-wire.ts";
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  rawBody: string;
+  body: unknown;
+  /** Client went away before the fake finished answering. Never rejects; stays pending otherwise. */
+  aborted: Promise<void>;
+  /** The fake wrote its whole answer normally (never for cut, reset, stall or hang scripts). */
+  finished: Promise<void>;
+}
+
+type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+export type Reply =
+  | { kind: "completion"; content?: string; usage?: Usage; headers?: Record<string, string>; delayMs?: number }
+  | {
+      kind: "stream";
+      words?: string[];
+      includeUsage?: boolean;
+      delayMs?: number;
+      splitBytes?: number;
+      cutAfterEvents?: number;
+      stallAfterEvents?: number;
+      endWithoutDone?: boolean;
+      errorEventAfter?: number;
+      headers?: Record<string, string>;
+    }
+  | { kind: "error"; status: number; error?: OpenAIError; headers?: Record<string, string> }
+  | { kind: "raw"; status: number; body: string; contentType?: string; headers?: Record<string, string> }
+  | { kind: "cutBody" }
+  | { kind: "reset" }
+  | { kind: "stall" };
+
+export interface FakeOpenAI {
+  url: string;
+  calls: RecordedCall[];
+  nextCall(): Promise<RecordedCall>;
+  reply(...replies: Reply[]): void;
+  models: string[];
+  modelsCalls: number;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const JSON_TYPE = "application/json";
+const SSE_TYPE = "text/event-stream; charset=utf-8";
+
+/** How a scripted body ends once its bytes are out: cleanly, by tearing the connection, or never. */
+type Ending = "close" | "cut" | "hang";
+interface Exchange {
+  signal: AbortSignal;
+  /** Marks the answer as over so Bun's own abort on a deliberate teardown is not reported as a client abort. */
+  settle(how: "finished" | "torn"): void;
+}
+
+function json(status: number, body: unknown, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": JSON_TYPE, ...headers } });
+}
+
+/** Resolves when the client goes away, with no timer, so a forgotten stall cannot keep the process alive. */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
+}
+
+/** Cut short by an abort, so scripted delays never outlive the call. */
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  let timer: Timer | undefined;
+  return Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), untilAborted(signal)]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A direct stream flushed after every slice, with at least a macrotask between slices: slices reach
+ * the client as separate writes, and a cut cannot swallow bytes that were meant to precede it
+ * (with a pull-based stream Bun occasionally reset before writing the already-queued events).
+ */
+function scriptedBody(slices: Uint8Array[], gapMs: number, ending: Ending, ex: Exchange): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "direct",
+    async pull(controller) {
+      for (const [index, slice] of slices.entries()) {
+        if (index > 0) await wait(gapMs, ex.signal);
+        if (ex.signal.aborted) return;
+        controller.write(slice);
+        await controller.flush(true);
+      }
+      if (ending === "hang") return untilAborted(ex.signal);
+      if (ending === "cut") {
+        ex.settle("torn");
+        await wait(0, ex.signal);
+        // A failing body makes Bun reset the socket without the terminating zero-length chunk.
+        // Rejecting with undefined (not an Error) keeps bun:test from reporting it as unhandled.
+        throw undefined;
+      }
+      ex.settle("finished");
+      controller.close();
+    },
+  });
+}
+
+function streamResponse(reply: Extract<Reply, { kind: "stream" }>, model: string, requested: boolean, ex: Exchange): Response {
+  const chunks = chatCompletionChunks(model, reply.words ?? DEFAULT_WORDS, reply.includeUsage ?? requested);
+  let events = [...chunks.map(sseEvent), SSE_DONE];
+  let ending: Ending = "close";
+  if (reply.cutAfterEvents !== undefined) {
+    const partial = events[reply.cutAfterEvents] ?? "";
+    events = [...events.slice(0, reply.cutAfterEvents), partial.slice(0, Math.ceil(partial.length / 2))];
+    ending = "cut";
+  } else if (reply.stallAfterEvents !== undefined) {
+    events = events.slice(0, reply.stallAfterEvents);
+    ending = "hang";
+  } else if (reply.errorEventAfter !== undefined) {
+    events = [...events.slice(0, reply.errorEventAfter), sseEvent({ error: openAIError(500, model) })];
+  } else if (reply.endWithoutDone) {
+    events = events.slice(0, -1);
+  }
+  let slices = events.filter(Boolean).map((event) => encoder.encode(event));
+  if (reply.splitBytes !== undefined) {
+    // Slicing bytes, not characters: a split may land inside a multi-byte UTF-8 sequence on purpose.
+    const bytes = encoder.encode(events.join(""));
+    const size = Math.max(1, reply.splitBytes);
+    slices = [];
+    for (let at = 0; at < bytes.length; at += size) slices.push(bytes.subarray(at, at + size));
+  }
+  return new Response(scriptedBody(slices, reply.delayMs ?? 0, ending, ex), {
+    headers: { "content-type": SSE_TYPE, "cache-control": "no-cache", ...reply.headers },
+  });
+}
+
+async function chatResponse(reply: Reply, model: string, request: Record<string, unknown>, ex: Exchange): Promise<Response> {
+  switch (reply.kind) {
+    case "stream": {
+      const options = request.stream_options;
+      const requested = typeof options === "object" && options !== null && "include_usage" in options && options.include_usage === true;
+      return streamResponse(reply, model, requested, ex);
+    }
+    case "completion":
+      if (reply.delayMs !== undefined) await wait(reply.delayMs, ex.signal);
+      ex.settle("finished");
+      return json(200, chatCompletion(model, reply.content ?? DEFAULT_CONTENT, reply.usage), reply.headers);
+    case "error":
+      ex.settle("finished");
+      return json(reply.status, { error: reply.error ?? openAIError(reply.status, model) }, reply.headers);
+    case "raw":
+      ex.settle("finished");
+      return new Response(reply.body, { status: reply.status, headers: { "content-type": reply.contentType ?? JSON_TYPE, ...reply.headers } });
+    case "cutBody": {
+      const text = JSON.stringify(chatCompletion(model, DEFAULT_CONTENT));
+      const body = scriptedBody([encoder.encode(text.slice(0, text.length >> 1))], 0, "cut", ex);
+      return new Response(body, { headers: { "content-type": JSON_TYPE } });
+    }
+    case "reset":
+      ex.settle("torn");
+      // Erroring synchronously in start() makes Bun reset the socket before writing a single byte of
+      // the status line; erroring later (even one tick) can leak "HTTP/1.1 200 OK" first.
+      return new Response(new ReadableStream({ start: (controller) => controller.error() }));
+    case "stall":
+      await untilAborted(ex.signal);
+      return new Response(null, { status: 499 });
+  }
+}
+
+export function fakeOpenAI(options: { models?: string[] } = {}): FakeOpenAI {
+  const queue: Reply[] = [];
+  const waiters: Array<(call: RecordedCall) => void> = [];
+  let taken = 0;
+
+  async function chat(request: Request, path: string): Promise<Response> {
+    const aborted = Promise.withResolvers<void>();
+    const finished = Promise.withResolvers<void>();
+    let settled = false;
+    const ex: Exchange = {
+      signal: request.signal,
+      settle(how) {
+        if (settled) return;
+        settled = true;
+        if (how === "finished") finished.resolve();
+      },
+    };
+    // Registered before the body is read so a client that gives up mid-upload still counts.
+    request.signal.addEventListener("abort", () => settled || aborted.resolve(), { once: true });
+    const rawBody = await request.text().catch(() => "");
+    let body: unknown;
+    try {
+      body = JSON.parse(rawBody);
+    } catch {
+      body = undefined;
+    }
+    const call: RecordedCall = {
+      method: request.method,
+      path,
+      headers: Object.fromEntries(request.headers),
+      rawBody,
+      body,
+      aborted: aborted.promise,
+      finished: finished.promise,
+    };
+    fake.calls.push(call);
+    const waiter = waiters.shift();
+    if (waiter) (taken++, waiter(call));
+
+    const fields: Record<string, unknown> = typeof body === "object" && body !== null ? { ...body } : {};
+    const model = typeof fields.model === "string" ? fields.model : "gpt-4o-mini";
+    const reply = queue.shift() ?? { kind: fields.stream === true ? "stream" : "completion" };
+    return chatResponse(reply, model, fields, ex);
+  }
+
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      const { pathname: path } = new URL(request.url);
+      if (path === "/v1/chat/completions" && request.method === "POST") return chat(request, path);
+      if (request.method === "GET" && path === "/v1/models") {
+        fake.modelsCalls++;
+        return json(200, { object: "list", data: fake.models.map(modelObject) });
+      }
+      const modelId = request.method === "GET" && path.startsWith("/v1/models/") ? decodeURIComponent(path.slice(11)) : undefined;
+      if (modelId !== undefined && fake.models.includes(modelId)) return json(200, modelObject(modelId));
+      if (modelId !== undefined) {
+        const error = { message: `The model '${modelId}' does not exist`, type: "invalid_request_error", param: "model", code: "model_not_found" };
+        return json(404, { error });
+      }
+      const error = { message: `Invalid URL (${request.method} ${path})`, type: "invalid_request_error", param: null, code: null };
+      return json(404, { error });
+    },
+  });
+
+  const stop = () => server.stop(true);
+  const fake: FakeOpenAI = {
+    url: `http://127.0.0.1:${server.port}/v1`,
+    calls: [],
+    models: [...(options.models ?? ["gpt-4o-mini", "gpt-4o"])],
+    modelsCalls: 0,
+    nextCall() {
+      const ready = fake.calls[taken];
+      if (ready) return (taken++, Promise.resolve(ready));
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    reply(...replies) {
+      queue.push(...replies);
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+  return fake;
+}
