@@ -20,6 +20,8 @@ export interface LoadSpec {
   maxRequests: number;
   verify: VerifyLevel;
   timeoutMs: number;
+  /** Who generates the load: this file, or wrk (non-stream only). */
+  tool: "bun" | "wrk";
 }
 
 export interface LoadResult {

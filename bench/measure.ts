@@ -5,6 +5,7 @@ import type { LoadResult, LoadSpec } from "./load.ts";
 import { machineBusyUs, onCpu, spawnTracked, stderrTail, stopProcess, treeOf, treeUsage } from "./proc.ts";
 import type { Summary } from "./stats.ts";
 import { LOAD_CPU } from "./targets.ts";
+import { wrkRun } from "./wrk.ts";
 
 export interface GateOptions {
   /** Foreign load, in cores, above which the machine is not quiet. */
@@ -69,7 +70,9 @@ async function attempt(spec: LoadSpec, targetPid: number, rootPids: readonly num
   const t0 = performance.now();
   // Past its duration the loader only finishes requests in flight; this is the hard stop.
   const hardStopMs = spec.durationMs + spec.timeoutMs + 30_000;
-  const loader = spawnTracked(onCpu(LOAD_CPU, [process.execPath, `${import.meta.dir}/load.ts`, JSON.stringify(spec)]), {
+  const wrk = spec.tool === "wrk" ? wrkRun(spec) : null;
+  const cmd = wrk ? wrk.cmd : [process.execPath, `${import.meta.dir}/load.ts`, JSON.stringify(spec)];
+  const loader = spawnTracked(onCpu(LOAD_CPU, cmd), {
     ...process.env,
     // Bun's fetch holds at most 256 requests in flight by default; the client must never be the cap.
     BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
@@ -92,10 +95,11 @@ async function attempt(spec: LoadSpec, targetPid: number, rootPids: readonly num
   const loaderUs = Number(loader.resourceUsage()?.cpuTime.total ?? 0n);
   const foreign = Math.max(0, machineBusyUs() - m0 - (oursUs(rootPids) - o0) - loaderUs) / wallUs;
   const text = await output;
+  wrk?.cleanup();
   if (loader.exitCode !== 0 || !text.trim()) {
     throw new Error(`load generator failed (exit ${loader.exitCode ?? loader.signalCode}): ${stderrTail(loader.pid)}`);
   }
-  const r = JSON.parse(text.trim().split("\n").pop() ?? "{}") as LoadResult;
+  const r = wrk ? wrk.parse(text) : (JSON.parse(text.trim().split("\n").pop() ?? "{}") as LoadResult);
   return {
     completed: r.completed,
     errors: r.errors,

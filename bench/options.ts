@@ -13,6 +13,7 @@ export interface Options {
   /** Foreign CPU (in cores) that marks the machine busy or a run disturbed. */
   maxForeignCores: number;
   retries: number;
+  loader: "auto" | "bun" | "wrk";
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -28,6 +29,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --soak-seconds S     soak length (default 300; warm-up is the first 10 %, at most 30 s)
   --max-foreign F      foreign CPU, in cores, that counts as disturbance (default 0.15)
   --retries N          re-runs of a disturbed run (default 2)
+  --loader L          auto (wrk for non-stream, Bun for streams; Bun only in smoke), bun, or wrk
   --no-pin             do not use taskset
   --no-build           never run npm run build
   --out DIR            where results go (default bench/results)`;
@@ -58,6 +60,7 @@ export function parseOptions(argv: readonly string[]): Options {
     outDir: `${import.meta.dir}/results`,
     maxForeignCores: 0.15,
     retries: 2,
+    loader: "auto",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -99,6 +102,9 @@ export function parseOptions(argv: readonly string[]): Options {
         break;
       case "--retries":
         o.retries = num(v(), a, 0, 10);
+        break;
+      case "--loader":
+        o.loader = list(v(), a, ["auto", "bun", "wrk"] as const)[0] ?? "auto";
         break;
       case "--no-pin":
         o.pin = false;

@@ -137,6 +137,11 @@ export async function stopProcess(p: Subprocess, graceMs = 1500): Promise<void> 
   tracked.delete(p.pid);
 }
 
+/** Stops every tracked child, gracefully where it lets itself be. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...tracked.values()].map((p) => stopProcess(p, 1000)));
+}
+
 /** Synchronous, for exit handlers: SIGKILL every tracked child and its descendants. */
 export function killAllSync(): void {
   for (const pid of [...tracked.keys()]) signalTree(pid, "SIGKILL");

@@ -1,21 +1,22 @@
 // `npm run bench`: starts the mock upstream and the targets on 127.0.0.1, runs the scenarios
 // interleaved across targets, prints and saves the tables, checks the budget, and stops every
 // process it started whatever happens.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { LoadSpec } from "./load.ts";
 import { type GateOptions, measure } from "./measure.ts";
 import { type Options, parseOptions } from "./options.ts";
-import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopProcess, treeOf, treeUsage } from "./proc.ts";
+import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopAll, treeOf, treeUsage } from "./proc.ts";
 import { type RunRecord, type TargetInfo, aggregate, budgetCheck, budgetMarkdown, markdownTables } from "./report.ts";
 import type { Scenario } from "./scenarios.ts";
+import { ensureWrk } from "./wrk.ts";
 import { type SoakResult, soak, soakMarkdown } from "./soak.ts";
 import { LOAD_CPU, type Target, type TargetName, ensureChatgate, probe, startTarget, startUpstream } from "./targets.ts";
 
 const log = (msg: string) => console.error(`bench: ${msg}`);
 
-function specFor(s: Scenario, t: Target, o: Options): LoadSpec {
+function specFor(s: Scenario, t: Target, o: Options, wrk: boolean): LoadSpec {
   const count = s.fixedRequests === null ? null : Math.max(1, Math.round(s.fixedRequests * o.mode.countScale));
   return {
     url: `${t.base}/v1/chat/completions`,
@@ -28,6 +29,7 @@ function specFor(s: Scenario, t: Target, o: Options): LoadSpec {
     maxRequests: count ?? 1_000_000_000,
     verify: o.mode.name === "smoke" ? "full" : s.verify,
     timeoutMs: 30_000,
+    tool: wrk && !s.stream ? "wrk" : "bun",
   };
 }
 
@@ -76,6 +78,8 @@ async function main(o: Options): Promise<number> {
       log(`${name} failed to start: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  // Smoke checks answers, not speed: the Bun generator checks fully and needs no install.
+  const useWrk = o.loader === "wrk" || (o.loader === "auto" && o.mode.name !== "smoke" && !o.soak) ? ensureWrk(log) : false;
   const rootPids = [upstream.proc.pid, ...targets.filter((t) => t.proc).map((t) => t.pid)];
   const smoke = o.mode.name === "smoke";
   const gate: GateOptions = { maxForeignCores: o.maxForeignCores, maxWaitMs: smoke ? 2000 : 20_000, retries: smoke ? 0 : o.retries };
@@ -105,7 +109,7 @@ async function main(o: Options): Promise<number> {
   const warm = o.scenarios.filter((s) => s.id === "ns-c16" || s.id === "s-c32");
   for (const t of targets) {
     for (const s of warm) {
-      const f = await measure({ ...specFor(s, t, o), durationMs: o.mode.warmupMs }, t.pid, rootPids, { maxForeignCores: 99, maxWaitMs: 0, retries: 0 });
+      const f = await measure({ ...specFor(s, t, o, useWrk), durationMs: o.mode.warmupMs }, t.pid, rootPids, { maxForeignCores: 99, maxWaitMs: 0, retries: 0 });
       if (f.errors) failures.push(`${t.name} warm-up ${s.id}: ${f.errors} errors: ${f.errorSamples.join("; ")}`);
     }
   }
@@ -116,7 +120,7 @@ async function main(o: Options): Promise<number> {
   for (let round = 0; round < o.mode.rounds; round++) {
     for (const [si, s] of o.scenarios.entries()) {
       for (const t of rotate(targets, round + si)) {
-        const f = await measure(specFor(s, t, o), t.pid, rootPids, gate);
+        const f = await measure(specFor(s, t, o, useWrk), t.pid, rootPids, gate);
         runs.push({ round, scenario: s.id, target: t.name, figures: f });
         const ttfc = f.ttfc ? `, TTFC p50 ${f.ttfc.p50.toFixed(2)} ms` : "";
         log(
@@ -160,12 +164,6 @@ async function main(o: Options): Promise<number> {
   return failures.length ? 1 : 0;
 }
 
-async function stopAll(): Promise<void> {
-  // Graceful first; the exit handler's SIGKILL sweep catches anything left.
-  const pids = readFileSync("/proc/self/stat", "utf8") ? [] : [];
-  void pids;
-}
-
 installCleanup();
 let code = 1;
 try {
@@ -173,6 +171,7 @@ try {
 } catch (e) {
   console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
 } finally {
+  // Graceful first, so targets can close sockets; the SIGKILL sweep catches anything left.
   await stopAll();
   killAllSync();
 }

@@ -35,6 +35,8 @@ export async function soak(t: Target, rootPids: readonly number[], gate: GateOpt
     maxRequests: 1_000_000_000,
     verify: "full",
     timeoutMs: 30_000,
+    // The Bun generator checks every answer fully and keeps percentiles in fixed memory.
+    tool: "bun",
   };
   const timeline: { s: number; mb: number }[] = [];
   let afterWarmup = 0;

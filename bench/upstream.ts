@@ -36,16 +36,14 @@ function answers(answerBytes: number, prompt: number): { json: string; events: s
   return hit;
 }
 
-// A macrotask between events makes each one its own write, as a real upstream's tokens are;
-// without it Bun corks all 24 events into one packet and "23 events" would mean one read.
-const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
+// Unpaced (delay 0), the events are yielded back to back and Bun sends them in one or a few
+// writes, as a fast upstream's buffered answer arrives; paced, each event is its own write after
+// the delay, as real tokens are. The role chunk always goes out at once: it is the first chunk.
 async function* paced(events: string[], delayMs: number, signal: AbortSignal): AsyncGenerator<string> {
   for (let i = 0; i < events.length; i++) {
     if (signal.aborted) return;
     yield events[i] as string;
-    // The role chunk goes out at once (it is the time-to-first-chunk event); pacing starts after it.
-    if (i < events.length - 1) await (delayMs > 0 ? Bun.sleep(delayMs) : nextTick());
+    if (delayMs > 0 && i < events.length - 1) await Bun.sleep(delayMs);
   }
 }
 

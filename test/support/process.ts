@@ -1,0 +1,58 @@
+// Runs chatgate as its own process (source via bun, or the compiled binary) on a free port, for
+// what only a process shows: signals, exit codes, start-up output, the standalone binary.
+import type { Subprocess } from "bun";
+
+export interface GatewayProcess {
+  url: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Everything the process printed so far, stdout then stderr. */
+  output(): string;
+  exited: Promise<number>;
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export const SOURCE_CMD = [process.execPath, "src/main.ts"];
+
+/** Collects a stream's text and resolves `match` with the first line that matches. */
+function collect(stream: ReadableStream<Uint8Array>, sink: string[], pattern: RegExp, found: (m: RegExpMatchArray) => void) {
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of stream) {
+      sink.push(decoder.decode(chunk, { stream: true }));
+      const match = sink.join("").match(pattern);
+      if (match) found(match);
+    }
+  })();
+}
+
+export async function spawnGateway(cmd: string[], env: Record<string, string> = {}, cwd?: string): Promise<GatewayProcess> {
+  const proc = Bun.spawn(cmd, {
+    cwd: cwd ?? process.cwd(),
+    env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PORT: "0", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const out: string[] = [];
+  const err: string[] = [];
+  const listening = Promise.withResolvers<string>();
+  collect(proc.stdout, out, /listening on (http:\/\/\S+)/, (m) => listening.resolve(m[1]!));
+  collect(proc.stderr, err, /$^/, () => {});
+  const exited = proc.exited;
+  void exited.then((code) => listening.reject(new Error(`chatgate exited with ${code} before listening:\n${out.join("")}${err.join("")}`)));
+  const deadline = setTimeout(() => listening.reject(new Error("chatgate did not start within 10 s")), 10_000);
+  const url = await listening.promise.finally(() => clearTimeout(deadline));
+  const stop = async () => {
+    proc.kill("SIGKILL");
+    await exited;
+  };
+  return { url, proc, output: () => out.join("") + err.join(""), exited, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** Runs chatgate to completion (e.g. --help) and returns what it printed. */
+export async function runGateway(cmd: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(cmd, { env: { PATH: "/usr/bin:/bin", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
