@@ -5,6 +5,7 @@ import { ChatCompletion, ChatRequest } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { rawBodies, jsonObjectParser } from "./body.ts";
 import { SSE_HEADERS, streamBody } from "./sse.ts";
+import { trackJson, trackStream } from "./tracked.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
 
@@ -14,27 +15,13 @@ export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number)
     "/v1/chat/completions",
     async ({ body, request, set }) => {
       const call = { body, raw: rawBodies.get(body) ?? JSON.stringify(body) };
-      if (body.stream === true) {
-        stats.streams++;
-        stats.beginStream();
-        let open;
-        try {
-          open = await gateway.stream(call, request.signal);
-        } catch (err) {
-          stats.endStream();
-          throw err;
-        }
-        Object.assign(set.headers, SSE_HEADERS);
-        return streamBody(open, () => stats.endStream());
-      }
-      stats.completions++;
-      stats.beginJson();
-      try {
-        const { json } = await gateway.complete(call, request.signal);
+      if (body.stream !== true) {
+        const { json } = await trackJson(stats, () => gateway.complete(call, request.signal));
         return new Response(json, { headers: JSON_HEADERS });
-      } finally {
-        stats.endJson();
       }
+      const events = await trackStream(stats, () => gateway.stream(call, request.signal), streamBody);
+      Object.assign(set.headers, SSE_HEADERS);
+      return events;
     },
     {
       parse: jsonObjectParser(maxBodyBytes),

@@ -7,6 +7,7 @@ import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
 import { DONE_EVENT, SSE_HEADERS, sseEvent, streamBody } from "./sse.ts";
+import { trackJson, trackStream } from "./tracked.ts";
 
 /**
  * Turns an OpenAI chunk stream into `data: {"content": "<delta>"}` events. Error events (the
@@ -45,30 +46,16 @@ export function simpleChatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: n
   return new Elysia({ name: "simple-chat" }).post(
     "/chat",
     async ({ body, request, set }) => {
-      const request_: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
-      if (body.stream === true) {
-        stats.streams++;
-        stats.beginStream();
-        const call = { body: { ...request_, stream: true }, raw: "" };
-        call.raw = JSON.stringify(call.body);
-        let open;
-        try {
-          open = await gateway.stream(call, request.signal);
-        } catch (err) {
-          stats.endStream();
-          throw err;
-        }
-        Object.assign(set.headers, SSE_HEADERS);
-        return contentEvents(open, () => stats.endStream());
-      }
-      stats.completions++;
-      stats.beginJson();
-      try {
-        const { completion } = await gateway.complete({ body: request_, raw: JSON.stringify(request_) }, request.signal);
+      const chat: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
+      if (body.stream !== true) {
+        const { completion } = await trackJson(stats, () => gateway.complete({ body: chat, raw: JSON.stringify(chat) }, request.signal));
         return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
-      } finally {
-        stats.endJson();
       }
+      const streamed: ChatRequest = { ...chat, stream: true };
+      const call = { body: streamed, raw: JSON.stringify(streamed) };
+      const events = await trackStream(stats, () => gateway.stream(call, request.signal), contentEvents);
+      Object.assign(set.headers, SSE_HEADERS);
+      return events;
     },
     {
       parse: jsonObjectParser(maxBodyBytes),
