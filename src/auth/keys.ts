@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 
 export function sha256(text: string): Uint8Array {
-  return new Bun.CryptoHasher("sha256").update(text).digest() as Uint8Array;
+  return Bun.SHA256.hash(text) as Uint8Array;
 }
 
 /**

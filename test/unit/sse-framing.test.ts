@@ -1,0 +1,87 @@
+import { describe, expect, test } from "bun:test";
+import { completeEventsEnd, passThroughEvents } from "../../src/providers/sse-passthrough.ts";
+import type { StreamSeen } from "../../src/providers/provider.ts";
+import { badGateway } from "../../src/errors.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (buf: Uint8Array) => new TextDecoder().decode(buf);
+
+describe("completeEventsEnd", () => {
+  test("finds the end of the last whole event with LF line endings", () => {
+    const buf = bytes('data: {"a":1}\n\ndata: {"b"');
+    expect(text(buf.subarray(0, completeEventsEnd(buf)))).toBe('data: {"a":1}\n\n');
+  });
+
+  test("finds the end of the last whole event with CRLF line endings", () => {
+    const buf = bytes("data: 1\r\n\r\ndata: 2\r\n\r\ndata: 3\r\n");
+    expect(text(buf.subarray(0, completeEventsEnd(buf)))).toBe("data: 1\r\n\r\ndata: 2\r\n\r\n");
+  });
+
+  test("is 0 when no event has ended yet", () => {
+    expect(completeEventsEnd(bytes("data: {\"partial\""))).toBe(0);
+    expect(completeEventsEnd(bytes("data: x\n"))).toBe(0);
+    expect(completeEventsEnd(new Uint8Array(0))).toBe(0);
+  });
+
+  test("a chunk that is exactly whole events is passed whole", () => {
+    const buf = bytes("data: 1\n\ndata: 2\n\n");
+    expect(completeEventsEnd(buf)).toBe(buf.length);
+  });
+});
+
+/** Feeds `parts` as separate reads of an upstream body. */
+function body(parts: string[], error?: Error): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < parts.length) controller.enqueue(bytes(parts[i++]!));
+      else if (error) controller.error(error);
+      else controller.close();
+    },
+  });
+}
+
+async function run(parts: string[], error?: Error) {
+  const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+  const out: string[] = [];
+  const idle = { touch() {}, clear() {} };
+  const fail = (detail: string) => badGateway(detail);
+  try {
+    for await (const chunk of passThroughEvents(body(parts, error), seen, idle, () => badGateway("read failed"), fail)) out.push(text(chunk));
+    return { out, seen, error: undefined };
+  } catch (err) {
+    return { out, seen, error: err as Error };
+  }
+}
+
+describe("passThroughEvents", () => {
+  test("re-frames nothing: events split across reads come out as whole events, bytes unchanged", async () => {
+    const wire = 'data: {"id":"1","choices":[]}\n\ndata: {"id":"2","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\ndata: [DONE]\n\n';
+    const parts = [wire.slice(0, 5), wire.slice(5, 33), wire.slice(33, 70), wire.slice(70)];
+    const { out, seen, error } = await run(parts);
+    expect(error).toBeUndefined();
+    expect(out.join("")).toBe(wire);
+    for (const chunk of out) expect(chunk.endsWith("\n\n")).toBe(true);
+    expect(seen.done).toBe(true);
+    expect(seen.usage).toEqual({ prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 });
+  });
+
+  test("a stream cut mid-event never passes the half event on, and throws", async () => {
+    const { out, error } = await run(['data: {"id":"1"}\n\ndata: {"id":"2","cho'], new Error("ECONNRESET"));
+    expect(out).toEqual(['data: {"id":"1"}\n\n']);
+    expect(error?.message).toBe("read failed");
+  });
+
+  test("a stream that ends cleanly without [DONE] throws instead of passing for complete", async () => {
+    const { out, error } = await run(['data: {"id":"1"}\n\n']);
+    expect(out).toHaveLength(1);
+    expect(error?.message).toContain("before [DONE]");
+  });
+
+  test("an in-band error event is passed on and ends the stream without an extra error", async () => {
+    const { out, seen, error } = await run(['data: {"id":"1"}\n\n', 'data: {"error":{"message":"boom"}}\n\n']);
+    expect(error).toBeUndefined();
+    expect(seen.errorEvent).toBe(true);
+    expect(out.at(-1)).toContain('"error"');
+  });
+});
