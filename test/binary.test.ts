@@ -13,7 +13,7 @@ const binary = join(dir, "chatgate");
 let gw: GatewayProcess;
 
 beforeAll(async () => {
-  const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "src/main.ts", "--outfile", binary], { stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--bytecode", "src/main.ts", "--outfile", binary], { stdout: "pipe", stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
   gw = await spawnGateway([binary], { CHATGATE_MOCK: "1" }, dir);
 }, 60_000);
