@@ -95,7 +95,7 @@ export class OpenAIProvider implements Provider {
     }
     const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
     const cut = (detail: string) => badGateway(`Provider '${this.id}' stream broke: ${detail}.`, "upstream_stream_truncated");
-    return Object.assign(passThroughEvents(body, seen, idle, classify, cut), { seen });
+    return Object.assign(passThroughEvents(body, seen, idle, classify, cut, this.redact), { seen });
   }
 
   async models({ signal }: CallOptions): Promise<Model[]> {

@@ -4,6 +4,7 @@ import type { GatewayError } from "../errors.ts";
 import type { StreamSeen } from "./provider.ts";
 
 const LF = 10;
+const encoder = new TextEncoder();
 const CR = 13;
 
 /**
@@ -70,9 +71,18 @@ export async function* passThroughEvents(
   idle: IdleWatch,
   classify: (err: unknown) => GatewayError,
   cut: (detail: string) => GatewayError,
+  redact: (text: string) => string = (text) => text,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = body.getReader();
-  const parser = createParser({ onEvent: (event) => observe(seen, event.data) });
+  // The data of the events in the current chunk: kept only to rebuild a chunk that ends in an
+  // upstream error event, whose message may quote our provider key and must not pass unread.
+  const batch: string[] = [];
+  const parser = createParser({
+    onEvent: (event) => {
+      batch.push(event.data);
+      observe(seen, event.data);
+    },
+  });
   const decoder = new TextDecoder();
   let tail: Uint8Array | undefined;
   try {
@@ -94,9 +104,14 @@ export async function* passThroughEvents(
       if (end < buf.length) tail = buf.slice(end);
       if (end === 0) continue;
       const out = end === buf.length ? buf : buf.subarray(0, end);
+      batch.length = 0;
       parser.feed(decoder.decode(out, { stream: true }));
+      if (seen.errorEvent) {
+        yield encoder.encode(batch.map((data) => `data: ${redact(data)}\n\n`).join(""));
+        return;
+      }
       yield out;
-      if (seen.done || seen.errorEvent) return;
+      if (seen.done) return;
     }
     if (tail !== undefined && !isBlank(tail)) throw cut("the stream was cut in the middle of an event");
     throw cut("the stream ended before [DONE]");

@@ -34,6 +34,9 @@ export class MemoryCounters implements Counters {
       window = { count: 0, resetAt: now + windowMs };
       this.windows.set(key, window);
     } else if (window.resetAt <= now) {
+      // Re-insert so Map order is the order windows opened: eviction drops the stalest first.
+      this.windows.delete(key);
+      this.windows.set(key, window);
       window.count = 0;
       window.resetAt = now + windowMs;
     }

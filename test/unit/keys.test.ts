@@ -1,0 +1,97 @@
+// Client-key matching over digests and parsing of the Authorization header.
+import { describe, expect, test } from "bun:test";
+import { bearerToken, matchKey, sha256 } from "../../src/auth/keys.ts";
+import { ConfigError, parseConfig } from "../../src/config.ts";
+
+const hex = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+
+describe("matchKey", () => {
+  const digests = [sha256("alpha-key"), sha256("beta-key"), sha256("gamma-key")];
+
+  test("returns the index of the key that matches", () => {
+    expect(matchKey(digests, "alpha-key")).toBe(0);
+    expect(matchKey(digests, "beta-key")).toBe(1);
+    expect(matchKey(digests, "gamma-key")).toBe(2);
+  });
+
+  test("returns -1 for a key that is not configured, however close", () => {
+    expect(matchKey(digests, "alpha-ke")).toBe(-1);
+    expect(matchKey(digests, "alpha-key ")).toBe(-1);
+    expect(matchKey(digests, "ALPHA-KEY")).toBe(-1);
+    expect(matchKey(digests, "")).toBe(-1);
+    expect(matchKey(digests, "x".repeat(100_000))).toBe(-1);
+  });
+
+  test("returns -1 when no keys are configured", () => {
+    expect(matchKey([], "alpha-key")).toBe(-1);
+  });
+
+  test("does not accept the digest of a key, in hex or raw, in place of the key", () => {
+    expect(matchKey(digests, hex("alpha-key"))).toBe(-1);
+    expect(matchKey(digests, `sha256:${hex("alpha-key")}`)).toBe(-1);
+    expect(matchKey(digests, Buffer.from(sha256("alpha-key")).toString("latin1"))).toBe(-1);
+  });
+
+  test("a key listed twice matches its first entry", () => {
+    expect(matchKey([sha256("other"), sha256("dup"), sha256("dup")], "dup")).toBe(1);
+  });
+
+  test("sha256 is SHA-256 of the key's UTF-8 bytes, as a sha256: entry in CHATGATE_API_KEYS expects", () => {
+    expect(Buffer.from(sha256("clé-🔑")).toString("hex")).toBe(hex("clé-🔑"));
+    expect(Buffer.from(sha256("abc")).toString("hex")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+});
+
+describe("CHATGATE_API_KEYS entries, as matchKey sees them", () => {
+  test("plain keys and sha256:<hex> digests both match their key, by position in the list", () => {
+    const { apiKeyDigests } = parseConfig({ CHATGATE_API_KEYS: ` plain-key , sha256:${hex("hashed-key")},sha256:${hex("upper").toUpperCase()}` });
+    expect(apiKeyDigests).toHaveLength(3);
+    expect(matchKey(apiKeyDigests, "plain-key")).toBe(0);
+    expect(matchKey(apiKeyDigests, "hashed-key")).toBe(1);
+    expect(matchKey(apiKeyDigests, "upper")).toBe(2);
+    expect(matchKey(apiKeyDigests, hex("hashed-key"))).toBe(-1);
+  });
+
+  test("empty entries are skipped, so a trailing comma does not make the empty key valid", () => {
+    const { apiKeyDigests } = parseConfig({ CHATGATE_API_KEYS: "one,,two, ," });
+    expect(apiKeyDigests).toHaveLength(2);
+    expect(matchKey(apiKeyDigests, "")).toBe(-1);
+  });
+
+  test("a sha256: entry that is not 64 hex digits refuses to start, naming CHATGATE_API_KEYS", () => {
+    for (const bad of ["sha256:abc", `sha256:${hex("k")}0`, `sha256:${"z".repeat(64)}`]) {
+      expect(() => parseConfig({ CHATGATE_API_KEYS: bad })).toThrow(ConfigError);
+      expect(() => parseConfig({ CHATGATE_API_KEYS: bad })).toThrow(/CHATGATE_API_KEYS/);
+    }
+  });
+});
+
+describe("bearerToken", () => {
+  const cases: [string | null, string | undefined][] = [
+    ["Bearer sk-abc", "sk-abc"],
+    ["bearer sk-abc", "sk-abc"],
+    ["BEARER sk-abc", "sk-abc"],
+    ["Bearer    sk-abc", "sk-abc"],
+    ["Bearer\tsk-abc", "sk-abc"],
+    ["Bearer sk-abc  ", "sk-abc"],
+    ["Bearer sha256:abc", "sha256:abc"],
+    ["Bearer a=b+c/d_-.~", "a=b+c/d_-.~"],
+    [null, undefined],
+    ["", undefined],
+    ["Bearer", undefined],
+    ["Bearer ", undefined],
+    ["Bearer  \t ", undefined],
+    ["sk-abc", undefined],
+    ["Basic c2stYWJj", undefined],
+    ["Token sk-abc", undefined],
+    ["Bearersk-abc", undefined],
+    ["XBearer sk-abc", undefined],
+    ["Bearer sk-abc extra", undefined],
+    ["Bearer sk-abc, Bearer sk-def", undefined],
+  ];
+  for (const [header, token] of cases) {
+    test(`the header ${JSON.stringify(header)} yields ${token === undefined ? "no key" : `the key ${JSON.stringify(token)}`}`, () => {
+      expect(bearerToken(header)).toBe(token);
+    });
+  }
+});
