@@ -1,64 +1,22 @@
 #!/usr/bin/env bun
-import { createApp } from "./app.ts";
-import { HELP, parseCommand } from "./cli.ts";
-import { ConfigError, parseConfig, type Config } from "./config.ts";
-import { VERSION } from "./version.ts";
+/**
+ * Entry point. Bun's fetch allows only 256 upstream requests in flight per process unless
+ * BUN_CONFIG_MAX_HTTP_REQUESTS is set before the process starts (setting it later has no effect),
+ * and each stream holds one for its whole life. So unless the operator chose a value, start over
+ * with a high one: execve keeps the PID, so signals and service managers see one process.
+ */
+export const MAX_UPSTREAM_REQUESTS = "65535";
 
-function configure(): Config {
-  const command = parseCommand(process.argv.slice(2));
-  switch (command.kind) {
-    case "help":
-      process.stdout.write(HELP);
-      process.exit(0);
-    case "version":
-      process.stdout.write(`chatgate ${VERSION}\n`);
-      process.exit(0);
-    case "usage-error":
-      process.stderr.write(`chatgate: ${command.message}\nRun 'chatgate --help' for the options.\n`);
-      process.exit(2);
-  }
-  try {
-    return parseConfig(process.env, command.flags);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`chatgate: refusing to start: ${err.message}\n`);
-    process.exit(2);
-  }
+if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+  // In the compiled binary argv[1] is the embedded script, which the binary supplies itself.
+  const script = process.argv[1] ?? "";
+  const compiled = script.startsWith("/$bunfs/") || script.includes("~BUN");
+  const args = compiled ? process.argv.slice(2) : process.argv.slice(1);
+  process.execve?.(process.execPath, [process.execPath, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_UPSTREAM_REQUESTS });
 }
 
-const config = configure();
-const { app, stats } = createApp(config);
-try {
-  app.listen({ hostname: config.host, port: config.port });
-} catch (err) {
-  process.stderr.write(`chatgate: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+// Not a top-level await: the binary is compiled to bytecode, which does not allow one.
+import("./serve.ts").catch((err: unknown) => {
+  console.error("chatgate: failed to start:", err);
   process.exit(1);
-}
-const server = app.server!;
-const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
-const model = config.mock ? "mock" : config.defaultModel;
-const auth = config.apiKeyDigests.length > 0 ? ` -H "Authorization: Bearer $CHATGATE_KEY"` : "";
-const where = [config.upstreamConfigured ? `provider ${new URL(config.openaiBaseUrl).host}` : "", config.mock ? "built-in mock model" : ""].filter(Boolean).join(" + ");
-console.log(`chatgate ${VERSION} listening on ${url} (${where || "no provider configured: completions answer 503"})`);
-console.log(`Swagger UI: ${url}/docs`);
-console.log(`Try: curl ${url}/v1/chat/completions -H "Content-Type: application/json"${auth} -d '{"model":"${model}","messages":[{"role":"user","content":"Hello, chatgate!"}]}'`);
-
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  const inFlight = stats.inFlightJson + stats.inFlightStreams;
-  console.log(`chatgate: ${signal}: no longer accepting; waiting for ${inFlight} request(s) in flight (up to ${config.shutdownTimeoutMs} ms)`);
-  const closing = server.stop(false);
-  const drained = await Promise.race([
-    Promise.all([closing, stats.idle()]).then(() => true),
-    Bun.sleep(config.shutdownTimeoutMs).then(() => false),
-  ]);
-  if (!drained) {
-    console.log("chatgate: shutdown timeout reached; closing remaining connections");
-    await server.stop(true);
-  }
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});

@@ -24,7 +24,8 @@ export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number)
       return events;
     },
     {
-      parse: jsonObjectParser(maxBodyBytes),
+      // The content type only labels the OpenAPI document; our parser answers every request.
+      parse: [jsonObjectParser(maxBodyBytes), "application/json"],
       body: ChatRequest,
       detail: {
         summary: "Create a chat completion",

@@ -2,11 +2,8 @@ import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { Router } from "../gateway/router.ts";
 import type { Stats } from "../obs/stats.ts";
-import { Health, Model, ModelList, Status } from "../schema.ts";
-import { errorResponse } from "./openapi-doc.ts";
+import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
-
-const errors = { 401: errorResponse("Missing or invalid client key"), 404: errorResponse("No such model") };
 
 /** Liveness, status and the model list. */
 export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
@@ -34,12 +31,12 @@ export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
       { response: { 200: Status }, detail: { summary: "Uptime, version, providers, requests in flight and counters", tags: ["chatgate"] } },
     )
     .get("/v1/models", async ({ request }) => ({ object: "list" as const, data: await gateway.models(request.signal) }), {
-      response: { 200: ModelList },
-      detail: { summary: "List models", tags: ["OpenAI"], responses: errors },
+      response: { 200: ModelList, 401: ErrorBody, 502: ErrorBody },
+      detail: { summary: "List models", tags: ["OpenAI"] },
     })
     .get("/v1/models/:model", ({ params, request }) => gateway.model(params.model, request.signal), {
       params: t.Object({ model: t.String() }),
-      response: { 200: Model },
-      detail: { summary: "Retrieve a model", tags: ["OpenAI"], responses: errors },
+      response: { 200: Model, 401: ErrorBody, 404: ErrorBody },
+      detail: { summary: "Retrieve a model", tags: ["OpenAI"] },
     });
 }

@@ -58,7 +58,8 @@ export function simpleChatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: n
       return events;
     },
     {
-      parse: jsonObjectParser(maxBodyBytes),
+      // The content type only labels the OpenAPI document; our parser answers every request.
+      parse: [jsonObjectParser(maxBodyBytes), "application/json"],
       body: SimpleChatRequest,
       detail: {
         summary: "Simple chat",
