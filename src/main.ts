@@ -12,7 +12,7 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
   const script = process.argv[1] ?? "";
   const compiled = script.startsWith("/$bunfs/") || script.includes("~BUN");
   const args = compiled ? process.argv.slice(2) : process.argv.slice(1);
-  process.execve?.(process.execPath, [process.execPath, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_UPSTREAM_REQUESTS });
+  process.execve?.(process.execPath, [process.execPath, ...process.execArgv, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_UPSTREAM_REQUESTS });
 }
 
 // Not a top-level await: the binary is compiled to bytecode, which does not allow one.

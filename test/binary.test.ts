@@ -55,3 +55,8 @@ test("the binary serves Swagger UI and its assets from itself", async () => {
     expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
   }
 });
+
+test("the binary lifts Bun's cap of 256 upstream requests in flight before it serves", async () => {
+  const environ = await Bun.file(`/proc/${gw.proc.pid}/environ`).text();
+  expect(environ.split("\0")).toContain("BUN_CONFIG_MAX_HTTP_REQUESTS=65535");
+});

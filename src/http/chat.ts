@@ -7,8 +7,6 @@ import { rawBodies, jsonObjectParser } from "./body.ts";
 import { SSE_HEADERS, streamBody } from "./sse.ts";
 import { trackJson, trackStream } from "./tracked.ts";
 
-const JSON_HEADERS = { "content-type": "application/json" } as const;
-
 /** `POST /v1/chat/completions`: OpenAI's chat API, JSON or SSE, the upstream's bytes passed on. */
 export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number) {
   return new Elysia({ name: "chat" }).post(
@@ -17,7 +15,10 @@ export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number)
       const call = { body, raw: rawBodies.get(body) ?? JSON.stringify(body) };
       if (body.stream !== true) {
         const { json } = await trackJson(stats, () => gateway.complete(call, request.signal));
-        return new Response(json, { headers: JSON_HEADERS });
+        // The upstream's own JSON text, as a string: Elysia sends it with `set` as is, where a
+        // Response would be rebuilt to merge the rate-limit headers into it.
+        set.headers["content-type"] = "application/json";
+        return json;
       }
       const events = await trackStream(stats, () => gateway.stream(call, request.signal), streamBody);
       Object.assign(set.headers, SSE_HEADERS);
