@@ -27,11 +27,23 @@ function isBlank(buf: Uint8Array): boolean {
   return true;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
+function concatAll(pieces: Uint8Array[], last: Uint8Array): Uint8Array {
+  let length = last.length;
+  for (const piece of pieces) length += piece.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  out.set(last, at);
   return out;
+}
+
+/** Whether an event boundary starts in `before` and ends in `after` (e.g. `\n` | `\n`). */
+function endsAcrossSeam(before: Uint8Array, after: Uint8Array): boolean {
+  const tail = before.subarray(Math.max(0, before.length - 3));
+  return completeEventsEnd(concatAll([tail], after.subarray(0, 3))) > tail.length;
 }
 
 /**
@@ -84,7 +96,9 @@ export async function* passThroughEvents(
     },
   });
   const decoder = new TextDecoder();
-  let tail: Uint8Array | undefined;
+  // Bytes of an event not yet complete, kept as the pieces that came (a long event in many small
+  // reads is joined once, when it ends, not once per read).
+  let pending: Uint8Array[] = [];
   try {
     for (;;) {
       let result: Awaited<ReturnType<typeof reader.read>>;
@@ -96,12 +110,17 @@ export async function* passThroughEvents(
       if (result.done) break;
       idle.touch();
       let buf = result.value;
-      if (tail !== undefined) {
-        buf = concat(tail, buf);
-        tail = undefined;
+      let end = completeEventsEnd(buf);
+      if (pending.length > 0) {
+        if (end === 0 && !endsAcrossSeam(pending[pending.length - 1]!, buf)) {
+          pending.push(buf);
+          continue;
+        }
+        buf = concatAll(pending, buf);
+        pending = [];
+        end = completeEventsEnd(buf);
       }
-      const end = completeEventsEnd(buf);
-      if (end < buf.length) tail = buf.slice(end);
+      if (end < buf.length) pending.push(buf.subarray(end));
       if (end === 0) continue;
       const out = end === buf.length ? buf : buf.subarray(0, end);
       batch.length = 0;
@@ -113,7 +132,7 @@ export async function* passThroughEvents(
       yield out;
       if (seen.done) return;
     }
-    if (tail !== undefined && !isBlank(tail)) throw cut("the stream was cut in the middle of an event");
+    if (pending.some((piece) => !isBlank(piece))) throw cut("the stream was cut in the middle of an event");
     throw cut("the stream ended before [DONE]");
   } finally {
     idle.clear();

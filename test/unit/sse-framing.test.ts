@@ -85,3 +85,24 @@ describe("passThroughEvents", () => {
     expect(out.at(-1)).toContain('"error"');
   });
 });
+
+describe("passThroughEvents across reads", () => {
+  test("an event boundary split between two reads is found, whatever the line endings", async () => {
+    for (const [a, b] of [["data: 1\n", "\n"], ["data: 1\r\n", "\r\n"], ["data: 1\r\n\r", "\n"], ["data: 1\n\r", "\n"]] as const) {
+      const { out, error } = await run([a, b, "data: [DONE]\n\n"]);
+      expect(error).toBeUndefined();
+      // The first event goes out as soon as its boundary is complete, not with the next one.
+      expect(out).toEqual([a + b, "data: [DONE]\n\n"]);
+    }
+  });
+
+  test("a long event arriving in many small reads comes out whole and unchanged", async () => {
+    const event = `data: {"content":"${"x".repeat(50_000)}"}\n\n`;
+    const parts = [];
+    for (let i = 0; i < event.length; i += 97) parts.push(event.slice(i, i + 97));
+    const { out, error } = await run([...parts, "data: [DONE]\n\n"]);
+    expect(error).toBeUndefined();
+    expect(out[0]).toBe(event);
+    expect(out).toHaveLength(2);
+  });
+});
