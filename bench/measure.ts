@@ -23,6 +23,7 @@ export interface RunFigures {
   latency: Summary;
   ttfc: Summary | null;
   maxOpen: number;
+  concurrency: number;
   /** Target process tree's utime+stime over the run, per completed request. */
   cpuUsPerReq: number;
   targetCpuCores: number;
@@ -43,6 +44,7 @@ function oursUs(rootPids: readonly number[]): number {
 
 /** Waits (bounded) until the CPU used outside our processes stays under the limit for a window. */
 export async function quietGate(rootPids: readonly number[], opts: GateOptions): Promise<number> {
+  if (opts.maxWaitMs <= 0) return Number.NaN; // gate off (smoke, warm-up)
   const windowMs = 400;
   const deadline = Date.now() + opts.maxWaitMs;
   let foreign = Number.POSITIVE_INFINITY;
@@ -77,7 +79,7 @@ async function attempt(spec: LoadSpec, targetPid: number, rootPids: readonly num
     // Bun's fetch holds at most 256 requests in flight by default; the client must never be the cap.
     BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
   });
-  const output = new Response(loader.stdout).text();
+  const output = new Response(loader.stdout).text().finally(() => wrk?.cleanup());
   let peak = 0;
   let done = false;
   void loader.exited.then(() => (done = true));
@@ -95,7 +97,6 @@ async function attempt(spec: LoadSpec, targetPid: number, rootPids: readonly num
   const loaderUs = Number(loader.resourceUsage()?.cpuTime.total ?? 0n);
   const foreign = Math.max(0, machineBusyUs() - m0 - (oursUs(rootPids) - o0) - loaderUs) / wallUs;
   const text = await output;
-  wrk?.cleanup();
   if (loader.exitCode !== 0 || !text.trim()) {
     throw new Error(`load generator failed (exit ${loader.exitCode ?? loader.signalCode}): ${stderrTail(loader.pid)}`);
   }
@@ -109,6 +110,7 @@ async function attempt(spec: LoadSpec, targetPid: number, rootPids: readonly num
     latency: r.latency,
     ttfc: r.ttfc,
     maxOpen: r.maxOpen,
+    concurrency: spec.concurrency,
     cpuUsPerReq: r.completed > 0 ? targetUs / r.completed : Number.NaN,
     targetCpuCores: targetUs / wallUs,
     loaderCpuCores: loaderUs / wallUs,
@@ -131,15 +133,15 @@ export async function measure(
   onSample?: RssSampler,
 ): Promise<RunFigures> {
   let best: RunFigures | null = null;
+  let attempts = 0;
   for (let i = 0; i <= gate.retries; i++) {
     await quietGate(rootPids, gate);
     const r = await attempt(spec, targetPid, rootPids, onSample);
-    r.attempts = i + 1;
-    if (!best || r.foreignCores < best.foreignCores) best = { ...r, attempts: i + 1 };
-    if (r.foreignCores <= gate.maxForeignCores) break;
+    attempts++;
+    if (!best || r.foreignCores < best.foreignCores) best = r;
+    if (r.foreignCores <= gate.maxForeignCores || i === gate.retries) break;
     console.error(`bench:   disturbed (${(r.foreignCores * 100).toFixed(0)} % of a core of foreign load), again`);
   }
   if (!best) throw new Error("no attempt ran");
-  best.noisy = best.foreignCores > gate.maxForeignCores;
-  return best;
+  return { ...best, attempts, noisy: best.foreignCores > gate.maxForeignCores };
 }

@@ -32,7 +32,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --loader L          auto (wrk for non-stream, Bun for streams; Bun only in smoke), bun, or wrk
   --no-pin             do not use taskset
   --no-build           never run npm run build
-  --out DIR            where results go (default bench/results)`;
+  --out DIR            where results go (default bench/results)
+  --render FILE.json   print the tables and budget of a saved run again`;
 
 function num(v: string | undefined, flag: string, lo: number, hi: number): number {
   const x = Number(v);

@@ -29,7 +29,11 @@ const stderrTails = new Map<number, string>();
 
 export type Child = Subprocess<"ignore", "pipe" | "ignore", "pipe">;
 
-/** Reads a child's pipe to its end so a chatty child never blocks on a full pipe. */
+/**
+ * Reads a child's pipe to its end so a chatty child never blocks on a full pipe. Bounded by the
+ * child's life (every child is killed by the time the bench ends), not by a count: stopping early
+ * is exactly what would block it.
+ */
 async function drain(stream: ReadableStream<Uint8Array>, onText: (t: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   try {

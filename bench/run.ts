@@ -1,20 +1,22 @@
 // `npm run bench`: starts the mock upstream and the targets on 127.0.0.1, runs the scenarios
 // interleaved across targets, prints and saves the tables, checks the budget, and stops every
 // process it started whatever happens.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { LoadSpec } from "./load.ts";
-import { type GateOptions, measure } from "./measure.ts";
+import { type GateOptions, type RunFigures, measure } from "./measure.ts";
 import { type Options, parseOptions } from "./options.ts";
 import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopAll, treeOf, treeUsage } from "./proc.ts";
-import { type RunRecord, type TargetInfo, aggregate, budgetCheck, budgetMarkdown, markdownTables } from "./report.ts";
-import type { Scenario } from "./scenarios.ts";
+import { type RunMeta, type RunRecord, type TargetInfo, renderReport } from "./report.ts";
+import { SCENARIOS, type Scenario } from "./scenarios.ts";
 import { ensureWrk } from "./wrk.ts";
 import { type SoakResult, soak, soakMarkdown } from "./soak.ts";
-import { LOAD_CPU, type Target, type TargetName, ensureChatgate, probe, startTarget, startUpstream } from "./targets.ts";
+import { LOAD_CPU, type Target, ensureChatgate, probe, startTarget, startUpstream } from "./targets.ts";
 
 const log = (msg: string) => console.error(`bench: ${msg}`);
+// Percentiles of a run where nothing succeeded are NaN, which JSON carries as null.
+const ms = (v: number | null) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(2) : "–");
 
 function specFor(s: Scenario, t: Target, o: Options, wrk: boolean): LoadSpec {
   const count = s.fixedRequests === null ? null : Math.max(1, Math.round(s.fixedRequests * o.mode.countScale));
@@ -82,9 +84,9 @@ async function main(o: Options): Promise<number> {
   const useWrk = o.loader === "wrk" || (o.loader === "auto" && o.mode.name !== "smoke" && !o.soak) ? ensureWrk(log) : false;
   const rootPids = [upstream.proc.pid, ...targets.filter((t) => t.proc).map((t) => t.pid)];
   const smoke = o.mode.name === "smoke";
-  const gate: GateOptions = { maxForeignCores: o.maxForeignCores, maxWaitMs: smoke ? 2000 : 20_000, retries: smoke ? 0 : o.retries };
+  const gate: GateOptions = { maxForeignCores: o.maxForeignCores, maxWaitMs: smoke ? 0 : 10_000, retries: smoke ? 0 : o.retries };
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const meta = {
+  const meta: Omit<RunMeta, "targets" | "runs"> = {
     startedAt: new Date().toISOString(),
     bun: Bun.version,
     cpu: cpus()[0]?.model ?? "?",
@@ -97,7 +99,7 @@ async function main(o: Options): Promise<number> {
   if (o.soak) {
     const results: SoakResult[] = [];
     for (const t of targets.filter((x) => x.name !== "direct")) results.push(await soak(t, rootPids, gate, o.soak));
-    const md = soakMarkdown(results);
+    const md = `## chatgate soak, c${o.soak.concurrency} non-stream, ${o.soak.seconds} s, ${meta.startedAt}\n\n${soakMarkdown(results)}`;
     console.log(md);
     log(`written ${write(o, `soak-${stamp}`, md, { ...meta, soak: results, failures })}`);
     for (const r of results) if (r.errors) failures.push(`soak ${r.target}: ${r.errors} errors: ${r.errorSamples.join("; ")}`);
@@ -107,24 +109,50 @@ async function main(o: Options): Promise<number> {
 
   // Warm-up, unmeasured: JIT and connection pools settle before the first counted run.
   const warm = o.scenarios.filter((s) => s.id === "ns-c16" || s.id === "s-c32");
+  // A target that dies (or whose load generator fails) is out for the rest of the bench, not the bench.
+  const dead = new Set<string>();
+  const fatal = (t: Target, what: string, e: unknown) => {
+    const why = e instanceof Error ? e.message : String(e);
+    failures.push(`${t.name} ${what}: ${why}`);
+    log(`${t.name} ${what} FAILED: ${why}; no more runs against ${t.name}`);
+    dead.add(t.name);
+  };
   for (const t of targets) {
     for (const s of warm) {
-      const f = await measure({ ...specFor(s, t, o, useWrk), durationMs: o.mode.warmupMs }, t.pid, rootPids, { maxForeignCores: 99, maxWaitMs: 0, retries: 0 });
-      if (f.errors) failures.push(`${t.name} warm-up ${s.id}: ${f.errors} errors: ${f.errorSamples.join("; ")}`);
+      if (dead.has(t.name)) continue;
+      try {
+        const f = await measure({ ...specFor(s, t, o, useWrk), durationMs: o.mode.warmupMs }, t.pid, rootPids, { maxForeignCores: 99, maxWaitMs: 0, retries: 0 });
+        if (f.errors) failures.push(`${t.name} warm-up ${s.id}: ${f.errors} errors: ${f.errorSamples.join("; ")}`);
+      } catch (e) {
+        fatal(t, `warm-up ${s.id}`, e);
+      }
     }
   }
 
   const runs: RunRecord[] = [];
   const total = o.mode.rounds * o.scenarios.length * targets.length;
   const t0 = Date.now();
+  // On a busy machine, gate waits and re-runs could stretch the run far past its plan: a run that
+  // starts behind schedule (plan + 15 % + 1 min) gets no wait and no re-run, and is marked noisy if
+  // disturbed; once back on schedule, the gate applies again.
+  const perRunMs = o.mode.durationMs + 1500;
+  const behind: GateOptions = { ...gate, retries: 0, maxWaitMs: Math.min(gate.maxWaitMs, 1000) };
   for (let round = 0; round < o.mode.rounds; round++) {
     for (const [si, s] of o.scenarios.entries()) {
       for (const t of rotate(targets, round + si)) {
-        const f = await measure(specFor(s, t, o, useWrk), t.pid, rootPids, gate);
+        const late = Date.now() - t0 > runs.length * perRunMs * 1.15 + 60_000;
+        if (dead.has(t.name)) continue;
+        let f: RunFigures;
+        try {
+          f = await measure(specFor(s, t, o, useWrk), t.pid, rootPids, late && !smoke ? behind : gate);
+        } catch (e) {
+          fatal(t, s.id, e);
+          continue;
+        }
         runs.push({ round, scenario: s.id, target: t.name, figures: f });
-        const ttfc = f.ttfc ? `, TTFC p50 ${f.ttfc.p50.toFixed(2)} ms` : "";
+        const ttfc = f.ttfc ? `, TTFC p50 ${ms(f.ttfc.p50)} ms` : "";
         log(
-          `[${runs.length}/${total} ${Math.round((Date.now() - t0) / 1000)} s] r${round + 1} ${s.id} ${t.name}: ${Math.round(f.rps)}/s, p50 ${f.latency.p50.toFixed(2)} ms${ttfc}, CPU ${Math.round(f.cpuUsPerReq)} µs/req, errors ${f.errors}${f.noisy ? " (noisy)" : ""}${f.errorSamples[0] ? ` – ${f.errorSamples[0]}` : ""}`,
+          `[${runs.length}/${total} ${Math.round((Date.now() - t0) / 1000)} s] r${round + 1} ${s.id} ${t.name}: ${Math.round(f.rps)}/s, p50 ${ms(f.latency.p50)} ms${ttfc}, CPU ${Math.round(f.cpuUsPerReq)} µs/req, errors ${f.errors}${f.noisy ? " (noisy)" : ""}${f.errorSamples[0] ? ` – ${f.errorSamples[0]}` : ""}`,
         );
       }
     }
@@ -138,36 +166,36 @@ async function main(o: Options): Promise<number> {
     name: t.name,
     startupMs: t.startupMs,
     rssAfterStartBytes: t.rssAfterStartBytes,
-    rssAfterLoadBytes: treeUsage(treeOf(t.pid)).rssBytes,
+    rssAfterLoadBytes: dead.has(t.name) ? null : treeUsage(treeOf(t.pid)).rssBytes,
     settleMs: o.mode.settleMs,
   }));
-  const ran: TargetName[] = targets.map((t) => t.name);
-  const aggs = aggregate(runs, o.scenarios, ran);
+  const meta2: RunMeta = { ...meta, targets: infos, runs };
+  const { md, aggregates: aggs, budget } = renderReport(meta2, o.scenarios);
   for (const a of aggs) {
     if (a.errors) failures.push(`${a.target} ${a.scenario}: ${a.errors} errors: ${a.errorSamples.join("; ")}`);
     if (a.completed === 0) failures.push(`${a.target} ${a.scenario}: nothing completed`);
   }
-  const header = [
-    `## chatgate bench, ${o.mode.name} mode, ${meta.startedAt}`,
-    "",
-    `Bun ${meta.bun}, ${meta.cores} × ${meta.cpu}; pinning ${meta.pinned ? "on" : "off"}; ${o.mode.rounds} round(s) of ${o.mode.durationMs / 1000} s per run, interleaved.`,
-    ...skipped.map((s) => `\n**Skipped** ${s}`),
-  ].join("\n");
-  let md = `${header}\n\n${markdownTables(aggs, o.scenarios, infos)}`;
-  const budget = o.mode.checkBudget && ran.includes("chatgate") ? budgetCheck(aggs, infos, o.mode.settleMs) : null;
-  if (budget) md += `\n\n### Budget (ratios from the same run)\n\n${budgetMarkdown(budget)}`;
-  else if (o.mode.checkBudget) md += "\n\nBudget not checked: chatgate did not run.";
   console.log(md);
-  log(`written ${write(o, `${o.mode.name}-${stamp}`, md, { ...meta, targets: infos, runs, aggregates: aggs, budget, failures })}`);
+  log(`written ${write(o, `${o.mode.name}-${stamp}`, md, { ...meta2, aggregates: aggs, budget, failures })}`);
   for (const f of failures) log(`FAIL ${f}`);
   if (smoke) console.log(failures.length ? `bench smoke: FAILED (${failures.length} problem(s))` : "bench smoke: ok");
   return failures.length ? 1 : 0;
 }
 
+/** `--render FILE.json`: the tables and budget again from a saved run, e.g. after report changes. */
+function render(file: string): number {
+  const saved = JSON.parse(readFileSync(file, "utf8")) as RunMeta;
+  const ids = new Set(saved.runs.map((r) => r.scenario));
+  console.log(renderReport(saved, SCENARIOS.filter((s) => ids.has(s.id))).md);
+  return 0;
+}
+
 installCleanup();
 let code = 1;
 try {
-  code = await main(parseOptions(process.argv.slice(2)));
+  const renderAt = process.argv.indexOf("--render");
+  const file = renderAt === -1 ? undefined : process.argv[renderAt + 1];
+  code = file ? render(file) : await main(parseOptions(process.argv.slice(2)));
 } catch (e) {
   console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
 } finally {

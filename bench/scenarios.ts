@@ -74,6 +74,7 @@ export interface Mode {
   starts: number;
   /** Wait after the last load before "RSS after load" is read. */
   settleMs: number;
+  /** Unmeasured load per target before round 1; chatgate's CPU per request still falls for ~5 s of load. */
   warmupMs: number;
   /** Count-bound scenarios are scaled by this. */
   countScale: number;
@@ -81,7 +82,7 @@ export interface Mode {
 }
 
 export const MODES: Record<Mode["name"], Mode> = {
-  full: { name: "full", rounds: 3, durationMs: 4000, starts: 5, settleMs: 30_000, warmupMs: 1500, countScale: 1, checkBudget: true },
+  full: { name: "full", rounds: 3, durationMs: 4000, starts: 5, settleMs: 30_000, warmupMs: 3000, countScale: 1, checkBudget: true },
   quick: { name: "quick", rounds: 1, durationMs: 2000, starts: 3, settleMs: 0, warmupMs: 1000, countScale: 0.5, checkBudget: true },
   smoke: { name: "smoke", rounds: 1, durationMs: 500, starts: 1, settleMs: 0, warmupMs: 300, countScale: 0.5, checkBudget: false },
 };

@@ -84,7 +84,12 @@ function commandFor(name: TargetName, upstream: Upstream, port: number): { cmd: 
     OPENAI_BASE_URL: `http://127.0.0.1:${upstream.port}/v1`,
     OPENAI_API_KEY: UPSTREAM_KEY,
   };
-  if (name === "passthrough") return { cmd: passthroughCommand(), env };
+  if (name === "passthrough") {
+    // The floor must not queue behind Bun's default cap of 256 upstream requests in flight (a
+    // setting, not a cost): raised here as chatgate raises it for itself, or 500 streams cannot all be open.
+    env.BUN_CONFIG_MAX_HTTP_REQUESTS = env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "4096";
+    return { cmd: passthroughCommand(), env };
+  }
   if (name === "chatgate") {
     env.NODE_ENV = "production";
     env.CHATGATE_API_KEYS = `${CLIENT_KEY},cg-bench-client-0002`;

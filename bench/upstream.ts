@@ -51,10 +51,12 @@ function clamp(v: unknown, lo: number, hi: number, dflt: number): number {
   return typeof v === "number" && Number.isFinite(v) ? Math.min(hi, Math.max(lo, Math.floor(v))) : dflt;
 }
 
+const unauthorized = (req: Request) =>
+  req.headers.get("authorization") === `Bearer ${UPSTREAM_KEY}`
+    ? null
+    : Response.json({ error: { message: "bad upstream key", type: "invalid_request_error" } }, { status: 401 });
+
 async function chat(req: Request): Promise<Response> {
-  if (req.headers.get("authorization") !== `Bearer ${UPSTREAM_KEY}`) {
-    return Response.json({ error: { message: "bad upstream key", type: "invalid_request_error" } }, { status: 401 });
-  }
   let body: ChatRequest;
   try {
     body = (await req.json()) as ChatRequest;
@@ -64,7 +66,7 @@ async function chat(req: Request): Promise<Response> {
   if (body.model !== MODEL || !Array.isArray(body.messages)) {
     return Response.json({ error: { message: "unexpected request", type: "invalid_request_error" } }, { status: 400 });
   }
-  const answerBytes = clamp(body.bench?.answer_bytes, 120, MAX_ANSWER_BYTES, DEFAULT_ANSWER_BYTES);
+  const answerBytes = clamp(body.bench?.answer_bytes, 0, MAX_ANSWER_BYTES, DEFAULT_ANSWER_BYTES);
   const delayMs = clamp(body.bench?.delay_ms, 0, MAX_DELAY_MS, 0);
   const a = answers(answerBytes, promptChars(body.messages));
   if (!body.stream) return new Response(a.json, { headers: { "content-type": "application/json" } });
@@ -86,11 +88,13 @@ if (import.meta.main) {
     idleTimeout: 120,
     fetch(req) {
       const path = new URL(req.url).pathname;
+      if (path === "/health") return Response.json({ status: "ok" });
+      const denied = unauthorized(req);
+      if (denied) return denied;
       if (req.method === "POST" && path === "/v1/chat/completions") return chat(req);
       if (req.method === "GET" && path === "/v1/models") {
         return new Response(MODELS, { headers: { "content-type": "application/json" } });
       }
-      if (path === "/health") return Response.json({ status: "ok" });
       return Response.json({ error: { message: "not found", type: "invalid_request_error" } }, { status: 404 });
     },
   });

@@ -5,8 +5,9 @@ export const MODEL = "bench-model";
 export const CONTENT_CHUNKS = 20;
 /** role + 20 content + finish + usage; `[DONE]` comes on top. */
 export const STREAM_EVENTS = CONTENT_CHUNKS + 3;
-/** Default answer: 20 pieces of 6 characters ("·tok07"), as short as real tokens. */
-export const DEFAULT_ANSWER_BYTES = 120;
+/** Default answer: 20 pieces of 11 characters, which makes the non-stream body ~800 B. */
+export const DEFAULT_ANSWER_BYTES = 220;
+const FILLER = " lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor";
 
 /** Knobs the mock reads from the request body: gateways forward unknown body fields, not headers. */
 export interface BenchKnobs {
@@ -23,7 +24,8 @@ export function answerPieces(answerBytes: number): string[] {
   const pieces: string[] = [];
   for (let i = 0; i < CONTENT_CHUNKS; i++) {
     const marker = ` tok${String(i).padStart(2, "0")}`;
-    pieces.push(marker + "x".repeat(per - marker.length));
+    const need = per - marker.length;
+    pieces.push(marker + FILLER.repeat(Math.ceil(need / FILLER.length) + 1).slice(i % 7, (i % 7) + need));
   }
   return pieces;
 }
