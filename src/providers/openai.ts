@@ -1,7 +1,7 @@
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import { badGateway } from "../errors.ts";
 import type { Model } from "../schema.ts";
-import { IdleTimer } from "./idle-timer.ts";
+import { Deadline } from "./deadline.ts";
 import type { CallOptions, ChatCall, Completion, EventStream, Provider, StreamSeen } from "./provider.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromUpstreamException, fromUpstreamResponse, redactor, type Redact } from "./upstream-error.ts";
@@ -52,15 +52,16 @@ export class OpenAIProvider implements Provider {
   }
 
   async complete(call: ChatCall, { signal }: CallOptions): Promise<Completion> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
-    const fail = (err: unknown) => fromUpstreamException(this.id, err, timeout.aborted, signal, `no answer within ${this.options.timeoutMs} ms`);
+    const deadline = new Deadline(signal, this.options.timeoutMs);
     let json: string;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: AbortSignal.any([signal, timeout]) });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: deadline.signal });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       json = await res.text();
     } catch (err) {
-      throw fail(err);
+      throw fromUpstreamException(this.id, err, deadline.timedOut, signal, `no answer within ${this.options.timeoutMs} ms`);
+    } finally {
+      deadline.clear();
     }
     let completion: ChatCompletion;
     try {
@@ -75,13 +76,12 @@ export class OpenAIProvider implements Provider {
   }
 
   async stream(call: ChatCall, { signal }: CallOptions): Promise<EventStream> {
-    const controller = new AbortController();
-    const idle = new IdleTimer(this.options.streamIdleTimeoutMs, controller);
+    const idle = new Deadline(signal, this.options.streamIdleTimeoutMs);
     const what = `no event for ${this.options.streamIdleTimeoutMs} ms`;
     const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what);
     let body: ReadableStream<Uint8Array>;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: AbortSignal.any([signal, controller.signal]) });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: idle.signal });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {
@@ -101,15 +101,17 @@ export class OpenAIProvider implements Provider {
   async models({ signal }: CallOptions): Promise<Model[]> {
     const ttl = this.options.modelsTtlMs ?? 60_000;
     if (this.modelsCache && Date.now() - this.modelsCache.at < ttl) return this.modelsCache.models;
-    const timeout = AbortSignal.timeout(Math.min(this.options.timeoutMs, 30_000));
+    const deadline = new Deadline(signal, Math.min(this.options.timeoutMs, 30_000));
     let list: unknown;
     try {
-      const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: AbortSignal.any([signal, timeout]) });
+      const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: deadline.signal });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       list = await res.json();
     } catch (err) {
       if (err instanceof SyntaxError) throw badGateway(`Provider '${this.id}' answered /models with a body that is not valid JSON.`);
-      throw fromUpstreamException(this.id, err, timeout.aborted, signal, "model list");
+      throw fromUpstreamException(this.id, err, deadline.timedOut, signal, "model list");
+    } finally {
+      deadline.clear();
     }
     const data = list && typeof list === "object" && Array.isArray((list as { data?: unknown }).data) ? (list as { data: unknown[] }).data : [];
     const models: Model[] = [];

@@ -65,6 +65,30 @@ function observe(seen: StreamSeen, data: string): void {
   }
 }
 
+const DONE_MARK = Buffer.from("[DONE]");
+const ERROR_MARK = Buffer.from('"error"');
+const USAGE_MARK = Buffer.from('"usage":');
+const SPACE = 32;
+const OPEN_BRACE = 123;
+
+/**
+ * Whether a run of whole events may hold something the gateway must see: `[DONE]`, an error, or
+ * a usage object (not the `"usage":null` every chunk carries when usage was asked for). A native
+ * byte search, so the common content chunk is never decoded or parsed; a run that matches goes to
+ * the parser, which decides what it really holds. Runs always end at an event boundary, so
+ * skipping one leaves the parser in a clean state.
+ */
+export function mayMatter(run: Uint8Array): boolean {
+  const buf = Buffer.from(run.buffer, run.byteOffset, run.byteLength);
+  if (buf.includes(DONE_MARK) || buf.includes(ERROR_MARK)) return true;
+  for (let at = buf.indexOf(USAGE_MARK); at !== -1; at = buf.indexOf(USAGE_MARK, at + USAGE_MARK.length)) {
+    let i = at + USAGE_MARK.length;
+    while (buf[i] === SPACE) i++;
+    if (buf[i] === OPEN_BRACE) return true;
+  }
+  return false;
+}
+
 /** Restarts on every chunk: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {
   touch(): void;
@@ -123,6 +147,10 @@ export async function* passThroughEvents(
       if (end < buf.length) pending.push(buf.subarray(end));
       if (end === 0) continue;
       const out = end === buf.length ? buf : buf.subarray(0, end);
+      if (!mayMatter(out)) {
+        yield out;
+        continue;
+      }
       batch.length = 0;
       parser.feed(decoder.decode(out, { stream: true }));
       if (seen.errorEvent) {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { completeEventsEnd, passThroughEvents } from "../../src/providers/sse-passthrough.ts";
+import { completeEventsEnd, mayMatter, passThroughEvents } from "../../src/providers/sse-passthrough.ts";
 import type { StreamSeen } from "../../src/providers/provider.ts";
 import { badGateway } from "../../src/errors.ts";
 
@@ -104,5 +104,24 @@ describe("passThroughEvents across reads", () => {
     expect(error).toBeUndefined();
     expect(out[0]).toBe(event);
     expect(out).toHaveLength(2);
+  });
+});
+
+describe("mayMatter", () => {
+  test("flags runs holding [DONE], an error, or a usage object, and nothing else", () => {
+    expect(mayMatter(bytes("data: [DONE]\n\n"))).toBe(true);
+    expect(mayMatter(bytes('data: {"error":{"message":"x"}}\n\n'))).toBe(true);
+    expect(mayMatter(bytes('data: {"choices":[],"usage":{"total_tokens":3}}\n\n'))).toBe(true);
+    expect(mayMatter(bytes('data: {"choices":[], "usage": {"total_tokens":3}}\n\n'))).toBe(true);
+    expect(mayMatter(bytes('data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n'))).toBe(false);
+    expect(mayMatter(bytes('data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'))).toBe(false);
+  });
+
+  test("a content chunk that merely mentions [DONE] is parsed and not taken for the end", async () => {
+    const wire = 'data: {"choices":[{"delta":{"content":"say [DONE]"}}]}\n\ndata: [DONE]\n\n';
+    const { out, seen, error } = await run([wire.slice(0, 50), wire.slice(50, wire.indexOf("data: [DONE]")), "data: [DONE]\n\n"]);
+    expect(error).toBeUndefined();
+    expect(seen.done).toBe(true);
+    expect(out.join("")).toBe(wire);
   });
 });
