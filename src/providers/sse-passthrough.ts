@@ -72,21 +72,27 @@ const SPACE = 32;
 const OPEN_BRACE = 123;
 
 /**
- * Whether a run of whole events may hold something the gateway must see: `[DONE]`, an error, or
- * a usage object (not the `"usage":null` every chunk carries when usage was asked for). A native
- * byte search, so the common content chunk is never decoded or parsed; a run that matches goes to
- * the parser, which decides what it really holds. Runs always end at an event boundary, so
- * skipping one leaves the parser in a clean state.
+ * Where, in a run of whole events, the first thing the gateway must see may be: `[DONE]`, an
+ * error, or a usage object (not the `"usage":null` every chunk carries when usage was asked
+ * for); -1 when there is none. A native byte search, so content chunks are never decoded or
+ * parsed; what it finds goes to the parser, which decides what it really is.
  */
-export function mayMatter(run: Uint8Array): boolean {
+export function firstMark(run: Uint8Array): number {
   const buf = Buffer.from(run.buffer, run.byteOffset, run.byteLength);
-  if (buf.includes(DONE_MARK) || buf.includes(ERROR_MARK)) return true;
+  let first = -1;
+  for (const at of [buf.indexOf(DONE_MARK), buf.indexOf(ERROR_MARK), usageObjectAt(buf)]) {
+    if (at !== -1 && (first === -1 || at < first)) first = at;
+  }
+  return first;
+}
+
+function usageObjectAt(buf: Buffer): number {
   for (let at = buf.indexOf(USAGE_MARK); at !== -1; at = buf.indexOf(USAGE_MARK, at + USAGE_MARK.length)) {
     let i = at + USAGE_MARK.length;
     while (buf[i] === SPACE) i++;
-    if (buf[i] === OPEN_BRACE) return true;
+    if (buf[i] === OPEN_BRACE) return at;
   }
-  return false;
+  return -1;
 }
 
 /** Restarts on every chunk: bounds the wait for the first event and the gaps between events. */
@@ -147,14 +153,19 @@ export async function* passThroughEvents(
       if (end < buf.length) pending.push(buf.subarray(end));
       if (end === 0) continue;
       const out = end === buf.length ? buf : buf.subarray(0, end);
-      if (!mayMatter(out)) {
+      const mark = firstMark(out);
+      if (mark === -1) {
         yield out;
         continue;
       }
+      // Parse from the start of the event that holds the mark: runs start at an event boundary,
+      // so the events before it are skipped whole and the parser stays in step.
+      const from = completeEventsEnd(out.subarray(0, mark));
       batch.length = 0;
-      parser.feed(decoder.decode(out, { stream: true }));
+      parser.feed(decoder.decode(out.subarray(from), { stream: true }));
       if (seen.errorEvent) {
-        yield encoder.encode(batch.map((data) => `data: ${redact(data)}\n\n`).join(""));
+        const redacted = encoder.encode(batch.map((data) => `data: ${redact(data)}\n\n`).join(""));
+        yield from === 0 ? redacted : concatAll([out.subarray(0, from)], redacted);
         return;
       }
       yield out;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { completeEventsEnd, mayMatter, passThroughEvents } from "../../src/providers/sse-passthrough.ts";
+import { completeEventsEnd, firstMark, passThroughEvents } from "../../src/providers/sse-passthrough.ts";
 import type { StreamSeen } from "../../src/providers/provider.ts";
 import { badGateway } from "../../src/errors.ts";
 
@@ -107,14 +107,30 @@ describe("passThroughEvents across reads", () => {
   });
 });
 
-describe("mayMatter", () => {
+describe("firstMark", () => {
   test("flags runs holding [DONE], an error, or a usage object, and nothing else", () => {
-    expect(mayMatter(bytes("data: [DONE]\n\n"))).toBe(true);
-    expect(mayMatter(bytes('data: {"error":{"message":"x"}}\n\n'))).toBe(true);
-    expect(mayMatter(bytes('data: {"choices":[],"usage":{"total_tokens":3}}\n\n'))).toBe(true);
-    expect(mayMatter(bytes('data: {"choices":[], "usage": {"total_tokens":3}}\n\n'))).toBe(true);
-    expect(mayMatter(bytes('data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n'))).toBe(false);
-    expect(mayMatter(bytes('data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'))).toBe(false);
+    expect(firstMark(bytes("data: [DONE]\n\n"))).toBe(6);
+    expect(firstMark(bytes('data: {"error":{"message":"x"}}\n\n'))).toBe(7);
+    expect(firstMark(bytes('data: {"choices":[],"usage":{"total_tokens":3}}\n\n'))).toBe(20);
+    expect(firstMark(bytes('data: {"choices":[], "usage": {"total_tokens":3}}\n\n'))).toBe(21);
+    const content = 'data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n';
+    expect(firstMark(bytes(`${content}data: [DONE]\n\n`))).toBe(content.length + "data: ".length);
+    expect(firstMark(bytes('data: {"choices":[{"delta":{"content":"hi"}}],"usage":null}\n\n'))).toBe(-1);
+    expect(firstMark(bytes('data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'))).toBe(-1);
+  });
+
+  test("an error event after content in one read: content passes as is, the error is redacted", async () => {
+    const { out, seen, error } = await (async () => {
+      const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+      const out: string[] = [];
+      const idle = { touch() {}, clear() {} };
+      const wire = 'data: {"id":"1"}\n\ndata: {"error":{"message":"bad key sk-secret"}}\n\n';
+      for await (const chunk of passThroughEvents(body([wire]), seen, idle, () => badGateway("x"), badGateway, (t) => t.replace("sk-secret", "***"))) out.push(text(chunk));
+      return { out, seen, error: undefined };
+    })();
+    expect(error).toBeUndefined();
+    expect(seen.errorEvent).toBe(true);
+    expect(out.join("")).toBe('data: {"id":"1"}\n\ndata: {"error":{"message":"bad key ***"}}\n\n');
   });
 
   test("a content chunk that merely mentions [DONE] is parsed and not taken for the end", async () => {
