@@ -3,7 +3,7 @@ import type { Gateway } from "../gateway/gateway.ts";
 import type { Stats } from "../obs/stats.ts";
 import { ChatCompletion, ChatRequest } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
-import { rawBodies, jsonObjectParser } from "./body.ts";
+import { jsonObjectParser, rawBody } from "./body.ts";
 import { SSE_HEADERS, streamBody } from "./sse.ts";
 import { trackJson, trackStream } from "./tracked.ts";
 
@@ -12,7 +12,7 @@ export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number)
   return new Elysia({ name: "chat" }).post(
     "/v1/chat/completions",
     async ({ body, request, set }) => {
-      const call = { body, raw: rawBodies.get(body) ?? JSON.stringify(body) };
+      const call = { body, raw: rawBody(body) };
       if (body.stream !== true) {
         const { json } = await trackJson(stats, () => gateway.complete(call, request.signal));
         // The upstream's own JSON text, as a string: Elysia sends it with `set` as is, where a
