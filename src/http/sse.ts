@@ -8,27 +8,65 @@ export const sseEvent = (data: string): Uint8Array => encoder.encode(`data: ${da
 
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
 
+const END: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
 /**
- * The response body of a committed stream, pulled lazily by Elysia (a slow client slows the
- * upstream read). After the first event nothing is retried: a failure becomes one
- * `data: {"error": …}` event and the stream ends without `[DONE]`, so a truncated answer is
- * never taken for a complete one. `onEnd` runs however the stream ends.
+ * The response body of a committed stream, pulled lazily by Elysia's generator streaming (a slow
+ * client slows the upstream read): the provider's async generator of wire-ready events, with the
+ * first event already in hand. After it nothing is retried: a failure becomes one
+ * `data: {"error": …}` event and the stream ends without `[DONE]`, so a truncated answer is never
+ * taken for a complete one. `onEnd` runs once, however the stream ends.
+ *
+ * An iterator object rather than a second async generator around the provider's: each generator
+ * layer measured ~5 µs a stream on this stack.
  */
-export async function* streamBody(open: OpenStream, onEnd: () => void): AsyncGenerator<Uint8Array, void, undefined> {
-  try {
-    yield open.first;
-    for (;;) {
-      const next = await open.rest.next();
-      if (next.done) return;
-      yield next.value;
+export class StreamBody implements AsyncIterableIterator<Uint8Array> {
+  private first: Uint8Array | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly open: OpenStream,
+    private readonly onEnd: () => void,
+  ) {
+    this.first = open.first;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array, undefined>> {
+    if (this.first !== undefined) {
+      const value = this.first;
+      this.first = undefined;
+      return Promise.resolve({ done: false, value });
     }
-  } catch (err) {
-    const error = toGatewayError(err);
-    if (error.code !== "client_closed_request") yield sseEvent(JSON.stringify(errorBody(error)));
-  } finally {
-    // The client may have gone while we were parked at a yield: close the provider's iterator so
-    // it releases the upstream connection now. Not awaited: a pending read settles on its own.
-    void open.rest.return?.();
-    onEnd();
+    if (this.ended) return Promise.resolve(END);
+    return this.open.rest.next().then(
+      (next) => (next.done ? this.end() : next),
+      (err: unknown) => {
+        const error = toGatewayError(err);
+        const result = this.end();
+        // A client that went away gets nothing more; anyone else learns why the stream stopped.
+        if (error.code === "client_closed_request") return result;
+        return { done: false, value: sseEvent(JSON.stringify(errorBody(error))) };
+      },
+    );
+  }
+
+  /** The client went away (Elysia cancels the body): release the upstream now. */
+  return(): Promise<IteratorResult<Uint8Array, undefined>> {
+    if (!this.ended) void this.open.rest.return?.();
+    return Promise.resolve(this.end());
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private end(): IteratorReturnResult<undefined> {
+    if (!this.ended) {
+      this.ended = true;
+      this.onEnd();
+    }
+    return END;
   }
 }
+
+export const streamBody = (open: OpenStream, onEnd: () => void): StreamBody => new StreamBody(open, onEnd);
