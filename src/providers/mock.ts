@@ -1,7 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
-import type { CallOptions, ChatCall, Completion, EventStream, Provider, StreamSeen } from "./provider.ts";
+import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type Provider } from "./provider.ts";
 
 export const MOCK_MODELS: readonly string[] = ["mock"];
 const CREATED = 1_735_689_600; // fixed: the mock's models never change
@@ -92,7 +92,7 @@ export class MockProvider implements Provider {
 
   async stream({ body }: ChatCall, _options: CallOptions): Promise<EventStream> {
     const answer = mockAnswer(body);
-    const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+    const seen = new StreamSeen();
     return Object.assign(mockEvents(body, answer, seen), { seen });
   }
 }

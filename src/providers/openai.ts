@@ -2,7 +2,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import { badGateway } from "../errors.ts";
 import type { Model } from "../schema.ts";
 import { Deadline } from "./deadline.ts";
-import type { CallOptions, ChatCall, Completion, EventStream, Provider, StreamSeen } from "./provider.ts";
+import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type Provider } from "./provider.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromUpstreamException, fromUpstreamResponse, redactor, type Redact } from "./upstream-error.ts";
 
@@ -93,7 +93,7 @@ export class OpenAIProvider implements Provider {
       idle.clear();
       throw classify(err);
     }
-    const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+    const seen = new StreamSeen();
     const cut = (detail: string) => badGateway(`Provider '${this.id}' stream broke: ${detail}.`, "upstream_stream_truncated");
     return Object.assign(passThroughEvents(body, seen, idle, classify, cut, this.redact), { seen });
   }

@@ -31,12 +31,31 @@ export interface EventStream extends AsyncIterable<Uint8Array> {
   readonly seen: StreamSeen;
 }
 
-export interface StreamSeen {
-  usage: CompletionUsage | undefined;
+/** What the gateway saw of a passing stream. */
+export class StreamSeen {
   /** `[DONE]` arrived: the answer is complete. */
-  done: boolean;
+  done = false;
   /** The upstream sent an in-band `{"error": …}` event (passed on; the stream ends after it). */
-  errorEvent: boolean;
+  errorEvent = false;
+  /** The data of the event that carried usage: parsed only when someone asks for it. */
+  usageData: string | undefined;
+  private usageValue: CompletionUsage | undefined;
+
+  get usage(): CompletionUsage | undefined {
+    if (this.usageValue === undefined && this.usageData !== undefined) {
+      try {
+        this.usageValue = (JSON.parse(this.usageData) as { usage?: CompletionUsage | null }).usage ?? undefined;
+      } catch {
+        // a malformed chunk is the client's to see; usage stays unknown
+      }
+      this.usageData = undefined;
+    }
+    return this.usageValue;
+  }
+
+  set usage(usage: CompletionUsage | undefined) {
+    this.usageValue = usage;
+  }
 }
 
 export interface Provider {

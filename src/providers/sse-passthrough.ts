@@ -1,5 +1,4 @@
 import { createParser } from "eventsource-parser";
-import type { CompletionUsage } from "openai/resources/completions";
 import type { GatewayError } from "../errors.ts";
 import type { StreamSeen } from "./provider.ts";
 
@@ -48,28 +47,23 @@ function endsAcrossSeam(before: Uint8Array, after: Uint8Array): boolean {
 
 /**
  * What the gateway must know of a passing event, read without turning every chunk into an object:
- * `[DONE]`, an in-band error, and the usage chunk (the only one parsed).
+ * `[DONE]`, an in-band error, and the usage chunk (kept as text, parsed only if asked for).
  */
 function observe(seen: StreamSeen, data: string): void {
   if (data === "[DONE]") {
     seen.done = true;
   } else if (data.startsWith('{"error"')) {
     seen.errorEvent = true;
-  } else if (data.includes('"usage":{')) {
-    try {
-      const chunk = JSON.parse(data) as { usage?: CompletionUsage | null };
-      if (chunk.usage) seen.usage = chunk.usage;
-    } catch {
-      // a malformed chunk is the client's to see; usage stays unknown
-    }
+  } else if (USAGE_OBJECT.test(data)) {
+    seen.usageData = data;
   }
 }
 
 const DONE_MARK = Buffer.from("[DONE]");
 const ERROR_MARK = Buffer.from('"error"');
-const USAGE_MARK = Buffer.from('"usage":');
-const SPACE = 32;
-const OPEN_BRACE = 123;
+const USAGE_COMPACT = Buffer.from('"usage":{');
+const USAGE_SPACED = Buffer.from('"usage": {');
+const USAGE_OBJECT = /"usage":\s*\{/;
 
 /**
  * Where, in a run of whole events, the first thing the gateway must see may be: `[DONE]`, an
@@ -80,20 +74,12 @@ const OPEN_BRACE = 123;
 export function firstMark(run: Uint8Array): number {
   const buf = Buffer.from(run.buffer, run.byteOffset, run.byteLength);
   let first = -1;
-  for (const at of [buf.indexOf(DONE_MARK), buf.indexOf(ERROR_MARK), usageObjectAt(buf)]) {
+  for (const at of [buf.indexOf(DONE_MARK), buf.indexOf(ERROR_MARK), buf.indexOf(USAGE_COMPACT), buf.indexOf(USAGE_SPACED)]) {
     if (at !== -1 && (first === -1 || at < first)) first = at;
   }
   return first;
 }
 
-function usageObjectAt(buf: Buffer): number {
-  for (let at = buf.indexOf(USAGE_MARK); at !== -1; at = buf.indexOf(USAGE_MARK, at + USAGE_MARK.length)) {
-    let i = at + USAGE_MARK.length;
-    while (buf[i] === SPACE) i++;
-    if (buf[i] === OPEN_BRACE) return at;
-  }
-  return -1;
-}
 
 /** Restarts on every chunk: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { completeEventsEnd, firstMark, passThroughEvents } from "../../src/providers/sse-passthrough.ts";
-import type { StreamSeen } from "../../src/providers/provider.ts";
+import { StreamSeen } from "../../src/providers/provider.ts";
 import { badGateway } from "../../src/errors.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -42,7 +42,7 @@ function body(parts: string[], error?: Error): ReadableStream<Uint8Array> {
 }
 
 async function run(parts: string[], error?: Error) {
-  const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+  const seen = new StreamSeen();
   const out: string[] = [];
   const idle = { touch() {}, clear() {} };
   const fail = (detail: string) => badGateway(detail);
@@ -121,7 +121,7 @@ describe("firstMark", () => {
 
   test("an error event after content in one read: content passes as is, the error is redacted", async () => {
     const { out, seen, error } = await (async () => {
-      const seen: StreamSeen = { usage: undefined, done: false, errorEvent: false };
+      const seen = new StreamSeen();
       const out: string[] = [];
       const idle = { touch() {}, clear() {} };
       const wire = 'data: {"id":"1"}\n\ndata: {"error":{"message":"bad key sk-secret"}}\n\n';
