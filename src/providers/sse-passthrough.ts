@@ -81,6 +81,35 @@ export function firstMark(run: Uint8Array): number {
 }
 
 
+/**
+ * One parser and decoder for every stream, built once: only whole events are fed, so a feed
+ * always ends in the parser's clean state, and feeding is synchronous, so streams never
+ * interleave inside it. `batch` holds the data of the events just read — kept to rebuild a run
+ * that ends in an upstream error event, whose message may quote our provider key.
+ */
+const decoder = new TextDecoder();
+const batch: string[] = [];
+let target: StreamSeen | undefined;
+const parser = createParser({
+  onEvent: (event) => {
+    batch.push(event.data);
+    if (target !== undefined) observe(target, event.data);
+  },
+});
+
+/** Parses a run of whole events for `seen`; returns the data of each event in it. */
+function readEvents(run: Uint8Array, seen: StreamSeen): readonly string[] {
+  batch.length = 0;
+  target = seen;
+  try {
+    parser.feed(decoder.decode(run));
+  } finally {
+    target = undefined;
+    parser.reset();
+  }
+  return batch;
+}
+
 /** Restarts on every chunk: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {
   touch(): void;
@@ -102,16 +131,6 @@ export async function* passThroughEvents(
   redact: (text: string) => string = (text) => text,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = body.getReader();
-  // The data of the events in the current chunk: kept only to rebuild a chunk that ends in an
-  // upstream error event, whose message may quote our provider key and must not pass unread.
-  const batch: string[] = [];
-  const parser = createParser({
-    onEvent: (event) => {
-      batch.push(event.data);
-      observe(seen, event.data);
-    },
-  });
-  const decoder = new TextDecoder();
   // Bytes of an event not yet complete, kept as the pieces that came (a long event in many small
   // reads is joined once, when it ends, not once per read).
   let pending: Uint8Array[] = [];
@@ -147,8 +166,7 @@ export async function* passThroughEvents(
       // Parse from the start of the event that holds the mark: runs start at an event boundary,
       // so the events before it are skipped whole and the parser stays in step.
       const from = completeEventsEnd(out.subarray(0, mark));
-      batch.length = 0;
-      parser.feed(decoder.decode(out.subarray(from), { stream: true }));
+      const batch = readEvents(out.subarray(from), seen);
       if (seen.errorEvent) {
         const redacted = encoder.encode(batch.map((data) => `data: ${redact(data)}\n\n`).join(""));
         yield from === 0 ? redacted : concatAll([out.subarray(0, from)], redacted);
