@@ -2,6 +2,7 @@
 import { createApp } from "./app.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
+import { collectWhenIdle } from "./obs/idle-gc.ts";
 import { VERSION } from "./version.ts";
 
 function configure(): Config {
@@ -35,6 +36,7 @@ try {
   process.exit(1);
 }
 const server = app.server!;
+collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 const model = config.mock ? "mock" : config.defaultModel;
 const auth = config.apiKeyDigests.length > 0 ? ` -H "Authorization: Bearer $CHATGATE_KEY"` : "";

@@ -1,0 +1,23 @@
+import type { Stats } from "./stats.ts";
+
+/**
+ * After a burst of traffic the heap stays at its peak until the engine decides to collect, which
+ * on a quiet gateway may be never. Once a check finds no new request since the one before, and
+ * nothing in flight, run one full collection so memory returns to about its start-up size. The
+ * check is one unreferenced interval timer: nothing runs per request.
+ */
+export function collectWhenIdle(stats: Stats, everyMs = 10_000): () => void {
+  let seen = stats.total;
+  let collected = true;
+  const timer = setInterval(() => {
+    const busy = stats.total !== seen || stats.inFlightJson + stats.inFlightStreams > 0;
+    seen = stats.total;
+    if (busy) collected = false;
+    else if (!collected) {
+      Bun.gc(true);
+      collected = true;
+    }
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
