@@ -124,6 +124,16 @@ describe("streamed chat completions through an OpenAI-compatible upstream", () =
     expect(chunks.some((c) => "usage" in c || c.choices.length === 0)).toBe(false);
   });
 
+  test("a usage-only chunk the upstream sends unasked is not passed on, as OpenAI would not send it", async () => {
+    await using up = fakeOpenAI();
+    await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: UPSTREAM_KEY });
+    up.reply({ kind: "stream", includeUsage: true });
+    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, chat()));
+    expect(read.data.at(-1)).toBe("[DONE]");
+    expect(chunksOf(read).some((c) => c.choices.length === 0)).toBe(false);
+    expect(deltas(chunksOf(read)).join("")).toBe("Hello from upstream");
+  });
+
   for (const splitBytes of [1, 7, 64]) {
     test(`upstream bytes split every ${splitBytes} byte(s), even inside UTF-8 characters, still reach the client as exactly the same events`, async () => {
       await using up = fakeOpenAI();

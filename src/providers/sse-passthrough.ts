@@ -122,13 +122,38 @@ export interface IdleWatch {
  * event on the wire before the gateway's error event. A parser reads a decoded copy on the side.
  * Ends after `[DONE]` or an error event; any other ending throws.
  */
+export interface PassThroughOptions {
+  idle: IdleWatch;
+  /** Turns a failed read into the error the client gets. */
+  classify: (err: unknown) => GatewayError;
+  /** The error for a stream that ended without `[DONE]`. */
+  cut: (detail: string) => GatewayError;
+  /** Strips our provider key from an upstream error event before it is passed on. */
+  redact?: (text: string) => string;
+  /**
+   * The client did not ask for usage (`stream_options.include_usage`): a usage-only chunk the
+   * upstream sends anyway is dropped, since OpenAI would not send it. Usage is still recorded.
+   */
+  dropUsageChunks?: boolean;
+}
+
+const keep = (text: string) => text;
+
+/** Whether an event's data is a usage-only chunk (`choices: []` with usage). */
+function isUsageOnly(data: string): boolean {
+  if (!USAGE_OBJECT.test(data)) return false;
+  try {
+    const chunk = JSON.parse(data) as { choices?: unknown };
+    return Array.isArray(chunk.choices) && chunk.choices.length === 0;
+  } catch {
+    return false;
+  }
+}
+
 export async function* passThroughEvents(
   body: ReadableStream<Uint8Array>,
   seen: StreamSeen,
-  idle: IdleWatch,
-  classify: (err: unknown) => GatewayError,
-  cut: (detail: string) => GatewayError,
-  redact: (text: string) => string = (text) => text,
+  { idle, classify, cut, redact = keep, dropUsageChunks = false }: PassThroughOptions,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const reader = body.getReader();
   // Bytes of an event not yet complete, kept as the pieces that came (a long event in many small
@@ -166,11 +191,18 @@ export async function* passThroughEvents(
       // Parse from the start of the event that holds the mark: runs start at an event boundary,
       // so the events before it are skipped whole and the parser stays in step.
       const from = completeEventsEnd(out.subarray(0, mark));
+      const usageBefore = seen.usageData;
       const batch = readEvents(out.subarray(from), seen);
-      if (seen.errorEvent) {
-        const redacted = encoder.encode(batch.map((data) => `data: ${redact(data)}\n\n`).join(""));
-        yield from === 0 ? redacted : concatAll([out.subarray(0, from)], redacted);
-        return;
+      const dropUsage = dropUsageChunks && seen.usageData !== usageBefore;
+      if (seen.errorEvent || dropUsage) {
+        // Rare: rebuild the parsed events, the error redacted, an unasked-for usage chunk left out.
+        let text = "";
+        for (const data of batch) if (!(dropUsage && isUsageOnly(data))) text += `data: ${redact(data)}\n\n`;
+        const rebuilt = encoder.encode(text);
+        if (from > 0) yield concatAll([out.subarray(0, from)], rebuilt);
+        else if (rebuilt.length > 0) yield rebuilt;
+        if (seen.errorEvent || seen.done) return;
+        continue;
       }
       yield out;
       if (seen.done) return;

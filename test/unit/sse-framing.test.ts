@@ -41,13 +41,13 @@ function body(parts: string[], error?: Error): ReadableStream<Uint8Array> {
   });
 }
 
-async function run(parts: string[], error?: Error) {
+async function run(parts: string[], error?: Error, dropUsageChunks = false) {
   const seen = new StreamSeen();
   const out: string[] = [];
   const idle = { touch() {}, clear() {} };
   const fail = (detail: string) => badGateway(detail);
   try {
-    for await (const chunk of passThroughEvents(body(parts, error), seen, idle, () => badGateway("read failed"), fail)) out.push(text(chunk));
+    for await (const chunk of passThroughEvents(body(parts, error), seen, { idle, classify: () => badGateway("read failed"), cut: fail, dropUsageChunks })) out.push(text(chunk));
     return { out, seen, error: undefined };
   } catch (err) {
     return { out, seen, error: err as Error };
@@ -125,7 +125,7 @@ describe("firstMark", () => {
       const out: string[] = [];
       const idle = { touch() {}, clear() {} };
       const wire = 'data: {"id":"1"}\n\ndata: {"error":{"message":"bad key sk-secret"}}\n\n';
-      for await (const chunk of passThroughEvents(body([wire]), seen, idle, () => badGateway("x"), badGateway, (t) => t.replace("sk-secret", "***"))) out.push(text(chunk));
+      for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, redact: (t) => t.replace("sk-secret", "***") })) out.push(text(chunk));
       return { out, seen, error: undefined };
     })();
     expect(error).toBeUndefined();
@@ -139,5 +139,29 @@ describe("firstMark", () => {
     expect(error).toBeUndefined();
     expect(seen.done).toBe(true);
     expect(out.join("")).toBe(wire);
+  });
+});
+
+describe("usage the client did not ask for", () => {
+  const content = 'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n';
+  const usage = 'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n';
+  const done = "data: [DONE]\n\n";
+
+  test("a usage-only chunk is dropped when the client did not ask for usage, and still recorded", async () => {
+    const { out, seen, error } = await run([content + usage + done], undefined, true);
+    expect(error).toBeUndefined();
+    expect(out.join("")).toBe(content + done);
+    expect(seen.usage?.total_tokens).toBe(2);
+  });
+
+  test("the same chunk passes untouched when the client asked for usage", async () => {
+    const { out } = await run([content + usage + done]);
+    expect(out.join("")).toBe(content + usage + done);
+  });
+
+  test("a usage chunk alone in its read is dropped and the stream goes on to [DONE]", async () => {
+    const { out, seen } = await run([content, usage, done], undefined, true);
+    expect(out.join("")).toBe(content + done);
+    expect(seen.done).toBe(true);
   });
 });
