@@ -7,7 +7,7 @@ export interface ChatCall {
   /** The validated request. */
   body: ChatRequest;
   /** The request exactly as the client sent it: forwarded byte for byte when nothing changes. */
-  raw: string;
+  raw: string | Uint8Array;
 }
 
 export interface CallOptions {
