@@ -38,17 +38,20 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
       return Promise.resolve({ done: false, value });
     }
     if (this.ended) return Promise.resolve(END);
-    return this.open.rest.next().then(
-      (next) => (next.done ? this.end() : next),
-      (err: unknown) => {
-        const error = toGatewayError(err);
-        const result = this.end();
-        // A client that went away gets nothing more; anyone else learns why the stream stopped.
-        if (error.code === "client_closed_request") return result;
-        return { done: false, value: sseEvent(JSON.stringify(errorBody(error))) };
-      },
-    );
+    return this.open.rest.next().then(this.onNext, this.onFailure);
   }
+
+  // Bound once per stream, not per chunk.
+  private readonly onNext = (next: IteratorResult<Uint8Array, void>): IteratorResult<Uint8Array, undefined> =>
+    next.done ? this.end() : next;
+
+  private readonly onFailure = (err: unknown): IteratorResult<Uint8Array, undefined> => {
+    const error = toGatewayError(err);
+    const result = this.end();
+    // A client that went away gets nothing more; anyone else learns why the stream stopped.
+    if (error.code === "client_closed_request") return result;
+    return { done: false, value: sseEvent(JSON.stringify(errorBody(error))) };
+  };
 
   /** The client went away (Elysia cancels the body): release the upstream now. */
   return(): Promise<IteratorResult<Uint8Array, undefined>> {

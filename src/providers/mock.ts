@@ -93,7 +93,8 @@ export class MockProvider implements Provider {
   async stream({ body }: ChatCall, _options: CallOptions): Promise<EventStream> {
     const answer = mockAnswer(body);
     const seen = new StreamSeen();
-    return Object.assign(mockEvents(body, answer, seen), { seen });
+    const events = mockEvents(body, answer, seen);
+    return { seen, [Symbol.asyncIterator]: () => events };
   }
 }
 

@@ -96,7 +96,8 @@ export class OpenAIProvider implements Provider {
     const seen = new StreamSeen();
     const cut = (detail: string) => badGateway(`Provider '${this.id}' stream broke: ${detail}.`, "upstream_stream_truncated");
     const dropUsageChunks = call.body.stream_options?.include_usage !== true;
-    return Object.assign(passThroughEvents(body, seen, { idle, classify, cut, redact: this.redact, dropUsageChunks }), { seen });
+    const events = passThroughEvents(body, seen, { idle, classify, cut, redact: this.redact, dropUsageChunks });
+    return { seen, [Symbol.asyncIterator]: () => events };
   }
 
   async models({ signal }: CallOptions): Promise<Model[]> {
