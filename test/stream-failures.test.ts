@@ -7,6 +7,7 @@ import { APIError } from "openai";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { post, startGateway, type TestGateway } from "./support/gateway.ts";
 import { DEFAULT_WORDS, chatCompletionChunks, openAIError, sseEvent } from "./support/openai-wire.ts";
+import { readSse, type SseRead } from "./support/sse.ts";
 import { fakeOpenAI, type FakeOpenAI, type Reply } from "./support/upstream.ts";
 
 const UPSTREAM_KEY = "sk-upstream-secret";
@@ -15,19 +16,6 @@ const IDLE_MS = 200;
 const CUT = { type: "server_error", code: expect.stringMatching(/^upstream_(stream_truncated|connection_error)$/) };
 const request = { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true };
 
-interface SseRead {
-  status: number;
-  /** The body exactly as received. */
-  text: string;
-  data: string[];
-}
-
-async function readSse(res: Response): Promise<SseRead> {
-  const text = await res.text();
-  const data: string[] = [];
-  createParser({ onEvent: (event) => data.push(event.data) }).feed(text);
-  return { status: res.status, text, data };
-}
 
 /** The first `count` events the fake sent for its default words, as bytes, ids and times taken from what arrived. */
 function upstreamEvents(read: SseRead, count: number): string {

@@ -7,6 +7,7 @@ import { createParser } from "eventsource-parser";
 import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import { post, startGateway } from "./support/gateway.ts";
 import { SSE_DONE, chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
+import { readSse, type SseRead } from "./support/sse.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
 
 const UPSTREAM_KEY = "sk-upstream-secret";
@@ -17,21 +18,6 @@ const PROMPT = "The quick brown fox jumps over the lazy dog";
 const chat = (extra: Record<string, unknown> = {}) => ({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true, ...extra });
 const mockChat = (extra: Record<string, unknown> = {}) => chat({ model: "mock", messages: [{ role: "user", content: PROMPT }], ...extra });
 
-interface SseRead {
-  status: number;
-  contentType: string | null;
-  /** The body exactly as received. */
-  text: string;
-  /** Each event's data, in order, `[DONE]` included. */
-  data: string[];
-}
-
-async function readSse(res: Response): Promise<SseRead> {
-  const text = await res.text();
-  const data: string[] = [];
-  createParser({ onEvent: (event) => data.push(event.data) }).feed(text);
-  return { status: res.status, contentType: res.headers.get("content-type"), text, data };
-}
 
 const chunksOf = (read: SseRead) => read.data.filter((d) => d !== "[DONE]").map((d) => JSON.parse(d) as ChatCompletionChunk);
 const deltas = (chunks: ChatCompletionChunk[], index = 0) =>
