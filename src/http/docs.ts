@@ -7,7 +7,8 @@ import { VERSION } from "../version.ts";
 /**
  * Swagger UI at /docs, the OpenAPI document at /docs/json. The UI's assets are embedded in the
  * binary and served from here: the page works with no internet access and loads nothing from a CDN.
- * (@elysiajs/openapi is the maintained successor of @elysiajs/swagger for Elysia 1.4.)
+ * @elysiajs/openapi, not @elysiajs/swagger: swagger's last release (1.3.1) targets Elysia 1.3, while
+ * openapi 1.4 is maintained for Elysia 1.4 and lets the page's `cdn` and `theme` URLs point here.
  */
 export function docs() {
   const asset = (path: string, type: string) => () =>
