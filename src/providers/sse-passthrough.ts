@@ -59,11 +59,17 @@ function observe(seen: StreamSeen, data: string): void {
   }
 }
 
+const DATA_FIELD = Buffer.from("data:");
 const DONE_MARK = Buffer.from("[DONE]");
 const ERROR_MARK = Buffer.from('"error"');
 const USAGE_COMPACT = Buffer.from('"usage":{');
 const USAGE_SPACED = Buffer.from('"usage": {');
 const USAGE_OBJECT = /"usage":\s*\{/;
+
+/** Whether a run of whole events has a data line (rather than only comments or fields). */
+function hasData(run: Uint8Array): boolean {
+  return Buffer.from(run.buffer, run.byteOffset, run.byteLength).includes(DATA_FIELD);
+}
 
 /**
  * Where, in a run of whole events, the first thing the gateway must see may be: `[DONE]`, an
@@ -159,6 +165,7 @@ export async function* passThroughEvents(
   // Bytes of an event not yet complete, kept as the pieces that came (a long event in many small
   // reads is joined once, when it ends, not once per read).
   let pending: Uint8Array[] = [];
+  let preamble: Uint8Array[] | undefined = [];
   try {
     for (;;) {
       let result: Awaited<ReturnType<typeof reader.read>>;
@@ -182,7 +189,17 @@ export async function* passThroughEvents(
       }
       if (end < buf.length) pending.push(buf.subarray(end));
       if (end === 0) continue;
-      const out = end === buf.length ? buf : buf.subarray(0, end);
+      let out = end === buf.length ? buf : buf.subarray(0, end);
+      if (preamble !== undefined) {
+        // Until the first data event, comments (keep-alives some providers send while the model
+        // starts) are held back with it, so the stream commits on a real event, not on a comment.
+        out = preamble.length === 0 ? out : concatAll(preamble, out);
+        if (!hasData(out)) {
+          preamble = [out];
+          continue;
+        }
+        preamble = undefined;
+      }
       const mark = firstMark(out);
       if (mark === -1) {
         yield out;

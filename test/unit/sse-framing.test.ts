@@ -165,3 +165,18 @@ describe("usage the client did not ask for", () => {
     expect(seen.done).toBe(true);
   });
 });
+
+describe("comments before the first event", () => {
+  test("are held back and sent with the first data event, so the stream commits on a real event", async () => {
+    const { out, error } = await run([": OPENROUTER PROCESSING\n\n", ": keep-alive\n\n", 'data: {"id":"1"}\n\n', "data: [DONE]\n\n"]);
+    expect(error).toBeUndefined();
+    expect(out[0]).toBe(': OPENROUTER PROCESSING\n\n: keep-alive\n\ndata: {"id":"1"}\n\n');
+    expect(out).toHaveLength(2);
+  });
+
+  test("a stream of nothing but comments is reported as ending before [DONE]", async () => {
+    const { out, error } = await run([": keep-alive\n\n"]);
+    expect(out).toEqual([]);
+    expect(error?.message).toContain("before [DONE]");
+  });
+});
