@@ -4,8 +4,8 @@ import type { Stats } from "../obs/stats.ts";
 import { ChatCompletion, ChatRequest } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
-import { SSE_HEADERS, streamBody } from "./sse.ts";
-import { trackJson, trackStream } from "./tracked.ts";
+import { streamBody } from "./sse.ts";
+import { streamAnswer, trackJson } from "./tracked.ts";
 
 /** `POST /v1/chat/completions`: OpenAI's chat API, JSON or SSE, the upstream's bytes passed on. */
 export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number) {
@@ -20,9 +20,7 @@ export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number)
         set.headers["content-type"] = "application/json";
         return json;
       }
-      const events = await trackStream(stats, () => gateway.stream(call, request.signal), streamBody);
-      Object.assign(set.headers, SSE_HEADERS);
-      return events;
+      return streamAnswer(stats, set, () => gateway.stream(call, request.signal), streamBody);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

@@ -6,8 +6,8 @@ import type { Stats } from "../obs/stats.ts";
 import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
-import { DONE_EVENT, SSE_HEADERS, sseEvent, streamBody } from "./sse.ts";
-import { trackJson, trackStream } from "./tracked.ts";
+import { DONE_EVENT, sseEvent, streamBody } from "./sse.ts";
+import { streamAnswer, trackJson } from "./tracked.ts";
 
 /**
  * Turns an OpenAI chunk stream into `data: {"content": "<delta>"}` events. Error events (the
@@ -53,9 +53,7 @@ export function simpleChatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: n
       }
       const streamed: ChatRequest = { ...chat, stream: true };
       const call = { body: streamed, raw: JSON.stringify(streamed) };
-      const events = await trackStream(stats, () => gateway.stream(call, request.signal), contentEvents);
-      Object.assign(set.headers, SSE_HEADERS);
-      return events;
+      return streamAnswer(stats, set, () => gateway.stream(call, request.signal), contentEvents);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.
