@@ -1,7 +1,7 @@
 // Client keys (CHATGATE_API_KEYS): who gets in, what they get when they do not, and that no key —
 // the client's or chatgate's own provider key — ever leaves the process where it should not.
 import { describe, expect, test } from "bun:test";
-import { createParser } from "eventsource-parser";
+import { readSse } from "./support/sse.ts";
 import OpenAI from "openai";
 import { post, startGateway } from "./support/gateway.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
@@ -209,10 +209,7 @@ describe("the client's key stays with chatgate", () => {
 
 /** Reads a streamed answer event by event (so a leak in an in-band error event is seen whole). */
 async function streamText(res: Response): Promise<string> {
-  const events: string[] = [];
-  const parser = createParser({ onEvent: ({ data }) => events.push(data) });
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body!) parser.feed(decoder.decode(chunk, { stream: true }));
+  const { data: events } = await readSse(res);
   return `${res.status}\n${[...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n")}\n\n${events.join("\n")}`;
 }
 

@@ -1,7 +1,7 @@
 // POST /v1/chat/completions (JSON) in front of an OpenAI-compatible upstream, and POST /chat, the
 // simple endpoint. The official openai SDK is the client; the fake upstream records what arrived.
 import { describe, expect, test } from "bun:test";
-import { createParser } from "eventsource-parser";
+import { readSse } from "./support/sse.ts";
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { post, startGateway } from "./support/gateway.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
@@ -55,15 +55,6 @@ function everyField(): ChatCompletionCreateParamsNonStreaming & Record<string, u
     store: false,
     x_chatgate_test_unknown: { nested: [1, "two", { three: true }], empty: {} },
   };
-}
-
-/** Reads an SSE body with a real parser, returning each event's data. */
-async function sseData(response: Response): Promise<string[]> {
-  const data: string[] = [];
-  const parser = createParser({ onEvent: (event) => data.push(event.data) });
-  const decoder = new TextDecoder();
-  for await (const bytes of response.body!) parser.feed(decoder.decode(bytes, { stream: true }));
-  return data;
 }
 
 describe("POST /v1/chat/completions with an OpenAI-compatible upstream", () => {
@@ -165,7 +156,7 @@ describe("POST /chat", () => {
     const response = await post(`${gw.url}/chat`, { message: "greet", stream: true });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toStartWith("text/event-stream");
-    const data = await sseData(response);
+    const data = (await readSse(response)).data;
     expect(data.at(-1)).toBe("[DONE]");
     expect(data.slice(0, -1).map((d) => JSON.parse(d))).toEqual([{ content: "Bon" }, { content: "jour" }, { content: " à" }, { content: " tous" }]);
     expect((await up.nextCall()).body).toMatchObject({ stream: true, messages: [{ role: "user", content: "greet" }] });
@@ -175,7 +166,7 @@ describe("POST /chat", () => {
     await using up = fakeOpenAI();
     await using gw = startGateway(upstreamEnv(up.url));
     up.reply({ kind: "stream", words: ["one", " two", " three"], cutAfterEvents: 3 });
-    const data = await sseData(await post(`${gw.url}/chat`, { message: "count", stream: true }));
+    const data = (await readSse(await post(`${gw.url}/chat`, { message: "count", stream: true }))).data;
     expect(data).not.toContain("[DONE]");
     expect(data.slice(0, 2).map((d) => JSON.parse(d))).toEqual([{ content: "one" }, { content: " two" }]);
     expect(JSON.parse(data.at(-1)!)).toMatchObject({ error: { type: "server_error", message: expect.any(String) } });

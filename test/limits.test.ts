@@ -1,7 +1,7 @@
 // In-memory rate limits over real HTTP: the X-RateLimit-* headers, 429s, and whose budget a
 // request is charged to (client key, TCP peer, or X-Forwarded-For behind a trusted proxy).
 import { describe, expect, test } from "bun:test";
-import { createParser } from "eventsource-parser";
+import { readSse } from "./support/sse.ts";
 import http from "node:http";
 import OpenAI from "openai";
 import { post, startGateway, type TestGateway } from "./support/gateway.ts";
@@ -32,15 +32,6 @@ async function expect429(res: Response) {
   expect(res.headers.get("content-type")).toStartWith("application/json");
   expect(await res.json()).toEqual({ error: { message: expect.any(String), type: "requests", param: null, code: "rate_limit_exceeded" } });
   expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
-}
-
-/** Reads an SSE answer to its end; returns the data of each event. */
-async function events(res: Response): Promise<string[]> {
-  const data: string[] = [];
-  const parser = createParser({ onEvent: (event) => data.push(event.data) });
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body!) parser.feed(decoder.decode(chunk, { stream: true }));
-  return data;
 }
 
 /** A request from a chosen loopback source address (127.0.0.0/8 is all ours), so clients differ by TCP peer. */
@@ -92,7 +83,7 @@ describe("rate-limit headers", () => {
     expect(first.status).toBe(200);
     expect(first.headers.get("content-type")).toStartWith("text/event-stream");
     expect(limitHeaders(first)).toMatchObject({ limit: 2, remaining: 1 });
-    expect((await events(first)).at(-1)).toBe("[DONE]");
+    expect((await readSse(first)).data.at(-1)).toBe("[DONE]");
     expect(limitHeaders(await complete(gw))).toMatchObject({ remaining: 0 });
     const over = await post(`${gw.url}/v1/chat/completions`, { ...CHAT, stream: true });
     expect(over.headers.get("content-type")).toStartWith("application/json");
