@@ -127,8 +127,3 @@ function parseKeys(value: string | undefined): Uint8Array[] {
   }
   return digests;
 }
-
-/** What /status may show of the configuration: hosts, never keys or full URLs with credentials. */
-export function upstreamHost(config: Config): string {
-  return new URL(config.openaiBaseUrl).host;
-}

@@ -6,7 +6,7 @@ import { ErrorBody } from "../schema.ts";
  * A TypeBox schema as an OpenAPI schema object. They are the same JSON Schema; only the typings
  * disagree (draft-2020 `exclusiveMaximum: number` vs OpenAPI 3.0's boolean), hence the cast.
  */
-export const docSchema = (schema: TSchema): OpenAPIV3.SchemaObject => schema as unknown as OpenAPIV3.SchemaObject;
+const docSchema = (schema: TSchema): OpenAPIV3.SchemaObject => schema as unknown as OpenAPIV3.SchemaObject;
 
 export const jsonContent = (schema: TSchema) => ({ "application/json": { schema: docSchema(schema) } });
 
