@@ -67,6 +67,33 @@ describe("streamed chat completions through an OpenAI-compatible upstream", () =
     });
   }
 
+  test("a stream the upstream sends whole in one write goes out as one sized body; one sent over time goes out chunked; both end the stream", async () => {
+    const fixture = await Bun.file(`${FIXTURES}/text-unicode-include-usage.sse`).text();
+    await using up = fakeOpenAI();
+    await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: UPSTREAM_KEY, CHATGATE_RATE_LIMIT_MAX: "100" });
+    const inFlightStreams = async () =>
+      ((await (await fetch(`${gw.url}/status`)).json()) as { in_flight: { streams: number } }).in_flight.streams;
+
+    up.reply({ kind: "raw", status: 200, body: fixture, contentType: "text/event-stream; charset=utf-8" });
+    const whole = await post(`${gw.baseURL}/chat/completions`, chat({ stream_options: { include_usage: true } }));
+    expect(whole.headers.get("content-type")).toStartWith(SSE_TYPE);
+    expect(whole.headers.get("content-length")).toBe(String(Buffer.byteLength(fixture)));
+    expect(whole.headers.get("x-ratelimit-limit")).toBe("100");
+    expect(await whole.text()).toBe(fixture);
+    expect(await inFlightStreams()).toBe(0);
+
+    const words = ["One", " word", " at", " a", " time"];
+    up.reply({ kind: "stream", words, delayMs: 5 });
+    const paced = await post(`${gw.baseURL}/chat/completions`, chat());
+    expect(paced.headers.get("content-length")).toBeNull();
+    expect(paced.headers.get("transfer-encoding")).toBe("chunked");
+    // 100 less this stream, the one before and the /status read between them.
+    expect(paced.headers.get("x-ratelimit-remaining")).toBe("97");
+    const read = await readSse(paced);
+    expect(read.text).toBe(upstreamWire(read, "gpt-4o-mini", words, false));
+    expect(await inFlightStreams()).toBe(0);
+  });
+
   test("the official openai SDK's stream yields exactly the chunks the upstream sent", async () => {
     const fixture = await Bun.file(`${FIXTURES}/tool-call-arguments-in-fragments.sse`).text();
     const sent: unknown[] = [];

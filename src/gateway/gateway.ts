@@ -8,6 +8,8 @@ export interface OpenStream {
   first: Uint8Array;
   rest: AsyncIterator<Uint8Array, void, undefined>;
   seen: StreamSeen;
+  /** The first read already held the stream's end (`[DONE]` or an error event): `rest` has nothing more. */
+  complete: boolean;
 }
 
 /** What the HTTP layer calls: no Elysia here, only requests in and typed answers out. */
@@ -27,7 +29,8 @@ export class Gateway {
     const rest = events[Symbol.asyncIterator]();
     const first = await rest.next();
     if (first.done) throw badGateway("The provider's stream ended before its first event.", "upstream_stream_truncated");
-    return { first: first.value, rest, seen: events.seen };
+    const seen = events.seen;
+    return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent };
   }
 
   /** Every provider's models, upstream first; a name served twice is listed once. */

@@ -4,7 +4,7 @@ import type { Stats } from "../obs/stats.ts";
 import { ChatCompletion, ChatRequest } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
-import { streamBody } from "./sse.ts";
+import { sseResponseBody } from "./sse.ts";
 import { streamAnswer, trackJson } from "./tracked.ts";
 
 /** `POST /v1/chat/completions`: OpenAI's chat API, JSON or SSE, the upstream's bytes passed on. */
@@ -20,7 +20,7 @@ export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number)
         set.headers["content-type"] = "application/json";
         return json;
       }
-      return streamAnswer(stats, set, () => gateway.stream(call, request.signal), streamBody);
+      return streamAnswer(stats, set, () => gateway.stream(call, request.signal), sseResponseBody);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

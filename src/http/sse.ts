@@ -73,3 +73,17 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
 }
 
 export const streamBody = (open: OpenStream, onEnd: () => void): StreamBody => new StreamBody(open, onEnd);
+
+/**
+ * The body of `/v1/chat/completions` for a committed stream. When the upstream's whole stream came
+ * with its first read (a fast or cached answer), there is nothing left to pull: its bytes go out at
+ * once as one body, as a byte pipe would send them. Through the pull loop the same answer costs a
+ * second write for the chunked terminator, which only comes on the next pull.
+ */
+export function sseResponseBody(open: OpenStream, onEnd: () => void): StreamBody | Uint8Array {
+  if (!open.complete) return new StreamBody(open, onEnd);
+  // Lets the provider's stream run its cleanup (timer, upstream body) now.
+  void open.rest.return?.();
+  onEnd();
+  return open.first;
+}
