@@ -65,16 +65,20 @@ export async function soak(t: Target, rootPids: readonly number[], gate: GateOpt
   };
 }
 
+/** The soak's budget: RSS may grow less than this from the end of warm-up to the end. */
+const SOAK_GROWTH_LIMIT_BYTES = 10 * 1024 * 1024;
+
 export function soakMarkdown(results: readonly SoakResult[]): string {
   const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
   const lines = [
-    "| soak target | duration s | req/s | p50 ms | p99 ms | CPU µs/req | RSS after warm-up MB | RSS at end MB | growth | peak MB | errors |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| soak target | duration s | requests | req/s | p50 ms | p99 ms | CPU µs/req | RSS after warm-up MB | RSS at end MB | growth MB | peak MB | errors | budget: growth < 10 MB, 0 errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of results) {
-    const growth = r.rssAfterWarmupBytes ? ((r.rssEndBytes / r.rssAfterWarmupBytes - 1) * 100).toFixed(1) : "–";
+    const growth = r.rssAfterWarmupBytes ? r.rssEndBytes - r.rssAfterWarmupBytes : Number.NaN;
+    const verdict = r.target !== "chatgate" ? "–" : growth < SOAK_GROWTH_LIMIT_BYTES && r.errors === 0 ? "ok" : "MISS";
     lines.push(
-      `| ${r.target} | ${r.seconds} | ${Math.round(r.rps)} | ${r.latency.p50.toFixed(2)} | ${r.latency.p99.toFixed(2)} | ${Math.round(r.cpuUsPerReq)} | ${mb(r.rssAfterWarmupBytes)} | ${mb(r.rssEndBytes)} | ${growth} % | ${mb(r.rssPeakBytes)} | ${r.errors}${r.errorSamples[0] ? ` (${r.errorSamples[0]})` : ""} |`,
+      `| ${r.target} | ${r.seconds} | ${r.completed.toLocaleString("en-US")} | ${Math.round(r.rps)} | ${r.latency.p50.toFixed(2)} | ${r.latency.p99.toFixed(2)} | ${Math.round(r.cpuUsPerReq)} | ${mb(r.rssAfterWarmupBytes)} | ${mb(r.rssEndBytes)} | ${Number.isNaN(growth) ? "–" : `${growth >= 0 ? "+" : ""}${mb(growth)}`} | ${mb(r.rssPeakBytes)} | ${r.errors}${r.errorSamples[0] ? ` (${r.errorSamples[0]})` : ""} | ${verdict} |`,
     );
   }
   return lines.join("\n");
