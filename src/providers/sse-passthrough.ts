@@ -65,10 +65,19 @@ const ERROR_MARK = Buffer.from('"error"');
 const USAGE_COMPACT = Buffer.from('"usage":{');
 const USAGE_SPACED = Buffer.from('"usage": {');
 const USAGE_OBJECT = /"usage":\s*\{/;
+const MARKS = [DONE_MARK, ERROR_MARK, USAGE_COMPACT, USAGE_SPACED];
+
+/**
+ * Buffer's native byte search, called on the Uint8Array itself. A Buffer view made with
+ * `Buffer.from(run.buffer, …)` reads `.buffer`, which makes the engine give a small typed array
+ * a separate backing store: on token-paced streams that measured ~5 % of the gateway's CPU.
+ */
+const byteSearch = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array) => number;
+const find = (run: Uint8Array, needle: Uint8Array): number => byteSearch.call(run, needle);
 
 /** Whether a run of whole events has a data line (rather than only comments or fields). */
 function hasData(run: Uint8Array): boolean {
-  return Buffer.from(run.buffer, run.byteOffset, run.byteLength).includes(DATA_FIELD);
+  return find(run, DATA_FIELD) !== -1;
 }
 
 /**
@@ -78,9 +87,9 @@ function hasData(run: Uint8Array): boolean {
  * parsed; what it finds goes to the parser, which decides what it really is.
  */
 export function firstMark(run: Uint8Array): number {
-  const buf = Buffer.from(run.buffer, run.byteOffset, run.byteLength);
   let first = -1;
-  for (const at of [buf.indexOf(DONE_MARK), buf.indexOf(ERROR_MARK), buf.indexOf(USAGE_COMPACT), buf.indexOf(USAGE_SPACED)]) {
+  for (const mark of MARKS) {
+    const at = find(run, mark);
     if (at !== -1 && (first === -1 || at < first)) first = at;
   }
   return first;

@@ -119,6 +119,14 @@ describe("firstMark", () => {
     expect(firstMark(bytes('data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'))).toBe(-1);
   });
 
+  test("searches only a view's own bytes and counts from its start", () => {
+    const whole = bytes('data: [DONE]\n\ndata: {"x":1}\n\ndata: {"error":{}}\n\n');
+    const middle = whole.subarray("data: [DONE]\n\n".length, whole.length - 'data: {"error":{}}\n\n'.length);
+    expect(firstMark(middle)).toBe(-1);
+    const tail = whole.subarray("data: [DONE]\n\n".length);
+    expect(firstMark(tail)).toBe('data: {"x":1}\n\ndata: '.length + 1);
+  });
+
   test("an error event after content in one read: content passes as is, the error is redacted", async () => {
     const { out, seen, error } = await (async () => {
       const seen = new StreamSeen();
