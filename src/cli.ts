@@ -32,6 +32,13 @@ Environment:
   CHATGATE_MAX_BODY_BYTES          larger request bodies get 413 (default 16777216)
   CHATGATE_SHUTDOWN_TIMEOUT_MS     on SIGTERM/SIGINT, how long in-flight streams may finish
                                    (default 30000)
+  CHATGATE_MAX_UPSTREAM_BYTES      largest non-streamed upstream answer read (default 67108864)
+  CHATGATE_AUTH_FAILURE_LIMIT      failed key attempts per client address per minute before 429
+                                   (default 20; 0 turns it off)
+  CHATGATE_STREAM_BUFFER_BYTES     bytes held per stream for a client that reads slowly
+                                   (default 1048576)
+  CHATGATE_STREAM_HEARTBEAT_MS     upstream silence before a ': keep-alive' comment goes out on a
+                                   stream (default 15000; 0 turns it off)
 
 A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set.
 `;

@@ -21,6 +21,14 @@ export const Config = Type.Object({
   streamIdleTimeoutMs: Type.Integer({ minimum: 1, default: 60_000 }),
   maxBodyBytes: Type.Integer({ minimum: 1, default: 16 * 1024 * 1024 }),
   shutdownTimeoutMs: Type.Integer({ minimum: 0, default: 30_000 }),
+  /** Largest non-streamed upstream body read; a larger one is a 502, never buffered whole. */
+  maxUpstreamBytes: Type.Integer({ minimum: 1, default: 64 * 1024 * 1024 }),
+  /** Failed key attempts per client address per minute before 429; 0 turns the limit off. */
+  authFailureLimit: Type.Integer({ minimum: 0, default: 20 }),
+  /** Bytes one stream may hold for a client that reads slower than the upstream writes. */
+  streamBufferBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
+  /** Upstream silence after commit before a `: keep-alive` comment goes out; 0 turns it off. */
+  streamHeartbeatMs: Type.Integer({ minimum: 0, default: 15_000 }),
 });
 export type Config = Static<typeof Config>;
 
@@ -66,6 +74,10 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     streamIdleTimeoutMs: integer("CHATGATE_STREAM_IDLE_TIMEOUT_MS", env.CHATGATE_STREAM_IDLE_TIMEOUT_MS, 60_000, 1),
     maxBodyBytes: integer("CHATGATE_MAX_BODY_BYTES", env.CHATGATE_MAX_BODY_BYTES, 16 * 1024 * 1024, 1),
     shutdownTimeoutMs: integer("CHATGATE_SHUTDOWN_TIMEOUT_MS", env.CHATGATE_SHUTDOWN_TIMEOUT_MS, 30_000, 0),
+    maxUpstreamBytes: integer("CHATGATE_MAX_UPSTREAM_BYTES", env.CHATGATE_MAX_UPSTREAM_BYTES, 64 * 1024 * 1024, 1),
+    authFailureLimit: integer("CHATGATE_AUTH_FAILURE_LIMIT", env.CHATGATE_AUTH_FAILURE_LIMIT, 20, 0),
+    streamBufferBytes: integer("CHATGATE_STREAM_BUFFER_BYTES", env.CHATGATE_STREAM_BUFFER_BYTES, 1024 * 1024, 1),
+    streamHeartbeatMs: integer("CHATGATE_STREAM_HEARTBEAT_MS", env.CHATGATE_STREAM_HEARTBEAT_MS, 15_000, 0),
   };
   if (!isLoopback(config.host) && keys.length === 0 && !config.allowNoAuth) {
     throw new ConfigError(
