@@ -76,7 +76,8 @@ export const ChatRequest = withErrorTexts(Type.Object(
     top_p: numberIn(0, 1),
     presence_penalty: numberIn(-2, 2),
     frequency_penalty: numberIn(-2, 2),
-    n: positiveInt(),
+    // OpenAI's own bound: more choices than this is a 400 there too, and the mock would build them all.
+    n: nullable(Type.Integer({ minimum: 1, maximum: 128 }), "must be an integer from 1 to 128"),
     max_tokens: positiveInt(),
     max_completion_tokens: positiveInt(),
     stop: nullable(Type.Union([Type.String(), Type.Array(Type.String())]), "must be a string or an array of strings"),

@@ -26,7 +26,18 @@ function textOf(content: ChatRequest["messages"][number]["content"]): string {
     .join(" ");
 }
 
-const words = (text: string): string[] => text.match(/\s*\S+\s*/g) ?? [];
+/**
+ * The text as words, each with the white space after it (the first also with any before it), so
+ * the pieces join back to the text. `\S+\s*` fails at once where a word cannot start, which keeps
+ * the scan linear; a leading `\s*` made a long run of white space quadratic.
+ */
+function words(text: string): string[] {
+  const pieces = text.match(/\S+\s*/g);
+  if (pieces === null) return [];
+  const lead = text.length - text.trimStart().length;
+  if (lead > 0) pieces[0] = text.slice(0, lead) + pieces[0];
+  return pieces;
+}
 
 /** The mock's whole behaviour: echo the last user message, honouring stop and max tokens. */
 export function mockAnswer(body: ChatRequest): Answer {
