@@ -4,6 +4,7 @@ import type { Stats } from "../obs/stats.ts";
 import { ChatCompletion, ChatRequest } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
+import { requireMessageContent } from "./message-content.ts";
 import { sseResponseBody } from "./sse.ts";
 import { streamAnswer, trackJson } from "./tracked.ts";
 
@@ -12,6 +13,7 @@ export function chatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number)
   return new Elysia({ name: "chat" }).post(
     "/v1/chat/completions",
     async ({ body, request, set }) => {
+      requireMessageContent(body.messages);
       const call = { body, raw: rawBody(body) };
       if (body.stream !== true) {
         const { json } = await trackJson(stats, () => gateway.complete(call, request.signal));
