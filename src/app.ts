@@ -43,7 +43,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(opsRoutes(gateway, router, stats))
     .use(chatRoutes(gateway, stats, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, stats, config.maxBodyBytes, config.defaultModel));
-  return { app, stats, gateway };
+  return { app, stats, gateway, router };
 }
 
 export type App = ReturnType<typeof createApp>;

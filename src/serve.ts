@@ -1,5 +1,6 @@
 // The gateway process proper: configure, listen, drain on SIGTERM/SIGINT. Entered via main.ts.
 import { createApp } from "./app.ts";
+import { bannerLines, probeProviders } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
@@ -28,7 +29,7 @@ function configure(): Config {
 }
 
 const config = configure();
-const { app, stats } = createApp(config);
+const { app, stats, router } = createApp(config);
 try {
   app.listen({ hostname: config.host, port: config.port });
 } catch (err) {
@@ -38,12 +39,8 @@ try {
 const server = app.server!;
 collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
-const model = config.mock ? "mock" : config.defaultModel;
-const auth = config.apiKeyDigests.length > 0 ? ` -H "Authorization: Bearer $CHATGATE_KEY"` : "";
-const where = [config.upstreamConfigured ? `provider ${new URL(config.openaiBaseUrl).host}` : "", config.mock ? "built-in mock model" : ""].filter(Boolean).join(" + ");
-console.log(`chatgate ${VERSION} listening on ${url} (${where || "no provider configured: completions answer 503"})`);
-console.log(`Swagger UI: ${url}/docs`);
-console.log(`Try: curl ${url}/v1/chat/completions -H "Content-Type: application/json"${auth} -d '{"model":"${model}","messages":[{"role":"user","content":"Hello, chatgate!"}]}'`);
+for (const line of bannerLines(config, url)) console.log(line);
+void probeProviders(router.all, config, (line) => console.error(line));
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -7,6 +7,8 @@ export interface GatewayProcess {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   /** Everything the process printed so far, stdout then stderr. */
   output(): string;
+  /** Resolves with the first match of `pattern` in what the process printed (now or later). */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   exited: Promise<number>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -15,13 +17,14 @@ export interface GatewayProcess {
 export const SOURCE_CMD = [process.execPath, "src/main.ts"];
 
 /** Collects a stream's text and resolves `match` with the first line that matches. */
-function collect(stream: ReadableStream<Uint8Array>, sink: string[], pattern: RegExp, found: (m: RegExpMatchArray) => void) {
+function collect(stream: ReadableStream<Uint8Array>, sink: string[], pattern: RegExp, found: (m: RegExpMatchArray) => void, onChunk: () => void = () => {}) {
   const decoder = new TextDecoder();
   void (async () => {
     for await (const chunk of stream) {
       sink.push(decoder.decode(chunk, { stream: true }));
       const match = sink.join("").match(pattern);
       if (match) found(match);
+      onChunk();
     }
   })();
 }
@@ -37,8 +40,23 @@ export async function spawnGateway(cmd: string[], env: Record<string, string> = 
   const out: string[] = [];
   const err: string[] = [];
   const listening = Promise.withResolvers<string>();
-  collect(proc.stdout, out, /listening on (http:\/\/\S+)/, (m) => listening.resolve(m[1]!));
-  collect(proc.stderr, err, /$^/, () => {});
+  const output = () => out.join("") + err.join("");
+  const waiters = new Set<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }>();
+  const check = () => {
+    for (const waiter of waiters) {
+      const match = output().match(waiter.pattern);
+      if (match) (waiters.delete(waiter), waiter.resolve(match));
+    }
+  };
+  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) => {
+    const { promise, resolve, reject } = Promise.withResolvers<RegExpMatchArray>();
+    const timer = setTimeout(() => reject(new Error(`no output matching ${pattern} within ${timeoutMs} ms:\n${output()}`)), timeoutMs);
+    waiters.add({ pattern, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+    check();
+    return promise;
+  };
+  collect(proc.stdout, out, /listening on (http:\/\/\S+)/, (m) => listening.resolve(m[1]!), check);
+  collect(proc.stderr, err, /$^/, () => {}, check);
   const exited = proc.exited;
   void exited.then((code) => listening.reject(new Error(`chatgate exited with ${code} before listening:\n${out.join("")}${err.join("")}`)));
   const deadline = setTimeout(() => listening.reject(new Error("chatgate did not start within 10 s")), 10_000);
@@ -47,7 +65,7 @@ export async function spawnGateway(cmd: string[], env: Record<string, string> = 
     proc.kill("SIGKILL");
     await exited;
   };
-  return { url, proc, output: () => out.join("") + err.join(""), exited, stop, [Symbol.asyncDispose]: stop };
+  return { url, proc, output, waitForOutput, exited, stop, [Symbol.asyncDispose]: stop };
 }
 
 /** Runs chatgate to completion (e.g. --help) and returns what it printed. */

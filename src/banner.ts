@@ -1,0 +1,68 @@
+import type { Config } from "./config.ts";
+import { GatewayError } from "./errors.ts";
+import type { Provider } from "./providers/provider.ts";
+import { VERSION } from "./version.ts";
+
+/** A base URL fit to print: no user, password, query or fragment, whatever the operator put in it. */
+export function printableUrl(href: string): string {
+  const url = new URL(href);
+  url.username = "";
+  url.password = "";
+  url.search = "";
+  url.hash = "";
+  return url.href.replace(/\/+$/, "");
+}
+
+/**
+ * What the operator needs to know at start: where it listens, where requests go, whether client
+ * auth is on and what the rate limit is — the commonest surprises (an open gateway, a wrong base
+ * URL) are visible before the first request. Never prints a key.
+ */
+export function bannerLines(config: Config, url: string): string[] {
+  const upstream = config.upstreamConfigured ? printableUrl(config.openaiBaseUrl) : undefined;
+  const where = [upstream ? `provider ${new URL(upstream).host}` : "", config.mock ? "built-in mock model" : ""].filter(Boolean).join(" + ");
+  const keys = config.apiKeyDigests.length;
+  const providers = [
+    upstream ? `openai → ${upstream} (${config.openaiApiKey ? "key from OPENAI_API_KEY" : "no key"})` : "",
+    config.mock ? `mock (built-in${upstream ? ", model \"mock\"" : ", answers every model name"})` : "",
+  ].filter(Boolean);
+  const limit = config.rateLimitMax > 0 ? `${config.rateLimitMax} requests per ${config.rateLimitWindowMs / 1000} s per ${keys > 0 ? "key" : "client address"}` : "off";
+  const model = config.mock ? "mock" : config.defaultModel;
+  const auth = keys > 0 ? ` -H "Authorization: Bearer $CHATGATE_KEY"` : "";
+  return [
+    `chatgate ${VERSION} listening on ${url} (${where || "no provider configured: completions answer 503"})`,
+    `  requests go to: ${providers.join("; ") || "nowhere (set OPENAI_API_KEY / OPENAI_BASE_URL, or CHATGATE_MOCK=1)"}`,
+    `  client auth:    ${keys > 0 ? `on, ${keys} key${keys === 1 ? "" : "s"}` : "off (no CHATGATE_API_KEYS): anyone who can reach this address may call it"}`,
+    `  rate limit:     ${limit}`,
+    `Swagger UI: ${url}/docs`,
+    `Try: curl ${url}/v1/chat/completions -H "Content-Type: application/json"${auth} -d '{"model":"${model}","messages":[{"role":"user","content":"Hello, chatgate!"}]}'`,
+  ];
+}
+
+/**
+ * One bounded look at each network provider's model list after start-up, never fatal: an
+ * `OPENAI_BASE_URL` without `/v1` (the commonest mistake) answers 404 there, a refused key 401 —
+ * better said once now than as a 404 on every completion.
+ */
+export async function probeProviders(providers: readonly Provider[], config: Config, print: (line: string) => void, timeoutMs = 5_000): Promise<void> {
+  const say = (line: string) => print(`chatgate: warning: ${line}`);
+  await Promise.all(
+    providers
+      .filter((p) => p.host !== null)
+      .map(async (provider) => {
+        try {
+          const models = await provider.models({ signal: AbortSignal.timeout(timeoutMs) });
+          print(`chatgate: provider '${provider.id}' answered its model list (${models.length} model${models.length === 1 ? "" : "s"})`);
+        } catch (err) {
+          const base = provider.id === "openai" ? printableUrl(config.openaiBaseUrl) : provider.host;
+          if (!(err instanceof GatewayError)) return say(`provider '${provider.id}' could not be checked at start-up.`);
+          if (err.status === 404) {
+            const fix = /\/v1$/.test(base ?? "") ? "check the base URL" : `OpenAI-compatible base URLs usually end in /v1: try OPENAI_BASE_URL=${base}/v1`;
+            return say(`${base}/models answered 404 — completions will likely 404 too; ${fix}.`);
+          }
+          if (err.code === "upstream_auth_failed") return say(`provider '${provider.id}' refused the key in OPENAI_API_KEY (${err.message.match(/HTTP \d+/)?.[0] ?? "401"}).`);
+          say(`provider '${provider.id}' at ${base} did not answer its model list at start-up: ${err.message}`);
+        }
+      }),
+  );
+}
