@@ -14,6 +14,11 @@ export interface GatewayErrorInit {
   retryable?: boolean;
   /** From an upstream `Retry-After`, or our own limiter; sent back as `Retry-After` seconds. */
   retryAfterMs?: number;
+  /**
+   * The HTTP status the upstream answered with, when this error came from one: what the router's
+   * policy classifies (a refused provider key is a 401 there and a 502 here).
+   */
+  upstreamStatus?: number;
 }
 
 export class GatewayError extends Error {
@@ -23,6 +28,7 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly upstreamStatus: number | undefined;
 
   constructor(init: GatewayErrorInit) {
     super(init.message);
@@ -33,6 +39,15 @@ export class GatewayError extends Error {
     this.param = init.param ?? null;
     this.retryable = init.retryable ?? false;
     this.retryAfterMs = init.retryAfterMs;
+    this.upstreamStatus = init.upstreamStatus;
+  }
+
+  /** The same error with some fields changed. */
+  with(patch: Partial<GatewayErrorInit>): GatewayError {
+    return new GatewayError({
+      status: this.status, message: this.message, type: this.type, code: this.code, param: this.param,
+      retryable: this.retryable, retryAfterMs: this.retryAfterMs, upstreamStatus: this.upstreamStatus, ...patch,
+    });
   }
 }
 
