@@ -55,7 +55,7 @@ export class OpenAIProvider implements Provider {
     const deadline = new Deadline(signal, this.options.timeoutMs);
     let json: string;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: deadline.signal });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: deadline.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       json = await res.text();
     } catch (err) {
@@ -81,7 +81,7 @@ export class OpenAIProvider implements Provider {
     const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what);
     let body: ReadableStream<Uint8Array>;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: idle.signal });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: idle.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {
@@ -106,7 +106,7 @@ export class OpenAIProvider implements Provider {
     const deadline = new Deadline(signal, Math.min(this.options.timeoutMs, 30_000));
     let list: unknown;
     try {
-      const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: deadline.signal });
+      const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: deadline.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       list = await res.json();
     } catch (err) {

@@ -34,13 +34,22 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v
  * Classifies a non-2xx upstream answer, once, into the error the client gets:
  * 4xx keeps its status and OpenAI error fields; 429 keeps `Retry-After`; 401/403 mean *our*
  * provider key was refused, which is the operator's problem (502, naming the provider, never the
- * key); 5xx is a retryable 502.
+ * key); 5xx is a retryable 502. A 3xx is never followed (every upstream fetch is `redirect: "manual"`: following would
+ * re-post the client's body, with our key, to wherever the Location points): it is a 502 naming
+ * the provider, and the Location, which may carry tokens, is not echoed.
  */
 export async function fromUpstreamResponse(provider: string, res: Response, redact: Redact): Promise<GatewayError> {
+  const status = res.status;
+  if (status >= 300 && status < 400) {
+    await res.body?.cancel().catch(() => {});
+    return badGateway(
+      `Provider '${provider}' answered with a redirect (HTTP ${status}), which chatgate does not follow. Check the provider's base URL (OPENAI_BASE_URL).`,
+      "upstream_redirect", false,
+    );
+  }
   const text = await res.text().catch(() => "");
   const fields = readErrorFields(text);
   const message = str(fields?.message);
-  const status = res.status;
   if (status === 401 || status === 403) {
     return badGateway(`Provider '${provider}' rejected chatgate's credentials (HTTP ${status}). Check the provider key chatgate is configured with.`, "upstream_auth_failed", false);
   }
