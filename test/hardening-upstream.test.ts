@@ -1,10 +1,15 @@
 // Issue 8, the upstream side, against the compiled binary: a provider's redirects are never
-// followed.
+// followed, and its error fields never carry our key to the client.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createParser } from "eventsource-parser";
 import { spawnBinary } from "./support/binary.ts";
+import { chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
 import type { GatewayProcess } from "./support/process.ts";
 
+// A "/" in the key, so an upstream that JSON-escapes it (`\/`) hides it from a plain text search.
 const KEY = "sk-proj-UPSTREAM/KEY-q7Zx4T9vLm2Rk8Wc";
+const ESCAPED_KEY = "\\u0073k-proj-UPSTREAM\\/KEY-q7Zx4T9vLm2Rk8Wc";
+const FIRST_EVENT = sseEvent(chatCompletionChunks("gpt-4o-mini", ["Hi"], false)[0]!);
 
 type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -69,6 +74,13 @@ async function expectError(res: Response, status: number, code: string): Promise
   return body.error;
 }
 
+/** The events of an SSE body, each one's data. */
+function events(text: string): string[] {
+  const data: string[] = [];
+  createParser({ onEvent: (event) => data.push(event.data) }).feed(text);
+  return data;
+}
+
 describe("upstream redirects are never followed", () => {
   const target = { hits: 0, server: undefined as ReturnType<typeof Bun.serve> | undefined };
   const location = () => `http://127.0.0.1:${target.server!.port}/v1/chat/completions?token=LOCATION-SECRET`;
@@ -106,5 +118,69 @@ describe("upstream redirects are never followed", () => {
   test("regression: a redirect on /models is a 502, and the target receives nothing", async () => {
     await expectRedirectError(await fetch(`${gw.url}/v1/models`));
     expect(target.hits).toBe(0);
+  });
+});
+
+describe("every string of an upstream error is redacted", () => {
+  const FIELDS = ["message", "type", "param", "code"] as const;
+  const errorWith = (field: string, escaped: boolean): WireError => {
+    const key = escaped ? "@@KEY@@" : KEY;
+    const error: WireError = { message: "Refused.", type: "invalid_request_error", param: null, code: null };
+    return { ...error, [field]: field === "message" ? `Refused for ${key}.` : key };
+  };
+  // The key as the upstream sent it: plain, or JSON-escaped in the raw text.
+  const wire = (field: string, escaped: boolean) => JSON.stringify({ error: errorWith(field, escaped) }).replace("@@KEY@@", ESCAPED_KEY);
+  const scripts: Record<string, Handler> = {};
+  for (const field of FIELDS) {
+    for (const escaped of [false, true]) {
+      for (const status of [400, 429, 500]) {
+        scripts[`${status} ${field} ${escaped}`] = () => new Response(wire(field, escaped), { status, headers: { "content-type": "application/json" } });
+      }
+      scripts[`event ${field} ${escaped}`] = () =>
+        new Response(FIRST_EVENT + `data: ${wire(field, escaped)}\n\n`, { headers: { "content-type": "text/event-stream" } });
+    }
+  }
+  let up: Upstream;
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    up = scriptedUpstream(scripts);
+    gw = await spawnBinary({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: KEY });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.[Symbol.asyncDispose]();
+  });
+
+  const expectNoKey = (text: string) => {
+    expect(text).not.toContain(KEY);
+    expect(text).not.toContain("UPSTREAM\\/KEY");
+    expect(text).not.toContain("q7Zx4T9vLm2Rk8Wc");
+  };
+  const cases = FIELDS.flatMap((field) => [false, true].map((escaped) => [field, escaped ? "JSON-escaped" : "plain", escaped] as const));
+
+  describe.each([400, 429, 500])("an upstream %p", (status) => {
+    const expected = status === 500 ? 502 : status;
+    test.each(cases)("regression: the key in `%s` (%s) never reaches the client of a JSON call or a stream", async (field, _, escaped) => {
+      for (const stream of [false, true]) {
+        const res = await chat(gw.url, `${status} ${field} ${escaped}`, stream);
+        const text = await res.text();
+        expect(res.status).toBe(expected);
+        expectNoKey(text);
+        const error = (JSON.parse(text) as { error: WireError }).error;
+        if (status !== 500) expect(error[field]).toBe(field === "message" ? "Refused for ***." : "***");
+        else if (field === "message") expect(error.message).toContain("Refused for ***.");
+      }
+    });
+  });
+
+  test.each(cases)("regression: the key in `%s` (%s) of an in-band error event is redacted", async (field, _, escaped) => {
+    const res = await chat(gw.url, `event ${field} ${escaped}`, true);
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expectNoKey(text);
+    const data = events(text);
+    expect(data).toHaveLength(2);
+    const error = (JSON.parse(data[1]!) as { error: WireError }).error;
+    expect(error).toEqual({ ...errorWith(field, false), [field]: field === "message" ? "Refused for ***." : "***" });
   });
 });

@@ -1,6 +1,7 @@
 import { createParser } from "eventsource-parser";
 import type { GatewayError } from "../errors.ts";
 import type { StreamSeen } from "./provider.ts";
+import { redactJson } from "./upstream-error.ts";
 
 const LF = 10;
 const encoder = new TextEncoder();
@@ -52,7 +53,7 @@ function endsAcrossSeam(before: Uint8Array, after: Uint8Array): boolean {
 function observe(seen: StreamSeen, data: string): void {
   if (data === "[DONE]") {
     seen.done = true;
-  } else if (data.startsWith('{"error"')) {
+  } else if (ERROR_EVENT.test(data)) {
     seen.errorEvent = true;
   } else if (USAGE_OBJECT.test(data)) {
     seen.usageData = data;
@@ -65,6 +66,7 @@ const ERROR_MARK = Buffer.from('"error"');
 const USAGE_COMPACT = Buffer.from('"usage":{');
 const USAGE_SPACED = Buffer.from('"usage": {');
 const USAGE_OBJECT = /"usage":\s*\{/;
+const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
 const MARKS = [DONE_MARK, ERROR_MARK, USAGE_COMPACT, USAGE_SPACED];
 
 /**
@@ -143,7 +145,10 @@ export interface PassThroughOptions {
   classify: (err: unknown) => GatewayError;
   /** The error for a stream that ended without `[DONE]`. */
   cut: (detail: string) => GatewayError;
-  /** Strips our provider key from an upstream error event before it is passed on. */
+  /**
+   * Strips our provider key from every string of an upstream error event (parsed, redacted and
+   * serialised again, so an escaped key is caught too) before it is passed on.
+   */
   redact?: (text: string) => string;
   /**
    * The client did not ask for usage (`stream_options.include_usage`): a usage-only chunk the
@@ -153,6 +158,12 @@ export interface PassThroughOptions {
 }
 
 const keep = (text: string) => text;
+
+/** An event's data as it goes out again: an error redacted field by field, lines kept as lines. */
+function reframe(data: string, redact: (text: string) => string): string {
+  const text = ERROR_EVENT.test(data) ? (redactJson(data, redact) ?? redact(data)) : redact(data);
+  return `data: ${text.replaceAll("\n", "\ndata: ")}\n\n`;
+}
 
 /** Whether an event's data is a usage-only chunk (`choices: []` with usage). */
 function isUsageOnly(data: string): boolean {
@@ -223,7 +234,7 @@ export async function* passThroughEvents(
       if (seen.errorEvent || dropUsage) {
         // Rare: rebuild the parsed events, the error redacted, an unasked-for usage chunk left out.
         let text = "";
-        for (const data of batch) if (!(dropUsage && isUsageOnly(data))) text += `data: ${redact(data)}\n\n`;
+        for (const data of batch) if (!(dropUsage && isUsageOnly(data))) text += reframe(data, redact);
         const rebuilt = encoder.encode(text);
         if (from > 0) yield concatAll([out.subarray(0, from)], rebuilt);
         else if (rebuilt.length > 0) yield rebuilt;

@@ -7,6 +7,34 @@ export type Redact = (text: string) => string;
 export const redactor = (secret: string | undefined): Redact =>
   secret ? (text) => text.split(secret).join("***") : (text) => text;
 
+/** Every string in a parsed JSON value (object keys included) passed through `redact`. */
+export function redactStrings(value: unknown, redact: Redact): unknown {
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map((item) => redactStrings(item, redact));
+  if (value && typeof value === "object") {
+    // No prototype, so a `"__proto__"` key stays a key rather than replacing the prototype.
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [key, item] of Object.entries(value)) out[redact(key)] = redactStrings(item, redact);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * JSON text from an upstream with the secret taken out of every string, then serialised again:
+ * redacting the raw text would miss a key the upstream JSON-escaped (`\/`, `\u0073k-…`), which
+ * the client's parser would turn back into the key. `undefined` when the text is not JSON.
+ */
+export function redactJson(text: string, redact: Redact): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return JSON.stringify(redactStrings(value, redact));
+}
+
 interface UpstreamErrorFields {
   message?: unknown;
   type?: unknown;
@@ -32,9 +60,10 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v
 
 /**
  * Classifies a non-2xx upstream answer, once, into the error the client gets:
- * 4xx keeps its status and OpenAI error fields; 429 keeps `Retry-After`; 401/403 mean *our*
- * provider key was refused, which is the operator's problem (502, naming the provider, never the
- * key); 5xx is a retryable 502. A 3xx is never followed (every upstream fetch is `redirect: "manual"`: following would
+ * 4xx keeps its status and OpenAI error fields (each string redacted, since an upstream may echo
+ * our key in any of them); 429 keeps `Retry-After`; 401/403 mean *our* provider key was refused,
+ * which is the operator's problem (502, naming the provider, never the key); 5xx is a retryable
+ * 502. A 3xx is never followed (every upstream fetch is `redirect: "manual"`: following would
  * re-post the client's body, with our key, to wherever the Location points): it is a 502 naming
  * the provider, and the Location, which may carry tokens, is not echoed.
  */
@@ -48,7 +77,8 @@ export async function fromUpstreamResponse(provider: string, res: Response, reda
     );
   }
   const text = await res.text().catch(() => "");
-  const fields = readErrorFields(text);
+  const raw = readErrorFields(text);
+  const fields = raw && (redactStrings(raw, redact) as UpstreamErrorFields);
   const message = str(fields?.message);
   if (status === 401 || status === 403) {
     return badGateway(`Provider '${provider}' rejected chatgate's credentials (HTTP ${status}). Check the provider key chatgate is configured with.`, "upstream_auth_failed", false);
@@ -57,7 +87,7 @@ export async function fromUpstreamResponse(provider: string, res: Response, reda
     return new GatewayError({
       status: 429, retryable: true, retryAfterMs: parseRetryAfter(res.headers),
       type: str(fields?.type) ?? "requests", code: str(fields?.code) ?? "rate_limit_exceeded", param: str(fields?.param),
-      message: redact(message ?? `Provider '${provider}' is rate limiting requests.`),
+      message: message ?? `Provider '${provider}' is rate limiting requests.`,
     });
   }
   if (status === 408) return upstreamTimeout(provider, "the provider timed out the request");
@@ -65,10 +95,10 @@ export async function fromUpstreamResponse(provider: string, res: Response, reda
     return new GatewayError({
       status, retryable: false,
       type: str(fields?.type) ?? "invalid_request_error", code: str(fields?.code), param: str(fields?.param),
-      message: redact(message ?? `Provider '${provider}' refused the request (HTTP ${status}).`),
+      message: message ?? `Provider '${provider}' refused the request (HTTP ${status}).`,
     });
   }
-  const detail = message ? `: ${redact(message)}` : ".";
+  const detail = message ? `: ${message}` : ".";
   return badGateway(`Provider '${provider}' failed with HTTP ${status}${detail}`, "upstream_error", true);
 }
 

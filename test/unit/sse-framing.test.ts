@@ -188,3 +188,36 @@ describe("comments before the first event", () => {
     expect(error?.message).toContain("before [DONE]");
   });
 });
+
+describe("redaction of in-band error events", () => {
+  const secret = "sk-up/secret";
+  const redact = (t: string) => t.split(secret).join("***");
+  const redacted = async (wire: string) => {
+    const seen = new StreamSeen();
+    const out: string[] = [];
+    const idle = { touch() {}, clear() {} };
+    for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, redact })) out.push(text(chunk));
+    expect(seen.errorEvent).toBe(true);
+    return out.join("");
+  };
+
+  test("regression: a key the upstream JSON-escaped (\\/ and \\u00xx) is redacted in every field", async () => {
+    const escaped = "\\u0073k-up\\/secret";
+    const wire = `data: {"id":"1"}\n\ndata: {"error":{"message":"bad ${escaped}","type":"${escaped}","param":"${escaped}","code":"${escaped}","extra":["${escaped}"]}}\n\n`;
+    const got = await redacted(wire);
+    expect(got).toStartWith('data: {"id":"1"}\n\n');
+    const error = JSON.parse(got.slice(got.lastIndexOf("data: ") + 6)) as { error: Record<string, unknown> };
+    expect(error.error).toEqual({ message: "bad ***", type: "***", param: "***", code: "***", extra: ["***"] });
+    expect(JSON.stringify(error)).not.toContain("secret");
+  });
+
+  test("an error event with spaces before its key is recognised and redacted", async () => {
+    const got = await redacted(`data: { "error" : { "message": "${secret}" } }\n\n`);
+    expect(got).toBe('data: {"error":{"message":"***"}}\n\n');
+  });
+
+  test("an error event that is not JSON has the key redacted as text", async () => {
+    const got = await redacted(`data: {"error": ${secret}\n\n`);
+    expect(got).toBe('data: {"error": ***\n\n');
+  });
+});
