@@ -1,6 +1,8 @@
 // Issue 8, the upstream side, against the compiled binary: a provider's redirects are never
-// followed, and its error fields never carry our key to the client.
+// followed, its error fields never carry our key to the client, and nothing it sends can make
+// chatgate buffer without bound or wait without end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createServer, type Socket } from "node:net";
 import { createParser } from "eventsource-parser";
 import { spawnBinary } from "./support/binary.ts";
 import { chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
@@ -9,6 +11,7 @@ import type { GatewayProcess } from "./support/process.ts";
 // A "/" in the key, so an upstream that JSON-escapes it (`\/`) hides it from a plain text search.
 const KEY = "sk-proj-UPSTREAM/KEY-q7Zx4T9vLm2Rk8Wc";
 const ESCAPED_KEY = "\\u0073k-proj-UPSTREAM\\/KEY-q7Zx4T9vLm2Rk8Wc";
+const encoder = new TextEncoder();
 const FIRST_EVENT = sseEvent(chatCompletionChunks("gpt-4o-mini", ["Hi"], false)[0]!);
 
 type Handler = (request: Request) => Response | Promise<Response>;
@@ -51,6 +54,21 @@ function scriptedUpstream(scripts: Record<string, Handler>, models: Handler = ()
   };
 }
 
+/** A body that writes `next()` for as long as the reader reads, and stops when it goes away. */
+function endless(request: Request, next: () => Uint8Array | Promise<Uint8Array>, first?: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "direct",
+    async pull(controller) {
+      if (first) controller.write(first);
+      while (!request.signal.aborted) {
+        controller.write(await next());
+        await controller.flush(true);
+      }
+    },
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const chat = (url: string, script: string, stream = false) =>
   fetch(`${url}/v1/chat/completions`, {
     method: "POST",
@@ -79,6 +97,29 @@ function events(text: string): string[] {
   const data: string[] = [];
   createParser({ onEvent: (event) => data.push(event.data) }).feed(text);
   return data;
+}
+
+/** Peak VmRSS of a process, in MB, sampled every 20 ms while `work` runs. */
+async function peakRssMb<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = 0;
+  let running = true;
+  const sample = async () => {
+    const status = await Bun.file(`/proc/${pid}/status`).text();
+    peak = Math.max(peak, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  };
+  const sampler = (async () => {
+    while (running) {
+      await sample();
+      await sleep(20);
+    }
+  })();
+  try {
+    return { result: await work, peakMb: peak };
+  } finally {
+    running = false;
+    await sampler;
+    await sample();
+  }
 }
 
 describe("upstream redirects are never followed", () => {
@@ -182,5 +223,138 @@ describe("every string of an upstream error is redacted", () => {
     expect(data).toHaveLength(2);
     const error = (JSON.parse(data[1]!) as { error: WireError }).error;
     expect(error).toEqual({ ...errorWith(field, false), [field]: field === "message" ? "Refused for ***." : "***" });
+  });
+});
+
+/** A provider that answers a raw HTTP head (then `body`) to every connection and holds it open. */
+async function rawUpstream(head: string, body = ""): Promise<{ url: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+    socket.once("data", () => socket.write(head + body));
+  });
+  const listening = Promise.withResolvers<void>();
+  server.listen(0, "127.0.0.1", () => listening.resolve());
+  await listening.promise;
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    async [Symbol.asyncDispose]() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe("what a misbehaving upstream can make chatgate hold is capped", () => {
+  const MiB = 1024 * 1024;
+  const CAP = 2 * MiB;
+  const IDLE_MS = 400;
+  const BLOCK = encoder.encode("x".repeat(64 * 1024));
+  const COMMENTS = encoder.encode(": keep-alive\n\n".repeat(4096));
+  const sse = (body: ReadableStream<Uint8Array>) => new Response(body, { headers: { "content-type": "text/event-stream" } });
+  const scripts: Record<string, Handler> = {
+    "endless json": (r) => new Response(endless(r, () => BLOCK, encoder.encode('{"id":"')), { headers: { "content-type": "application/json" } }),
+    "endless error": (r) => new Response(endless(r, () => BLOCK), { status: 500, headers: { "content-type": "application/json" } }),
+    "endless event": (r) => sse(endless(r, () => BLOCK, encoder.encode('data: {"id":"'))),
+    "endless event after one": (r) => sse(endless(r, () => BLOCK, encoder.encode(`${FIRST_EVENT}data: {"id":"`))),
+    "endless comments": (r) => sse(endless(r, () => COMMENTS)),
+    trickle: (r) => sse(endless(r, () => sleep(50).then(() => encoder.encode("x")), encoder.encode('data: {"id":"'))),
+    "trickle after one": (r) => sse(endless(r, () => sleep(50).then(() => encoder.encode("x")), encoder.encode(`${FIRST_EVENT}data: {"id":"`))),
+  };
+  let up: Upstream;
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    up = scriptedUpstream(scripts, (r) => new Response(endless(r, () => BLOCK, encoder.encode('{"data":["')), { headers: { "content-type": "application/json" } }));
+    gw = await spawnBinary({
+      OPENAI_BASE_URL: up.url,
+      OPENAI_API_KEY: KEY,
+      CHATGATE_MAX_UPSTREAM_BYTES: String(CAP),
+      CHATGATE_TIMEOUT_MS: "5000",
+      CHATGATE_STREAM_IDLE_TIMEOUT_MS: String(IDLE_MS),
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.[Symbol.asyncDispose]();
+  });
+
+  const timed = async <T>(work: Promise<T>) => {
+    const started = performance.now();
+    const result = await work;
+    return { result, ms: performance.now() - started };
+  };
+
+  test("regression: a JSON answer that never ends is a 502 naming the provider and the cap, quickly, with memory bounded", async () => {
+    const { result, peakMb } = await peakRssMb(gw.proc.pid, timed(chat(gw.url, "endless json").then((res) => expectError(res, 502, "upstream_response_too_large"))));
+    expect(result.ms).toBeLessThan(2_000);
+    expect(result.result.message).toContain("'openai'");
+    expect(result.result.message).toContain(String(CAP));
+    expect(peakMb).toBeLessThan(200);
+    await up.aborted("endless json");
+  });
+
+  test("regression: an error body that never ends is still a 502, quickly", async () => {
+    const { ms } = await timed(chat(gw.url, "endless error").then((res) => expectError(res, 502, "upstream_error")));
+    expect(ms).toBeLessThan(2_000);
+    await up.aborted("endless error");
+  });
+
+  test("regression: a model list that never ends is a 502, quickly", async () => {
+    const { ms } = await timed(fetch(`${gw.url}/v1/models`, { signal: AbortSignal.timeout(8_000) }).then((res) => expectError(res, 502, "upstream_response_too_large")));
+    expect(ms).toBeLessThan(2_000);
+  });
+
+  test("regression: a stream event that never ends, before the first event, is a 502 with memory bounded", async () => {
+    const { result, peakMb } = await peakRssMb(gw.proc.pid, timed(chat(gw.url, "endless event", true).then((res) => expectError(res, 502, "upstream_response_too_large"))));
+    expect(result.ms).toBeLessThan(2_000);
+    expect(result.result.message).toContain("'openai'");
+    expect(result.result.message).toContain(String(MiB));
+    expect(peakMb).toBeLessThan(200);
+    await up.aborted("endless event");
+  });
+
+  test("regression: a stream event that never ends, after the first event, ends the stream with one error event and no [DONE]", async () => {
+    const { result, ms } = await timed(chat(gw.url, "endless event after one", true).then(async (res) => ({ status: res.status, text: await res.text() })));
+    expect(ms).toBeLessThan(2_000);
+    expect(result.status).toBe(200);
+    expect(result.text.startsWith(FIRST_EVENT)).toBe(true);
+    const data = events(result.text);
+    expect(data).toHaveLength(2);
+    expect(JSON.parse(data[1]!)).toMatchObject({ error: { type: "server_error", code: "upstream_response_too_large" } });
+    await up.aborted("endless event after one");
+  });
+
+  test("regression: a stream of nothing but comments is a 502 in bounded time, and the upstream is let go", async () => {
+    const { result, ms } = await timed(chat(gw.url, "endless comments", true).then((res) => expectError(res, 502, "upstream_response_too_large")));
+    expect(ms).toBeLessThan(2_000);
+    expect(result.message).toContain("comments");
+    await up.aborted("endless comments");
+  });
+
+  test("regression: an event trickled one byte at a time, never ending, hits the stream idle timeout (504) before the first event", async () => {
+    const { ms } = await timed(chat(gw.url, "trickle", true).then((res) => expectError(res, 504, "upstream_timeout")));
+    expect(ms).toBeGreaterThanOrEqual(IDLE_MS - 5);
+    expect(ms).toBeLessThan(IDLE_MS + 1_500);
+    await up.aborted("trickle");
+  });
+
+  test("regression: an event trickled one byte at a time after the first event ends the stream with a timeout error event", async () => {
+    const { result, ms } = await timed(chat(gw.url, "trickle after one", true).then(async (res) => ({ status: res.status, text: await res.text() })));
+    expect(ms).toBeLessThan(IDLE_MS + 1_500);
+    expect(result.status).toBe(200);
+    const data = events(result.text);
+    expect(data).toHaveLength(2);
+    expect(JSON.parse(data[1]!)).toMatchObject({ error: { type: "server_error", code: "upstream_timeout" } });
+  });
+
+  test("regression: a declared Content-Length over the cap is a 502 before a byte of the body is read", async () => {
+    await using raw = await rawUpstream("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n", '{"id":"');
+    await using gw2 = await spawnBinary({ OPENAI_BASE_URL: raw.url, OPENAI_API_KEY: KEY, CHATGATE_MAX_UPSTREAM_BYTES: String(CAP), CHATGATE_TIMEOUT_MS: "5000" });
+    const { result, ms } = await timed(chat(gw2.url, "declared").then((res) => expectError(res, 502, "upstream_response_too_large")));
+    expect(ms).toBeLessThan(1_500);
+    expect(result.message).toContain(String(CAP));
   });
 });

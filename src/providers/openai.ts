@@ -3,8 +3,9 @@ import { badGateway } from "../errors.ts";
 import type { Model } from "../schema.ts";
 import { Deadline } from "./deadline.ts";
 import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type Provider } from "./provider.ts";
+import { MODELS_BODY_CAP, readCapped } from "./read-body.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
-import { fromUpstreamException, fromUpstreamResponse, redactor, type Redact } from "./upstream-error.ts";
+import { fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
 
 export interface OpenAIProviderOptions {
   id: string;
@@ -17,6 +18,8 @@ export interface OpenAIProviderOptions {
   streamIdleTimeoutMs: number;
   /** How long a fetched model list is reused. Default 60 s. */
   modelsTtlMs?: number;
+  /** Largest non-streamed answer read (CHATGATE_MAX_UPSTREAM_BYTES); larger is a 502. Default 64 MiB. */
+  maxUpstreamBytes?: number;
   fetch?: typeof fetch;
 }
 
@@ -34,6 +37,7 @@ export class OpenAIProvider implements Provider {
   private readonly headers: Record<string, string>;
   private readonly redact: Redact;
   private readonly fetch: typeof fetch;
+  private readonly maxBytes: number;
   private modelsCache: { at: number; models: Model[] } | undefined;
 
   constructor(private readonly options: OpenAIProviderOptions) {
@@ -45,6 +49,7 @@ export class OpenAIProvider implements Provider {
     if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
     this.redact = redactor(options.apiKey);
     this.fetch = options.fetch ?? fetch;
+    this.maxBytes = options.maxUpstreamBytes ?? 64 * 1024 * 1024;
   }
 
   servesAnyModel(): boolean {
@@ -57,7 +62,9 @@ export class OpenAIProvider implements Provider {
     try {
       const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: deadline.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
-      json = await res.text();
+      const text = await readCapped(res, this.maxBytes);
+      if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
+      json = text;
     } catch (err) {
       throw fromUpstreamException(this.id, err, deadline.timedOut, signal, `no answer within ${this.options.timeoutMs} ms`);
     } finally {
@@ -95,8 +102,9 @@ export class OpenAIProvider implements Provider {
     }
     const seen = new StreamSeen();
     const cut = (detail: string) => badGateway(`Provider '${this.id}' stream broke: ${detail}.`, "upstream_stream_truncated");
+    const tooLarge = (what: string, limit: number) => upstreamTooLarge(this.id, what, limit);
     const dropUsageChunks = call.body.stream_options?.include_usage !== true;
-    const events = passThroughEvents(body, seen, { idle, classify, cut, redact: this.redact, dropUsageChunks });
+    const events = passThroughEvents(body, seen, { idle, classify, cut, tooLarge, redact: this.redact, dropUsageChunks });
     return { seen, [Symbol.asyncIterator]: () => events };
   }
 
@@ -104,16 +112,23 @@ export class OpenAIProvider implements Provider {
     const ttl = this.options.modelsTtlMs ?? 60_000;
     if (this.modelsCache && Date.now() - this.modelsCache.at < ttl) return this.modelsCache.models;
     const deadline = new Deadline(signal, Math.min(this.options.timeoutMs, 30_000));
-    let list: unknown;
+    const cap = Math.min(this.maxBytes, MODELS_BODY_CAP);
+    let text: string | undefined;
     try {
       const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: deadline.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
-      list = await res.json();
+      text = await readCapped(res, cap);
     } catch (err) {
-      if (err instanceof SyntaxError) throw badGateway(`Provider '${this.id}' answered /models with a body that is not valid JSON.`);
       throw fromUpstreamException(this.id, err, deadline.timedOut, signal, "model list");
     } finally {
       deadline.clear();
+    }
+    if (text === undefined) throw upstreamTooLarge(this.id, "a model list", cap);
+    let list: unknown;
+    try {
+      list = JSON.parse(text);
+    } catch {
+      throw badGateway(`Provider '${this.id}' answered /models with a body that is not valid JSON.`);
     }
     const data = list && typeof list === "object" && Array.isArray((list as { data?: unknown }).data) ? (list as { data: unknown[] }).data : [];
     const models: Model[] = [];

@@ -17,6 +17,7 @@ export function createProviders(config: Config, fetchImpl?: typeof fetch): Provi
         apiKey: config.openaiApiKey,
         timeoutMs: config.timeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+        maxUpstreamBytes: config.maxUpstreamBytes,
         fetch: fetchImpl,
       })
     : undefined;

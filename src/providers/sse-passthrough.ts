@@ -40,10 +40,23 @@ function concatAll(pieces: Uint8Array[], last: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Whether an event boundary starts in `before` and ends in `after` (e.g. `\n` | `\n`). */
-function endsAcrossSeam(before: Uint8Array, after: Uint8Array): boolean {
-  const tail = before.subarray(Math.max(0, before.length - 3));
-  return completeEventsEnd(concatAll([tail], after.subarray(0, 3))) > tail.length;
+const seam = new Uint8Array(6);
+
+/**
+ * Whether an event boundary starts in the pending pieces and ends in `after` (e.g. `\n` | `\n`):
+ * the last three pending bytes, wherever they lie (a trickle comes one byte a read), and the first
+ * three of `after`, copied into one small buffer reused by every stream.
+ */
+function endsAcrossSeam(pending: readonly Uint8Array[], after: Uint8Array): boolean {
+  let tail = 0;
+  for (let i = pending.length - 1; i >= 0 && tail < 3; i--) {
+    const piece = pending[i]!;
+    for (let j = piece.length - 1; j >= 0 && tail < 3; j--) seam[2 - tail++] = piece[j]!;
+  }
+  seam.copyWithin(0, 3 - tail, 3);
+  const head = Math.min(3, after.length);
+  seam.set(after.subarray(0, head), tail);
+  return completeEventsEnd(seam.subarray(0, tail + head)) > tail;
 }
 
 /**
@@ -127,7 +140,7 @@ function readEvents(run: Uint8Array, seen: StreamSeen): readonly string[] {
   return batch;
 }
 
-/** Restarts on every chunk: bounds the wait for the first event and the gaps between events. */
+/** Restarts on every whole event: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {
   touch(): void;
   clear(): void;
@@ -145,11 +158,17 @@ export interface PassThroughOptions {
   classify: (err: unknown) => GatewayError;
   /** The error for a stream that ended without `[DONE]`. */
   cut: (detail: string) => GatewayError;
+  /** The error for an upstream that sends more than a cap allows (`what`, `limit` in bytes). */
+  tooLarge: (what: string, limit: number) => GatewayError;
   /**
    * Strips our provider key from every string of an upstream error event (parsed, redacted and
    * serialised again, so an escaped key is caught too) before it is passed on.
    */
   redact?: (text: string) => string;
+  /** Largest event held while its end has not arrived. Default MAX_EVENT_BYTES. */
+  maxEventBytes?: number;
+  /** Largest run of comments held back before the first data event. Default MAX_PREAMBLE_BYTES. */
+  maxPreambleBytes?: number;
   /**
    * The client did not ask for usage (`stream_options.include_usage`): a usage-only chunk the
    * upstream sends anyway is dropped, since OpenAI would not send it. Usage is still recorded.
@@ -158,6 +177,11 @@ export interface PassThroughOptions {
 }
 
 const keep = (text: string) => text;
+
+/** One event that has not ended (no blank line yet) may hold this much; more is an error. */
+export const MAX_EVENT_BYTES = 1024 * 1024;
+/** Comments before the first data event may add up to this much; more is an error. */
+export const MAX_PREAMBLE_BYTES = 1024 * 1024;
 
 /** An event's data as it goes out again: an error redacted field by field, lines kept as lines. */
 function reframe(data: string, redact: (text: string) => string): string {
@@ -179,13 +203,18 @@ function isUsageOnly(data: string): boolean {
 export async function* passThroughEvents(
   body: ReadableStream<Uint8Array>,
   seen: StreamSeen,
-  { idle, classify, cut, redact = keep, dropUsageChunks = false }: PassThroughOptions,
+  options: PassThroughOptions,
 ): AsyncGenerator<Uint8Array, void, undefined> {
+  const { idle, classify, cut, tooLarge, redact = keep, dropUsageChunks = false } = options;
+  const maxEvent = options.maxEventBytes ?? MAX_EVENT_BYTES;
+  const maxPreamble = options.maxPreambleBytes ?? MAX_PREAMBLE_BYTES;
   const reader = body.getReader();
   // Bytes of an event not yet complete, kept as the pieces that came (a long event in many small
-  // reads is joined once, when it ends, not once per read).
+  // reads is joined once, when it ends, not once per read). Caps are counters, checked per read.
   let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
   let preamble: Uint8Array[] | undefined = [];
+  let preambleBytes = 0;
   try {
     for (;;) {
       let result: Awaited<ReturnType<typeof reader.read>>;
@@ -195,11 +224,12 @@ export async function* passThroughEvents(
         throw classify(err);
       }
       if (result.done) break;
-      idle.touch();
       let buf = result.value;
       let end = completeEventsEnd(buf);
       if (pending.length > 0) {
-        if (end === 0 && !endsAcrossSeam(pending[pending.length - 1]!, buf)) {
+        if (end === 0 && !endsAcrossSeam(pending, buf)) {
+          pendingBytes += buf.length;
+          if (pendingBytes > maxEvent) throw tooLarge("a stream event", maxEvent);
           pending.push(buf);
           continue;
         }
@@ -207,17 +237,30 @@ export async function* passThroughEvents(
         pending = [];
         end = completeEventsEnd(buf);
       }
-      if (end < buf.length) pending.push(buf.subarray(end));
+      if (end < buf.length) {
+        pendingBytes = buf.length - end;
+        if (pendingBytes > maxEvent) throw tooLarge("a stream event", maxEvent);
+        pending.push(buf.subarray(end));
+      }
       if (end === 0) continue;
+      // The idle timer runs between whole events, not bytes: an upstream that trickles an event
+      // that never ends times out. Comment-only events (keep-alives) restart it too: a provider
+      // that sends them while a model thinks is alive, and the wait is what they are for. One
+      // that sends nothing else is bounded before commit by the preamble cap below, and after
+      // commit its comments pass straight through to a client that is free to leave.
+      idle.touch();
       let out = end === buf.length ? buf : buf.subarray(0, end);
       if (preamble !== undefined) {
         // Until the first data event, comments (keep-alives some providers send while the model
         // starts) are held back with it, so the stream commits on a real event, not on a comment.
-        out = preamble.length === 0 ? out : concatAll(preamble, out);
+        // Pieces are joined once, when that event comes, never per read.
         if (!hasData(out)) {
-          preamble = [out];
+          preambleBytes += out.length;
+          if (preambleBytes > maxPreamble) throw tooLarge("comments before its first event", maxPreamble);
+          preamble.push(out);
           continue;
         }
+        if (preamble.length > 0) out = concatAll(preamble, out);
         preamble = undefined;
       }
       const mark = firstMark(out);

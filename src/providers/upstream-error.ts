@@ -1,5 +1,6 @@
 import { GatewayError, badGateway, upstreamTimeout } from "../errors.ts";
 import { parseRetryAfter } from "../gateway/policy.ts";
+import { ERROR_BODY_CAP, readCapped } from "./read-body.ts";
 
 /** Strips a secret from text that came from an upstream before it can reach a client or a log. */
 export type Redact = (text: string) => string;
@@ -65,7 +66,8 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v
  * which is the operator's problem (502, naming the provider, never the key); 5xx is a retryable
  * 502. A 3xx is never followed (every upstream fetch is `redirect: "manual"`: following would
  * re-post the client's body, with our key, to wherever the Location points): it is a 502 naming
- * the provider, and the Location, which may carry tokens, is not echoed.
+ * the provider, and the Location, which may carry tokens, is not echoed. The body is read to
+ * ERROR_BODY_CAP bytes at most; a larger one is classified by its status alone.
  */
 export async function fromUpstreamResponse(provider: string, res: Response, redact: Redact): Promise<GatewayError> {
   const status = res.status;
@@ -76,7 +78,7 @@ export async function fromUpstreamResponse(provider: string, res: Response, reda
       "upstream_redirect", false,
     );
   }
-  const text = await res.text().catch(() => "");
+  const text = (await readCapped(res, ERROR_BODY_CAP).catch(() => undefined)) ?? "";
   const raw = readErrorFields(text);
   const fields = raw && (redactStrings(raw, redact) as UpstreamErrorFields);
   const message = str(fields?.message);
@@ -101,6 +103,14 @@ export async function fromUpstreamResponse(provider: string, res: Response, reda
   const detail = message ? `: ${message}` : ".";
   return badGateway(`Provider '${provider}' failed with HTTP ${status}${detail}`, "upstream_error", true);
 }
+
+/**
+ * An upstream answer larger than chatgate will hold (`what` says which part, `limit` in bytes): a
+ * 502 before a stream commits, an error event after. Not retryable: the same request is likely
+ * to get the same answer.
+ */
+export const upstreamTooLarge = (provider: string, what: string, limit: number) =>
+  badGateway(`Provider '${provider}' sent ${what} larger than the ${limit}-byte limit.`, "upstream_response_too_large", false);
 
 /**
  * Classifies a thrown fetch/read failure. `timedOut` says whether our own timer fired; a client

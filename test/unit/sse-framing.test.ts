@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { completeEventsEnd, firstMark, passThroughEvents } from "../../src/providers/sse-passthrough.ts";
+import { completeEventsEnd, firstMark, passThroughEvents, type PassThroughOptions } from "../../src/providers/sse-passthrough.ts";
 import { StreamSeen } from "../../src/providers/provider.ts";
 import { badGateway } from "../../src/errors.ts";
 
@@ -41,13 +41,15 @@ function body(parts: string[], error?: Error): ReadableStream<Uint8Array> {
   });
 }
 
-async function run(parts: string[], error?: Error, dropUsageChunks = false) {
+const tooLarge = (what: string, limit: number) => badGateway(`${what} over ${limit}`, "upstream_response_too_large", false);
+
+async function run(parts: string[], error?: Error, dropUsageChunks = false, extra: Partial<PassThroughOptions> = {}) {
   const seen = new StreamSeen();
   const out: string[] = [];
   const idle = { touch() {}, clear() {} };
   const fail = (detail: string) => badGateway(detail);
   try {
-    for await (const chunk of passThroughEvents(body(parts, error), seen, { idle, classify: () => badGateway("read failed"), cut: fail, dropUsageChunks })) out.push(text(chunk));
+    for await (const chunk of passThroughEvents(body(parts, error), seen, { idle, classify: () => badGateway("read failed"), cut: fail, tooLarge, dropUsageChunks, ...extra })) out.push(text(chunk));
     return { out, seen, error: undefined };
   } catch (err) {
     return { out, seen, error: err as Error };
@@ -133,7 +135,7 @@ describe("firstMark", () => {
       const out: string[] = [];
       const idle = { touch() {}, clear() {} };
       const wire = 'data: {"id":"1"}\n\ndata: {"error":{"message":"bad key sk-secret"}}\n\n';
-      for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, redact: (t) => t.replace("sk-secret", "***") })) out.push(text(chunk));
+      for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact: (t) => t.replace("sk-secret", "***") })) out.push(text(chunk));
       return { out, seen, error: undefined };
     })();
     expect(error).toBeUndefined();
@@ -189,6 +191,65 @@ describe("comments before the first event", () => {
   });
 });
 
+describe("caps on what an upstream can make a stream hold", () => {
+  test("an event that never ends is an error once it outgrows the cap, after the whole events before it", async () => {
+    const parts = ['data: {"id":"1"}\n\n', 'data: {"content":"', ...Array.from({ length: 20 }, () => "x".repeat(100))];
+    const { out, error } = await run(parts, undefined, false, { maxEventBytes: 1000 });
+    expect(out).toEqual(['data: {"id":"1"}\n\n']);
+    expect(error?.message).toBe("a stream event over 1000");
+  });
+
+  test("an event that never ends, arriving in one read, is an error too", async () => {
+    const { out, error } = await run([`data: ${"x".repeat(2000)}`], undefined, false, { maxEventBytes: 1000 });
+    expect(out).toEqual([]);
+    expect(error?.message).toBe("a stream event over 1000");
+  });
+
+  test("an event just under the cap passes whole", async () => {
+    const event = `data: ${"x".repeat(990)}\n\n`;
+    const parts = [event.slice(0, 500), event.slice(500), "data: [DONE]\n\n"];
+    const { out, error } = await run(parts, undefined, false, { maxEventBytes: 1000 });
+    expect(error).toBeUndefined();
+    expect(out.join("")).toBe(event + "data: [DONE]\n\n");
+  });
+
+  test("comments before the first event are an error once they outgrow the preamble cap", async () => {
+    const { out, error } = await run(Array.from({ length: 100 }, () => ": keep-alive\n\n"), undefined, false, { maxPreambleBytes: 1000 });
+    expect(out).toEqual([]);
+    expect(error?.message).toBe("comments before its first event over 1000");
+  });
+
+  test("regression: 60,000 held-back comments are joined once, not once per read (was quadratic)", async () => {
+    const comments = Array.from({ length: 60_000 }, () => ": keep-alive\n\n");
+    const started = performance.now();
+    const { out, error } = await run([...comments, 'data: {"id":"1"}\n\n', "data: [DONE]\n\n"]);
+    expect(error).toBeUndefined();
+    expect(out[0]).toBe(comments.join("") + 'data: {"id":"1"}\n\n');
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+});
+
+describe("the idle timer", () => {
+  test("regression: is restarted by whole events, never by the bytes of an event that has not ended", async () => {
+    let touches = 0;
+    const idle = { touch: () => void touches++, clear() {} };
+    const event = 'data: {"id":"1"}\n\n';
+    const parts = [": ping\n\n", ...event.split(""), "data: [DONE]\n\n"];
+    const out: string[] = [];
+    for await (const chunk of passThroughEvents(body(parts), new StreamSeen(), { idle, classify: () => badGateway("x"), cut: badGateway, tooLarge })) out.push(text(chunk));
+    // The comment, the trickled event (once, on its last byte), and [DONE].
+    expect(touches).toBe(3);
+    expect(out.join("")).toBe(": ping\n\n" + event + "data: [DONE]\n\n");
+  });
+
+  test("a CRLF boundary trickled one byte per read is found", async () => {
+    const event = "data: 1\r\n\r\n";
+    const { out, error } = await run([...event.split(""), "data: [DONE]\n\n"]);
+    expect(error).toBeUndefined();
+    expect(out).toEqual([event, "data: [DONE]\n\n"]);
+  });
+});
+
 describe("redaction of in-band error events", () => {
   const secret = "sk-up/secret";
   const redact = (t: string) => t.split(secret).join("***");
@@ -196,7 +257,7 @@ describe("redaction of in-band error events", () => {
     const seen = new StreamSeen();
     const out: string[] = [];
     const idle = { touch() {}, clear() {} };
-    for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, redact })) out.push(text(chunk));
+    for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact })) out.push(text(chunk));
     expect(seen.errorEvent).toBe(true);
     return out.join("");
   };
