@@ -1,7 +1,10 @@
 import { Elysia } from "elysia";
 import type { Config } from "./config.ts";
 import { Gateway } from "./gateway/gateway.ts";
+import { TargetHealth } from "./gateway/health.ts";
+import { RouteTable } from "./gateway/route-table.ts";
 import { Router } from "./gateway/router.ts";
+import { sleep } from "./gateway/sleep.ts";
 import { chatRoutes } from "./http/chat.ts";
 import { docs } from "./http/docs.ts";
 import { guard } from "./http/guard.ts";
@@ -13,9 +16,12 @@ import { createProviders } from "./providers/registry.ts";
 import { MemoryCounters } from "./state/counters.ts";
 import { Limiter } from "./state/limiter.ts";
 
+/** What tests inject: the upstream `fetch`, and the clock, sleep and random source of every policy. */
 export interface AppOverrides {
   fetch?: typeof fetch;
   now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
 }
 
 /**
@@ -24,8 +30,13 @@ export interface AppOverrides {
  */
 export function createApp(config: Config, overrides: AppOverrides = {}) {
   const stats = new Stats();
-  const router = new Router(createProviders(config, overrides.fetch));
-  const gateway = new Gateway(router);
+  const now = overrides.now ?? Date.now;
+  const providers = createProviders(config, overrides.fetch);
+  const health = new TargetHealth({ after: Number.POSITIVE_INFINITY, cooldownMs: 0 }, now);
+  const router = new Router(providers, new RouteTable(providers, new Map()), {
+    providers, health, retries: 0, maxRetryWaitMs: 0, now, sleep: overrides.sleep ?? sleep, random: overrides.random ?? Math.random,
+  });
+  const gateway = new Gateway(router, now, config.timeoutMs);
   const limiter =
     config.rateLimitMax > 0 ? new Limiter(new MemoryCounters(), config.rateLimitMax, config.rateLimitWindowMs, overrides.now) : undefined;
   const app = new Elysia({

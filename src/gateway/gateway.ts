@@ -1,6 +1,7 @@
 import { badGateway, modelNotFound } from "../errors.ts";
 import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
+import type { Chain } from "./attempts.ts";
 import type { Router } from "./router.ts";
 
 /** A stream the gateway has committed to: its first event has arrived. */
@@ -14,26 +15,38 @@ export interface OpenStream {
 
 /** What the HTTP layer calls: no Elysia here, only requests in and typed answers out. */
 export class Gateway {
-  constructor(private readonly router: Router) {}
+  constructor(
+    private readonly router: Router,
+    private readonly now: () => number = Date.now,
+    private readonly timeoutMs = 600_000,
+  ) {}
 
-  complete(call: ChatCall, signal: AbortSignal): Promise<Completion> {
-    return this.router.resolve(call.body.model).complete(call, { signal });
+  async complete(call: ChatCall, signal: AbortSignal): Promise<Completion> {
+    const route = this.router.resolve(call.body.model);
+    const chain = this.chain(signal);
+    const { value } = await this.router.run(route, chain, (provider, target) => provider.complete(call, { signal, model: target.model }));
+    return value;
   }
 
   /**
    * Opens a stream and pulls its first event before returning, so everything that can fail
-   * before the client sees a byte still fails with a real HTTP status.
+   * before the client sees a byte still fails with a real HTTP status (and may be retried).
    */
   async stream(call: ChatCall, signal: AbortSignal): Promise<OpenStream> {
-    const events = await this.router.resolve(call.body.model).stream(call, { signal });
-    const rest = events[Symbol.asyncIterator]();
-    const first = await rest.next();
-    if (first.done) throw badGateway("The provider's stream ended before its first event.", "upstream_stream_truncated");
-    const seen = events.seen;
-    return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent };
+    const route = this.router.resolve(call.body.model);
+    const chain = this.chain(signal);
+    const { value } = await this.router.run(route, chain, async (provider, target) => {
+      const events = await provider.stream(call, { signal, model: target.model });
+      const rest = events[Symbol.asyncIterator]();
+      const first = await rest.next();
+      if (first.done) throw badGateway(`Provider '${provider.id}' ended its stream before its first event.`, "upstream_stream_truncated");
+      const seen = events.seen;
+      return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent };
+    });
+    return value;
   }
 
-  /** Every provider's models, upstream first; a name served twice is listed once. */
+  /** Every provider's models; a name served twice is listed once. */
   async models(signal: AbortSignal): Promise<Model[]> {
     const lists = await Promise.all(this.router.all.map((p) => p.models({ signal })));
     const byId = new Map<string, Model>();
@@ -45,5 +58,9 @@ export class Gateway {
     const model = (await this.models(signal)).find((m) => m.id === id);
     if (model === undefined) throw modelNotFound(id);
     return model;
+  }
+
+  private chain(signal: AbortSignal): Chain {
+    return { signal, deadlineAt: this.now() + this.timeoutMs, attempts: [] };
   }
 }

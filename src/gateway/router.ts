@@ -1,25 +1,30 @@
-import { noProvider } from "../errors.ts";
-import { MOCK_MODELS } from "../providers/mock.ts";
 import type { Provider } from "../providers/provider.ts";
 import type { Providers } from "../providers/registry.ts";
+import { firstSuccess, type AttemptDeps, type Chain } from "./attempts.ts";
+import { RouteTable, type Route, type Target } from "./route-table.ts";
 
 /**
- * Model → provider. The mock's own model names go to the mock; everything else goes upstream,
- * whose answer (a 404 `model_not_found` included) is the truth about a name. With no upstream the
- * mock, when on, answers every name.
+ * Model → targets → an answer: resolves the public name through the route table, then tries its
+ * targets under the resilience policy (retries, fallback, cooldown). Returns which target answered;
+ * the attempts go on the chain for the finish record. Never logs.
  */
 export class Router {
+  /** Every provider, in configuration order (what /status lists). */
   readonly all: Provider[];
 
-  constructor(private readonly providers: Providers) {
-    this.all = [providers.upstream, providers.mock].filter((p): p is Provider => p !== undefined);
+  constructor(
+    readonly providers: Providers,
+    readonly table: RouteTable,
+    private readonly deps: AttemptDeps,
+  ) {
+    this.all = [...providers.values()];
   }
 
-  resolve(model: string): Provider {
-    const { mock, upstream } = this.providers;
-    if (mock && MOCK_MODELS.includes(model)) return mock;
-    if (upstream) return upstream;
-    if (mock?.servesAnyModel()) return mock;
-    throw noProvider();
+  resolve(model: string): Route {
+    return this.table.resolve(model);
+  }
+
+  run<T>(route: Route, chain: Chain, call: (provider: Provider, target: Target) => Promise<T>): Promise<{ value: T; target: Target }> {
+    return firstSuccess(route, chain, this.deps, call);
   }
 }

@@ -1,7 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
-import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type Provider } from "./provider.ts";
+import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 
 export const MOCK_MODELS: readonly string[] = ["mock"];
 const CREATED = 1_735_689_600; // fixed: the mock's models never change
@@ -66,29 +66,35 @@ const nextId = () => `chatcmpl-mock${Date.now().toString(36)}${(counter++).toStr
 
 /** The built-in deterministic model: no network, real OpenAI shapes, exact usage. */
 export class MockProvider implements Provider {
-  readonly id = "mock";
-  readonly type = "mock" as const;
+  readonly type = "mock";
   readonly host = null;
 
-  constructor(private readonly onlyProvider: boolean) {}
+  /** `anyModel`: alone, the mock answers any model name, so apps that hard-code one work on a laptop as is. */
+  constructor(
+    readonly id = "mock",
+    private readonly anyModel = false,
+  ) {}
 
-  /** Alone, the mock answers any model name, so apps that hard-code one work on a laptop as is. */
   servesAnyModel(): boolean {
-    return this.onlyProvider;
+    return this.anyModel;
   }
 
-  async models(_options: CallOptions): Promise<Model[]> {
+  listedModels(): readonly string[] {
+    return MOCK_MODELS;
+  }
+
+  async models(_options: ModelsOptions): Promise<Model[]> {
     return MOCK_MODELS.map((id) => ({ id, object: "model", created: CREATED, owned_by: "chatgate" }));
   }
 
-  async complete({ body }: ChatCall, _options: CallOptions): Promise<Completion> {
+  async complete({ body }: ChatCall, { model }: CallOptions): Promise<Completion> {
     const answer = mockAnswer(body);
     const content = answer.pieces.join("");
     const completion: ChatCompletion = {
       id: nextId(),
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
-      model: body.model,
+      model,
       system_fingerprint: FINGERPRINT,
       choices: Array.from({ length: body.n ?? 1 }, (_, index) => ({
         index,
@@ -101,18 +107,18 @@ export class MockProvider implements Provider {
     return { completion, json: JSON.stringify(completion) };
   }
 
-  async stream({ body }: ChatCall, _options: CallOptions): Promise<EventStream> {
+  async stream({ body }: ChatCall, { model }: CallOptions): Promise<EventStream> {
     const answer = mockAnswer(body);
     const seen = new StreamSeen();
-    const events = mockEvents(body, answer, seen);
+    const events = mockEvents(body, model, answer, seen);
     return { seen, [Symbol.asyncIterator]: () => events };
   }
 }
 
-async function* mockEvents(body: ChatRequest, answer: Answer, seen: StreamSeen): AsyncGenerator<Uint8Array> {
+async function* mockEvents(body: ChatRequest, model: string, answer: Answer, seen: StreamSeen): AsyncGenerator<Uint8Array> {
   const includeUsage = body.stream_options?.include_usage === true;
   const n = body.n ?? 1;
-  const base = { id: nextId(), object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: FINGERPRINT };
+  const base = { id: nextId(), object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model, system_fingerprint: FINGERPRINT };
   const event = (choices: ChatCompletionChunk["choices"], usage?: CompletionUsage): Uint8Array => {
     const chunk: ChatCompletionChunk = includeUsage ? { ...base, choices, usage: usage ?? null } : { ...base, choices };
     return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);

@@ -2,7 +2,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import { badGateway } from "../errors.ts";
 import type { Model } from "../schema.ts";
 import { Deadline } from "./deadline.ts";
-import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type Provider } from "./provider.ts";
+import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "./read-body.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
@@ -20,7 +20,21 @@ export interface OpenAIProviderOptions {
   modelsTtlMs?: number;
   /** Largest non-streamed answer read (CHATGATE_MAX_UPSTREAM_BYTES); larger is a 502. Default 64 MiB. */
   maxUpstreamBytes?: number;
+  /** Extra headers on every upstream call (e.g. Azure's `api-key`). */
+  headers?: Record<string, string>;
+  /** The models it serves, when configured; otherwise its /models answer is the list. */
+  models?: readonly string[];
+  /** Takes any model name (the env-only provider): the upstream's own 404 is the truth about a name. */
+  anyModel?: boolean;
   fetch?: typeof fetch;
+}
+
+/**
+ * The body to send for `model`: the client's own bytes when the model is the one it asked for,
+ * else the request serialised once with the model replaced.
+ */
+export function bodyFor(call: ChatCall, model: string): string | Uint8Array {
+  return model === call.body.model ? call.raw : JSON.stringify({ ...call.body, model });
 }
 
 /**
@@ -45,7 +59,7 @@ export class OpenAIProvider implements Provider {
     this.host = new URL(options.baseUrl).host;
     this.completionsUrl = `${options.baseUrl}/chat/completions`;
     this.modelsUrl = `${options.baseUrl}/models`;
-    this.headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    this.headers = { ...options.headers, "content-type": "application/json", accept: "application/json, text/event-stream" };
     if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
     this.redact = redactor(options.apiKey);
     this.fetch = options.fetch ?? fetch;
@@ -53,14 +67,18 @@ export class OpenAIProvider implements Provider {
   }
 
   servesAnyModel(): boolean {
-    return true;
+    return this.options.anyModel === true;
   }
 
-  async complete(call: ChatCall, { signal }: CallOptions): Promise<Completion> {
+  listedModels(): readonly string[] | undefined {
+    return this.options.models ?? this.modelsCache?.models.map((m) => m.id);
+  }
+
+  async complete(call: ChatCall, { signal, model }: CallOptions): Promise<Completion> {
     const deadline = new Deadline(signal, this.options.timeoutMs);
     let json: string;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: deadline.signal, redirect: "manual" });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: deadline.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       const text = await readCapped(res, this.maxBytes);
       if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
@@ -82,13 +100,13 @@ export class OpenAIProvider implements Provider {
     return { completion, json };
   }
 
-  async stream(call: ChatCall, { signal }: CallOptions): Promise<EventStream> {
+  async stream(call: ChatCall, { signal, model }: CallOptions): Promise<EventStream> {
     const idle = new Deadline(signal, this.options.streamIdleTimeoutMs);
     const what = `no event for ${this.options.streamIdleTimeoutMs} ms`;
     const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what);
     let body: ReadableStream<Uint8Array>;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: call.raw, signal: idle.signal, redirect: "manual" });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: idle.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {
@@ -108,7 +126,7 @@ export class OpenAIProvider implements Provider {
     return { seen, [Symbol.asyncIterator]: () => events };
   }
 
-  async models({ signal }: CallOptions): Promise<Model[]> {
+  async models({ signal }: ModelsOptions): Promise<Model[]> {
     const ttl = this.options.modelsTtlMs ?? 60_000;
     if (this.modelsCache && Date.now() - this.modelsCache.at < ttl) return this.modelsCache.models;
     const deadline = new Deadline(signal, Math.min(this.options.timeoutMs, 30_000));

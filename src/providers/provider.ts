@@ -11,7 +11,16 @@ export interface ChatCall {
 }
 
 export interface CallOptions {
-  /** The client's request signal: aborting it cancels the upstream call. */
+  /** The request's signal (the client's, joined with the overall deadline): aborting it cancels the upstream call. */
+  signal: AbortSignal;
+  /**
+   * The model name to ask this provider for. When it equals the client's, an OpenAI-compatible
+   * upstream gets the client's bytes as they are; otherwise the body is serialised once with it.
+   */
+  model: string;
+}
+
+export interface ModelsOptions {
   signal: AbortSignal;
 }
 
@@ -60,12 +69,15 @@ export class StreamSeen {
 
 export interface Provider {
   readonly id: string;
-  readonly type: "openai" | "mock";
+  /** The adapter kind, as the config names it (`openai`, `anthropic`, `mock`). */
+  readonly type: string;
   /** Host of the upstream, shown by /status; null for providers with no network upstream. */
   readonly host: string | null;
-  /** Whether this provider serves the model name whatever its list says. */
+  /** Whether this provider takes any model name, its own answer being the truth about it. */
   servesAnyModel(): boolean;
-  models(options: CallOptions): Promise<Model[]>;
+  /** The model names known now without a network call (configured, or last fetched); undefined: not known yet. */
+  listedModels(): readonly string[] | undefined;
+  models(options: ModelsOptions): Promise<Model[]>;
   complete(call: ChatCall, options: CallOptions): Promise<Completion>;
   stream(call: ChatCall, options: CallOptions): Promise<EventStream>;
 }

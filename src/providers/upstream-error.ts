@@ -1,5 +1,5 @@
 import { GatewayError, badGateway, upstreamTimeout } from "../errors.ts";
-import { parseRetryAfter } from "../gateway/policy.ts";
+import { parseRetryAfter } from "../policy.ts";
 import { ERROR_BODY_CAP, readCapped } from "./read-body.ts";
 
 /** Strips a secret from text that came from an upstream before it can reach a client or a log. */
@@ -70,6 +70,11 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v
  * ERROR_BODY_CAP bytes at most; a larger one is classified by its status alone.
  */
 export async function fromUpstreamResponse(provider: string, res: Response, redact: Redact): Promise<GatewayError> {
+  // The router's policy classifies by what the upstream said, whatever status the client gets.
+  return (await errorForStatus(provider, res, redact)).with({ upstreamStatus: res.status });
+}
+
+async function errorForStatus(provider: string, res: Response, redact: Redact): Promise<GatewayError> {
   const status = res.status;
   if (status >= 300 && status < 400) {
     await res.body?.cancel().catch(() => {});

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseRetryAfter } from "../../src/gateway/policy.ts";
+import { parseRetryAfter } from "../../src/policy.ts";
 import { paramName } from "../../src/http/on-error.ts";
 
 test("Retry-After in seconds becomes milliseconds", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
-  HEALTHY, afterFailure, afterSuccess, availability, backoffMs, classify, countsAgainstTarget, drawWeighted, parseRetryAfter,
+  HEALTHY, afterFailure, afterSuccess, availability, backoffMs, classify, countsAgainstTarget, drawWeighted,
   type Failure, type RetryContext,
 } from "../../src/policy.ts";
 
@@ -79,10 +79,4 @@ test("weighted draws land on each target in proportion to its weight", () => {
   const counts = [0, 0];
   for (let i = 0; i < 1_000; i++) counts[drawWeighted([3, 1], () => i / 1_000)]!++;
   expect(counts).toEqual([750, 250]);
-});
-
-test("Retry-After: seconds, an HTTP date, and retry-after-ms", () => {
-  expect(parseRetryAfter(new Headers({ "retry-after": "7" }))).toBe(7000);
-  expect(parseRetryAfter(new Headers({ "retry-after": "Thu, 01 Jan 2026 00:00:30 GMT" }), Date.parse("2026-01-01T00:00:00Z"))).toBe(30_000);
-  expect(parseRetryAfter(new Headers({ "retry-after-ms": "250", "retry-after": "9" }))).toBe(250);
 });

@@ -1,0 +1,66 @@
+import type { CompletionUsage } from "openai/resources/completions";
+
+/** How a request ended, as a client would put it. */
+export type Outcome = "ok" | "error" | "client_abort" | "truncated";
+
+/** One call to one target: who, what came back (HTTP status, or ours), why, how long. */
+export interface Attempt {
+  provider: string;
+  model: string;
+  /** The status this attempt ended with: 200, the upstream's error status, or ours (502, 504). */
+  status: number;
+  /** `ok`, or the error code (`upstream_timeout`, `rate_limit_exceeded`, …). */
+  reason: string;
+  durationMs: number;
+}
+
+/**
+ * The one record of a request, emitted exactly once when it ends however it ends. Logs, metrics
+ * and the usage ledger subscribe to it; nothing else reaches into the HTTP layer for them.
+ */
+export interface FinishRecord {
+  /** The API route: `/v1/chat/completions`, `/chat`, … */
+  route: string;
+  stream: boolean;
+  /** The model name the client asked for; null when the request was refused before it was read. */
+  model: string | null;
+  /** The target that answered (or the last one tried). */
+  provider: string | null;
+  upstreamModel: string | null;
+  status: number;
+  outcome: Outcome;
+  attempts: Attempt[];
+  /** Whether a stream was resumed after a break (stream resume; always false until then). */
+  resumed: boolean;
+  usage: CompletionUsage | undefined;
+  /** Milliseconds from the start of the request to the first byte of its answer. */
+  ttfbMs: number | undefined;
+  durationMs: number;
+  /** The error code of a failed request. */
+  errorCode: string | null;
+}
+
+export type FinishListener = (record: FinishRecord) => void;
+
+/** Where finish records go: each listener gets every record, synchronously, in subscription order. */
+export class Finishes {
+  private listeners: FinishListener[] = [];
+
+  subscribe(listener: FinishListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  emit(record: FinishRecord): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(record);
+      } catch (err) {
+        // A subscriber's bug must not turn a served request into a failed one.
+        console.error("chatgate: a finish-record subscriber failed:", err);
+      }
+    }
+  }
+}
