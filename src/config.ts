@@ -122,16 +122,31 @@ function baseUrl(value: string | undefined): string {
   return url.href.replace(/\/+$/, "");
 }
 
-/** Client keys: plain secrets are digested at once; `sha256:<hex>` entries are taken as digests. */
+/** SHA-256 of the empty string: what `sha256:$(printf %s "$MY_KEY" | sha256sum …)` gives with MY_KEY unset. */
+const EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/**
+ * Client keys: plain secrets are digested at once; `sha256:<hex>` entries are taken as digests.
+ * Unset means no client auth. An empty key is refused, never skipped: a variable that is set but
+ * empty, an empty entry (`a,,b`) or the digest of the empty string is a script whose key variable
+ * was unset, and starting on it would either open the gateway or accept an empty key. Messages
+ * name the entry by position, never by value (values are secrets).
+ */
 function parseKeys(value: string | undefined): Uint8Array[] {
-  if (!value) return [];
+  if (value === undefined) return [];
+  const fail = (message: string) => new ConfigError("CHATGATE_API_KEYS", message);
+  if (value.replace(/[\s,]/g, "") === "") {
+    throw fail("is set but holds no key; unset it to run without client auth, or give comma-separated keys");
+  }
   const digests: Uint8Array[] = [];
-  for (const entry of value.split(",")) {
+  for (const [i, entry] of value.split(",").entries()) {
     const key = entry.trim();
-    if (key === "") continue;
+    const which = `entry ${i + 1}`;
+    if (key === "") throw fail(`${which} is empty (two commas in a row, or one at either end?); remove it`);
     if (key.startsWith("sha256:")) {
       const hex = key.slice(7).toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(hex)) throw new ConfigError("CHATGATE_API_KEYS", "a sha256: entry needs 64 hex digits");
+      if (!/^[0-9a-f]{64}$/.test(hex)) throw fail(`${which}: a sha256: entry needs 64 hex digits`);
+      if (hex === EMPTY_DIGEST) throw fail(`${which} is the SHA-256 of the empty string: the key it was made from was empty (an unset variable?)`);
       digests.push(Uint8Array.from(Buffer.from(hex, "hex")));
     } else {
       digests.push(sha256(key));

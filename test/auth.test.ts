@@ -65,7 +65,7 @@ describe("a valid client key", () => {
   });
 
   test("several comma-separated keys, spaces and sha256 entries included, each work and others do not", async () => {
-    await using s = setup(` ${CLIENT_KEY} ,${OTHER_KEY},, sha256:${hex(DIGEST_KEY)} `);
+    await using s = setup(` ${CLIENT_KEY} ,${OTHER_KEY}, sha256:${hex(DIGEST_KEY)} `);
     for (const key of [CLIENT_KEY, OTHER_KEY, DIGEST_KEY]) {
       expect((await fetch(`${s.gw.url}/v1/models`, { headers: bearer(key) })).status).toBe(200);
     }

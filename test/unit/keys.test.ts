@@ -52,10 +52,46 @@ describe("CHATGATE_API_KEYS entries, as matchKey sees them", () => {
     expect(matchKey(apiKeyDigests, hex("hashed-key"))).toBe(-1);
   });
 
-  test("empty entries are skipped, so a trailing comma does not make the empty key valid", () => {
-    const { apiKeyDigests } = parseConfig({ CHATGATE_API_KEYS: "one,,two, ," });
-    expect(apiKeyDigests).toHaveLength(2);
-    expect(matchKey(apiKeyDigests, "")).toBe(-1);
+  const refusal = (value: string): ConfigError => {
+    try {
+      parseConfig({ CHATGATE_API_KEYS: value });
+    } catch (err) {
+      if (err instanceof ConfigError) return err;
+      throw err;
+    }
+    throw new Error(`CHATGATE_API_KEYS=${JSON.stringify(value)} was accepted`);
+  };
+
+  test("an empty entry refuses to start, naming its position, where it used to be skipped", () => {
+    for (const [value, position] of [["one,,two", 2], ["one, ,two", 2], ["one,two,", 3], [",one", 1], ["one,\t,two", 2]] as const) {
+      const err = refusal(value);
+      expect(err.variable).toBe("CHATGATE_API_KEYS");
+      expect(err.message).toContain(`entry ${position} is empty`);
+    }
+  });
+
+  test("a variable set to nothing, spaces or commas refuses to start and says to unset it to run without client auth", () => {
+    for (const value of ["", " ", "\t", ",", " , ,, "]) {
+      const err = refusal(value);
+      expect(err.message).toStartWith("CHATGATE_API_KEYS: ");
+      expect(err.message).toContain("unset it to run without client auth");
+    }
+    expect(parseConfig({}).apiKeyDigests).toEqual([]);
+  });
+
+  test("the digest of the empty string (a sha256: entry made from an unset variable) refuses to start", () => {
+    expect(hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    for (const value of [`sha256:${hex("")}`, `good-key,sha256:${hex("").toUpperCase()}`]) {
+      const err = refusal(value);
+      expect(err.message).toStartWith("CHATGATE_API_KEYS: ");
+      expect(err.message).toContain("SHA-256 of the empty string");
+    }
+  });
+
+  test("no refusal message repeats a key", () => {
+    for (const value of ["secret-one,,secret-two", `secret-one,sha256:${hex("")}`, "secret-one,sha256:abc"]) {
+      expect(refusal(value).message).not.toContain("secret-");
+    }
   });
 
   test("a sha256: entry that is not 64 hex digits refuses to start, naming CHATGATE_API_KEYS", () => {
