@@ -2,13 +2,12 @@ import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
 import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
+import { DONE_EVENT, sseJson } from "./sse-encode.ts";
 
 export const MOCK_MODELS: readonly string[] = ["mock"];
 const CREATED = 1_735_689_600; // fixed: the mock's models never change
 const FINGERPRINT = "fp_chatgate_mock";
 const GREETING = "Hello! I am chatgate's built-in mock model. Send me a message and I will echo it back.";
-const encoder = new TextEncoder();
-const DONE = encoder.encode("data: [DONE]\n\n");
 
 interface Answer {
   /** One entry per streamed chunk: the mock's tokens are words with their trailing space. */
@@ -121,7 +120,7 @@ async function* mockEvents(body: ChatRequest, model: string, answer: Answer, see
   const base = { id: nextId(), object: "chat.completion.chunk" as const, created: Math.floor(Date.now() / 1000), model, system_fingerprint: FINGERPRINT };
   const event = (choices: ChatCompletionChunk["choices"], usage?: CompletionUsage): Uint8Array => {
     const chunk: ChatCompletionChunk = includeUsage ? { ...base, choices, usage: usage ?? null } : { ...base, choices };
-    return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
+    return sseJson(chunk);
   };
   const each = (make: (index: number) => ChatCompletionChunk["choices"][number]) => Array.from({ length: n }, (_, i) => make(i));
   for (let index = 0; index < n; index++) {
@@ -138,5 +137,5 @@ async function* mockEvents(body: ChatRequest, model: string, answer: Answer, see
   if (includeUsage) yield event([], answer.usage);
   seen.usage = answer.usage;
   seen.done = true;
-  yield DONE;
+  yield DONE_EVENT;
 }

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { completeEventsEnd, firstMark, passThroughEvents, type PassThroughOptions } from "../../src/providers/sse-passthrough.ts";
+import { firstMark } from "../../src/providers/openai-observer.ts";
+import { completeEventsEnd } from "../../src/providers/sse-frames.ts";
+import { passThroughEvents, type PassThroughOptions } from "../../src/providers/sse-passthrough.ts";
 import { StreamSeen } from "../../src/providers/provider.ts";
 import { badGateway } from "../../src/errors.ts";
 
