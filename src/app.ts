@@ -38,7 +38,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   });
   const gateway = new Gateway(router, now, config.timeoutMs);
   const limiter =
-    config.rateLimitMax > 0 ? new Limiter(new MemoryCounters(), config.rateLimitMax, config.rateLimitWindowMs, overrides.now) : undefined;
+    config.rateLimitMax > 0 ? new Limiter(new MemoryCounters({ limit: config.rateLimitMax }), config.rateLimitMax, config.rateLimitWindowMs, overrides.now) : undefined;
   const app = new Elysia({
     // Bodies are parsed and checked by our own parser; Elysia must neither strip unknown fields
     // nor refuse big bodies before we can answer with an OpenAI-shaped 413.

@@ -30,6 +30,37 @@ function wire(method: string, target: string, host: string | null, headers: stri
   return `${lines.join("\r\n")}\r\n\r\n${body}`;
 }
 
+describe("trusted-proxy client ids", () => {
+  test("X-Forwarded-For values that are not IP addresses share the proxy's budget instead of each getting a fresh one", async () => {
+    await using limited = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_RATE_LIMIT_MAX: "5", CHATGATE_TRUST_PROXY: "1" });
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        fetch(`${limited.url}/v1/models`, { headers: { "x-forwarded-for": `10.0.0.1, ${String(i).padStart(8_000, "z")}` } }).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(195);
+    // A real address as the last hop is still its own client.
+    expect((await fetch(`${limited.url}/v1/models`, { headers: { "x-forwarded-for": "198.51.100.9" } })).status).toBe(200);
+  });
+
+  test("5,000 distinct 8 KB X-Forwarded-For values do not grow the process by what they weigh", async () => {
+    await using limited = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_RATE_LIMIT_MAX: "1000000", CHATGATE_TRUST_PROXY: "1" });
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${limited.proc.pid}/status`, "utf8"))?.[1]) * 1024;
+    const send = (from: number) =>
+      Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          fetch(`${limited.url}/v1/models`, { headers: { "x-forwarded-for": `${from + i}${"y".repeat(8_000)}` } }).then((r) => r.status),
+        ),
+      );
+    await send(0);
+    const before = rss();
+    for (let round = 1; round <= 50; round++) expect(new Set(await send(round * 100))).toEqual(new Set([200]));
+    // Kept as limiter keys, 5,000 values of 8 KB are 40 MB (800 MB at 100k clients); now they are one key.
+    expect(rss() - before).toBeLessThan(24 * 1024 * 1024);
+  });
+});
+
 describe("an empty client key refuses to start", () => {
   const cases: Array<[string, string, string]> = [
     ["the digest of the empty string (MY_KEY unset in the README's sha256 recipe)", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "SHA-256 of the empty string"],

@@ -1,5 +1,6 @@
 import type { Server } from "bun";
 import { Elysia } from "elysia";
+import { clientAddress } from "../auth/client-address.ts";
 import { bearerToken, matchKey } from "../auth/keys.ts";
 import { invalidApiKey, rateLimited } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
@@ -27,19 +28,6 @@ function pathOf(url: string): string {
 }
 
 /**
- * The client's address: the TCP peer, or with a trusted proxy the last `X-Forwarded-For` hop —
- * the one our proxy appended, which a client cannot forge.
- */
-function clientAddress(request: Request, trustProxy: boolean, server: Server<unknown> | null): string {
-  if (trustProxy) {
-    const forwarded = request.headers.get("x-forwarded-for");
-    const last = forwarded?.split(",").pop()?.trim();
-    if (last) return last;
-  }
-  return server?.requestIP(request)?.address ?? "unknown";
-}
-
-/**
  * Auth and limits run on `onRequest`, before the body is even read, so a bad key is a 401 whatever
  * the body (as on OpenAI) and a client over its limit costs us no parsing.
  */
@@ -57,7 +45,8 @@ export function guard(options: GuardOptions) {
       if (index === -1) throw invalidApiKey("Incorrect API key provided.");
       client = `key:${index}`;
     } else {
-      client = `ip:${clientAddress(request, trustProxy, server())}`;
+      const peer = server()?.requestIP(request)?.address ?? "unknown";
+      client = `ip:${clientAddress(trustProxy ? request.headers.get("x-forwarded-for") : null, peer)}`;
     }
     if (limiter === undefined) return;
     const decision = limiter.hit(client);

@@ -1,0 +1,25 @@
+import { isIP } from "node:net";
+
+/** The longest textual IP address (an IPv4-mapped IPv6 address written out in full). */
+const MAX_IP_LENGTH = 45;
+
+/**
+ * The address a client is counted under (rate limits, failed key attempts): the TCP peer, or with a
+ * trusted proxy the last `X-Forwarded-For` hop — the one our proxy appended, which a client cannot
+ * forge. That hop is used only when it is an IP address: anything else (a header the proxy passed
+ * on unchanged, or junk of any length) falls back to the peer, so a client can neither buy a fresh
+ * budget per made-up value nor make us keep an 8 KB string per client. Only the last hop is sliced
+ * out; the header is never split.
+ */
+export function clientAddress(forwarded: string | null, peer: string): string {
+  if (forwarded === null) return peer;
+  let end = forwarded.length;
+  while (end > 0 && isBlank(forwarded.charCodeAt(end - 1))) end--;
+  let start = forwarded.lastIndexOf(",", end - 1) + 1;
+  while (start < end && isBlank(forwarded.charCodeAt(start))) start++;
+  if (end - start === 0 || end - start > MAX_IP_LENGTH) return peer;
+  const last = forwarded.slice(start, end);
+  return isIP(last) === 0 ? peer : last;
+}
+
+const isBlank = (code: number) => code === 32 || code === 9;
