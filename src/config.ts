@@ -1,5 +1,10 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { sha256 } from "./auth/keys.ts";
+import { fileCore } from "./config/file-core.ts";
+import { FieldError } from "./config/field-error.ts";
+import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
+import { ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
+import { resolveRouting } from "./config/routing.ts";
 
 /** Everything chatgate reads at start-up. The schema is the type; `parseConfig` fills it. */
 export const Config = Type.Object({
@@ -29,6 +34,20 @@ export const Config = Type.Object({
   streamBufferBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
   /** Upstream silence after commit before a `: keep-alive` comment goes out; 0 turns it off. */
   streamHeartbeatMs: Type.Integer({ minimum: 0, default: 15_000 }),
+  // From here on: the config file (src/config/), whose schema holds these defaults.
+  /** Every provider: the file's, then the implicit `openai` (OPENAI_*) and `mock` ones. */
+  providers: Type.Array(ProviderSpec),
+  /** Public model name → targets, from the file's `models:`. */
+  models: Type.Record(Type.String(), ModelRoute),
+  /** Attempts per target after the first. */
+  retries: Type.Integer({ minimum: 0 }),
+  /** Longest upstream Retry-After waited for; longer moves on to the next target. */
+  maxRetryWaitMs: Type.Integer({ minimum: 0 }),
+  /** Failures in a row that put a target into cooldown; 0: never. */
+  cooldownAfter: Type.Integer({ minimum: 0 }),
+  cooldownMs: Type.Integer({ minimum: 1 }),
+  /** The config file read, as given by --config or CHATGATE_CONFIG. */
+  configPath: Type.Optional(Type.String()),
 });
 export type Config = Static<typeof Config>;
 
@@ -46,6 +65,8 @@ export interface Flags {
   host?: string;
   port?: string;
   mock?: boolean;
+  /** --config: the YAML config file (else CHATGATE_CONFIG). */
+  config?: string;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
@@ -54,31 +75,40 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
+/**
+ * Flags win over the environment, which wins over the config file (--config / CHATGATE_CONFIG),
+ * which wins over the built-in defaults. A bad file refuses with a ConfigError naming the file.
+ */
 export function parseConfig(env: Env, flags: Flags = {}): Config {
-  const keys = parseKeys(env.CHATGATE_API_KEYS);
-  const host = nonEmpty(flags.host ?? env.HOST, "127.0.0.1");
-  const config: Config = {
+  const configPath = configPathFrom(env, flags);
+  const doc = loadConfigFile(configPath, env);
+  const file = inFile(configPath, () => fileCore(doc));
+  // Set but empty is a refusal (parseKeys), not "unset": it must not fall back to the file's keys.
+  const keys = env.CHATGATE_API_KEYS === undefined && file.apiKeyDigests ? file.apiKeyDigests : parseKeys(env.CHATGATE_API_KEYS);
+  const host = nonEmpty(flags.host ?? env.HOST, file.host ?? "127.0.0.1");
+  const core = {
     host,
-    port: integer(flags.port !== undefined ? "--port" : "PORT", flags.port ?? env.PORT, 3000, 0, 65535),
+    port: integer(flags.port !== undefined ? "--port" : "PORT", flags.port ?? env.PORT, file.port ?? 3000, 0, 65535),
     openaiApiKey: env.OPENAI_API_KEY || undefined,
     openaiBaseUrl: baseUrl(env.OPENAI_BASE_URL),
     upstreamConfigured: Boolean(env.OPENAI_API_KEY || env.OPENAI_BASE_URL),
-    mock: flags.mock === true || flag("CHATGATE_MOCK", env.CHATGATE_MOCK),
+    mock: flags.mock === true || flag("CHATGATE_MOCK", env.CHATGATE_MOCK, file.mock),
     apiKeyDigests: keys,
-    allowNoAuth: flag("CHATGATE_ALLOW_NO_AUTH", env.CHATGATE_ALLOW_NO_AUTH),
-    rateLimitMax: integer("CHATGATE_RATE_LIMIT_MAX", env.CHATGATE_RATE_LIMIT_MAX, 60, 0),
-    rateLimitWindowMs: integer("CHATGATE_RATE_LIMIT_WINDOW_MS", env.CHATGATE_RATE_LIMIT_WINDOW_MS, 60_000, 1),
-    trustProxy: flag("CHATGATE_TRUST_PROXY", env.CHATGATE_TRUST_PROXY),
-    defaultModel: nonEmpty(env.CHATGATE_DEFAULT_MODEL, "gpt-4o-mini"),
-    timeoutMs: integer("CHATGATE_TIMEOUT_MS", env.CHATGATE_TIMEOUT_MS, 600_000, 1),
-    streamIdleTimeoutMs: integer("CHATGATE_STREAM_IDLE_TIMEOUT_MS", env.CHATGATE_STREAM_IDLE_TIMEOUT_MS, 60_000, 1),
-    maxBodyBytes: integer("CHATGATE_MAX_BODY_BYTES", env.CHATGATE_MAX_BODY_BYTES, 16 * 1024 * 1024, 1),
-    shutdownTimeoutMs: integer("CHATGATE_SHUTDOWN_TIMEOUT_MS", env.CHATGATE_SHUTDOWN_TIMEOUT_MS, 30_000, 0),
-    maxUpstreamBytes: integer("CHATGATE_MAX_UPSTREAM_BYTES", env.CHATGATE_MAX_UPSTREAM_BYTES, 64 * 1024 * 1024, 1),
-    authFailureLimit: integer("CHATGATE_AUTH_FAILURE_LIMIT", env.CHATGATE_AUTH_FAILURE_LIMIT, 20, 0),
-    streamBufferBytes: integer("CHATGATE_STREAM_BUFFER_BYTES", env.CHATGATE_STREAM_BUFFER_BYTES, 1024 * 1024, 1),
-    streamHeartbeatMs: integer("CHATGATE_STREAM_HEARTBEAT_MS", env.CHATGATE_STREAM_HEARTBEAT_MS, 15_000, 0),
+    allowNoAuth: flag("CHATGATE_ALLOW_NO_AUTH", env.CHATGATE_ALLOW_NO_AUTH, file.allowNoAuth),
+    rateLimitMax: integer("CHATGATE_RATE_LIMIT_MAX", env.CHATGATE_RATE_LIMIT_MAX, file.rateLimitMax ?? 60, 0),
+    rateLimitWindowMs: integer("CHATGATE_RATE_LIMIT_WINDOW_MS", env.CHATGATE_RATE_LIMIT_WINDOW_MS, file.rateLimitWindowMs ?? 60_000, 1),
+    trustProxy: flag("CHATGATE_TRUST_PROXY", env.CHATGATE_TRUST_PROXY, file.trustProxy),
+    defaultModel: nonEmpty(env.CHATGATE_DEFAULT_MODEL, file.defaultModel ?? "gpt-4o-mini"),
+    timeoutMs: integer("CHATGATE_TIMEOUT_MS", env.CHATGATE_TIMEOUT_MS, file.timeoutMs ?? 600_000, 1),
+    streamIdleTimeoutMs: integer("CHATGATE_STREAM_IDLE_TIMEOUT_MS", env.CHATGATE_STREAM_IDLE_TIMEOUT_MS, file.streamIdleTimeoutMs ?? 60_000, 1),
+    maxBodyBytes: integer("CHATGATE_MAX_BODY_BYTES", env.CHATGATE_MAX_BODY_BYTES, file.maxBodyBytes ?? 16 * 1024 * 1024, 1),
+    shutdownTimeoutMs: integer("CHATGATE_SHUTDOWN_TIMEOUT_MS", env.CHATGATE_SHUTDOWN_TIMEOUT_MS, file.shutdownTimeoutMs ?? 30_000, 0),
+    maxUpstreamBytes: integer("CHATGATE_MAX_UPSTREAM_BYTES", env.CHATGATE_MAX_UPSTREAM_BYTES, file.maxUpstreamBytes ?? 64 * 1024 * 1024, 1),
+    authFailureLimit: integer("CHATGATE_AUTH_FAILURE_LIMIT", env.CHATGATE_AUTH_FAILURE_LIMIT, file.authFailureLimit ?? 20, 0),
+    streamBufferBytes: integer("CHATGATE_STREAM_BUFFER_BYTES", env.CHATGATE_STREAM_BUFFER_BYTES, file.streamBufferBytes ?? 1024 * 1024, 1),
+    streamHeartbeatMs: integer("CHATGATE_STREAM_HEARTBEAT_MS", env.CHATGATE_STREAM_HEARTBEAT_MS, file.streamHeartbeatMs ?? 15_000, 0),
   };
+  const config: Config = { ...core, ...inFile(configPath, () => resolveRouting(doc, core, configPath)) };
   if (!isLoopback(config.host) && keys.length === 0 && !config.allowNoAuth) {
     throw new ConfigError(
       "HOST",
@@ -87,6 +117,16 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     );
   }
   return config;
+}
+
+/** A problem found in the file's values becomes a refusal naming the file. */
+function inFile<T>(path: string | undefined, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof FieldError) throw new ConfigError(path ?? "config", err.message);
+    throw err;
+  }
 }
 
 function nonEmpty(value: string | undefined, fallback: string): string {
@@ -102,8 +142,8 @@ function integer(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
-function flag(name: string, value: string | undefined): boolean {
-  if (value === undefined || value === "") return false;
+function flag(name: string, value: string | undefined, fallback = false): boolean {
+  if (value === undefined || value === "") return fallback;
   const v = value.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["0", "false", "no", "off"].includes(v)) return false;
@@ -132,7 +172,7 @@ const EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
  * was unset, and starting on it would either open the gateway or accept an empty key. Messages
  * name the entry by position, never by value (values are secrets).
  */
-function parseKeys(value: string | undefined): Uint8Array[] {
+export function parseKeys(value: string | undefined): Uint8Array[] {
   if (value === undefined) return [];
   const fail = (message: string) => new ConfigError("CHATGATE_API_KEYS", message);
   if (value.replace(/[\s,]/g, "") === "") {

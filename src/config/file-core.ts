@@ -1,0 +1,64 @@
+// The core settings as the file gives them, in Config's units (ms, key digests). Absent keys stay
+// absent: the environment, then src/config.ts's built-in value, fills those.
+import { ConfigError, parseKeys, type Config } from "../config.ts";
+import { parseDuration } from "./duration.ts";
+import { FieldError, fieldPath } from "./field-error.ts";
+import type { FileConfig } from "./file-schema.ts";
+
+export type FileCore = Partial<
+  Pick<
+    Config,
+    | "host" | "port" | "apiKeyDigests" | "allowNoAuth" | "rateLimitMax" | "rateLimitWindowMs" | "trustProxy" | "defaultModel"
+    | "timeoutMs" | "streamIdleTimeoutMs" | "maxBodyBytes" | "shutdownTimeoutMs" | "maxUpstreamBytes" | "authFailureLimit"
+    | "streamBufferBytes" | "streamHeartbeatMs" | "mock"
+  >
+>;
+
+/** Milliseconds of a duration the schema has accepted, refusing one below `min`. */
+export function durationMs(text: string, field: string, min: number): number {
+  const ms = parseDuration(text)!;
+  if (ms < min) throw new FieldError(field, min === 1 ? "must be at least 1ms" : `must be at least ${min}ms`);
+  return ms;
+}
+
+const optionalMs = (text: string | undefined, field: string, min: number) => (text === undefined ? undefined : durationMs(text, field, min));
+
+export function fileCore(doc: FileConfig): FileCore {
+  const core: FileCore = {
+    host: doc.host,
+    port: doc.port,
+    apiKeyDigests: doc.api_keys && fileKeys(doc.api_keys),
+    allowNoAuth: doc.allow_no_auth,
+    rateLimitMax: doc.rate_limit?.max,
+    rateLimitWindowMs: optionalMs(doc.rate_limit?.window, "rate_limit.window", 1),
+    trustProxy: doc.trust_proxy,
+    defaultModel: doc.default_model,
+    timeoutMs: optionalMs(doc.timeout, "timeout", 1),
+    streamIdleTimeoutMs: optionalMs(doc.stream_idle_timeout, "stream_idle_timeout", 1),
+    maxBodyBytes: doc.max_body_bytes,
+    shutdownTimeoutMs: optionalMs(doc.shutdown_timeout, "shutdown_timeout", 0),
+    maxUpstreamBytes: doc.max_upstream_bytes,
+    authFailureLimit: doc.auth_failure_limit,
+    streamBufferBytes: doc.stream_buffer_bytes,
+    streamHeartbeatMs: optionalMs(doc.stream_heartbeat, "stream_heartbeat", 0),
+    mock: doc.mock,
+  };
+  return core;
+}
+
+/**
+ * The same rules as CHATGATE_API_KEYS (parseKeys: `sha256:<hex>` digests, empty keys refused),
+ * one entry at a time so a refusal names `api_keys[i]`; the message never holds the key.
+ */
+function fileKeys(keys: string[]): Uint8Array[] {
+  return keys.flatMap((key, i) => {
+    try {
+      if (key.includes(",")) throw new FieldError(fieldPath("api_keys", i), "one key per entry: a key must not contain a comma");
+      return parseKeys(key);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const problem = err.message.slice(err.variable.length + 2).replace(/^entry 1:?\s*/, "");
+      throw new FieldError(fieldPath("api_keys", i), problem);
+    }
+  });
+}

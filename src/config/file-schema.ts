@@ -1,0 +1,132 @@
+// The config file's shape (snake_case, as written in YAML) and the only copy of every default it
+// has. The annotated chatgate.example.yaml documents the same keys for operators.
+// `errorMessage` is ours, not TypeBox's: schema-errors.ts prefers it to TypeBox's own wording.
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { DURATION_HINT, DURATION_PATTERN } from "./duration.ts";
+
+const Duration = (options: { default?: string } = {}) => Type.String({ pattern: DURATION_PATTERN, errorMessage: DURATION_HINT, ...options });
+const NonEmpty = Type.String({ minLength: 1 });
+
+/** Ids appear in `provider/model` names and in response headers, so they stay plain. */
+export const PROVIDER_ID = "^[a-z0-9][a-z0-9_-]*$";
+const ProviderId = Type.String({
+  pattern: PROVIDER_ID,
+  errorMessage: "expected lower-case letters, digits, '-' or '_', starting with a letter or digit",
+});
+const BaseUrl = (fallback: string) => Type.String({ pattern: "^https?://", errorMessage: "expected an http(s) URL", default: fallback });
+
+// Timeouts left out fall back to the global ones: first_byte and idle to stream_idle_timeout
+// (CHATGATE_STREAM_IDLE_TIMEOUT_MS), total to timeout (CHATGATE_TIMEOUT_MS). Those are settings,
+// not constants, so they are filled in when the file is resolved, not here.
+// `default: {}` on objects inside a record or an optional slot: Value.Default only descends into
+// a value whose schema has a default of its own.
+const Timeouts = Type.Object(
+  { first_byte: Type.Optional(Duration()), idle: Type.Optional(Duration()), total: Type.Optional(Duration()) },
+  { additionalProperties: false, default: {} },
+);
+
+/** Keys shared by the network providers. */
+const network = {
+  id: ProviderId,
+  /** Sent as `Authorization: Bearer …` (openai) or `x-api-key` (anthropic); optional, as Azure uses `headers: {api-key: …}`. */
+  api_key: Type.Optional(Type.String({ minLength: 1, errorMessage: "expected a non-empty key (leave api_key out for none)" })),
+  /** Extra request headers, any names. */
+  headers: Type.Record(Type.String(), Type.String({ errorMessage: "expected a string (put numbers in quotes)" }), { default: {} }),
+  /** The models this provider serves; left out, its /models list is read instead. */
+  models: Type.Optional(Type.Array(NonEmpty)),
+  timeouts: Timeouts,
+  /** Drop request fields the upstream cannot honour (named in x-chatgate-dropped-params) instead of a 400. */
+  drop_params: Type.Boolean({ default: false }),
+};
+
+export const OpenAIEntry = Type.Object(
+  { ...network, type: Type.Literal("openai"), base_url: BaseUrl("https://api.openai.com/v1") },
+  { additionalProperties: false },
+);
+
+export const AnthropicEntry = Type.Object(
+  {
+    ...network,
+    type: Type.Literal("anthropic"),
+    /** chatgate calls {base_url}/v1/messages. */
+    base_url: BaseUrl("https://api.anthropic.com"),
+    anthropic_version: Type.String({ minLength: 1, default: "2023-06-01" }),
+    /** Sent when the request names no max_tokens: Anthropic requires one. */
+    max_tokens: Type.Integer({ minimum: 1, default: 4096 }),
+  },
+  { additionalProperties: false },
+);
+
+/** The built-in deterministic model: nothing to reach, so nothing to configure. */
+export const MockEntry = Type.Object({ id: ProviderId, type: Type.Literal("mock") }, { additionalProperties: false });
+
+export const PROVIDER_ENTRIES = [OpenAIEntry, AnthropicEntry, MockEntry] as const;
+export const ProviderEntry = Type.Union([...PROVIDER_ENTRIES]);
+export type ProviderEntry = Static<typeof ProviderEntry>;
+
+export const TargetEntry = Type.Object(
+  {
+    provider: NonEmpty,
+    model: NonEmpty,
+    /** Share of first picks under `strategy: weighted`; 0 makes a target a fallback only. */
+    weight: Type.Number({ minimum: 0, default: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ModelEntry = Type.Object(
+  {
+    /** priority: targets in order; weighted: the first drawn by weight, the rest in order. */
+    strategy: Type.Union([Type.Literal("priority"), Type.Literal("weighted")], { default: "priority" }),
+    targets: Type.Array(TargetEntry, { minItems: 1 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type ModelEntry = Static<typeof ModelEntry>;
+
+const optional = <T extends TSchema>(schema: T) => Type.Optional(schema);
+const Count = (minimum: number) => Type.Integer({ minimum });
+
+/**
+ * The core settings, also settable by environment variable (which wins) and some by flag. No
+ * defaults here: absent means "not set in the file", and the environment or the built-in value
+ * (src/config.ts) applies. Sizes are bytes; durations have units.
+ */
+const core = {
+  host: optional(NonEmpty),
+  port: optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  /** Client keys, as CHATGATE_API_KEYS: plain, or `sha256:<hex>` of the key. */
+  api_keys: optional(Type.Array(Type.String({ pattern: "\\S", errorMessage: "expected a non-empty key" }))),
+  allow_no_auth: optional(Type.Boolean()),
+  rate_limit: optional(
+    Type.Object({ max: optional(Count(0)), window: optional(Duration()) }, { additionalProperties: false }),
+  ),
+  trust_proxy: optional(Type.Boolean()),
+  default_model: optional(NonEmpty),
+  timeout: optional(Duration()),
+  stream_idle_timeout: optional(Duration()),
+  max_body_bytes: optional(Count(1)),
+  shutdown_timeout: optional(Duration()),
+  max_upstream_bytes: optional(Count(1)),
+  auth_failure_limit: optional(Count(0)),
+  stream_buffer_bytes: optional(Count(1)),
+  stream_heartbeat: optional(Duration()),
+  mock: optional(Type.Boolean()),
+};
+
+export const FileConfig = Type.Object(
+  {
+    providers: Type.Array(ProviderEntry, { default: [] }),
+    models: Type.Record(Type.String(), ModelEntry, { default: {} }),
+    /** Attempts per target after the first. */
+    retries: Type.Integer({ minimum: 0, maximum: 10, default: 2 }),
+    /** Longest upstream Retry-After waited for; a longer one moves on to the next target. */
+    max_retry_wait: Duration({ default: "10s" }),
+    /** Failures in a row that put a target into cooldown; 0 turns cooldown off. */
+    cooldown_after: Type.Integer({ minimum: 0, default: 3 }),
+    cooldown: Duration({ default: "30s" }),
+    ...core,
+  },
+  { additionalProperties: false },
+);
+export type FileConfig = Static<typeof FileConfig>;

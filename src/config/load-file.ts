@@ -1,0 +1,74 @@
+// Reading the config file: YAML → `${VAR}` expansion → schema defaults → validation. Every
+// refusal is a ConfigError naming the file, then the field, then the problem in words.
+import { readFileSync } from "node:fs";
+import { Value } from "@sinclair/typebox/value";
+import { ConfigError, type Env } from "../config.ts";
+import { expandEnv } from "./expand-env.ts";
+import { FieldError } from "./field-error.ts";
+import { FileConfig } from "./file-schema.ts";
+import { firstProblem } from "./schema-errors.ts";
+
+/** `--config` wins over CHATGATE_CONFIG; blank means none. */
+export function configPathFrom(env: Env, flags: { config?: string }): string | undefined {
+  const path = (flags.config ?? env.CHATGATE_CONFIG ?? "").trim();
+  return path === "" ? undefined : path;
+}
+
+/** The file's settings, defaults filled; without a path, the defaults of an empty file. */
+export function loadConfigFile(path: string | undefined, env: Env): FileConfig {
+  if (path === undefined) return Value.Default(FileConfig, {}) as FileConfig;
+  try {
+    return validate(parseYaml(read(path)), env);
+  } catch (err) {
+    if (err instanceof FieldError) throw new ConfigError(path, err.message);
+    throw err;
+  }
+}
+
+/** Validates an already parsed document (exported for tests that skip the disk). */
+export function validate(parsed: unknown, env: Env): FileConfig {
+  // An empty file (or one of comments) is a file of defaults.
+  const raw = parsed ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new FieldError("", "expected a mapping of settings (key: value) at the top level");
+  const doc = Value.Default(FileConfig, expandEnv(raw, env));
+  const problem = firstProblem(FileConfig, doc);
+  if (problem) throw problem;
+  return doc as FileConfig;
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(err);
+    throw new FieldError("", `cannot read the config file: ${why}`);
+  }
+}
+
+/**
+ * Bun.YAML.parse reports no position (its error's line and column are the caller's), so the
+ * line is found here: the first line after which no prefix of the file parses. A construct
+ * spanning lines (a flow list) is reported at its first line.
+ */
+export function parseYaml(text: string): unknown {
+  try {
+    return Bun.YAML.parse(text);
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/^YAML Parse error:\s*/, "");
+    throw new FieldError(`line ${errorLine(text)}`, `not valid YAML (${reason})`);
+  }
+}
+
+function errorLine(text: string): number {
+  const lines = text.split("\n");
+  for (let n = lines.length - 1; n > 0; n--) {
+    try {
+      Bun.YAML.parse(lines.slice(0, n).join("\n"));
+      return n + 1;
+    } catch {
+      // this prefix already holds the error; try a shorter one
+    }
+  }
+  return 1;
+}

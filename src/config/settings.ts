@@ -1,0 +1,63 @@
+// The core settings that both the environment and the file can set: their names in each place,
+// for check-config's "where does this come from" and for hints when an environment variable's
+// name is written into the file.
+import type { Config, Env, Flags } from "../config.ts";
+import { formatDuration } from "./duration.ts";
+import type { FileConfig } from "./file-schema.ts";
+
+export interface CoreSetting {
+  /** Where it sits in the file (`rate_limit.window`). */
+  key: string;
+  env: string;
+  flag?: "host" | "port" | "mock";
+  /** The resolved value as check-config prints it: never a key. */
+  show(config: Config): string;
+}
+
+const keyCount = (n: number) => `${n} key${n === 1 ? "" : "s"}`;
+const ms = (pick: (c: Config) => number) => (c: Config) => formatDuration(pick(c));
+
+export const CORE_SETTINGS: readonly CoreSetting[] = [
+  { key: "host", env: "HOST", flag: "host", show: (c) => c.host },
+  { key: "port", env: "PORT", flag: "port", show: (c) => String(c.port) },
+  { key: "api_keys", env: "CHATGATE_API_KEYS", show: (c) => (c.apiKeyDigests.length ? keyCount(c.apiKeyDigests.length) : "none, no client auth") },
+  { key: "allow_no_auth", env: "CHATGATE_ALLOW_NO_AUTH", show: (c) => String(c.allowNoAuth) },
+  { key: "rate_limit.max", env: "CHATGATE_RATE_LIMIT_MAX", show: (c) => String(c.rateLimitMax) },
+  { key: "rate_limit.window", env: "CHATGATE_RATE_LIMIT_WINDOW_MS", show: ms((c) => c.rateLimitWindowMs) },
+  { key: "trust_proxy", env: "CHATGATE_TRUST_PROXY", show: (c) => String(c.trustProxy) },
+  { key: "default_model", env: "CHATGATE_DEFAULT_MODEL", show: (c) => c.defaultModel },
+  { key: "timeout", env: "CHATGATE_TIMEOUT_MS", show: ms((c) => c.timeoutMs) },
+  { key: "stream_idle_timeout", env: "CHATGATE_STREAM_IDLE_TIMEOUT_MS", show: ms((c) => c.streamIdleTimeoutMs) },
+  { key: "max_body_bytes", env: "CHATGATE_MAX_BODY_BYTES", show: (c) => String(c.maxBodyBytes) },
+  { key: "shutdown_timeout", env: "CHATGATE_SHUTDOWN_TIMEOUT_MS", show: ms((c) => c.shutdownTimeoutMs) },
+  { key: "max_upstream_bytes", env: "CHATGATE_MAX_UPSTREAM_BYTES", show: (c) => String(c.maxUpstreamBytes) },
+  { key: "auth_failure_limit", env: "CHATGATE_AUTH_FAILURE_LIMIT", show: (c) => String(c.authFailureLimit) },
+  { key: "stream_buffer_bytes", env: "CHATGATE_STREAM_BUFFER_BYTES", show: (c) => String(c.streamBufferBytes) },
+  { key: "stream_heartbeat", env: "CHATGATE_STREAM_HEARTBEAT_MS", show: ms((c) => c.streamHeartbeatMs) },
+  { key: "mock", env: "CHATGATE_MOCK", flag: "mock", show: (c) => String(c.mock) },
+];
+
+/** The value the file gave a setting, as written there (keys counted, never shown). */
+export function fileValue(doc: FileConfig, key: string): string | undefined {
+  let node: unknown = doc;
+  for (const part of key.split(".")) node = node !== null && typeof node === "object" ? (node as Record<string, unknown>)[part] : undefined;
+  if (node === undefined) return undefined;
+  return Array.isArray(node) ? keyCount(node.length) : String(node);
+}
+
+/** "port: 8080 (from PORT, overrides the file's 3000)" — what wins, and what it overrides. */
+export function describeSetting(setting: CoreSetting, config: Config, doc: FileConfig, env: Env, flags: Flags): string {
+  const given = fileValue(doc, setting.key);
+  const flagGiven = setting.flag !== undefined && flags[setting.flag] !== undefined && flags[setting.flag] !== false;
+  const envGiven = (env[setting.env] ?? "").trim() !== "";
+  const winner = flagGiven ? `--${setting.flag}` : envGiven ? setting.env : undefined;
+  const from = winner
+    ? `from ${winner}${given !== undefined ? `, overrides the file's ${given}` : ""}`
+    : given !== undefined ? "from the file" : "default";
+  return `${setting.key}: ${setting.show(config)} (${from})`;
+}
+
+/** The file key for an environment variable's name, when someone writes `PORT:` in the file. */
+export function fileKeyForEnv(name: string): string | undefined {
+  return CORE_SETTINGS.find((s) => s.env === name)?.key;
+}
