@@ -5,15 +5,20 @@ import { VERSION } from "./version.ts";
 export const HELP = `chatgate ${VERSION} — OpenAI-compatible chat-completions gateway
 
 Usage: chatgate [options]
+       chatgate check-config [<path>]   validate a config file and print what it resolves to
+                                        (secrets as ***); exits 0, or 1 with the start-up error
 
 Options:
+  --config <path>    YAML config file (overrides CHATGATE_CONFIG); see chatgate.example.yaml
   --host <address>   bind address (overrides HOST; default 127.0.0.1)
   --port <number>    listen port (overrides PORT; default 3000; 0 picks a free port)
   --mock             serve the built-in mock model (same as CHATGATE_MOCK=1)
   -h, --help         show this help
   -v, --version      print the version
 
-Environment:
+Environment (wins over the config file):
+  CHATGATE_CONFIG                  YAML config file: providers, model routes, retries, and any
+                                   setting below under its own name (e.g. timeout: 10m)
   HOST                             bind address (default 127.0.0.1)
   PORT                             listen port (default 3000)
   OPENAI_API_KEY                   key sent upstream as Authorization: Bearer …
@@ -40,10 +45,17 @@ Environment:
   CHATGATE_STREAM_HEARTBEAT_MS     upstream silence before a ': keep-alive' comment goes out on a
                                    stream (default 15000; 0 turns it off)
 
-A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set.
+A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set, or the config file
+lists one.
 `;
 
-export type Command = { kind: "help" } | { kind: "version" } | { kind: "serve"; flags: Flags } | { kind: "usage-error"; message: string };
+export type Command =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "serve"; flags: Flags }
+  /** `path` is the positional argument, else --config / CHATGATE_CONFIG (undefined: neither given). */
+  | { kind: "check-config"; path?: string; flags: Flags }
+  | { kind: "usage-error"; message: string };
 
 export function parseCommand(argv: string[]): Command {
   let parsed;
@@ -51,11 +63,12 @@ export function parseCommand(argv: string[]): Command {
     parsed = parseArgs({
       args: argv,
       strict: true,
-      allowPositionals: false,
+      allowPositionals: true,
       options: {
         host: { type: "string" },
         port: { type: "string" },
         mock: { type: "boolean" },
+        config: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -63,8 +76,13 @@ export function parseCommand(argv: string[]): Command {
   } catch (err) {
     return { kind: "usage-error", message: err instanceof Error ? err.message : String(err) };
   }
-  const { values } = parsed;
+  const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
-  return { kind: "serve", flags: { host: values.host, port: values.port, mock: values.mock } };
+  const flags: Flags = { host: values.host, port: values.port, mock: values.mock, config: values.config };
+  const [command, path, ...extra] = positionals;
+  if (command === undefined) return { kind: "serve", flags };
+  if (command !== "check-config") return { kind: "usage-error", message: `unknown command '${command}' (the only command is check-config)` };
+  if (extra.length > 0) return { kind: "usage-error", message: "check-config takes one config file" };
+  return { kind: "check-config", path, flags };
 }

@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import { bannerLines, probeProviders } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
+import { checkConfig } from "./config/check-config.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
 import { VERSION } from "./version.ts";
 
@@ -18,6 +19,12 @@ function configure(): Config {
     case "usage-error":
       process.stderr.write(`chatgate: ${command.message}\nRun 'chatgate --help' for the options.\n`);
       process.exit(2);
+    case "check-config": {
+      const result = checkConfig(command.path, process.env, command.flags);
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      process.exit(result.code);
+    }
   }
   try {
     return parseConfig(process.env, command.flags);
