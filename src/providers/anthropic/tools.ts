@@ -1,0 +1,44 @@
+import type { ChatCompletionTool, ChatCompletionToolChoiceOption } from "openai/resources/chat/completions";
+import { invalidRequest } from "../../errors.ts";
+import { unsupported } from "./errors.ts";
+import type { Tool, ToolChoice } from "./wire.ts";
+
+/**
+ * OpenAI function tools as Anthropic tools: `parameters` is the `input_schema` (an empty object
+ * schema when absent, since Anthropic requires one). Custom (free-form text) tools have no
+ * Anthropic equivalent. `strict` is not passed on: older anthropic-versions reject it.
+ */
+export function toTools(tools: readonly ChatCompletionTool[] | undefined, provider: string): Tool[] | undefined {
+  if (tools === undefined || tools.length === 0) return undefined;
+  return tools.map((tool, k) => {
+    if (tool.type !== "function") throw unsupported(provider, `tools[${k}].type`, `tools of type '${tool.type}'`);
+    const fn = tool.function;
+    if (typeof fn?.name !== "string") throw invalidRequest("A function tool needs a name.", `tools[${k}].function.name`);
+    const out: Tool = { name: fn.name, input_schema: { type: "object", properties: {}, ...fn.parameters } };
+    if (typeof fn.description === "string") out.description = fn.description;
+    return out;
+  });
+}
+
+/**
+ * `auto`, `none`, `required` (→ `any`) or a named function (→ `tool`); `parallel_tool_calls:
+ * false` is `disable_parallel_tool_use` on the choice, so with no choice given it rides on `auto`.
+ */
+export function toToolChoice(
+  choice: ChatCompletionToolChoiceOption | undefined,
+  parallel: boolean | undefined,
+  refuse: (param: string, what: string) => void,
+): ToolChoice | undefined {
+  const single = parallel === false ? { disable_parallel_tool_use: true } : {};
+  if (choice === undefined) return parallel === false ? { type: "auto", ...single } : undefined;
+  if (choice === "none") return { type: "none" };
+  if (choice === "auto") return { type: "auto", ...single };
+  if (choice === "required") return { type: "any", ...single };
+  if (typeof choice === "object" && choice !== null && choice.type === "function" && typeof choice.function?.name === "string") {
+    return { type: "tool", name: choice.function.name, ...single };
+  }
+  // `allowed_tools` and custom-tool choices: refused, or dropped (the default, auto, applies).
+  const kind = typeof choice === "object" && choice !== null ? choice.type : String(choice);
+  refuse("tool_choice", `tool_choice '${kind}'`);
+  return parallel === false ? { type: "auto", ...single } : undefined;
+}
