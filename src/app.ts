@@ -8,8 +8,8 @@ import { sleep } from "./gateway/sleep.ts";
 import { chatRoutes } from "./http/chat.ts";
 import { docs } from "./http/docs.ts";
 import { guard } from "./http/guard.ts";
-import { onError } from "./http/on-error.ts";
-import { opsRoutes } from "./http/ops.ts";
+import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
+import { opsRoutes, publicRoutes } from "./http/ops.ts";
 import { simpleChatRoutes } from "./http/simple-chat.ts";
 import { Stats } from "./obs/stats.ts";
 import { createProviders } from "./providers/registry.ts";
@@ -45,12 +45,19 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     normalize: false,
     // Bun's own limit answers 413 with an empty body; ours (in the parser) answers OpenAI-shaped,
     // checking Content-Length before reading and counting chunked bodies as they arrive.
-    serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30) },
+    // Bun's router matches every route (Elysia registers them in `routes`); what it does not match
+    // goes to our catch-all, never to Elysia's fallback router (see `unrouted`).
+    serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats) } },
+    // Elysia otherwise takes the path to start after the 11th character of the URL, wrong for a
+    // short Host (`Host: a`); with the catch-all above this matters only for the context's path.
+    handler: { standardHostname: false },
   });
   app
     .use(onError(stats))
-    .use(guard({ keyDigests: config.apiKeyDigests, limiter, trustProxy: config.trustProxy, stats, server: () => app.server }))
+    // Public: mounted before the guard. Every route mounted after it needs a key (when keys are set).
+    .use(publicRoutes())
     .use(docs())
+    .use(guard({ keyDigests: config.apiKeyDigests, limiter, trustProxy: config.trustProxy, stats, server: () => app.server }))
     .use(opsRoutes(gateway, router, stats))
     .use(chatRoutes(gateway, stats, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, stats, config.maxBodyBytes, config.defaultModel));

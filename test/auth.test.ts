@@ -177,9 +177,12 @@ describe("which routes need a key", () => {
     });
   }
 
-  test("lookalike paths of the public routes are not public", async () => {
+  test("lookalike paths of the public routes are not public: unknown ones are 404s, protected ones 401s", async () => {
     await using s = setup();
-    for (const path of ["/healthz", "/docsx", "/status?health", "/v1/models?/health"]) {
+    for (const path of ["/healthz", "/docsx", "/health/x", "/docs/status"]) {
+      expect((await fetch(`${s.gw.url}${path}`)).status).toBe(404);
+    }
+    for (const path of ["/status?health", "/v1/models?/health", "/v1/models/health"]) {
       expect((await fetch(`${s.gw.url}${path}`)).status).toBe(401);
     }
   });

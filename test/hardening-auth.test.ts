@@ -30,6 +30,78 @@ function wire(method: string, target: string, host: string | null, headers: stri
   return `${lines.join("\r\n")}\r\n\r\n${body}`;
 }
 
+describe("a short, empty, missing or IPv6 Host header, or an absolute request target, does not make a protected route public", () => {
+  const port = () => new URL(gw.url).port;
+  // [what, host, request-target prefix, HTTP version]
+  const variants: Array<[string, () => string | null, string, string]> = [
+    ["Host: a", () => "a", "", "1.1"],
+    ["Host: ab", () => "ab", "", "1.1"],
+    ["Host: abc", () => "abc", "", "1.1"],
+    ["an empty Host", () => "", "", "1.1"],
+    ["no Host on HTTP/1.0", () => null, "", "1.0"],
+    ["Host with a port", () => `127.0.0.1:${port()}`, "", "1.1"],
+    ["an IPv6 Host", () => `[::1]:${port()}`, "", "1.1"],
+    ["an absolute request target", () => "a", "http://x", "1.1"],
+    ["an absolute request target and no Host on HTTP/1.0", () => null, "http://x", "1.0"],
+  ];
+  const PROTECTED: Array<[string, string, string]> = [
+    ["GET", "/status", ""],
+    ["GET", "/v1/models", ""],
+    ["GET", "/v1/models/mock", ""],
+    ["POST", "/v1/chat/completions", CHAT],
+    ["POST", "/chat", '{"message":"hi"}'],
+  ];
+
+  for (const [what, host, prefix, version] of variants) {
+    test(`with ${what}: protected routes are 401 without a key, under /docs/… they are 404 even with one, and /health is 200`, async () => {
+      for (const [method, path, body] of PROTECTED) {
+        const bare = await rawRequest(gw.url, wire(method, prefix + path, host(), [], body, version));
+        expect({ what, method, path, status: bare.status }).toEqual({ what, method, path, status: 401 });
+        expect(JSON.parse(rawBody(bare))).toMatchObject({ error: { code: "invalid_api_key" } });
+        // Elysia's own path parse made `/docs/status` serve /status (and the guard took it for a docs page).
+        for (const auth of [[], [`Authorization: Bearer ${KEY}`]]) {
+          const docs = await rawRequest(gw.url, wire(method, `${prefix}/docs${path}`, host(), auth, body, version));
+          expect({ what, method, path: `/docs${path}`, status: docs.status }).toEqual({ what, method, path: `/docs${path}`, status: 404 });
+        }
+      }
+      const health = await rawRequest(gw.url, wire("GET", `${prefix}/health`, host(), [], "", version));
+      expect({ what, status: health.status }).toEqual({ what, status: 200 });
+      expect(JSON.parse(rawBody(health))).toEqual({ status: "ok" });
+    });
+  }
+
+  test("with a key, the same requests reach their routes", async () => {
+    for (const [host, prefix, version] of [["a", "", "1.1"], [null, "", "1.0"], ["a", "http://x", "1.1"]] as const) {
+      const auth = [`Authorization: Bearer ${KEY}`];
+      expect((await rawRequest(gw.url, wire("GET", `${prefix}/status`, host, auth, "", version))).status).toBe(200);
+      const chat = await rawRequest(gw.url, wire("POST", `${prefix}/v1/chat/completions`, host, auth, CHAT, version));
+      expect(chat.status).toBe(200);
+      expect(JSON.parse(rawBody(chat))).toMatchObject({ object: "chat.completion" });
+    }
+  });
+
+  test("a path that only looks like a route once cut at a fixed offset is a 404, whatever the Host", async () => {
+    for (const [host, version] of [["a", "1.1"], [null, "1.0"], ["", "1.1"]] as const) {
+      for (const path of ["/abcdef/status", "/abcdefghij/status", "/xxxxxx/v1/models", "/abcdefghij/v1/models/mock"]) {
+        const res = await rawRequest(gw.url, wire("GET", path, host, [`Authorization: Bearer ${KEY}`], "", version));
+        expect({ path, host, status: res.status }).toEqual({ path, host, status: 404 });
+      }
+    }
+  });
+});
+
+describe("a bad key is refused before the body is read", () => {
+  test("a bad key with a 1 GB Content-Length is a 401 although the body never comes", async () => {
+    for (const auth of [["Authorization: Bearer wrong"], []]) {
+      const head = wire("POST", "/v1/chat/completions", "127.0.0.1", [...auth, "Content-Length: 1000000000", "Content-Type: application/json"]);
+      // A server that read the body first would still be waiting for it when the exchange ends.
+      const res = await rawRequest(gw.url, `${head}{"model":`, 3_000);
+      expect(res.status).toBe(401);
+      expect(JSON.parse(rawBody(res))).toMatchObject({ error: { code: "invalid_api_key" } });
+    }
+  });
+});
+
 describe("trusted-proxy client ids", () => {
   test("X-Forwarded-For values that are not IP addresses share the proxy's budget instead of each getting a fresh one", async () => {
     await using limited = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_RATE_LIMIT_MAX: "5", CHATGATE_TRUST_PROXY: "1" });

@@ -1,4 +1,5 @@
 import { openapi } from "@elysiajs/openapi";
+import { SwaggerUIRender } from "@elysiajs/openapi/swagger";
 import { Elysia } from "elysia";
 import bundle from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import css from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
@@ -13,20 +14,31 @@ import { VERSION } from "../version.ts";
 export function docs() {
   const asset = (path: string, type: string) => () =>
     new Response(Bun.file(path), { headers: { "content-type": type, "cache-control": "public, max-age=86400" } });
+  const info = { title: "chatgate", version: VERSION, description: "OpenAI-compatible chat-completions gateway" };
+  // Our own page rather than the plugin's: the plugin's is a static Response, which Elysia serves
+  // only from its fallback router (see `unrouted` in on-error.ts), and it loads the document by a
+  // relative URL, which broke under /docs/. This one names /docs/json from the root.
+  const page = SwaggerUIRender(info, {
+    url: "/docs/json",
+    dom_id: "#swagger-ui",
+    cdn: "/docs/assets/swagger-ui-bundle.js",
+    theme: "/docs/assets/swagger-ui.css",
+    autoDarkMode: false,
+  });
   return new Elysia({ name: "docs" })
     .use(
       openapi({
         path: "/docs",
         specPath: "/docs/json",
-        provider: "swagger-ui",
-        swagger: { cdn: "/docs/assets/swagger-ui-bundle.js", theme: "/docs/assets/swagger-ui.css", autoDarkMode: false },
+        provider: null,
         documentation: {
-          info: { title: "chatgate", version: VERSION, description: "OpenAI-compatible chat-completions gateway" },
+          info,
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
           security: [{ bearer: [] }],
         },
       }),
     )
+    .get("/docs", () => new Response(page, { headers: { "content-type": "text/html; charset=utf-8" } }), { detail: { hide: true } })
     .get("/docs/assets/swagger-ui-bundle.js", asset(bundle, "text/javascript; charset=utf-8"), { detail: { hide: true } })
     .get("/docs/assets/swagger-ui.css", asset(css, "text/css; charset=utf-8"), { detail: { hide: true } });
 }

@@ -17,42 +17,68 @@ export interface GuardOptions {
   server: () => Server<unknown> | null;
 }
 
-/** Routes anyone may call: liveness and the API docs. */
-export const isPublic = (path: string) => path === "/health" || path === "/docs" || path.startsWith("/docs/");
+/**
+ * Set on a request's `set` once the guard has run, so it runs once whichever hook comes first. On
+ * `set`, not the context: a hook that takes the whole context makes Elysia build every part of it
+ * (headers, query, cookies) for every request.
+ */
+const GUARDED = Symbol("chatgate.guarded");
 
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
-  const query = url.indexOf("?", start);
-  return url.substring(start, query === -1 ? undefined : query);
+interface ResponseSet {
+  headers: Record<string, unknown>;
+  [GUARDED]?: true;
 }
 
+const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>'.";
+const WRONG_KEY = "Incorrect API key provided.";
+
 /**
- * Auth and limits run on `onRequest`, before the body is even read, so a bad key is a 401 whatever
- * the body (as on OpenAI) and a client over its limit costs us no parsing.
+ * Client keys and request limits, for every route mounted after this plugin: the routes
+ * mounted before it (`/`, `/health`, the docs) are the public ones.
+ *
+ * Which routes need a key is decided by the route the router matched, not by a parse of the URL of
+ * our own: the checks are hooks of each protected route, compiled into that route's handler, so a
+ * request reaches a protected handler only through them, whatever its Host header or request target
+ * looked like. They run before the body is read: on `parse` for routes with a body (the first
+ * parser, which reads nothing and passes on) and on `transform` for the others (GET, HEAD), so a bad
+ * key is a 401 whatever the body — a huge one is never read — and a client over its limit costs us
+ * no parsing.
  */
 export function guard(options: GuardOptions) {
   const { keyDigests, limiter, trustProxy, stats, server } = options;
   const authOn = keyDigests.length > 0;
-  return new Elysia({ name: "guard" }).onRequest(({ request, set }) => {
-    stats.total++;
-    if (isPublic(pathOf(request.url))) return;
-    let client: string;
-    if (authOn) {
-      const token = bearerToken(request.headers.get("authorization"));
-      if (token === undefined) throw invalidApiKey("Missing API key: send it as 'Authorization: Bearer <key>'.");
-      const index = matchKey(keyDigests, token);
-      if (index === -1) throw invalidApiKey("Incorrect API key provided.");
-      client = `key:${index}`;
-    } else {
-      const peer = server()?.requestIP(request)?.address ?? "unknown";
-      client = `ip:${clientAddress(trustProxy ? request.headers.get("x-forwarded-for") : null, peer)}`;
-    }
+  // Principal ids built once, so a request with a good key allocates none.
+  const keyIds = keyDigests.map((_, i) => `key:${i}`);
+  const addressOf = (request: Request) =>
+    clientAddress(trustProxy ? request.headers.get("x-forwarded-for") : null, server()?.requestIP(request)?.address ?? "unknown");
+
+  function authenticate(request: Request): string {
+    const token = bearerToken(request.headers.get("authorization"));
+    const index = token === undefined ? -1 : matchKey(keyDigests, token);
+    if (index === -1) throw invalidApiKey(token === undefined ? MISSING_KEY : WRONG_KEY);
+    return keyIds[index]!;
+  }
+
+  function check(request: Request, set: ResponseSet): void {
+    if (set[GUARDED]) return;
+    set[GUARDED] = true;
+    const client = authOn ? authenticate(request) : `ip:${addressOf(request)}`;
     if (limiter === undefined) return;
     const decision = limiter.hit(client);
     set.headers["x-ratelimit-limit"] = String(decision.limit);
     set.headers["x-ratelimit-remaining"] = String(decision.remaining);
     set.headers["x-ratelimit-reset"] = String(Math.ceil(decision.resetMs / 1000));
     if (!decision.allowed) throw rateLimited(decision.limit, decision.resetMs);
-  });
+  }
+
+  return (
+    new Elysia({ name: "guard" })
+      // Every request that reaches a route, public ones included.
+      .onRequest(() => {
+        stats.total++;
+      })
+      // A parse hook that returns nothing lets the route's own parser read the body.
+      .onParse({ as: "scoped" }, ({ request, set }) => check(request, set))
+      .onTransform({ as: "scoped" }, ({ request, set }) => check(request, set))
+  );
 }

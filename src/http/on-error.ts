@@ -2,6 +2,18 @@ import { Elysia, ParseError, ValidationError } from "elysia";
 import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGatewayError } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
 
+/** The path of a request URL, which Bun gives without scheme and host when the Host header is missing or unusable. */
+export function requestPath(url: string): string {
+  let start = 0;
+  if (url.charCodeAt(0) !== 47) {
+    const scheme = url.indexOf("://");
+    start = scheme === -1 ? -1 : url.indexOf("/", scheme + 3);
+    if (start === -1) return "/";
+  }
+  const query = url.indexOf("?", start);
+  return url.substring(start, query === -1 ? undefined : query);
+}
+
 /** `/messages/0/role` → `messages[0].role`, the way OpenAI names a parameter. */
 export function paramName(pointer: string): string | null {
   const parts = pointer.split("/").slice(1);
@@ -30,10 +42,8 @@ export function toWireError(code: string | number, error: unknown, request: Requ
   if (error instanceof ParseError && error.cause instanceof GatewayError) return error.cause;
   if (error instanceof ValidationError) return fromValidation(error);
   switch (code) {
-    case "NOT_FOUND": {
-      const url = new URL(request.url);
-      return notFound(`Invalid URL (${request.method} ${url.pathname}).`);
-    }
+    case "NOT_FOUND":
+      return notFound(`Invalid URL (${request.method} ${requestPath(request.url)}).`);
     case "PARSE":
       return invalidRequest("We could not parse the body of your request.");
     case "INVALID_COOKIE_SIGNATURE":
@@ -56,4 +66,47 @@ export function onError(stats: Stats) {
     for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && key.startsWith("x-ratelimit-")) headers[key] = value;
     return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...headers, ...errorHeaders(err) } });
   });
+}
+
+/** A route as the router knows it: its method and path pattern (`/v1/models/:model`). */
+export interface KnownRoute {
+  method: string;
+  path: string;
+}
+
+/** Answers a request as an OpenAI-shaped error. */
+function errorResponse(stats: Stats, err: GatewayError): Response {
+  stats.countError(err.status);
+  return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: errorHeaders(err) });
+}
+
+/**
+ * Bun's own router (`Bun.serve` `routes`, where Elysia registers every route) is the one parser of
+ * the request path: this handler is its catch-all, so what it does not match is answered here and
+ * never by Elysia's fallback router, which cuts the path out of the URL string at a fixed offset and
+ * gets it wrong for short or missing Host headers (`Host: a` made `/docs/status` serve `/status`).
+ * Unknown paths get 404. It needs no key: it says no more than the published OpenAPI document.
+ */
+export function unrouted(routes: () => readonly KnownRoute[], stats: Stats) {
+  let table: { pattern: RegExp; methods: string[] }[] | undefined;
+  const build = () => {
+    const byPath = new Map<string, string[]>();
+    for (const { method, path } of routes()) {
+      const methods = byPath.get(path) ?? [];
+      if (!methods.includes(method)) methods.push(method);
+      if (method === "GET" && !methods.includes("HEAD")) methods.push("HEAD"); // Bun answers HEAD for GET routes
+      byPath.set(path, methods);
+    }
+    return [...byPath].map(([path, methods]) => ({
+      pattern: new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}$`),
+      methods,
+    }));
+  };
+  const allowed = (path: string) => (table ??= build()).find((route) => route.pattern.test(path))?.methods;
+  return (request: Request): Response => {
+    stats.total++;
+    const path = requestPath(request.url);
+    const methods = allowed(path);
+    return errorResponse(stats, notFound(`Invalid URL (${request.method} ${path}).`));
+  };
 }

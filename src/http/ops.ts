@@ -5,14 +5,19 @@ import type { Stats } from "../obs/stats.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
 
-/** Liveness, status and the model list. */
-export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
-  const providers = router.all.map((p) => ({ id: p.id, type: p.type, host: p.host }));
-  return new Elysia({ name: "ops" })
+/** The public routes: liveness. Mounted before the guard, so they need no key. */
+export function publicRoutes() {
+  return new Elysia({ name: "public" })
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: Health },
       detail: { summary: "Liveness: no auth, no upstream call", tags: ["chatgate"] },
-    })
+    });
+}
+
+/** Status and the model list: mounted after the guard, so they need a key when keys are set. */
+export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
+  const providers = router.all.map((p) => ({ id: p.id, type: p.type, host: p.host }));
+  return new Elysia({ name: "ops" })
     .get(
       "/status",
       () => ({
