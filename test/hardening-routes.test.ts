@@ -19,6 +19,48 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => gw?.stop());
 
+describe("a wrong method on a known route", () => {
+  const cases: Array<[string, string, string]> = [
+    ["GET", "/v1/chat/completions", "POST"],
+    ["PUT", "/v1/chat/completions", "POST"],
+    ["GET", "/chat", "POST"],
+    ["DELETE", "/health", "GET, HEAD"],
+    ["POST", "/v1/models", "GET, HEAD"],
+    ["DELETE", "/v1/models/mock", "GET, HEAD"],
+    ["PATCH", "/status", "GET, HEAD"],
+  ];
+  for (const [method, path, allow] of cases) {
+    test(`${method} ${path} is a 405 with Allow: ${allow} and a message naming the method to use, key or no key`, async () => {
+      for (const headers of [{}, bearer, { authorization: "Bearer wrong" }]) {
+        const res = await fetch(`${gw.url}${path}`, { method, headers, body: method === "GET" ? undefined : "{}" });
+        expect(res.headers.get("allow")).toBe(allow);
+        const error = await expectOpenAIError(res, 405, { type: "invalid_request_error", param: null });
+        expect(error.message).toBe(`Invalid method for URL (${method} ${path}): use ${allow.replace(", HEAD", "")}.`);
+      }
+    });
+  }
+
+  test("unknown paths stay 404 whatever the method, and HEAD on a protected GET route needs a key like GET", async () => {
+    for (const method of ["GET", "POST", "DELETE"]) {
+      const error = await expectOpenAIError(await fetch(`${gw.url}/v1/embeddings`, { method, body: method === "GET" ? undefined : "{}" }), 404);
+      expect(error.message).toBe(`Invalid URL (${method} /v1/embeddings).`);
+    }
+    expect((await fetch(`${gw.url}/status`, { method: "HEAD" })).status).toBe(401);
+    expect((await fetch(`${gw.url}/status`, { method: "HEAD", headers: bearer })).status).toBe(200);
+    expect((await fetch(`${gw.url}/health`, { method: "HEAD" })).status).toBe(200);
+  });
+
+  test("404s and 405s count in /status like other errors", async () => {
+    const read = async () => ((await (await fetch(`${gw.url}/status`, { headers: bearer })).json()) as { requests: { total: number; errors_4xx: number } }).requests;
+    const before = await read();
+    await fetch(`${gw.url}/nowhere`);
+    await fetch(`${gw.url}/v1/chat/completions`);
+    const after = await read();
+    expect(after.total - before.total).toBe(3);
+    expect(after.errors_4xx - before.errors_4xx).toBe(2);
+  });
+});
+
 describe("one list of public routes", () => {
   test("every route the app serves needs a key except /, /health and the docs", async () => {
     const { app } = createApp(parseConfig({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: KEY, CHATGATE_RATE_LIMIT_MAX: "0" }));

@@ -74,10 +74,16 @@ export interface KnownRoute {
   path: string;
 }
 
-/** Answers a request as an OpenAI-shaped error. */
-function errorResponse(stats: Stats, err: GatewayError): Response {
+const methodNotAllowed = (method: string, path: string, methods: readonly string[]) =>
+  new GatewayError({
+    status: 405, type: "invalid_request_error",
+    message: `Invalid method for URL (${method} ${path}): use ${methods.filter((m) => m !== "HEAD").join(" or ")}.`,
+  });
+
+/** Answers a request as an OpenAI-shaped error, with extra headers (`Allow`). */
+function errorResponse(stats: Stats, err: GatewayError, headers: Record<string, string> = {}): Response {
   stats.countError(err.status);
-  return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: errorHeaders(err) });
+  return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...errorHeaders(err), ...headers } });
 }
 
 /**
@@ -85,7 +91,8 @@ function errorResponse(stats: Stats, err: GatewayError): Response {
  * the request path: this handler is its catch-all, so what it does not match is answered here and
  * never by Elysia's fallback router, which cuts the path out of the URL string at a fixed offset and
  * gets it wrong for short or missing Host headers (`Host: a` made `/docs/status` serve `/status`).
- * Unknown paths get 404. It needs no key: it says no more than the published OpenAPI document.
+ * Unknown paths get 404; a known path with a method it does not take gets 405 with `Allow`. None of
+ * these needs a key: they say no more than the published OpenAPI document.
  */
 export function unrouted(routes: () => readonly KnownRoute[], stats: Stats) {
   let table: { pattern: RegExp; methods: string[] }[] | undefined;
@@ -107,6 +114,11 @@ export function unrouted(routes: () => readonly KnownRoute[], stats: Stats) {
     stats.total++;
     const path = requestPath(request.url);
     const methods = allowed(path);
+    // A method the path takes means Bun's router did not take the path as written (say, encoded):
+    // that is a 404 like any path we do not serve.
+    if (methods !== undefined && !methods.includes(request.method)) {
+      return errorResponse(stats, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
+    }
     return errorResponse(stats, notFound(`Invalid URL (${request.method} ${path}).`));
   };
 }
