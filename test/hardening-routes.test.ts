@@ -19,6 +19,47 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => gw?.stop());
 
+describe("the way into the docs", () => {
+  test("/docs/ redirects to /docs, and the page loads its document from the root, so it works from either", async () => {
+    const slash = await fetch(`${gw.url}/docs/`, { redirect: "manual" });
+    expect(slash.status).toBe(308);
+    expect(slash.headers.get("location")).toBe("/docs");
+    const followed = await fetch(`${gw.url}/docs/`);
+    expect(followed.status).toBe(200);
+    expect(followed.url).toBe(`${gw.url}/docs`);
+    const html = await followed.text();
+    const specUrl = /"url"\s*:\s*"([^"]+)"/.exec(html)?.[1];
+    expect(specUrl).toBe("/docs/json");
+    // Resolved against the old /docs/ address too, it is the document (it was /docs/docs/json, a 404).
+    const spec = await fetch(new URL(specUrl!, `${gw.url}/docs/`));
+    expect(spec.status).toBe(200);
+    expect(((await spec.json()) as OpenAPIV3.Document).openapi).toMatch(/^3\./);
+  });
+
+  test("GET / answers a JSON index of links without a key, and every link leads somewhere", async () => {
+    const res = await fetch(`${gw.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toStartWith("application/json");
+    const index = (await res.json()) as { name: string; version: string; links: Record<string, string> };
+    expect(index).toMatchObject({ name: "chatgate", links: { docs: "/docs", openapi: "/docs/json", health: "/health", chat_completions: "/v1/chat/completions", models: "/v1/models" } });
+    for (const link of Object.values(index.links)) {
+      const method = link === "/v1/chat/completions" ? "POST" : "GET";
+      const status = (await fetch(`${gw.url}${link}`, { method, headers: { ...bearer, "content-type": "application/json" }, body: method === "POST" ? '{"model":"mock","messages":[{"role":"user","content":"hi"}]}' : undefined })).status;
+      expect({ link, status }).toEqual({ link, status: 200 });
+    }
+  });
+
+  test("a trailing slash on another known route redirects to it, keeping the query; on an unknown one it is a 404", async () => {
+    const res = await fetch(`${gw.url}/v1/models/?x=1`, { redirect: "manual" });
+    expect(res.status).toBe(308);
+    expect(res.headers.get("location")).toBe("/v1/models?x=1");
+    await expectOpenAIError(await fetch(`${gw.url}/v1/nothing/`, { redirect: "manual" }), 404);
+    // Never a redirect to another host: `//host/` is not a route of ours.
+    const raw = await rawRequest(gw.url, "GET //evil.example/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    expect(raw.status).toBe(404);
+  });
+});
+
 describe("a wrong method on a known route", () => {
   const cases: Array<[string, string, string]> = [
     ["GET", "/v1/chat/completions", "POST"],
@@ -28,6 +69,7 @@ describe("a wrong method on a known route", () => {
     ["POST", "/v1/models", "GET, HEAD"],
     ["DELETE", "/v1/models/mock", "GET, HEAD"],
     ["PATCH", "/status", "GET, HEAD"],
+    ["POST", "/", "GET, HEAD"],
   ];
   for (const [method, path, allow] of cases) {
     test(`${method} ${path} is a 405 with Allow: ${allow} and a message naming the method to use, key or no key`, async () => {
@@ -73,7 +115,7 @@ describe("one list of public routes", () => {
         const res = await fetch(`${url}${path}`, { method: route.method, body: route.method === "GET" ? undefined : "{}" });
         if (res.status !== 401) open.push(`${route.method} ${route.path}`);
       }
-      expect(open.sort()).toEqual(["GET /docs", "GET /docs/assets/swagger-ui-bundle.js", "GET /docs/assets/swagger-ui.css", "GET /docs/json", "GET /health"]);
+      expect(open.sort()).toEqual(["GET /", "GET /docs", "GET /docs/assets/swagger-ui-bundle.js", "GET /docs/assets/swagger-ui.css", "GET /docs/json", "GET /health"]);
     } finally {
       await app.server!.stop(true);
     }

@@ -91,8 +91,9 @@ function errorResponse(stats: Stats, err: GatewayError, headers: Record<string, 
  * the request path: this handler is its catch-all, so what it does not match is answered here and
  * never by Elysia's fallback router, which cuts the path out of the URL string at a fixed offset and
  * gets it wrong for short or missing Host headers (`Host: a` made `/docs/status` serve `/status`).
- * Unknown paths get 404; a known path with a method it does not take gets 405 with `Allow`. None of
- * these needs a key: they say no more than the published OpenAPI document.
+ * Unknown paths get 404; a known path with a method it does not take gets 405 with `Allow`; a known
+ * path with a trailing slash (`/docs/`) is redirected to the path without it. None of these needs a
+ * key: they say no more than the published OpenAPI document.
  */
 export function unrouted(routes: () => readonly KnownRoute[], stats: Stats) {
   let table: { pattern: RegExp; methods: string[] }[] | undefined;
@@ -118,6 +119,10 @@ export function unrouted(routes: () => readonly KnownRoute[], stats: Stats) {
     // that is a 404 like any path we do not serve.
     if (methods !== undefined && !methods.includes(request.method)) {
       return errorResponse(stats, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
+    }
+    if (path.length > 1 && path.endsWith("/") && !path.endsWith("//") && allowed(path.slice(0, -1)) !== undefined) {
+      const query = request.url.indexOf("?");
+      return new Response(null, { status: 308, headers: { location: path.slice(0, -1) + (query === -1 ? "" : request.url.slice(query)) } });
     }
     return errorResponse(stats, notFound(`Invalid URL (${request.method} ${path}).`));
   };

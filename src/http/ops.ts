@@ -5,9 +5,25 @@ import type { Stats } from "../obs/stats.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
 
-/** The public routes: liveness. Mounted before the guard, so they need no key. */
+/** Where to go from the root: what a person or a probe hitting `/` wants to find. */
+const Index = t.Object({
+  name: t.Literal("chatgate"),
+  version: t.String(),
+  links: t.Object({ docs: t.String(), openapi: t.String(), health: t.String(), chat_completions: t.String(), models: t.String() }),
+});
+
+/** The public routes: liveness and the index at `/`. Mounted before the guard, so they need no key. */
 export function publicRoutes() {
+  const index = {
+    name: "chatgate" as const,
+    version: VERSION,
+    links: { docs: "/docs", openapi: "/docs/json", health: "/health", chat_completions: "/v1/chat/completions", models: "/v1/models" },
+  };
   return new Elysia({ name: "public" })
+    .get("/", () => index, {
+      response: { 200: Index },
+      detail: { summary: "Links to the docs, the OpenAPI document, /health and the API", tags: ["chatgate"] },
+    })
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: Health },
       detail: { summary: "Liveness: no auth, no upstream call", tags: ["chatgate"] },
