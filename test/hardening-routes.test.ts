@@ -19,6 +19,35 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => gw?.stop());
 
+describe("the OpenAPI document says which routes need a key", () => {
+  test("/ and /health carry security: [] (no key); the API routes keep the document's bearer requirement", async () => {
+    const doc = (await (await fetch(`${gw.url}/docs/json`)).json()) as OpenAPIV3.Document;
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths["/health"]?.get?.security).toEqual([]);
+    expect(doc.paths["/"]?.get?.security).toEqual([]);
+    for (const [path, method] of [["/status", "get"], ["/v1/models", "get"], ["/v1/chat/completions", "post"], ["/chat", "post"]] as const) {
+      const operation = doc.paths[path]?.[method];
+      expect({ path, documented: operation !== undefined, security: operation?.security }).toEqual({ path, documented: true, security: undefined });
+    }
+    // The docs themselves are not API routes: not in the document.
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/docs"))).toEqual([]);
+  });
+
+  test("what the document calls public is public and the rest needs a key, route by route", async () => {
+    const doc = (await (await fetch(`${gw.url}/docs/json`)).json()) as OpenAPIV3.Document;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of ["get", "post"] as const) {
+        const operation = item?.[method];
+        if (operation === undefined) continue;
+        const url = `${gw.url}${path.replace(/\{[^}]+\}/g, "mock")}`;
+        const res = await fetch(url, { method, headers: { "content-type": "application/json" }, body: method === "post" ? "{}" : undefined });
+        const needsKey = operation.security === undefined ? doc.security!.length > 0 : operation.security.length > 0;
+        expect({ path, method, status: res.status === 401 ? 401 : "answered" }).toEqual({ path, method, status: needsKey ? 401 : "answered" });
+      }
+    }
+  });
+});
+
 describe("the way into the docs", () => {
   test("/docs/ redirects to /docs, and the page loads its document from the root, so it works from either", async () => {
     const slash = await fetch(`${gw.url}/docs/`, { redirect: "manual" });

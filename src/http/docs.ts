@@ -34,6 +34,7 @@ export function docs() {
         documentation: {
           info,
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+          // Every route needs a key unless its own `security: []` says otherwise (/, /health).
           security: [{ bearer: [] }],
         },
       }),

@@ -5,6 +5,9 @@ import type { Stats } from "../obs/stats.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
 
+/** No key needed: `security: []` overrides the document's default (a bearer key) for a route. */
+const PUBLIC = { security: [] };
+
 /** Where to go from the root: what a person or a probe hitting `/` wants to find. */
 const Index = t.Object({
   name: t.Literal("chatgate"),
@@ -22,11 +25,11 @@ export function publicRoutes() {
   return new Elysia({ name: "public" })
     .get("/", () => index, {
       response: { 200: Index },
-      detail: { summary: "Links to the docs, the OpenAPI document, /health and the API", tags: ["chatgate"] },
+      detail: { summary: "Links to the docs, the OpenAPI document, /health and the API", tags: ["chatgate"], ...PUBLIC },
     })
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: Health },
-      detail: { summary: "Liveness: no auth, no upstream call", tags: ["chatgate"] },
+      detail: { summary: "Liveness: no auth, no upstream call", tags: ["chatgate"], ...PUBLIC },
     });
 }
 
