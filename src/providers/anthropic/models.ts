@@ -1,0 +1,45 @@
+import { badGateway } from "../../errors.ts";
+import type { Model } from "../../schema.ts";
+import type { ModelList } from "./wire.ts";
+
+/** Pages read at most: at 1000 models a page, far beyond any account's list. */
+const MAX_PAGES = 5;
+
+/**
+ * Anthropic's model list (`GET /v1/models`, paginated by `after_id`, 20 a page unless `limit`
+ * says more) as OpenAI model objects owned by the provider; `created` from `created_at`.
+ */
+export async function fetchModels(
+  url: string,
+  provider: string,
+  get: (url: string) => Promise<Response>,
+  read: (res: Response) => Promise<string>,
+): Promise<Model[]> {
+  const models: Model[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const query: string = after === null ? "?limit=1000" : `?limit=1000&after_id=${encodeURIComponent(after)}`;
+    const list = parseList(await read(await get(url + query)), provider);
+    for (const item of list.data) {
+      if (!item || typeof item.id !== "string") continue;
+      const created = Date.parse(item.created_at);
+      models.push({ id: item.id, object: "model", created: Number.isNaN(created) ? 0 : Math.floor(created / 1000), owned_by: provider });
+    }
+    if (list.has_more !== true || typeof list.last_id !== "string") break;
+    after = list.last_id;
+  }
+  return models;
+}
+
+function parseList(text: string, provider: string): ModelList {
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    throw badGateway(`Provider '${provider}' answered /v1/models with a body that is not valid JSON.`);
+  }
+  if (!list || typeof list !== "object" || !Array.isArray((list as { data?: unknown }).data)) {
+    throw badGateway(`Provider '${provider}' answered /v1/models with JSON that is not a model list.`);
+  }
+  return list as ModelList;
+}

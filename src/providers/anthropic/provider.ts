@@ -1,0 +1,180 @@
+import { badGateway } from "../../errors.ts";
+import type { Model } from "../../schema.ts";
+import type { CallOptions, ChatCall, Completion, Provider } from "../provider.ts";
+import { MODELS_BODY_CAP, readCapped } from "../read-body.ts";
+import { fromUpstreamException, redactor, upstreamTooLarge, type Redact } from "../upstream-error.ts";
+import { anthropicError, fromAnthropicResponse, statusOfErrorType } from "./errors.ts";
+import { fetchModels } from "./models.ts";
+import { toMessagesRequest, type Translated } from "./request.ts";
+import { isMessage, toChatCompletion } from "./response.ts";
+import { AnthropicEventStream } from "./stream.ts";
+import { CallTimer, type Timeouts } from "./timer.ts";
+
+export interface AnthropicProviderOptions {
+  id: string;
+  /** e.g. `https://api.anthropic.com`; calls go to `{baseUrl}/v1/messages` and `{baseUrl}/v1/models`. */
+  baseUrl: string;
+  /** Sent as `x-api-key`; redacted from everything the upstream says. */
+  apiKey: string | undefined;
+  /** `anthropic-version`. Default `2023-06-01`. */
+  version?: string;
+  /** Extra request headers (e.g. `anthropic-beta`); they win over chatgate's own. */
+  headers?: Record<string, string>;
+  /** `max_tokens` when the client sets none (Anthropic requires one). Default 4096. */
+  maxTokensDefault?: number;
+  /** Drop parameters Anthropic cannot honour instead of answering 400. Default false. */
+  dropParams?: boolean;
+  timeouts: Timeouts;
+  /** Largest non-streamed answer read; larger is a 502. Default 64 MiB. */
+  maxUpstreamBytes?: number;
+  /** The models this provider serves; when set, /v1/models is never called. */
+  models?: string[];
+  /** How long a fetched model list is reused. Default 60 s. */
+  modelsTtlMs?: number;
+  /** Take any model name, Anthropic's answer being the truth about it. Default: when no `models` are configured. */
+  anyModel?: boolean;
+  fetch?: typeof fetch;
+}
+
+/** A non-streamed answer, with the parameters dropped under drop_params. */
+export interface AnthropicCompletion extends Completion {
+  dropped: readonly string[];
+}
+
+/** Call options; `model` is the upstream model name (default: the client's). */
+export type AnthropicCallOptions = Omit<CallOptions, "model"> & { model?: string };
+
+/**
+ * Anthropic's native Messages API behind the OpenAI wire format: requests are translated once
+ * (request.ts), answers are built as OpenAI objects and serialised once (response.ts,
+ * stream-translator.ts). Nothing Anthropic-shaped reaches the client.
+ */
+export class AnthropicProvider implements Provider {
+  readonly type = "anthropic" as const;
+  readonly id: string;
+  readonly host: string;
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+  private readonly redact: Redact;
+  private readonly fetch: typeof fetch;
+  private readonly maxBytes: number;
+  private modelsCache: { at: number; models: Model[] } | undefined;
+
+  constructor(private readonly options: AnthropicProviderOptions) {
+    this.id = options.id;
+    this.base = options.baseUrl.replace(/\/+$/, "");
+    this.host = new URL(this.base).host;
+    this.headers = { "content-type": "application/json", "anthropic-version": options.version ?? "2023-06-01" };
+    if (options.apiKey) this.headers["x-api-key"] = options.apiKey;
+    Object.assign(this.headers, options.headers);
+    this.redact = redactor(options.apiKey);
+    this.fetch = options.fetch ?? fetch;
+    this.maxBytes = options.maxUpstreamBytes ?? 64 * 1024 * 1024;
+  }
+
+  servesAnyModel(): boolean {
+    return this.options.anyModel ?? this.options.models === undefined;
+  }
+
+  listedModels(): readonly string[] | undefined {
+    return this.options.models ?? this.modelsCache?.models.map((m) => m.id);
+  }
+
+  /**
+   * One JSON answer. Bounded by the total timeout alone: Anthropic sends nothing of a
+   * non-streamed answer before all of it is generated, so a first-byte bound would cap its length.
+   */
+  async complete(call: ChatCall, options: AnthropicCallOptions): Promise<AnthropicCompletion> {
+    const { request, dropped } = this.translate(call, options, false);
+    const limits = this.options.timeouts;
+    const timer = new CallTimer(options.signal, { ...limits, firstByteMs: limits.totalMs });
+    let text: string | undefined;
+    try {
+      const res = await this.post(request, timer.signal);
+      if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
+      text = await readCapped(res, this.maxBytes);
+    } catch (err) {
+      throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "");
+    } finally {
+      timer.clear();
+    }
+    if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      throw badGateway(`Provider '${this.id}' answered with a body that is not valid JSON.`);
+    }
+    if (!isMessage(message)) throw badGateway(`Provider '${this.id}' answered with JSON that is not a message.`);
+    const completion = toChatCompletion(message);
+    return { completion, json: JSON.stringify(completion), dropped };
+  }
+
+  /** Settles once Anthropic has accepted the stream (2xx, event-stream headers); see AnthropicEventStream. */
+  async stream(call: ChatCall, options: AnthropicCallOptions): Promise<AnthropicEventStream> {
+    const { request, dropped } = this.translate(call, options, true);
+    const timer = new CallTimer(options.signal, this.options.timeouts);
+    let body: ReadableStream<Uint8Array>;
+    try {
+      const res = await this.post(request, timer.signal);
+      if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
+      const type = res.headers.get("content-type") ?? "";
+      if (!type.startsWith("text/event-stream") || res.body === null) {
+        await res.body?.cancel();
+        throw badGateway(`Provider '${this.id}' answered a streamed request with '${type || "no content type"}' instead of an event stream.`);
+      }
+      body = res.body;
+    } catch (err) {
+      timer.clear();
+      throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "");
+    }
+    return new AnthropicEventStream(body, {
+      provider: this.id,
+      timer,
+      client: options.signal,
+      includeUsage: call.body.stream_options?.include_usage === true,
+      dropped,
+      onError: (error) => anthropicError(this.id, { status: statusOfErrorType(error.type), type: error.type, message: error.message }, this.redact),
+    });
+  }
+
+  /** The configured list, or Anthropic's (GET /v1/models), as OpenAI model objects owned by this provider. */
+  async models({ signal }: { signal: AbortSignal }): Promise<Model[]> {
+    const now = Date.now();
+    if (this.options.models !== undefined) return this.options.models.map((id) => ({ id, object: "model", created: 0, owned_by: this.id }));
+    if (this.modelsCache && now - this.modelsCache.at < (this.options.modelsTtlMs ?? 60_000)) return this.modelsCache.models;
+    const limits = this.options.timeouts;
+    const timer = new CallTimer(signal, { ...limits, firstByteMs: Math.min(limits.totalMs, 30_000), totalMs: Math.min(limits.totalMs, 30_000) });
+    const cap = Math.min(this.maxBytes, MODELS_BODY_CAP);
+    try {
+      const get = (url: string) => this.fetch(url, { headers: this.headers, signal: timer.signal, redirect: "manual" });
+      const read = async (res: Response) => {
+        if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
+        const text = await readCapped(res, cap);
+        if (text === undefined) throw upstreamTooLarge(this.id, "a model list", cap);
+        return text;
+      };
+      const models = await fetchModels(`${this.base}/v1/models`, this.id, get, read);
+      this.modelsCache = { at: now, models };
+      return models;
+    } catch (err) {
+      throw fromUpstreamException(this.id, err, timer.expired !== undefined, signal, timer.expired ?? "model list");
+    } finally {
+      timer.clear();
+    }
+  }
+
+  private translate(call: ChatCall, options: AnthropicCallOptions, stream: boolean): Translated {
+    return toMessagesRequest(call.body, {
+      provider: this.id,
+      model: options.model ?? call.body.model,
+      stream,
+      maxTokensDefault: this.options.maxTokensDefault ?? 4096,
+      dropParams: this.options.dropParams ?? false,
+    });
+  }
+
+  private post(request: Translated["request"], signal: AbortSignal): Promise<Response> {
+    return this.fetch(`${this.base}/v1/messages`, { method: "POST", headers: this.headers, body: JSON.stringify(request), signal, redirect: "manual" });
+  }
+}

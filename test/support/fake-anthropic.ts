@@ -1,0 +1,237 @@
+// A scripted fake of Anthropic's Messages API, speaking its exact wire format (JSON Message, SSE
+// with event names in the API's order, error bodies with their statuses and retry-after headers),
+// for exercising the Anthropic adapter against every way the upstream can answer, stream, fail or
+// vanish. Same shape as fakeOpenAI (./upstream.ts). Wire builders live in ./anthropic-wire.ts.
+import type { ContentBlock, ErrorType, StopReason, Usage } from "../../src/providers/anthropic/wire.ts";
+import { STATUS_OF_TYPE, errorBody, message, messageEvents, modelInfo, sse } from "./anthropic-wire.ts";
+import type { RecordedCall } from "./upstream.ts";
+
+export type { RecordedCall };
+
+interface MessageScript {
+  content?: ContentBlock[];
+  stopReason?: StopReason;
+  usage?: Partial<Usage>;
+  /** The model the answer names (default: the one asked for), e.g. a dated snapshot. */
+  model?: string;
+  explanation?: string;
+  headers?: Record<string, string>;
+}
+
+export type AnthropicReply =
+  | ({ kind: "message"; delayMs?: number } & MessageScript)
+  | ({
+      kind: "stream";
+      /** Pause between writes. */
+      delayMs?: number;
+      /** Write the whole stream in slices of this many bytes (may split UTF-8 sequences). */
+      splitBytes?: number;
+      /** Send this many events, then half of the next one, then reset the connection. */
+      cutAfterEvents?: number;
+      /** Send this many events, then nothing, holding the connection open. */
+      hangAfterEvents?: number;
+      /** Send this many events, then an `error` event of this type. */
+      errorAfterEvents?: number;
+      errorType?: ErrorType;
+      /** Leave out message_stop and close the connection cleanly. */
+      endWithoutStop?: boolean;
+      /** Insert an event whose data is not JSON after this many events. */
+      malformedAfterEvents?: number;
+      /** Whole SSE text to send instead of a built stream (e.g. a fixture). */
+      raw?: string;
+    } & MessageScript)
+  | { kind: "error"; status?: number; type: ErrorType; message?: string; headers?: Record<string, string> }
+  | { kind: "raw"; status: number; body: string; contentType?: string; headers?: Record<string, string> }
+  /** Never answer, not even headers, until the client goes away. */
+  | { kind: "stall" };
+
+export interface FakeAnthropic {
+  /** Base URL without /v1, as configured for an Anthropic provider. */
+  url: string;
+  calls: RecordedCall[];
+  nextCall(): Promise<RecordedCall>;
+  reply(...replies: AnthropicReply[]): void;
+  models: string[];
+  modelsCalls: RecordedCall[];
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const JSON_TYPE = "application/json";
+
+type Ending = "close" | "cut" | "hang";
+interface Exchange {
+  signal: AbortSignal;
+  settle(how: "finished" | "torn"): void;
+}
+
+function json(status: number, body: unknown, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": JSON_TYPE, "request-id": "req_fake", ...headers } });
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
+}
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  let timer: Timer | undefined;
+  return Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), untilAborted(signal)]).finally(() => clearTimeout(timer));
+}
+
+/** Slices written and flushed one by one (see fakeOpenAI's scriptedBody for why a direct stream). */
+function scriptedBody(slices: Uint8Array[], gapMs: number, ending: Ending, ex: Exchange): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    type: "direct",
+    async pull(controller) {
+      for (const [index, slice] of slices.entries()) {
+        if (index > 0) await wait(gapMs, ex.signal);
+        if (ex.signal.aborted) return;
+        controller.write(slice);
+        await controller.flush(true);
+      }
+      if (ending === "hang") return untilAborted(ex.signal);
+      if (ending === "cut") {
+        ex.settle("torn");
+        await wait(0, ex.signal);
+        throw undefined; // Bun resets the socket without the terminating chunk
+      }
+      ex.settle("finished");
+      controller.close();
+    },
+  });
+}
+
+function streamEvents(reply: Extract<AnthropicReply, { kind: "stream" }>, model: string): { events: string[]; ending: Ending } {
+  if (reply.raw !== undefined) return { events: [reply.raw], ending: "close" };
+  let events = messageEvents(message({ ...reply, model: reply.model ?? model })).map(sse);
+  let ending: Ending = "close";
+  if (reply.malformedAfterEvents !== undefined) events.splice(reply.malformedAfterEvents, 0, "event: content_block_delta\ndata: {\"type\":\"content_bl\n\n");
+  if (reply.cutAfterEvents !== undefined) {
+    const partial = events[reply.cutAfterEvents] ?? "";
+    events = [...events.slice(0, reply.cutAfterEvents), partial.slice(0, Math.ceil(partial.length / 2))];
+    ending = "cut";
+  } else if (reply.hangAfterEvents !== undefined) {
+    events = events.slice(0, reply.hangAfterEvents);
+    ending = "hang";
+  } else if (reply.errorAfterEvents !== undefined) {
+    const body = errorBody(reply.errorType ?? "overloaded_error");
+    events = [...events.slice(0, reply.errorAfterEvents), `event: error\ndata: ${JSON.stringify({ type: "error", error: body.error })}\n\n`];
+  } else if (reply.endWithoutStop) {
+    events = events.slice(0, -1);
+  }
+  return { events, ending };
+}
+
+function streamResponse(reply: Extract<AnthropicReply, { kind: "stream" }>, model: string, ex: Exchange): Response {
+  const { events, ending } = streamEvents(reply, model);
+  let slices = events.filter(Boolean).map((event) => encoder.encode(event));
+  if (reply.splitBytes !== undefined) {
+    const bytes = encoder.encode(events.join(""));
+    const size = Math.max(1, reply.splitBytes);
+    slices = [];
+    for (let at = 0; at < bytes.length; at += size) slices.push(bytes.subarray(at, at + size));
+  }
+  return new Response(scriptedBody(slices, reply.delayMs ?? 0, ending, ex), {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "request-id": "req_fake", ...reply.headers },
+  });
+}
+
+async function messagesResponse(reply: AnthropicReply, model: string, ex: Exchange): Promise<Response> {
+  switch (reply.kind) {
+    case "stream":
+      return streamResponse(reply, model, ex);
+    case "message":
+      if (reply.delayMs !== undefined) await wait(reply.delayMs, ex.signal);
+      ex.settle("finished");
+      return json(200, message({ ...reply, model: reply.model ?? model }), reply.headers);
+    case "error":
+      ex.settle("finished");
+      return json(reply.status ?? STATUS_OF_TYPE[reply.type], errorBody(reply.type, reply.message), reply.headers);
+    case "raw":
+      ex.settle("finished");
+      return new Response(reply.body, { status: reply.status, headers: { "content-type": reply.contentType ?? JSON_TYPE, ...reply.headers } });
+    case "stall":
+      await untilAborted(ex.signal);
+      return new Response(null, { status: 499 });
+  }
+}
+
+async function record(request: Request, path: string): Promise<{ call: RecordedCall; ex: Exchange; body: unknown }> {
+  const aborted = Promise.withResolvers<void>();
+  const finished = Promise.withResolvers<void>();
+  let settled = false;
+  const ex: Exchange = {
+    signal: request.signal,
+    settle(how) {
+      if (settled) return;
+      settled = true;
+      if (how === "finished") finished.resolve();
+    },
+  };
+  request.signal.addEventListener("abort", () => settled || aborted.resolve(), { once: true });
+  const rawBody = await request.text().catch(() => "");
+  let body: unknown;
+  try {
+    body = JSON.parse(rawBody);
+  } catch {
+    body = undefined;
+  }
+  const headers = Object.fromEntries(request.headers);
+  return { call: { method: request.method, path, headers, rawBody, body, aborted: aborted.promise, finished: finished.promise }, ex, body };
+}
+
+export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropic {
+  const queue: AnthropicReply[] = [];
+  const waiters: Array<(call: RecordedCall) => void> = [];
+  let taken = 0;
+
+  async function messages(request: Request, path: string): Promise<Response> {
+    const { call, ex, body } = await record(request, path);
+    fake.calls.push(call);
+    const waiter = waiters.shift();
+    if (waiter) (taken++, waiter(call));
+    const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
+    const model = typeof fields.model === "string" ? fields.model : "claude-sonnet-4-5";
+    return messagesResponse(queue.shift() ?? { kind: fields.stream === true ? "stream" : "message" }, model, ex);
+  }
+
+  async function models(request: Request, url: URL): Promise<Response> {
+    fake.modelsCalls.push((await record(request, url.pathname + url.search)).call);
+    const limit = Number(url.searchParams.get("limit") ?? 20);
+    const after = url.searchParams.get("after_id");
+    const start = after === null ? 0 : fake.models.indexOf(after) + 1;
+    const page = fake.models.slice(start, start + limit);
+    return json(200, { data: page.map(modelInfo), has_more: start + limit < fake.models.length, first_id: page[0] ?? null, last_id: page.at(-1) ?? null });
+  }
+
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(request) {
+      const url = new URL(request.url);
+      if (url.pathname === "/v1/messages" && request.method === "POST") return messages(request, url.pathname);
+      if (url.pathname === "/v1/models" && request.method === "GET") return models(request, url);
+      return json(404, errorBody("not_found_error", "Not found"));
+    },
+  });
+
+  const stop = () => server.stop(true);
+  const fake: FakeAnthropic = {
+    url: `http://127.0.0.1:${server.port}`,
+    calls: [],
+    models: [...(options.models ?? ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-3-5-haiku-20241022"])],
+    modelsCalls: [],
+    nextCall() {
+      const ready = fake.calls[taken];
+      if (ready) return (taken++, Promise.resolve(ready));
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    reply(...replies) {
+      queue.push(...replies);
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+  return fake;
+}
