@@ -13,6 +13,7 @@ import { opsRoutes, publicRoutes } from "./http/ops.ts";
 import { simpleChatRoutes } from "./http/simple-chat.ts";
 import { Stats } from "./obs/stats.ts";
 import { createProviders } from "./providers/registry.ts";
+import { AuthFailures } from "./auth/failures.ts";
 import { MemoryCounters } from "./state/counters.ts";
 import { Limiter } from "./state/limiter.ts";
 
@@ -39,6 +40,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const gateway = new Gateway(router, now, config.timeoutMs);
   const limiter =
     config.rateLimitMax > 0 ? new Limiter(new MemoryCounters({ limit: config.rateLimitMax }), config.rateLimitMax, config.rateLimitWindowMs, overrides.now) : undefined;
+  const failures =
+    config.authFailureLimit > 0 && config.apiKeyDigests.length > 0
+      ? new AuthFailures(new MemoryCounters({ limit: config.authFailureLimit }), config.authFailureLimit, overrides.now)
+      : undefined;
   const app = new Elysia({
     // Bodies are parsed and checked by our own parser; Elysia must neither strip unknown fields
     // nor refuse big bodies before we can answer with an OpenAI-shaped 413.
@@ -57,7 +62,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // Public: mounted before the guard. Every route mounted after it needs a key (when keys are set).
     .use(publicRoutes())
     .use(docs())
-    .use(guard({ keyDigests: config.apiKeyDigests, limiter, trustProxy: config.trustProxy, stats, server: () => app.server }))
+    .use(guard({ keyDigests: config.apiKeyDigests, limiter, failures, trustProxy: config.trustProxy, stats, server: () => app.server }))
     .use(opsRoutes(gateway, router, stats))
     .use(chatRoutes(gateway, stats, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, stats, config.maxBodyBytes, config.defaultModel));

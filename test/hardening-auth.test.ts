@@ -102,6 +102,74 @@ describe("a bad key is refused before the body is read", () => {
   });
 });
 
+describe("failed key attempts are limited per client address", () => {
+  /** A request from a chosen loopback source address, so clients differ by TCP peer. */
+  function fromAddress(url: string, localAddress: string, key: string | undefined, headers: Record<string, string> = {}) {
+    return new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+      const req = http.request(`${url}/v1/models`, { localAddress, agent: false, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers } }, (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"] as string | undefined, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  test("after CHATGATE_AUTH_FAILURE_LIMIT failures an address gets 429 with Retry-After, even with the right key, while other addresses do not", async () => {
+    await using limited = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: KEY, CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_AUTH_FAILURE_LIMIT: "5" });
+    // 300 wrong keys used to get 300 × 401.
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await fromAddress(limited.url, "127.0.0.2", i % 2 ? `guess-${i}` : undefined)).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual(Array(25).fill(429));
+    const right = await fromAddress(limited.url, "127.0.0.2", KEY);
+    expect(right.status).toBe(429);
+    expect(Number(right.retryAfter)).toBeGreaterThan(50);
+    expect(Number(right.retryAfter)).toBeLessThanOrEqual(60);
+    expect(JSON.parse(right.body)).toEqual({ error: { message: expect.stringContaining("failed API key attempts"), type: "requests", param: null, code: "rate_limit_exceeded" } });
+    // Another address is not blocked, and public routes stay open to the blocked one.
+    expect((await fromAddress(limited.url, "127.0.0.3", KEY)).status).toBe(200);
+    expect((await fromAddress(limited.url, "127.0.0.3", "wrong")).status).toBe(401);
+    expect((await fetch(`${limited.url}/health`)).status).toBe(200);
+  });
+
+  test("behind a trusted proxy failures are counted per X-Forwarded-For address, and a junk value counts against the proxy's peer", async () => {
+    await using limited = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: KEY, CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_AUTH_FAILURE_LIMIT: "2", CHATGATE_TRUST_PROXY: "1" });
+    const as = (forwarded: string, key?: string) => fromAddress(limited.url, "127.0.0.4", key, { "x-forwarded-for": forwarded });
+    expect([(await as("198.51.100.1")).status, (await as("198.51.100.1")).status, (await as("198.51.100.1", KEY)).status]).toEqual([401, 401, 429]);
+    expect((await as("198.51.100.2", KEY)).status).toBe(200);
+    const junk = [(await as("not-an-ip-1")).status, (await as("not-an-ip-2")).status, (await as("x".repeat(8000))).status];
+    expect(junk).toEqual([401, 401, 429]);
+  });
+
+  test("CHATGATE_AUTH_FAILURE_LIMIT=0 turns the limit off", async () => {
+    for (let i = 0; i < 40; i++) expect((await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer wrong-${i}` } })).status).toBe(401);
+  });
+
+  test("the block ends with its window: the injected clock moves past a minute and the right key gets in again", async () => {
+    let now = 1_000_000;
+    const config = parseConfig({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: KEY, CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_AUTH_FAILURE_LIMIT: "3" });
+    const { app } = createApp(config, { now: () => now });
+    app.listen({ hostname: "127.0.0.1", port: 0 });
+    const url = `http://127.0.0.1:${app.server!.port}`;
+    try {
+      const ask = (key: string) => fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      for (let i = 0; i < 3; i++) await expectOpenAIError(await ask("wrong"), 401);
+      const blocked = await ask(KEY);
+      await expectOpenAIError(blocked, 429, { code: "rate_limit_exceeded" });
+      expect(blocked.headers.get("retry-after")).toBe("60");
+      now += 59_999;
+      expect((await ask(KEY)).status).toBe(429);
+      now += 1;
+      expect((await ask(KEY)).status).toBe(200);
+      await expectOpenAIError(await ask("wrong"), 401);
+    } finally {
+      await app.server!.stop(true);
+    }
+  });
+});
+
 describe("trusted-proxy client ids", () => {
   test("X-Forwarded-For values that are not IP addresses share the proxy's budget instead of each getting a fresh one", async () => {
     await using limited = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_RATE_LIMIT_MAX: "5", CHATGATE_TRUST_PROXY: "1" });

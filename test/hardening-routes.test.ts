@@ -15,7 +15,7 @@ const bearer = { authorization: `Bearer ${KEY}` };
 
 let gw: GatewayProcess;
 beforeAll(async () => {
-  gw = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: KEY, CHATGATE_RATE_LIMIT_MAX: "0" });
+  gw = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: KEY, CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_AUTH_FAILURE_LIMIT: "0" });
 }, 60_000);
 afterAll(() => gw?.stop());
 

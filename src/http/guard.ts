@@ -1,6 +1,7 @@
 import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { clientAddress } from "../auth/client-address.ts";
+import { tooManyFailures, type AuthFailures } from "../auth/failures.ts";
 import { bearerToken, matchKey } from "../auth/keys.ts";
 import { invalidApiKey, rateLimited } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
@@ -11,6 +12,8 @@ export interface GuardOptions {
   keyDigests: readonly Uint8Array[];
   /** Undefined turns rate limiting off. */
   limiter: Limiter | undefined;
+  /** Failed key attempts per client address; undefined turns that limit off. */
+  failures: AuthFailures | undefined;
   /** Read `X-Forwarded-For` for the client address (only behind a proxy you run). */
   trustProxy: boolean;
   stats: Stats;
@@ -33,7 +36,7 @@ const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>'."
 const WRONG_KEY = "Incorrect API key provided.";
 
 /**
- * Client keys and request limits, for every route mounted after this plugin: the routes
+ * Client keys, failed-key and request limits, for every route mounted after this plugin: the routes
  * mounted before it (`/`, `/health`, the docs) are the public ones.
  *
  * Which routes need a key is decided by the route the router matched, not by a parse of the URL of
@@ -45,7 +48,7 @@ const WRONG_KEY = "Incorrect API key provided.";
  * no parsing.
  */
 export function guard(options: GuardOptions) {
-  const { keyDigests, limiter, trustProxy, stats, server } = options;
+  const { keyDigests, limiter, failures, trustProxy, stats, server } = options;
   const authOn = keyDigests.length > 0;
   // Principal ids built once, so a request with a good key allocates none.
   const keyIds = keyDigests.map((_, i) => `key:${i}`);
@@ -53,9 +56,16 @@ export function guard(options: GuardOptions) {
     clientAddress(trustProxy ? request.headers.get("x-forwarded-for") : null, server()?.requestIP(request)?.address ?? "unknown");
 
   function authenticate(request: Request): string {
+    if (failures !== undefined && failures.anyBlocked()) {
+      const wait = failures.blockedFor(addressOf(request));
+      if (wait > 0) throw tooManyFailures(failures.limit, wait);
+    }
     const token = bearerToken(request.headers.get("authorization"));
     const index = token === undefined ? -1 : matchKey(keyDigests, token);
-    if (index === -1) throw invalidApiKey(token === undefined ? MISSING_KEY : WRONG_KEY);
+    if (index === -1) {
+      failures?.fail(addressOf(request));
+      throw invalidApiKey(token === undefined ? MISSING_KEY : WRONG_KEY);
+    }
     return keyIds[index]!;
   }
 

@@ -1,7 +1,8 @@
 // Limiter arithmetic with an injected clock, the bounded in-memory counters under it, the client
-// address a budget is counted under.
+// address a budget is counted under, and the failed-key counter.
 import { describe, expect, test } from "bun:test";
 import { clientAddress } from "../../src/auth/client-address.ts";
+import { AuthFailures } from "../../src/auth/failures.ts";
 import { MemoryCounters, OVERFLOW_KEY } from "../../src/state/counters.ts";
 import { Limiter, decide } from "../../src/state/limiter.ts";
 
@@ -220,5 +221,24 @@ describe("clientAddress", () => {
     expect(limiter.hit(`ip:${PEER}`).allowed).toBe(false);
     // Kept as keys, the values would weigh 800 MB; 50,001 short keys and their windows are a few MB.
     expect(grown).toBeLessThan(32 * 1024 * 1024);
+  });
+});
+
+describe("AuthFailures", () => {
+  test("an address is blocked once it has failed `limit` times in a minute, until that minute ends", () => {
+    const c = clock();
+    const failures = new AuthFailures(new MemoryCounters({ limit: 3 }), 3, c.now);
+    expect(failures.anyBlocked()).toBe(false);
+    failures.fail("198.51.100.1");
+    failures.fail("198.51.100.1");
+    expect([failures.anyBlocked(), failures.blockedFor("198.51.100.1")]).toEqual([false, 0]);
+    c.advance(10_000);
+    failures.fail("198.51.100.1");
+    expect(failures.anyBlocked()).toBe(true);
+    expect(failures.blockedFor("198.51.100.1")).toBe(50_000);
+    expect(failures.blockedFor("198.51.100.2")).toBe(0);
+    c.advance(50_000);
+    expect(failures.anyBlocked()).toBe(false);
+    expect(failures.blockedFor("198.51.100.1")).toBe(0);
   });
 });
