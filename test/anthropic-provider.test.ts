@@ -238,6 +238,23 @@ describe("AnthropicProvider, streams", () => {
     await (await fake.nextCall()).aborted;
   });
 
+  test("a stream silent after its first content times out on idle: content first, then a 504", async () => {
+    await using fake = fakeAnthropic();
+    fake.reply({ kind: "stream", hangAfterEvents: 5 });
+    const events = await providerFor(fake, { timeouts: { firstByteMs: 5000, idleMs: 100, totalMs: 10000 } }).stream(call({ stream: true }), { signal: signal() });
+    const { text, yields, error } = await readAll(events);
+    expect(yields).toBeGreaterThan(0);
+    expect(chunksOf(text).map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("Hello from ");
+    expect(error).toMatchObject({ status: 504, code: "upstream_timeout" });
+  });
+
+  test("parameters dropped under drop_params are listed on the stream", async () => {
+    await using fake = fakeAnthropic();
+    const events = await providerFor(fake, { dropParams: true }).stream(call({ stream: true, logprobs: true }), { signal: signal() });
+    expect(events.dropped).toEqual(["logprobs"]);
+    await readAll(events);
+  });
+
   test("the client going away cancels the upstream call", async () => {
     await using fake = fakeAnthropic();
     fake.reply({ kind: "stream", hangAfterEvents: 5 });
