@@ -12,7 +12,9 @@ import type { GatewayProcess } from "./support/process.ts";
 const KEY = "sk-proj-UPSTREAM/KEY-q7Zx4T9vLm2Rk8Wc";
 const ESCAPED_KEY = "\\u0073k-proj-UPSTREAM\\/KEY-q7Zx4T9vLm2Rk8Wc";
 const encoder = new TextEncoder();
-const FIRST_EVENT = sseEvent(chatCompletionChunks("gpt-4o-mini", ["Hi"], false)[0]!);
+// The role chunk and the first content chunk: after them a stream has committed (what goes wrong
+// later is an error event, not a status).
+const FIRST_EVENT = chatCompletionChunks("gpt-4o-mini", ["Hi"], false).slice(0, 2).map(sseEvent).join("");
 
 type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -220,8 +222,8 @@ describe("every string of an upstream error is redacted", () => {
     expect(res.status).toBe(200);
     expectNoKey(text);
     const data = events(text);
-    expect(data).toHaveLength(2);
-    const error = (JSON.parse(data[1]!) as { error: WireError }).error;
+    expect(data).toHaveLength(3);
+    const error = (JSON.parse(data[2]!) as { error: WireError }).error;
     expect(error).toEqual({ ...errorWith(field, false), [field]: field === "message" ? "Refused for ***." : "***" });
   });
 });
@@ -322,8 +324,8 @@ describe("what a misbehaving upstream can make chatgate hold is capped", () => {
     expect(result.status).toBe(200);
     expect(result.text.startsWith(FIRST_EVENT)).toBe(true);
     const data = events(result.text);
-    expect(data).toHaveLength(2);
-    expect(JSON.parse(data[1]!)).toMatchObject({ error: { type: "server_error", code: "upstream_response_too_large" } });
+    expect(data).toHaveLength(3);
+    expect(JSON.parse(data[2]!)).toMatchObject({ error: { type: "server_error", code: "upstream_response_too_large" } });
     await up.aborted("endless event after one");
   });
 
@@ -346,8 +348,8 @@ describe("what a misbehaving upstream can make chatgate hold is capped", () => {
     expect(ms).toBeLessThan(IDLE_MS + 1_500);
     expect(result.status).toBe(200);
     const data = events(result.text);
-    expect(data).toHaveLength(2);
-    expect(JSON.parse(data[1]!)).toMatchObject({ error: { type: "server_error", code: "upstream_timeout" } });
+    expect(data).toHaveLength(3);
+    expect(JSON.parse(data[2]!)).toMatchObject({ error: { type: "server_error", code: "upstream_timeout" } });
   });
 
   test("regression: a declared Content-Length over the cap is a 502 before a byte of the body is read", async () => {

@@ -52,7 +52,7 @@ test("SIGINT with nothing in flight exits 0 at once", async () => {
 
 test("a stream that outlives CHATGATE_SHUTDOWN_TIMEOUT_MS is cut and the process still exits 0", async () => {
   await using up = fakeOpenAI();
-  up.reply({ kind: "stream", stallAfterEvents: 1 });
+  up.reply({ kind: "stream", stallAfterEvents: 2 });
   await using gw = await spawnGateway(SOURCE_CMD, { OPENAI_BASE_URL: up.url, CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_SHUTDOWN_TIMEOUT_MS: "300" });
   const res = await streamRequest(gw.url);
   const first = Promise.withResolvers<void>();

@@ -161,14 +161,29 @@ describe("a stream that fails after its first event ends with one error event an
     expect(error).toMatchObject(CUT);
   });
 
-  test("an upstream that ends cleanly without [DONE] gets an error event instead of [DONE], and the SDK raises it", async () => {
-    await using setup = setUp({ kind: "stream", endWithoutDone: true });
+  test("an upstream that ends cleanly after its finish_reason but without [DONE] is complete: chatgate sends [DONE], usage kept", async () => {
+    await using setup = setUp({ kind: "stream", endWithoutDone: true, includeUsage: true });
     const { up, gw } = setup;
-    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, request));
-    expectOneErrorEventAfter(read, upstreamEvents(read, DEFAULT_WORDS.length + 2), { type: "server_error", code: "upstream_stream_truncated" });
+    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, { ...request, stream_options: { include_usage: true } }));
+    expect(read.data.at(-1)).toBe("[DONE]");
+    // role, the words, the finish chunk, the usage chunk, then the [DONE] chatgate added.
+    expect(read.data).toHaveLength(DEFAULT_WORDS.length + 4);
+    expect(JSON.parse(read.data.at(-2)!).usage).toMatchObject({ total_tokens: expect.any(Number) });
     up.reply({ kind: "stream", endWithoutDone: true });
     const { chunks, error } = await readWithSdk(gw);
-    expect(chunks).toHaveLength(DEFAULT_WORDS.length + 2);
+    expect(error).toBeUndefined();
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe("stop");
+  });
+
+  test("an upstream that ends cleanly before its finish_reason is a truncation: an error event, no [DONE], and the SDK raises it", async () => {
+    await using setup = setUp({ kind: "stream", endAfterEvents: 3 });
+    const { up, gw } = setup;
+    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, request));
+    expectOneErrorEventAfter(read, upstreamEvents(read, 3), { type: "server_error", code: "upstream_stream_truncated" });
+    expect(JSON.parse(read.data.at(-1)!).error.message).toContain("after 3 events");
+    up.reply({ kind: "stream", endAfterEvents: 3 });
+    const { chunks, error } = await readWithSdk(gw);
+    expect(chunks).toHaveLength(3);
     expect(error).toBeInstanceOf(APIError);
   });
 

@@ -115,7 +115,9 @@ test("a client that disconnects mid-stream has the upstream request aborted with
 test("the official SDK leaving a stream early has the upstream request aborted within a second", async () => {
   await using up = fakeOpenAI();
   await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: UPSTREAM_KEY });
-  up.reply({ kind: "stream", words: ["a", "b"], delayMs: 60_000 });
+  // The role chunk and the first word come at once (the stream commits on that word), the rest in a minute.
+  const head = chatCompletionChunks("gpt-4o-mini", ["a", "b"], false).slice(0, 2).map(sseEvent).join("");
+  up.reply({ kind: "stream", words: ["a", "b"], delayMs: 60_000, splitBytes: new TextEncoder().encode(head).length });
   const stream = await gw.client().chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true });
   for await (const chunk of stream) {
     expect(chunk.choices[0]?.delta.role).toBe("assistant");
@@ -160,7 +162,7 @@ test("a slow client slows the upstream read: a large stream is not drained ahead
 test("/status counts streams and JSON requests in flight, and forgets them when they end", async () => {
   await using up = fakeOpenAI();
   await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: UPSTREAM_KEY });
-  up.reply({ kind: "stream", stallAfterEvents: 1 }, { kind: "stream", stallAfterEvents: 1 }, { kind: "stream", stallAfterEvents: 1 }, { kind: "stall" });
+  up.reply({ kind: "stream", stallAfterEvents: 2 }, { kind: "stream", stallAfterEvents: 2 }, { kind: "stream", stallAfterEvents: 2 }, { kind: "stall" });
   const client = new AbortController();
   const open = (body: unknown) => fetch(`${gw.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" }, signal: client.signal });
   for (let i = 0; i < 3; i++) await sseReader(await open(chat())).until(1);
@@ -191,11 +193,12 @@ test("500 concurrent streams on the mock each arrive complete, correct and in or
 // default cap of 256 requests in flight per process, which queues the rest until slots free up.
 test("the chatgate process holds 500 streams to an upstream open at once, and each arrives complete, byte for byte", async () => {
   const N = 500;
-  // Each stream's bytes go out in two slices 1.5 s apart: the first holds the first event, so every
-  // stream is open upstream and has answered the client before any of them can finish.
+  // Each stream's bytes go out in slices 1.5 s apart: the first holds the role chunk and the first
+  // content (where a stream commits), so every stream is open upstream and has answered the
+  // client before any of them can finish.
   // Replies go to requests in arrival order, so each stream's word is checked against the set served.
-  const wire = chatCompletionChunks(`model-${N}`, [`w${N}`], false).map(sseEvent).join("") + SSE_DONE;
-  const half = Math.ceil(new TextEncoder().encode(wire).length / 2);
+  const head = chatCompletionChunks(`model-${N}`, [`w${N}`], false).slice(0, 2).map(sseEvent).join("");
+  const half = new TextEncoder().encode(head).length;
   await using up = fakeOpenAI();
   for (let i = 0; i < N; i++) up.reply({ kind: "stream", words: [`w${i}`], delayMs: 1500, splitBytes: half });
   await using gw = await spawnGateway(SOURCE_CMD, { OPENAI_BASE_URL: up.url, OPENAI_API_KEY: UPSTREAM_KEY, CHATGATE_RATE_LIMIT_MAX: "0" });

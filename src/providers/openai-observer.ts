@@ -4,30 +4,50 @@ import { dataEventText, encodeEvents } from "./sse-encode.ts";
 import { completeEventsEnd, concatAll, find } from "./sse-frames.ts";
 import { redactJson } from "./upstream-error.ts";
 
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const DATA_FIELD = Buffer.from("data:");
+
+const USAGE_OBJECT = /"usage":\s*\{/;
+const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
+const FINISHED = /"finish_reason":\s*"/;
+const MARKS = [Buffer.from("[DONE]"), Buffer.from('"error"'), Buffer.from('"usage":{'), Buffer.from('"usage": {'), Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
+
 /**
- * What the gateway must know of a passing OpenAI-compatible stream, read without turning every
- * chunk into an object: `[DONE]`, an in-band error, and the usage chunk (kept as text, parsed
- * only if asked for). Runs with none of these pass untouched.
+ * What the gateway must know of a passing event, read without turning every chunk into an object:
+ * `[DONE]`, an in-band error, the usage chunk (kept as text, parsed only if asked for), and how
+ * many choices got their finish reason (finish chunks are few: those are parsed).
  */
 function observe(seen: StreamSeen, data: string): void {
   if (data === "[DONE]") {
     seen.done = true;
   } else if (ERROR_EVENT.test(data)) {
     seen.errorEvent = true;
-  } else if (USAGE_OBJECT.test(data)) {
-    seen.usageData = data;
+  } else {
+    if (USAGE_OBJECT.test(data)) seen.usageData = data;
+    if (FINISHED.test(data)) seen.finished += finishedChoices(data);
   }
 }
 
-const MARKS = [Buffer.from("[DONE]"), Buffer.from('"error"'), Buffer.from('"usage":{'), Buffer.from('"usage": {')];
-const USAGE_OBJECT = /"usage":\s*\{/;
-const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
+function finishedChoices(data: string): number {
+  try {
+    const chunk = JSON.parse(data) as { choices?: { finish_reason?: unknown }[] };
+    return (chunk.choices ?? []).filter((c) => typeof c?.finish_reason === "string").length;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Where, in a run of whole events, the first thing the gateway must see may be: `[DONE]`, an
- * error, or a usage object (not the `"usage":null` every chunk carries when usage was asked
- * for); -1 when there is none. A native byte search, so content chunks are never decoded or
- * parsed; what it finds goes to the parser, which decides what it really is.
+ * error, a usage object (not the `"usage":null` every chunk carries when usage was asked for) or
+ * a finish reason; -1 when there is none. A native byte search, so content chunks are never
+ * decoded or parsed; what it finds goes to the parser, which decides what it really is.
  */
 export function firstMark(run: Uint8Array): number {
   let first = -1;
@@ -38,11 +58,51 @@ export function firstMark(run: Uint8Array): number {
   return first;
 }
 
+/** The index past the line that starts at `from` (past its LF), or the run's length. */
+function lineEnd(run: Uint8Array, from: number): number {
+  const at = run.indexOf(LF, from);
+  return at === -1 ? run.length : at + 1;
+}
+
+/** The last byte of the line ending before `end` (its LF, and a CR before it, not counted). */
+function lastByte(run: Uint8Array, end: number): number | undefined {
+  let i = end - 1;
+  if (run[i] === LF) i--;
+  if (run[i] === CR) i--;
+  return run[i];
+}
+
+/**
+ * Counts the data events of a run into `seen.events` and says whether every one is a JSON object
+ * (or `[DONE]`), by a cheap look at its data: the first byte after `data:` and the last byte of its
+ * last data line. A native search finds each `data:` at a line start; the bytes between are not read.
+ */
+export function dataShapesOk(run: Uint8Array, seen: StreamSeen): boolean {
+  let ok = true;
+  let at = find(run, DATA_FIELD);
+  while (at !== -1) {
+    if (at > 0 && run[at - 1] !== LF) {
+      at = find(run, DATA_FIELD, at + 5);
+      continue;
+    }
+    let v = at + 5;
+    if (run[v] === SPACE) v++;
+    const first = run[v];
+    // Continuation lines of the same event's data: its value ends on the last of them.
+    let end = lineEnd(run, v);
+    while (end < run.length && find(run.subarray(end, end + 5), DATA_FIELD) === 0) end = lineEnd(run, end + 5);
+    const last = lastByte(run, end);
+    if (!((first === OPEN_BRACE && last === CLOSE_BRACE) || (first === OPEN_BRACKET && last === CLOSE_BRACKET))) ok = false;
+    seen.events++;
+    at = find(run, DATA_FIELD, end);
+  }
+  return ok;
+}
+
 /**
  * One parser and decoder for every stream, built once: only whole events are fed, so a feed
  * always ends in the parser's clean state, and feeding is synchronous, so streams never
- * interleave inside it. `batch` holds the data of the events just read — kept to rebuild a run
- * that ends in an upstream error event, whose message may quote our provider key.
+ * interleave inside it. `batch` holds the data of the events just read, for the rare rebuild.
  */
 const decoder = new TextDecoder();
 const batch: string[] = [];
@@ -54,8 +114,8 @@ const parser = createParser({
   },
 });
 
-/** Parses a run of whole events for `seen`; returns the data of each event in it. */
-function readEvents(run: Uint8Array, seen: StreamSeen): readonly string[] {
+/** Parses a run of whole events (for `seen`, when given); returns the data of each event in it. */
+export function readEvents(run: Uint8Array, seen?: StreamSeen): readonly string[] {
   batch.length = 0;
   target = seen;
   try {
@@ -66,6 +126,12 @@ function readEvents(run: Uint8Array, seen: StreamSeen): readonly string[] {
   }
   return batch;
 }
+
+/** Whether trimmed data is a JSON object, or `[DONE]`: anything else is a proxy's garble. */
+export const wellFormed = (data: string): boolean => {
+  const text = data.trim();
+  return text === "[DONE]" || (text.startsWith("{") && text.endsWith("}"));
+};
 
 /** An event's data as it goes out again: an error redacted field by field, lines kept as lines. */
 function reframe(data: string, redact: (text: string) => string): string {
@@ -92,21 +158,29 @@ export interface ObserveOptions {
 
 /**
  * Reads what `seen` must know from a run of whole events and returns what goes to the client: the
- * run itself (the common case, no copy), or — rarely — the run rebuilt with an error event redacted
- * or an unasked-for usage chunk left out; undefined when nothing is left to send.
+ * run itself (the common case, no copy), or — rarely — the run rebuilt without events that are not
+ * JSON objects, with an error event redacted, or without an unasked-for usage chunk; undefined
+ * when nothing is left to send.
  */
 export function observeRun(run: Uint8Array, seen: StreamSeen, options: ObserveOptions): Uint8Array | undefined {
+  const shapesOk = dataShapesOk(run, seen);
   const mark = firstMark(run);
-  if (mark === -1) return run;
-  // Parse from the start of the event that holds the mark: runs start at an event boundary,
-  // so the events before it are skipped whole and the parser stays in step.
-  const from = completeEventsEnd(run.subarray(0, mark));
+  if (shapesOk && mark === -1) return run;
+  // Parse from the start of the event that holds the mark: runs start at an event boundary, so
+  // the events before it are skipped whole and the parser stays in step. A garbled event anywhere
+  // means the whole run is read.
+  const from = shapesOk ? completeEventsEnd(run.subarray(0, mark)) : 0;
   const usageBefore = seen.usageData;
   const events = readEvents(run.subarray(from), seen);
   const dropUsage = options.dropUsageChunks && seen.usageData !== usageBefore;
-  if (!seen.errorEvent && !dropUsage) return run;
+  if (shapesOk && !seen.errorEvent && !dropUsage) return run;
   let text = "";
-  for (const data of events) if (!(dropUsage && isUsageOnly(data))) text += reframe(data, options.redact);
+  for (const data of events) {
+    if (!wellFormed(data)) {
+      seen.dropped++;
+      seen.events--;
+    } else if (!(dropUsage && isUsageOnly(data))) text += reframe(data, options.redact);
+  }
   const rebuilt = encodeEvents(text);
   if (from > 0) return concatAll([run.subarray(0, from)], rebuilt);
   return rebuilt.length > 0 ? rebuilt : undefined;

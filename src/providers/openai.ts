@@ -5,7 +5,7 @@ import { Deadline } from "./deadline.ts";
 import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "./read-body.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
-import { fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
+import { fromErrorEvent, fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
 
 export interface OpenAIProviderOptions {
   id: string;
@@ -122,7 +122,9 @@ export class OpenAIProvider implements Provider {
     const cut = (detail: string) => badGateway(`Provider '${this.id}' stream broke: ${detail}.`, "upstream_stream_truncated");
     const tooLarge = (what: string, limit: number) => upstreamTooLarge(this.id, what, limit);
     const dropUsageChunks = call.body.stream_options?.include_usage !== true;
-    const events = passThroughEvents(body, seen, { idle, classify, cut, tooLarge, redact: this.redact, dropUsageChunks });
+    const failedEarly = (data: string) => fromErrorEvent(this.id, data, this.redact);
+    const choices = call.body.n ?? 1;
+    const events = passThroughEvents(body, seen, { idle, classify, cut, tooLarge, failedEarly, choices, redact: this.redact, dropUsageChunks });
     return { seen, [Symbol.asyncIterator]: () => events };
   }
 

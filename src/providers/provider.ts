@@ -48,6 +48,12 @@ export class StreamSeen {
   errorEvent = false;
   /** The data of the event that carried usage: parsed only when someone asks for it. */
   usageData: string | undefined;
+  /** Data events passed to the client so far (what a cut stream reports). */
+  events = 0;
+  /** Events dropped because their data was not a JSON object (a proxy's garbled chunk). */
+  dropped = 0;
+  /** Choices that got their `finish_reason`: a stream that ends cleanly after every one is complete. */
+  finished = 0;
   private usageValue: CompletionUsage | undefined;
 
   get usage(): CompletionUsage | undefined {

@@ -1,7 +1,9 @@
 import type { GatewayError } from "../errors.ts";
+import { CommitGate } from "./openai-commit.ts";
 import { observeRun } from "./openai-observer.ts";
 import type { StreamSeen } from "./provider.ts";
-import { EventFramer, MAX_EVENT_BYTES, concatAll, hasData } from "./sse-frames.ts";
+import { DONE_EVENT } from "./sse-encode.ts";
+import { EventFramer, MAX_EVENT_BYTES, concatAll } from "./sse-frames.ts";
 
 /** Restarts on every whole event: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {
@@ -9,14 +11,16 @@ export interface IdleWatch {
   clear(): void;
 }
 
-/** Comments before the first data event may add up to this much; more is an error. */
+/** What is held back before the first content (comments, the role chunk) may add up to this much. */
 export const MAX_PREAMBLE_BYTES = 1024 * 1024;
 
 /**
  * Passes an OpenAI-compatible SSE body through as the bytes that came in, whole events only:
  * an incomplete tail is held back until its end arrives, so a cut upstream never leaves half an
- * event on the wire before the gateway's error event. An observer reads what the gateway must know
- * on the side. Ends after `[DONE]` or an error event; any other ending throws.
+ * event on the wire before the gateway's error event. Nothing goes out before the first
+ * content-bearing event (see CommitGate); after it an observer reads what the gateway must know on
+ * the side. Ends after `[DONE]`, an error event, or a clean end after every choice's finish reason
+ * (then chatgate sends `[DONE]` itself); any other ending throws.
  */
 export interface PassThroughOptions {
   idle: IdleWatch;
@@ -33,13 +37,17 @@ export interface PassThroughOptions {
   redact?: (text: string) => string;
   /** Largest event held while its end has not arrived. Default MAX_EVENT_BYTES. */
   maxEventBytes?: number;
-  /** Largest run of comments held back before the first data event. Default MAX_PREAMBLE_BYTES. */
+  /** Most held back before the first content-bearing event. Default MAX_PREAMBLE_BYTES. */
   maxPreambleBytes?: number;
   /**
    * The client did not ask for usage (`stream_options.include_usage`): a usage-only chunk the
    * upstream sends anyway is dropped, since OpenAI would not send it. Usage is still recorded.
    */
   dropUsageChunks?: boolean;
+  /** The error for an upstream error event that came before any content (a failure before commit). */
+  failedEarly: (data: string) => GatewayError;
+  /** Choices asked for (`n`): a stream that ends cleanly after this many finish reasons is complete. */
+  choices: number;
 }
 
 const keep = (text: string) => text;
@@ -51,47 +59,49 @@ export async function* passThroughEvents(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const { idle, classify, cut, tooLarge } = options;
   const observing = { redact: options.redact ?? keep, dropUsageChunks: options.dropUsageChunks ?? false };
-  const maxPreamble = options.maxPreambleBytes ?? MAX_PREAMBLE_BYTES;
   const framer = new EventFramer(options.maxEventBytes ?? MAX_EVENT_BYTES, tooLarge);
+  let gate: CommitGate | undefined = new CommitGate(options.maxPreambleBytes ?? MAX_PREAMBLE_BYTES, tooLarge, options.failedEarly);
   const reader = body.getReader();
-  let preamble: Uint8Array[] | undefined = [];
-  let preambleBytes = 0;
   try {
     for (;;) {
       let result: Awaited<ReturnType<typeof reader.read>>;
       try {
         result = await reader.read();
       } catch (err) {
-        throw classify(err);
+        // After the first event, a failed read is a stream cut short, not a failed connection.
+        const error = classify(err);
+        throw gate === undefined && error.code === "upstream_connection_error" ? cut(`the connection broke after ${seen.events} events`) : error;
       }
       if (result.done) break;
-      let out = framer.push(result.value);
-      if (out === undefined) continue;
+      const run = framer.push(result.value);
+      if (run === undefined) continue;
       // The idle timer runs between whole events, not bytes: an upstream that trickles an event
       // that never ends times out. Comment-only events (keep-alives) restart it too: a provider
       // that sends them while a model thinks is alive, and the wait is what they are for. One
-      // that sends nothing else is bounded before commit by the preamble cap below, and after
-      // commit its comments pass straight through to a client that is free to leave.
+      // that sends nothing else is bounded before commit by the gate's cap, and after commit
+      // its comments pass straight through to a client that is free to leave.
       idle.touch();
-      if (preamble !== undefined) {
-        // Until the first data event, comments (keep-alives some providers send while the model
-        // starts) are held back with it, so the stream commits on a real event, not on a comment.
-        // Pieces are joined once, when that event comes, never per read.
-        if (!hasData(out)) {
-          preambleBytes += out.length;
-          if (preambleBytes > maxPreamble) throw tooLarge("comments before its first event", maxPreamble);
-          preamble.push(out);
-          continue;
-        }
-        if (preamble.length > 0) out = concatAll(preamble, out);
-        preamble = undefined;
+      let out: Uint8Array | undefined;
+      if (gate !== undefined) {
+        const committed = gate.push(run, seen);
+        if (committed === undefined) continue;
+        gate = undefined;
+        const sent = observeRun(committed.rest, seen, observing);
+        out = committed.held === undefined ? sent : sent === undefined ? committed.held : concatAll([committed.held], sent);
+      } else {
+        out = observeRun(run, seen, observing);
       }
-      const sent = observeRun(out, seen, observing);
-      if (sent !== undefined) yield sent;
+      if (out !== undefined) yield out;
       if (seen.done || seen.errorEvent) return;
     }
-    if (framer.midEvent) throw cut("the stream was cut in the middle of an event");
-    throw cut("the stream ended before [DONE]");
+    if (framer.midEvent) throw cut(`the stream was cut in the middle of an event after ${seen.events} events`);
+    // Some providers never send [DONE]: a clean end after every choice's finish reason is complete.
+    if (gate === undefined && seen.finished >= options.choices) {
+      seen.done = true;
+      yield DONE_EVENT;
+      return;
+    }
+    throw cut(`the stream ended after ${seen.events} events, before ${seen.finished > 0 ? "every choice's finish_reason" : "its finish_reason"}`);
   } finally {
     idle.clear();
     // Whether we stop early (client gone, error, [DONE] seen) or not, release the upstream now.

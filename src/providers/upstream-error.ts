@@ -140,3 +140,17 @@ function describe(err: unknown): string {
   }
   return "network error";
 }
+
+/**
+ * An in-band `{"error": …}` event that came before any content: a failure before commit, so the
+ * router may retry or fall back. Its message is the upstream's, every string redacted; a numeric
+ * code that is an HTTP status (some providers put 429 or 502 there) is classified as one.
+ */
+export function fromErrorEvent(provider: string, data: string, redact: Redact): GatewayError {
+  const raw = readErrorFields(data);
+  const fields = raw && (redactStrings(raw, redact) as UpstreamErrorFields);
+  const message = str(fields?.message);
+  const code = fields?.code;
+  const upstreamStatus = typeof code === "number" && code >= 400 && code < 600 ? code : undefined;
+  return badGateway(`Provider '${provider}' sent an error before its answer began${message ? `: ${message}` : "."}`, "upstream_error", true).with({ upstreamStatus });
+}

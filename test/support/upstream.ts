@@ -36,6 +36,8 @@ export type Reply =
       cutAfterEvents?: number;
       stallAfterEvents?: number;
       endWithoutDone?: boolean;
+      /** Ends cleanly (no cut) after this many events: before the finish chunk, a truncation. */
+      endAfterEvents?: number;
       errorEventAfter?: number;
       headers?: Record<string, string>;
     }
@@ -127,6 +129,8 @@ function streamResponse(reply: Extract<Reply, { kind: "stream" }>, model: string
     events = [...events.slice(0, reply.errorEventAfter), sseEvent({ error: openAIError(500, model) })];
   } else if (reply.endWithoutDone) {
     events = events.slice(0, -1);
+  } else if (reply.endAfterEvents !== undefined) {
+    events = events.slice(0, reply.endAfterEvents);
   }
   let slices = events.filter(Boolean).map((event) => encoder.encode(event));
   if (reply.splitBytes !== undefined) {

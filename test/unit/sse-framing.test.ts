@@ -43,6 +43,9 @@ function body(parts: string[], error?: Error): ReadableStream<Uint8Array> {
   });
 }
 
+/** An error event before the first content fails the stream before commit; one choice is asked for. */
+const EARLY = { failedEarly: (data: string) => badGateway(`early: ${data}`), choices: 1 };
+
 const tooLarge = (what: string, limit: number) => badGateway(`${what} over ${limit}`, "upstream_response_too_large", false);
 
 async function run(parts: string[], error?: Error, dropUsageChunks = false, extra: Partial<PassThroughOptions> = {}) {
@@ -51,7 +54,7 @@ async function run(parts: string[], error?: Error, dropUsageChunks = false, extr
   const idle = { touch() {}, clear() {} };
   const fail = (detail: string) => badGateway(detail);
   try {
-    for await (const chunk of passThroughEvents(body(parts, error), seen, { idle, classify: () => badGateway("read failed"), cut: fail, tooLarge, dropUsageChunks, ...extra })) out.push(text(chunk));
+    for await (const chunk of passThroughEvents(body(parts, error), seen, { ...EARLY, idle, classify: () => badGateway("read failed"), cut: fail, tooLarge, dropUsageChunks, ...extra })) out.push(text(chunk));
     return { out, seen, error: undefined };
   } catch (err) {
     return { out, seen, error: err as Error };
@@ -60,7 +63,7 @@ async function run(parts: string[], error?: Error, dropUsageChunks = false, extr
 
 describe("passThroughEvents", () => {
   test("re-frames nothing: events split across reads come out as whole events, bytes unchanged", async () => {
-    const wire = 'data: {"id":"1","choices":[]}\n\ndata: {"id":"2","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\ndata: [DONE]\n\n';
+    const wire = 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"id":"2","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\ndata: [DONE]\n\n';
     const parts = [wire.slice(0, 5), wire.slice(5, 33), wire.slice(33, 70), wire.slice(70)];
     const { out, seen, error } = await run(parts);
     expect(error).toBeUndefined();
@@ -71,19 +74,56 @@ describe("passThroughEvents", () => {
   });
 
   test("a stream cut mid-event never passes the half event on, and throws", async () => {
-    const { out, error } = await run(['data: {"id":"1"}\n\ndata: {"id":"2","cho'], new Error("ECONNRESET"));
-    expect(out).toEqual(['data: {"id":"1"}\n\n']);
+    const { out, error } = await run(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"id":"2","cho'], new Error("ECONNRESET"));
+    expect(out).toEqual(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n']);
     expect(error?.message).toBe("read failed");
   });
 
-  test("a stream that ends cleanly without [DONE] throws instead of passing for complete", async () => {
-    const { out, error } = await run(['data: {"id":"1"}\n\n']);
+  test("a stream that ends cleanly before its finish_reason throws instead of passing for complete", async () => {
+    const { out, error } = await run(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n']);
     expect(out).toHaveLength(1);
-    expect(error?.message).toContain("before [DONE]");
+    expect(error?.message).toContain("ended after 1 events, before its finish_reason");
+  });
+
+  test("a stream that ends cleanly after every choice's finish_reason but without [DONE] is complete: [DONE] is added", async () => {
+    const finish = 'data: {"id":"1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n';
+    const usage = 'data: {"id":"1","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n';
+    const { out, seen, error } = await run(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', finish, usage]);
+    expect(error).toBeUndefined();
+    expect(out.join("")).toBe('data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n' + finish + usage + "data: [DONE]\n\n");
+    expect(seen.done).toBe(true);
+    expect(seen.usage?.total_tokens).toBe(2);
+  });
+
+  test("two choices: one finish_reason is not enough to call a clean end complete", async () => {
+    const finish = 'data: {"id":"1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n';
+    const { error } = await run(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', finish], undefined, false, { choices: 2 });
+    expect(error?.message).toContain("before every choice's finish_reason");
+  });
+
+  test("an error event before any content fails the stream before anything is passed on", async () => {
+    const role = 'data: {"id":"1","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n';
+    const { out, error } = await run([": hi\n\n", role, 'data: {"error":{"message":"overloaded"}}\n\n']);
+    expect(out).toEqual([]);
+    expect(error?.message).toContain("early:");
+  });
+
+  test("the role chunk and comments are held back until the first content, then go out with it", async () => {
+    const role = 'data: {"id":"1","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n';
+    const { out, seen } = await run([role, ": ping\n\n", 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', "data: [DONE]\n\n"]);
+    expect(out[0]).toBe(role + ": ping\n\n" + 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
+    expect(seen.events).toBe(3);
+  });
+
+  test("an event whose data is not a JSON object is dropped and counted, and the stream goes on", async () => {
+    const { out, seen, error } = await run(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', "data: <html>proxy error</html>\n\n", 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"id"\n\n', "data: [DONE]\n\n"]);
+    expect(error).toBeUndefined();
+    expect(out.join("")).toBe('data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n'.repeat(2) + "data: [DONE]\n\n");
+    expect(seen.dropped).toBe(2);
   });
 
   test("an in-band error event is passed on and ends the stream without an extra error", async () => {
-    const { out, seen, error } = await run(['data: {"id":"1"}\n\n', 'data: {"error":{"message":"boom"}}\n\n']);
+    const { out, seen, error } = await run(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', 'data: {"error":{"message":"boom"}}\n\n']);
     expect(error).toBeUndefined();
     expect(seen.errorEvent).toBe(true);
     expect(out.at(-1)).toContain('"error"');
@@ -92,7 +132,7 @@ describe("passThroughEvents", () => {
 
 describe("passThroughEvents across reads", () => {
   test("an event boundary split between two reads is found, whatever the line endings", async () => {
-    for (const [a, b] of [["data: 1\n", "\n"], ["data: 1\r\n", "\r\n"], ["data: 1\r\n\r", "\n"], ["data: 1\n\r", "\n"]] as const) {
+    for (const [a, b] of [["data: {\"choices\":[{\"delta\":{\"content\":\"1\"}}]}\n", "\n"], ["data: {\"choices\":[{\"delta\":{\"content\":\"1\"}}]}\r\n", "\r\n"], ["data: {\"choices\":[{\"delta\":{\"content\":\"1\"}}]}\r\n\r", "\n"], ["data: {\"choices\":[{\"delta\":{\"content\":\"1\"}}]}\n\r", "\n"]] as const) {
       const { out, error } = await run([a, b, "data: [DONE]\n\n"]);
       expect(error).toBeUndefined();
       // The first event goes out as soon as its boundary is complete, not with the next one.
@@ -101,7 +141,7 @@ describe("passThroughEvents across reads", () => {
   });
 
   test("a long event arriving in many small reads comes out whole and unchanged", async () => {
-    const event = `data: {"content":"${"x".repeat(50_000)}"}\n\n`;
+    const event = `data: {"choices":[{"delta":{"content":"${"x".repeat(50_000)}"}}]}\n\n`;
     const parts = [];
     for (let i = 0; i < event.length; i += 97) parts.push(event.slice(i, i + 97));
     const { out, error } = await run([...parts, "data: [DONE]\n\n"]);
@@ -136,13 +176,13 @@ describe("firstMark", () => {
       const seen = new StreamSeen();
       const out: string[] = [];
       const idle = { touch() {}, clear() {} };
-      const wire = 'data: {"id":"1"}\n\ndata: {"error":{"message":"bad key sk-secret"}}\n\n';
-      for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact: (t) => t.replace("sk-secret", "***") })) out.push(text(chunk));
+      const wire = 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"bad key sk-secret"}}\n\n';
+      for await (const chunk of passThroughEvents(body([wire]), seen, { ...EARLY, idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact: (t) => t.replace("sk-secret", "***") })) out.push(text(chunk));
       return { out, seen, error: undefined };
     })();
     expect(error).toBeUndefined();
     expect(seen.errorEvent).toBe(true);
-    expect(out.join("")).toBe('data: {"id":"1"}\n\ndata: {"error":{"message":"bad key ***"}}\n\n');
+    expect(out.join("")).toBe('data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"bad key ***"}}\n\n');
   });
 
   test("a content chunk that merely mentions [DONE] is parsed and not taken for the end", async () => {
@@ -180,24 +220,24 @@ describe("usage the client did not ask for", () => {
 
 describe("comments before the first event", () => {
   test("are held back and sent with the first data event, so the stream commits on a real event", async () => {
-    const { out, error } = await run([": OPENROUTER PROCESSING\n\n", ": keep-alive\n\n", 'data: {"id":"1"}\n\n', "data: [DONE]\n\n"]);
+    const { out, error } = await run([": OPENROUTER PROCESSING\n\n", ": keep-alive\n\n", 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', "data: [DONE]\n\n"]);
     expect(error).toBeUndefined();
-    expect(out[0]).toBe(': OPENROUTER PROCESSING\n\n: keep-alive\n\ndata: {"id":"1"}\n\n');
+    expect(out[0]).toBe(': OPENROUTER PROCESSING\n\n: keep-alive\n\ndata: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
     expect(out).toHaveLength(2);
   });
 
-  test("a stream of nothing but comments is reported as ending before [DONE]", async () => {
+  test("a stream of nothing but comments is reported as ending before its answer", async () => {
     const { out, error } = await run([": keep-alive\n\n"]);
     expect(out).toEqual([]);
-    expect(error?.message).toContain("before [DONE]");
+    expect(error?.message).toContain("ended after 0 events");
   });
 });
 
 describe("caps on what an upstream can make a stream hold", () => {
   test("an event that never ends is an error once it outgrows the cap, after the whole events before it", async () => {
-    const parts = ['data: {"id":"1"}\n\n', 'data: {"content":"', ...Array.from({ length: 20 }, () => "x".repeat(100))];
+    const parts = ['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', 'data: {"content":"', ...Array.from({ length: 20 }, () => "x".repeat(100))];
     const { out, error } = await run(parts, undefined, false, { maxEventBytes: 1000 });
-    expect(out).toEqual(['data: {"id":"1"}\n\n']);
+    expect(out).toEqual(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n']);
     expect(error?.message).toBe("a stream event over 1000");
   });
 
@@ -208,7 +248,7 @@ describe("caps on what an upstream can make a stream hold", () => {
   });
 
   test("an event just under the cap passes whole", async () => {
-    const event = `data: ${"x".repeat(990)}\n\n`;
+    const event = `data: {"choices":[{"delta":{"content":"${"x".repeat(950)}"}}]}\n\n`;
     const parts = [event.slice(0, 500), event.slice(500), "data: [DONE]\n\n"];
     const { out, error } = await run(parts, undefined, false, { maxEventBytes: 1000 });
     expect(error).toBeUndefined();
@@ -218,15 +258,15 @@ describe("caps on what an upstream can make a stream hold", () => {
   test("comments before the first event are an error once they outgrow the preamble cap", async () => {
     const { out, error } = await run(Array.from({ length: 100 }, () => ": keep-alive\n\n"), undefined, false, { maxPreambleBytes: 1000 });
     expect(out).toEqual([]);
-    expect(error?.message).toBe("comments before its first event over 1000");
+    expect(error?.message).toBe("comments and events before its first content over 1000");
   });
 
   test("regression: 60,000 held-back comments are joined once, not once per read (was quadratic)", async () => {
     const comments = Array.from({ length: 60_000 }, () => ": keep-alive\n\n");
     const started = performance.now();
-    const { out, error } = await run([...comments, 'data: {"id":"1"}\n\n', "data: [DONE]\n\n"]);
+    const { out, error } = await run([...comments, 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', "data: [DONE]\n\n"]);
     expect(error).toBeUndefined();
-    expect(out[0]).toBe(comments.join("") + 'data: {"id":"1"}\n\n');
+    expect(out[0]).toBe(comments.join("") + 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
     expect(performance.now() - started).toBeLessThan(1500);
   });
 });
@@ -235,17 +275,17 @@ describe("the idle timer", () => {
   test("regression: is restarted by whole events, never by the bytes of an event that has not ended", async () => {
     let touches = 0;
     const idle = { touch: () => void touches++, clear() {} };
-    const event = 'data: {"id":"1"}\n\n';
+    const event = 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n';
     const parts = [": ping\n\n", ...event.split(""), "data: [DONE]\n\n"];
     const out: string[] = [];
-    for await (const chunk of passThroughEvents(body(parts), new StreamSeen(), { idle, classify: () => badGateway("x"), cut: badGateway, tooLarge })) out.push(text(chunk));
+    for await (const chunk of passThroughEvents(body(parts), new StreamSeen(), { ...EARLY, idle, classify: () => badGateway("x"), cut: badGateway, tooLarge })) out.push(text(chunk));
     // The comment, the trickled event (once, on its last byte), and [DONE].
     expect(touches).toBe(3);
     expect(out.join("")).toBe(": ping\n\n" + event + "data: [DONE]\n\n");
   });
 
   test("a CRLF boundary trickled one byte per read is found", async () => {
-    const event = "data: 1\r\n\r\n";
+    const event = 'data: {"choices":[{"delta":{"content":"1"}}]}\r\n\r\n';
     const { out, error } = await run([...event.split(""), "data: [DONE]\n\n"]);
     expect(error).toBeUndefined();
     expect(out).toEqual([event, "data: [DONE]\n\n"]);
@@ -259,28 +299,29 @@ describe("redaction of in-band error events", () => {
     const seen = new StreamSeen();
     const out: string[] = [];
     const idle = { touch() {}, clear() {} };
-    for await (const chunk of passThroughEvents(body([wire]), seen, { idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact })) out.push(text(chunk));
+    for await (const chunk of passThroughEvents(body([wire]), seen, { ...EARLY, idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact })) out.push(text(chunk));
     expect(seen.errorEvent).toBe(true);
     return out.join("");
   };
 
   test("regression: a key the upstream JSON-escaped (\\/ and \\u00xx) is redacted in every field", async () => {
     const escaped = "\\u0073k-up\\/secret";
-    const wire = `data: {"id":"1"}\n\ndata: {"error":{"message":"bad ${escaped}","type":"${escaped}","param":"${escaped}","code":"${escaped}","extra":["${escaped}"]}}\n\n`;
+    const wire = `data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"bad ${escaped}","type":"${escaped}","param":"${escaped}","code":"${escaped}","extra":["${escaped}"]}}\n\n`;
     const got = await redacted(wire);
-    expect(got).toStartWith('data: {"id":"1"}\n\n');
+    expect(got).toStartWith('data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
     const error = JSON.parse(got.slice(got.lastIndexOf("data: ") + 6)) as { error: Record<string, unknown> };
     expect(error.error).toEqual({ message: "bad ***", type: "***", param: "***", code: "***", extra: ["***"] });
     expect(JSON.stringify(error)).not.toContain("secret");
   });
 
   test("an error event with spaces before its key is recognised and redacted", async () => {
-    const got = await redacted(`data: { "error" : { "message": "${secret}" } }\n\n`);
-    expect(got).toBe('data: {"error":{"message":"***"}}\n\n');
+    const got = await redacted(`data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: { "error" : { "message": "${secret}" } }\n\n`);
+    expect(got).toBe('data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"***"}}\n\n');
   });
 
-  test("an error event that is not JSON has the key redacted as text", async () => {
-    const got = await redacted(`data: {"error": ${secret}\n\n`);
-    expect(got).toBe('data: {"error": ***\n\n');
+  test("an error event that is not a JSON object is dropped whole, key and all", async () => {
+    const { out, seen } = await run([`data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error": ${secret}\n\n`]);
+    expect(out.join("")).toBe('data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
+    expect(seen.dropped).toBe(1);
   });
 });
