@@ -165,6 +165,16 @@ describe("OpenAI request → Anthropic Messages request", () => {
     expect(refusal({ reasoning_effort: "extreme" }).param).toBe("reasoning_effort");
   });
 
+  test("the turn answering tool results goes without thinking: the client has no signed thinking block to send back", () => {
+    const messages = [
+      { role: "user", content: "Weather?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "t1", type: "function", function: { name: "w", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "t1", content: "sunny" },
+    ];
+    expect(translate({ reasoning_effort: "medium", messages }).request.thinking).toBeUndefined();
+    expect(translate({ reasoning_effort: "medium", messages: [...messages, { role: "assistant", content: "Sunny." }, { role: "user", content: "And tomorrow?" }] }).request.thinking).toEqual({ type: "enabled", budget_tokens: 8192 });
+  });
+
   test("response_format json_schema maps to structured outputs; text is a no-op", () => {
     const schema = { type: "object", properties: { answer: { type: "string" } } };
     expect(translate({ response_format: { type: "json_schema", json_schema: { name: "a", schema } } }).request.output_config).toEqual({ format: { type: "json_schema", schema } });

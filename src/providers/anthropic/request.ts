@@ -119,6 +119,10 @@ function sampling(params: Params, request: MessagesRequest, refuse: (param: stri
  * `reasoning_effort` → extended thinking. Thinking counts toward `max_tokens` on Anthropic, which
  * must exceed the budget: when the client's limit leaves no room, the budget is added on top of
  * it, so the visible answer keeps the room the client asked for.
+ *
+ * With thinking on, Anthropic wants the last assistant turn that called tools to start with its
+ * signed thinking block, which an OpenAI client never has (it sees no signature): the turn that
+ * answers tool results is therefore sent without thinking rather than refused.
  */
 function thinking(params: Params, request: MessagesRequest): void {
   const effort = params.reasoning_effort;
@@ -127,8 +131,18 @@ function thinking(params: Params, request: MessagesRequest): void {
   if (budget === undefined) {
     throw invalidRequest(`reasoning_effort must be one of none, ${Object.keys(THINKING_BUDGET).join(", ")}.`, "reasoning_effort");
   }
+  if (lastAssistantCalledTools(request)) return;
   request.thinking = { type: "enabled", budget_tokens: budget };
   if (request.max_tokens <= budget) request.max_tokens += budget;
+}
+
+function lastAssistantCalledTools(request: MessagesRequest): boolean {
+  for (let i = request.messages.length - 1; i >= 0; i--) {
+    const turn = request.messages[i]!;
+    if (turn.role !== "assistant") continue;
+    return Array.isArray(turn.content) && turn.content.some((block) => block.type === "tool_use");
+  }
+  return false;
 }
 
 /** `json_schema` maps to structured outputs; `json_object` (JSON without a schema) has no equivalent. */
