@@ -33,9 +33,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const stats = new Stats();
   const now = overrides.now ?? Date.now;
   const providers = createProviders(config, overrides.fetch);
-  const health = new TargetHealth({ after: Number.POSITIVE_INFINITY, cooldownMs: 0 }, now);
-  const router = new Router(providers, new RouteTable(providers, new Map()), {
-    providers, health, retries: 0, maxRetryWaitMs: 0, now, sleep: overrides.sleep ?? sleep, random: overrides.random ?? Math.random,
+  const routes = new Map(Object.entries(config.models).map(([name, route]) => [name, { name, ...route }]));
+  const health = new TargetHealth({ after: config.cooldownAfter > 0 ? config.cooldownAfter : Number.POSITIVE_INFINITY, cooldownMs: config.cooldownMs }, now);
+  const router = new Router(providers, new RouteTable(providers, routes), {
+    providers, health, retries: config.retries, maxRetryWaitMs: config.maxRetryWaitMs, now,
+    sleep: overrides.sleep ?? sleep, random: overrides.random ?? Math.random,
   });
   const gateway = new Gateway(router, now, config.timeoutMs);
   const limiter =

@@ -44,6 +44,11 @@ Environment (wins over the config file):
                                    (default 1048576)
   CHATGATE_STREAM_HEARTBEAT_MS     upstream silence before a ': keep-alive' comment goes out on a
                                    stream (default 15000; 0 turns it off)
+  CHATGATE_RETRIES                 retries per target after its first attempt (default 2)
+  CHATGATE_MAX_RETRY_WAIT_MS       longest upstream Retry-After waited for (default 10000)
+  CHATGATE_COOLDOWN_AFTER          failures in a row that put a target into cooldown
+                                   (default 3; 0 turns cooldown off)
+  CHATGATE_COOLDOWN_MS             how long a target cools down (default 30000)
 
 A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set, or the config file
 lists one.

@@ -108,7 +108,15 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     streamBufferBytes: integer("CHATGATE_STREAM_BUFFER_BYTES", env.CHATGATE_STREAM_BUFFER_BYTES, file.streamBufferBytes ?? 1024 * 1024, 1),
     streamHeartbeatMs: integer("CHATGATE_STREAM_HEARTBEAT_MS", env.CHATGATE_STREAM_HEARTBEAT_MS, file.streamHeartbeatMs ?? 15_000, 0),
   };
-  const config: Config = { ...core, ...inFile(configPath, () => resolveRouting(doc, core, configPath)) };
+  const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
+  const config: Config = {
+    ...core,
+    ...routing,
+    retries: integer("CHATGATE_RETRIES", env.CHATGATE_RETRIES, routing.retries, 0, 10),
+    maxRetryWaitMs: integer("CHATGATE_MAX_RETRY_WAIT_MS", env.CHATGATE_MAX_RETRY_WAIT_MS, routing.maxRetryWaitMs, 0),
+    cooldownAfter: integer("CHATGATE_COOLDOWN_AFTER", env.CHATGATE_COOLDOWN_AFTER, routing.cooldownAfter, 0),
+    cooldownMs: integer("CHATGATE_COOLDOWN_MS", env.CHATGATE_COOLDOWN_MS, routing.cooldownMs, 1),
+  };
   if (!isLoopback(config.host) && keys.length === 0 && !config.allowNoAuth) {
     throw new ConfigError(
       "HOST",

@@ -251,7 +251,7 @@ describe("start-up output", () => {
     const clientKey = "ck-live-PRINTEDCLIENT-8c1d";
     const providerKey = "sk-live-PRINTEDPROVIDER-4e2f";
     await using up = fakeOpenAI();
-    const gw = await serve([], { OPENAI_BASE_URL: up.url, OPENAI_API_KEY: providerKey, CHATGATE_API_KEYS: clientKey, CHATGATE_MOCK: "1" });
+    const gw = await serve([], { OPENAI_BASE_URL: up.url, OPENAI_API_KEY: providerKey, CHATGATE_API_KEYS: clientKey, CHATGATE_MOCK: "1", CHATGATE_RETRIES: "0", CHATGATE_COOLDOWN_AFTER: "0" });
     try {
       const auth = { authorization: `Bearer ${clientKey}` };
       const echo = { message: `Incorrect API key provided: ${providerKey}`, type: "invalid_request_error", param: null, code: "invalid_api_key" };

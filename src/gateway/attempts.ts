@@ -58,8 +58,10 @@ export async function firstSuccess<T>(route: Route, chain: Chain, deps: AttemptD
         const err = toGatewayError(thrown);
         const failure = { upstreamStatus: err.upstreamStatus, code: err.code, retryAfterMs: err.retryAfterMs };
         chain.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started });
+        // The caller's own 4xx still proves the target answers: it breaks a run of failures.
         if (countsAgainstTarget(failure)) deps.health.failed(target, `${err.upstreamStatus ?? err.status} ${err.code ?? err.type}`);
-        else deps.health.released(target);
+        else if (err.code === "client_closed_request") deps.health.released(target);
+        else deps.health.succeeded(target);
         last = err;
         const decision = classify(failure, { retriesUsed, retries: deps.retries, maxRetryWaitMs: deps.maxRetryWaitMs, random: deps.random });
         if (decision.action === "stop" || chain.signal.aborted) throw summarise(err, chain.attempts);

@@ -6,22 +6,32 @@ import type { IdleWatch } from "./sse-passthrough.ts";
  * than a new timer per chunk. One controller, one listener and one timer cost ~2.5 µs a call,
  * where `AbortSignal.any([signal, AbortSignal.timeout(ms)])` measured ~11 µs on this stack.
  * `clear()` must run when the call ends, so the listener does not outlive it.
+ *
+ * A stream waits `ms` for its first event, then `thenMs` between events: the first `touch()`
+ * swaps the timer once; later ones only refresh it.
  */
 export class Deadline implements IdleWatch {
   timedOut = false;
+  /** Whether `touch()` was called: the stream's first event arrived. */
+  touched = false;
   private readonly controller = new AbortController();
-  private readonly timer: Timer;
+  private timer: Timer;
   private readonly onClientAbort: () => void;
+  private readonly fire = () => {
+    this.timedOut = true;
+    this.controller.abort(new DOMException("The upstream did not answer in time.", "TimeoutError"));
+  };
 
-  constructor(private readonly client: AbortSignal, ms: number) {
+  constructor(
+    private readonly client: AbortSignal,
+    private readonly ms: number,
+    private readonly thenMs = ms,
+  ) {
     const controller = this.controller;
     this.onClientAbort = () => controller.abort(client.reason);
     if (client.aborted) controller.abort(client.reason);
     else client.addEventListener("abort", this.onClientAbort, { once: true });
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      controller.abort(new DOMException("The upstream did not answer in time.", "TimeoutError"));
-    }, ms);
+    this.timer = setTimeout(this.fire, ms);
   }
 
   get signal(): AbortSignal {
@@ -29,6 +39,14 @@ export class Deadline implements IdleWatch {
   }
 
   touch(): void {
+    if (!this.touched) {
+      this.touched = true;
+      if (this.thenMs !== this.ms) {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(this.fire, this.thenMs);
+        return;
+      }
+    }
     this.timer.refresh();
   }
 

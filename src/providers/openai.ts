@@ -12,10 +12,14 @@ export interface OpenAIProviderOptions {
   /** e.g. `https://api.openai.com/v1`; calls go to `{baseUrl}/chat/completions` and `{baseUrl}/models`. */
   baseUrl: string;
   apiKey: string | undefined;
-  /** Longest wait for a whole non-streamed answer. */
-  timeoutMs: number;
-  /** Longest wait for a stream's first event, and between events. */
-  streamIdleTimeoutMs: number;
+  timeouts: {
+    /** Longest wait for a stream's first event. */
+    firstByteMs: number;
+    /** Longest silence between a stream's events. */
+    idleMs: number;
+    /** Longest wait for a whole non-streamed answer. */
+    totalMs: number;
+  };
   /** How long a fetched model list is reused. Default 60 s. */
   modelsTtlMs?: number;
   /** Largest non-streamed answer read (CHATGATE_MAX_UPSTREAM_BYTES); larger is a 502. Default 64 MiB. */
@@ -75,7 +79,8 @@ export class OpenAIProvider implements Provider {
   }
 
   async complete(call: ChatCall, { signal, model }: CallOptions): Promise<Completion> {
-    const deadline = new Deadline(signal, this.options.timeoutMs);
+    const { totalMs } = this.options.timeouts;
+    const deadline = new Deadline(signal, totalMs);
     let json: string;
     try {
       const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: deadline.signal, redirect: "manual" });
@@ -84,7 +89,7 @@ export class OpenAIProvider implements Provider {
       if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
       json = text;
     } catch (err) {
-      throw fromUpstreamException(this.id, err, deadline.timedOut, signal, `no answer within ${this.options.timeoutMs} ms`);
+      throw fromUpstreamException(this.id, err, deadline.timedOut, signal, `no answer within ${totalMs} ms`);
     } finally {
       deadline.clear();
     }
@@ -101,9 +106,10 @@ export class OpenAIProvider implements Provider {
   }
 
   async stream(call: ChatCall, { signal, model }: CallOptions): Promise<EventStream> {
-    const idle = new Deadline(signal, this.options.streamIdleTimeoutMs);
-    const what = `no event for ${this.options.streamIdleTimeoutMs} ms`;
-    const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what);
+    const { firstByteMs, idleMs } = this.options.timeouts;
+    const idle = new Deadline(signal, firstByteMs, idleMs);
+    const what = () => (idle.touched ? `no event for ${idleMs} ms` : `no first event within ${firstByteMs} ms`);
+    const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what());
     let body: ReadableStream<Uint8Array>;
     try {
       const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: idle.signal, redirect: "manual" });
@@ -131,7 +137,7 @@ export class OpenAIProvider implements Provider {
   async models({ signal }: ModelsOptions): Promise<Model[]> {
     const ttl = this.options.modelsTtlMs ?? 60_000;
     if (this.modelsCache && Date.now() - this.modelsCache.at < ttl) return this.modelsCache.models;
-    const deadline = new Deadline(signal, Math.min(this.options.timeoutMs, 30_000));
+    const deadline = new Deadline(signal, Math.min(this.options.timeouts.totalMs, 30_000));
     const cap = Math.min(this.maxBytes, MODELS_BODY_CAP);
     let text: string | undefined;
     try {

@@ -16,11 +16,14 @@ export interface TestGateway {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Rate limiting off unless a test turns it on, so unrelated tests never trip it. */
-const DEFAULTS: Env = { CHATGATE_RATE_LIMIT_MAX: "0" };
+/**
+ * Rate limiting, retries and cooldown off unless a test turns them on, so unrelated tests never
+ * trip them and each upstream failure is seen as one attempt.
+ */
+export const TEST_DEFAULTS: Env = { CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_RETRIES: "0", CHATGATE_COOLDOWN_AFTER: "0" };
 
 export function startGateway(env: Env = {}): TestGateway {
-  const config = parseConfig({ ...DEFAULTS, ...env, PORT: "0", HOST: "127.0.0.1" });
+  const config = parseConfig({ ...TEST_DEFAULTS, ...env, PORT: "0", HOST: "127.0.0.1" });
   const app = createApp(config);
   app.app.listen({ hostname: "127.0.0.1", port: 0 });
   const server = app.app.server!;

@@ -32,7 +32,8 @@ function collect(stream: ReadableStream<Uint8Array>, sink: string[], pattern: Re
 export async function spawnGateway(cmd: string[], env: Record<string, string> = {}, cwd?: string): Promise<GatewayProcess> {
   const proc = Bun.spawn(cmd, {
     cwd: cwd ?? process.cwd(),
-    env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PORT: "0", ...env },
+    // Retries and cooldown off unless a test turns them on: each upstream failure is one attempt.
+    env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PORT: "0", CHATGATE_RETRIES: "0", CHATGATE_COOLDOWN_AFTER: "0", ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
