@@ -147,6 +147,17 @@ export const Status = Type.Object({
   version: Type.String(),
   providers: Type.Array(Type.Object({ id: Type.String(), type: Type.String(), host: Type.Union([Type.String(), Type.Null()]) })),
   in_flight: Type.Object({ json: Type.Integer(), streams: Type.Integer() }),
+  /** Targets that have failed since start: healthy again, cooling down until a time, or being probed. */
+  targets: Type.Array(
+    Type.Object({
+      provider: Type.String(),
+      model: Type.String(),
+      state: Type.Union([Type.Literal("healthy"), Type.Literal("cooling_down"), Type.Literal("probe_due"), Type.Literal("probing")]),
+      failures_in_a_row: Type.Integer(),
+      cooling_until: Type.Union([Type.String(), Type.Null()]),
+      last_error: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
   requests: Type.Object({
     total: Type.Integer(),
     completions: Type.Integer(),

@@ -15,11 +15,16 @@ export interface OpenStream {
 
 /** What the HTTP layer calls: no Elysia here, only requests in and typed answers out. */
 export class Gateway {
+  /** Unix seconds at start: the `created` of the public model names. */
+  private readonly startedAt: number;
+
   constructor(
     private readonly router: Router,
     private readonly now: () => number = Date.now,
     private readonly timeoutMs = 600_000,
-  ) {}
+  ) {
+    this.startedAt = Math.floor(now() / 1000);
+  }
 
   async complete(call: ChatCall, signal: AbortSignal): Promise<Completion> {
     const route = this.router.resolve(call.body.model);
@@ -46,11 +51,27 @@ export class Gateway {
     return value;
   }
 
-  /** Every provider's models; a name served twice is listed once. */
+  /**
+   * What a caller can use: the public model names (owned by chatgate), then each provider's models
+   * as `provider/model` — or by their plain name for the env-only set-up's providers, as before
+   * there was a config file. A provider whose list fails is left out; only when every
+   * one fails is that an error.
+   */
   async models(signal: AbortSignal): Promise<Model[]> {
-    const lists = await Promise.all(this.router.all.map((p) => p.models({ signal })));
     const byId = new Map<string, Model>();
-    for (const list of lists) for (const model of list) if (!byId.has(model.id)) byId.set(model.id, model);
+    for (const name of this.router.table.publicNames) byId.set(name, { id: name, object: "model", created: this.startedAt, owned_by: "chatgate" });
+    const lists = await Promise.allSettled(this.router.all.map((p) => p.models({ signal })));
+    const failed = lists.find((l): l is PromiseRejectedResult => l.status === "rejected");
+    if (failed !== undefined && lists.every((l) => l.status === "rejected")) throw failed.reason;
+    lists.forEach((list, i) => {
+      if (list.status === "rejected") return;
+      const provider = this.router.all[i]!;
+      const prefix = provider.implicit ? "" : `${provider.id}/`;
+      for (const model of list.value) {
+        const id = prefix + model.id;
+        if (!byId.has(id)) byId.set(id, { ...model, id, owned_by: provider.implicit ? model.owned_by : provider.id });
+      }
+    });
     return [...byId.values()];
   }
 

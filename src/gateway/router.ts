@@ -1,6 +1,7 @@
 import type { Provider } from "../providers/provider.ts";
 import type { Providers } from "../providers/registry.ts";
 import { firstSuccess, type AttemptDeps, type Chain } from "./attempts.ts";
+import type { TargetHealth } from "./health.ts";
 import { RouteTable, type Route, type Target } from "./route-table.ts";
 
 /**
@@ -11,6 +12,8 @@ import { RouteTable, type Route, type Target } from "./route-table.ts";
 export class Router {
   /** Every provider, in configuration order (what /status lists). */
   readonly all: Provider[];
+  /** Each target's health, for /status. */
+  readonly health: TargetHealth;
 
   constructor(
     readonly providers: Providers,
@@ -18,6 +21,7 @@ export class Router {
     private readonly deps: AttemptDeps,
   ) {
     this.all = [...providers.values()];
+    this.health = deps.health;
   }
 
   resolve(model: string): Route {

@@ -44,6 +44,7 @@ export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
         version: VERSION,
         providers,
         in_flight: { json: stats.inFlightJson, streams: stats.inFlightStreams },
+        targets: router.health.snapshot(),
         requests: {
           total: stats.total,
           completions: stats.completions,
@@ -52,7 +53,7 @@ export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
           errors_5xx: stats.errors5xx,
         },
       }),
-      { response: { 200: Status }, detail: { summary: "Uptime, version, providers, requests in flight and counters", tags: ["chatgate"] } },
+      { response: { 200: Status }, detail: { summary: "Uptime, version, providers, targets' health, requests in flight and counters", tags: ["chatgate"] } },
     )
     .get("/v1/models", async ({ request }) => ({ object: "list" as const, data: await gateway.models(request.signal) }), {
       response: { 200: ModelList, 401: ErrorBody, 502: ErrorBody },

@@ -72,6 +72,7 @@ export class MockProvider implements Provider {
   constructor(
     readonly id = "mock",
     private readonly anyModel = false,
+    readonly implicit = true,
   ) {}
 
   servesAnyModel(): boolean {

@@ -30,6 +30,8 @@ export interface OpenAIProviderOptions {
   models?: readonly string[];
   /** Takes any model name (the env-only provider): the upstream's own 404 is the truth about a name. */
   anyModel?: boolean;
+  /** Made by the environment rather than listed in the config file. */
+  implicit?: boolean;
   fetch?: typeof fetch;
 }
 
@@ -50,6 +52,7 @@ export class OpenAIProvider implements Provider {
   readonly type = "openai" as const;
   readonly id: string;
   readonly host: string;
+  readonly implicit: boolean;
   private readonly completionsUrl: string;
   private readonly modelsUrl: string;
   private readonly headers: Record<string, string>;
@@ -61,6 +64,7 @@ export class OpenAIProvider implements Provider {
   constructor(private readonly options: OpenAIProviderOptions) {
     this.id = options.id;
     this.host = new URL(options.baseUrl).host;
+    this.implicit = options.implicit === true;
     this.completionsUrl = `${options.baseUrl}/chat/completions`;
     this.modelsUrl = `${options.baseUrl}/models`;
     this.headers = { ...options.headers, "content-type": "application/json", accept: "application/json, text/event-stream" };

@@ -79,6 +79,8 @@ export interface Provider {
   readonly type: string;
   /** Host of the upstream, shown by /status; null for providers with no network upstream. */
   readonly host: string | null;
+  /** Made by the environment (the env-only set-up): /v1/models lists its models by plain name. */
+  readonly implicit: boolean;
   /** Whether this provider takes any model name, its own answer being the truth about it. */
   servesAnyModel(): boolean;
   /** The model names known now without a network call (configured, or last fetched); undefined: not known yet. */

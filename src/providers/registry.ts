@@ -22,11 +22,11 @@ export function createProviders(config: Config, fetchImpl?: typeof fetch): Provi
 function create(spec: ProviderSpec, config: Config, alone: boolean, fetchImpl?: typeof fetch): Provider {
   switch (spec.type) {
     case "mock":
-      return new MockProvider(spec.id, alone);
+      return new MockProvider(spec.id, alone, spec.implicit);
     case "openai":
       return new OpenAIProvider({
         id: spec.id, baseUrl: spec.baseUrl, apiKey: spec.apiKey, headers: spec.headers, models: spec.models, timeouts: spec.timeouts,
-        maxUpstreamBytes: config.maxUpstreamBytes, anyModel: spec.implicit, fetch: fetchImpl,
+        maxUpstreamBytes: config.maxUpstreamBytes, anyModel: spec.implicit, implicit: spec.implicit, fetch: fetchImpl,
       });
     case "anthropic":
       return new AnthropicProvider({

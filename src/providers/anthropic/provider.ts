@@ -53,6 +53,8 @@ export class AnthropicProvider implements Provider {
   readonly type = "anthropic" as const;
   readonly id: string;
   readonly host: string;
+  /** Always listed in the config file: its models show as `provider/model`. */
+  readonly implicit = false;
   private readonly base: string;
   private readonly headers: Record<string, string>;
   private readonly redact: Redact;
