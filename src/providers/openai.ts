@@ -134,7 +134,8 @@ export class OpenAIProvider implements Provider {
     const dropUsageChunks = call.body.stream_options?.include_usage !== true;
     const failedEarly = (data: string) => fromErrorEvent(this.id, data, this.redact);
     const choices = call.body.n ?? 1;
-    const events = passThroughEvents(body, seen, { idle, classify, cut, tooLarge, failedEarly, choices, redact: this.redact, dropUsageChunks });
+    const onDropped = (count: number) => console.warn(`chatgate: dropped ${count} event(s) from provider '${this.id}' whose data was not a JSON object`);
+    const events = passThroughEvents(body, seen, { idle, classify, cut, tooLarge, failedEarly, choices, onDropped, redact: this.redact, dropUsageChunks });
     return { seen, [Symbol.asyncIterator]: () => events };
   }
 

@@ -48,6 +48,8 @@ export interface PassThroughOptions {
   failedEarly: (data: string) => GatewayError;
   /** Choices asked for (`n`): a stream that ends cleanly after this many finish reasons is complete. */
   choices: number;
+  /** Told once, when the stream ends, how many events were dropped as not JSON objects. */
+  onDropped?: (count: number) => void;
 }
 
 const keep = (text: string) => text;
@@ -104,6 +106,7 @@ export async function* passThroughEvents(
     throw cut(`the stream ended after ${seen.events} events, before ${seen.finished > 0 ? "every choice's finish_reason" : "its finish_reason"}`);
   } finally {
     idle.clear();
+    if (seen.dropped > 0) options.onDropped?.(seen.dropped);
     // Whether we stop early (client gone, error, [DONE] seen) or not, release the upstream now.
     reader.cancel().catch(() => {});
   }
