@@ -2,17 +2,14 @@
 // prints one JSON LoadResult line. Written in Bun rather than wrk because the figures that matter
 // here, time to first chunk, total stream time and a check of every stream's content, are out of
 // wrk's reach, and on loopback Bun's fetch keeps a single-core target busy at these concurrencies.
+import { type ClientSpec, clientRequest, verifierFor } from "./client.ts";
 import { Histogram, type Summary } from "./stats.ts";
-import { type Expectation, type VerifyLevel, verifyCompletion, verifyStreamFull, verifyStreamLight } from "./verify.ts";
-import { type BenchKnobs, answerPieces, expectedPromptChars, requestBody, DEFAULT_ANSWER_BYTES } from "./wire.ts";
+import type { Expectation, VerifyLevel } from "./verify.ts";
+import { answerPieces, expectedPromptChars, DEFAULT_ANSWER_BYTES } from "./wire.ts";
 
-export interface LoadSpec {
+/** Wire, model, key (empty: none sent), stream, prompt size and knobs come from ClientSpec. */
+export interface LoadSpec extends ClientSpec {
   url: string;
-  /** Client key sent as Bearer; empty sends no Authorization header. */
-  apiKey: string;
-  stream: boolean;
-  promptBytes: number;
-  knobs: BenchKnobs;
   concurrency: number;
   /** No request starts after this; those in flight finish. */
   durationMs: number;
@@ -41,9 +38,10 @@ const MAX_ERRORS = 2000;
 const MAX_READS_PER_STREAM = 100_000;
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const body = new TextEncoder().encode(requestBody({ stream: spec.stream, promptBytes: spec.promptBytes, knobs: spec.knobs }));
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (spec.apiKey) headers.authorization = `Bearer ${spec.apiKey}`;
+  const request = clientRequest(spec);
+  const body = new TextEncoder().encode(request.body);
+  const headers = request.headers;
+  const verify = verifierFor(spec.wire, spec.stream, spec.verify);
   const exp: Expectation = {
     pieces: answerPieces(spec.knobs.answer_bytes ?? DEFAULT_ANSWER_BYTES),
     promptChars: expectedPromptChars(spec.promptBytes),
@@ -78,7 +76,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       if (!spec.stream) {
         const text = await res.text();
         latency.record(performance.now() - start);
-        const bad = verifyCompletion(text, exp);
+        const bad = verify(text, exp);
         return bad ? fail(bad) : void completed++;
       }
       const reader = res.body?.getReader();
@@ -96,7 +94,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         text += decoder.decode(value, { stream: true });
       }
       latency.record(performance.now() - start);
-      const bad = spec.verify === "full" ? verifyStreamFull(text, exp) : verifyStreamLight(text, exp);
+      const bad = verify(text, exp);
       return bad ? fail(bad) : void completed++;
     } finally {
       open--;

@@ -167,6 +167,9 @@ export function budgetCheck(aggs: readonly Aggregate[], infos: readonly TargetIn
     add(`chatgate CPU per non-stream request (${s.slice(3)})`, "≤ 2.0 × passthrough", get(s)?.vsPassthrough.cpu ?? null, (v) => v <= 2.0, (v) => `${v.toFixed(2)} × (${int(get(s)?.median.cpu ?? Number.NaN)} µs)`);
   }
   add("chatgate CPU per stream of 23 events (c32)", "≤ 1.8 × passthrough", get("s-c32")?.vsPassthrough.cpu ?? null, (v) => v <= 1.8, (v) => `${v.toFixed(2)} × (${int(get("s-c32")?.median.cpu ?? Number.NaN)} µs)`);
+  const cpu = (s: string) => (v: number) => `${v.toFixed(2)} × (${int(get(s)?.median.cpu ?? Number.NaN)} µs)`;
+  add("chatgate CPU per translated non-stream request (Anthropic, c16)", "≤ 2.0 × passthrough", get("tr-ns-c16")?.vsPassthrough.cpu ?? null, (v) => v <= 2.0, cpu("tr-ns-c16"));
+  add("chatgate CPU per translated stream (Anthropic, c32)", "≤ 2.5 × passthrough", get("tr-s-c32")?.vsPassthrough.cpu ?? null, (v) => v <= 2.5, cpu("tr-s-c32"));
   add("added time to first chunk, c1, p50", "≤ 0.5 ms over direct", get("s-c1")?.ttfcAddedP50 ?? null, (v) => v <= 0.5, (v) => `+${v.toFixed(3)} ms`);
   add("paced stream c32, total time p50", "within 2 % of direct", get("paced-c32")?.vsDirect.latP50 ?? null, (v) => Math.abs(v - 1) <= 0.02, (v) => `${((v - 1) * 100).toFixed(2)} %`);
   const cg = infos.find((t) => t.name === "chatgate");

@@ -9,7 +9,8 @@ import { type GateOptions, type RunFigures, measure } from "./measure.ts";
 import { type Options, parseOptions } from "./options.ts";
 import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopAll, treeOf, treeUsage } from "./proc.ts";
 import { type RunMeta, type RunRecord, type TargetInfo, renderReport } from "./report.ts";
-import { SCENARIOS, type Scenario } from "./scenarios.ts";
+import { PATHS, clientWire } from "./client.ts";
+import { SCENARIOS, type Scenario, WARMUP_IDS } from "./scenarios.ts";
 import { ensureWrk } from "./wrk.ts";
 import { type SoakResult, soak, soakMarkdown } from "./soak.ts";
 import { LOAD_CPU, type Target, ensureChatgate, probe, startTarget, startUpstream } from "./targets.ts";
@@ -20,8 +21,11 @@ const ms = (v: number | null) => (typeof v === "number" && Number.isFinite(v) ? 
 
 function specFor(s: Scenario, t: Target, o: Options, wrk: boolean): LoadSpec {
   const count = s.fixedRequests === null ? null : Math.max(1, Math.round(s.fixedRequests * o.mode.countScale));
+  const { wire, model } = clientWire(s.upstream ?? "openai", t.name);
   return {
-    url: `${t.base}/v1/chat/completions`,
+    url: `${t.base}${PATHS[wire]}`,
+    wire,
+    model,
     apiKey: t.apiKey,
     stream: s.stream,
     promptBytes: s.promptBytes,
@@ -108,7 +112,7 @@ async function main(o: Options): Promise<number> {
   }
 
   // Warm-up, unmeasured: JIT and connection pools settle before the first counted run.
-  const warm = o.scenarios.filter((s) => s.id === "ns-c16" || s.id === "s-c32");
+  const warm = o.scenarios.filter((s) => WARMUP_IDS.includes(s.id));
   // A target that dies (or whose load generator fails) is out for the rest of the bench, not the bench.
   const dead = new Set<string>();
   const fatal = (t: Target, what: string, e: unknown) => {

@@ -1,5 +1,6 @@
 // The scenarios and the three modes' sizes. Durations are per run; a full run is
 // rounds × scenarios × targets runs, so these numbers set the wall time (≈ 8-9 min by default).
+import type { UpstreamApi } from "./client.ts";
 import type { VerifyLevel } from "./verify.ts";
 import type { BenchKnobs } from "./wire.ts";
 
@@ -13,6 +14,11 @@ export interface Scenario {
   /** Duration-bound runs use the mode's duration; count-bound ones (500 streams) their own count. */
   fixedRequests: number | null;
   verify: VerifyLevel;
+  /**
+   * The API the mock speaks (default openai). With anthropic, direct and passthrough send the mock
+   * a Messages request; chatgate gets the OpenAI request and translates both ways.
+   */
+  upstream?: UpstreamApi;
 }
 
 const SHORT_PROMPT = 40;
@@ -64,7 +70,33 @@ export const SCENARIOS: readonly Scenario[] = [
     fixedRequests: 1000,
     verify: "full",
   },
+  {
+    id: "tr-ns-c16",
+    title: "translated non-stream c16 (Anthropic upstream)",
+    stream: false,
+    concurrency: 16,
+    promptBytes: SHORT_PROMPT,
+    knobs: {},
+    fixedRequests: null,
+    verify: "full",
+    upstream: "anthropic",
+  },
+  {
+    // 26 Anthropic events in; chatgate answers 23 OpenAI chunks + [DONE].
+    id: "tr-s-c32",
+    title: "translated stream c32 (Anthropic upstream)",
+    stream: true,
+    concurrency: 32,
+    promptBytes: SHORT_PROMPT,
+    knobs: {},
+    fixedRequests: null,
+    verify: "light",
+    upstream: "anthropic",
+  },
 ];
+
+/** Scenarios run unmeasured per target before round 1, when selected (JIT and pools settle on each path). */
+export const WARMUP_IDS: readonly string[] = ["ns-c16", "s-c32", "tr-ns-c16", "tr-s-c32"];
 
 export interface Mode {
   name: "full" | "quick" | "smoke";

@@ -5,6 +5,7 @@ import { type GateOptions, measure } from "./measure.ts";
 import type { SoakOptions } from "./scenarios.ts";
 import type { Summary } from "./stats.ts";
 import type { Target } from "./targets.ts";
+import { MODEL } from "./wire.ts";
 
 export interface SoakResult {
   target: string;
@@ -26,6 +27,8 @@ export interface SoakResult {
 export async function soak(t: Target, rootPids: readonly number[], gate: GateOptions, o: SoakOptions): Promise<SoakResult> {
   const spec: LoadSpec = {
     url: `${t.base}/v1/chat/completions`,
+    wire: "openai",
+    model: MODEL,
     apiKey: t.apiKey,
     stream: false,
     promptBytes: 40,

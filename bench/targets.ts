@@ -1,9 +1,13 @@
 // The processes under test: the mock upstream (also the `direct` target), the passthrough floor and
 // the compiled chatgate, with the start-up timing (spawn to first 200 on /health) of each.
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PATHS, TRANSLATED_MODEL, type UpstreamApi, clientRequest, clientWire, verifierFor } from "./client.ts";
 import { type Child, freePort, onCpu, readPort, spawnTracked, stderrTail, stopProcess, treeOf, treeUsage } from "./proc.ts";
 import { UPSTREAM_KEY } from "./upstream.ts";
+import { ANTHROPIC_MODEL } from "./wire-anthropic.ts";
+import { DEFAULT_ANSWER_BYTES, MODEL, answerPieces, expectedPromptChars } from "./wire.ts";
 
 export type TargetName = "direct" | "passthrough" | "chatgate";
 export const TARGET_NAMES: readonly TargetName[] = ["direct", "passthrough", "chatgate"];
@@ -76,6 +80,42 @@ export async function startUpstream(): Promise<Upstream> {
   return { proc, port: await readPort(proc, 10_000) };
 }
 
+/** The provider id of the mock's Anthropic side in chatgate's config file. */
+const ANTHROPIC_PROVIDER = "bench-anthropic";
+
+let configDir: string | null = null;
+/**
+ * chatgate's config file, written once to a temporary directory (removed on exit): the mock's
+ * Anthropic side as a provider and one public name routed to it. The OpenAI side stays env-only
+ * (OPENAI_BASE_URL makes the implicit provider `openai`, which takes any other model name), so the
+ * OpenAI scenarios are served as without the file; listing the model keeps chatgate from asking
+ * the mock for Anthropic's model list.
+ */
+function chatgateConfig(upstream: Upstream): string {
+  if (!configDir) {
+    const dir = mkdtempSync(join(tmpdir(), "chatgate-bench-config-"));
+    configDir = dir;
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const file = join(configDir, "chatgate.yaml");
+  writeFileSync(
+    file,
+    `# Written by chatgate's bench (bench/targets.ts).
+providers:
+  - id: ${ANTHROPIC_PROVIDER}
+    type: anthropic
+    base_url: http://127.0.0.1:${upstream.port}
+    api_key: ${UPSTREAM_KEY}
+    models: [${ANTHROPIC_MODEL}]
+models:
+  ${TRANSLATED_MODEL}:
+    targets:
+      - { provider: ${ANTHROPIC_PROVIDER}, model: ${ANTHROPIC_MODEL} }
+`,
+  );
+  return file;
+}
+
 function commandFor(name: TargetName, upstream: Upstream, port: number): { cmd: string[]; env: Record<string, string | undefined> } {
   const env: Record<string, string | undefined> = {
     ...process.env,
@@ -88,6 +128,8 @@ function commandFor(name: TargetName, upstream: Upstream, port: number): { cmd: 
     // The floor must not queue behind Bun's default cap of 256 upstream requests in flight (a
     // setting, not a cost): raised here as chatgate raises it for itself, or 500 streams cannot all be open.
     env.BUN_CONFIG_MAX_HTTP_REQUESTS = env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "4096";
+    env.ANTHROPIC_BASE_URL = `http://127.0.0.1:${upstream.port}`;
+    env.ANTHROPIC_API_KEY = UPSTREAM_KEY;
     return { cmd: passthroughCommand(), env };
   }
   if (name === "chatgate") {
@@ -96,7 +138,7 @@ function commandFor(name: TargetName, upstream: Upstream, port: number): { cmd: 
     // Limiting on, as in production, with a ceiling no run can reach.
     env.CHATGATE_RATE_LIMIT_MAX = "1000000000";
     env.CHATGATE_RATE_LIMIT_WINDOW_MS = "60000";
-    return { cmd: [join(ROOT, "dist", "chatgate")], env };
+    return { cmd: [join(ROOT, "dist", "chatgate"), "--config", chatgateConfig(upstream)], env };
   }
   return { cmd: [process.execPath, join(import.meta.dir, "upstream.ts")], env };
 }
@@ -163,15 +205,39 @@ export async function startTarget(name: TargetName, upstream: Upstream, starts: 
   };
 }
 
+/** One non-stream answer on the wire a scenario with this upstream API uses, checked fully. */
+async function probeChat(t: Target, api: UpstreamApi): Promise<string | null> {
+  const { wire, model } = clientWire(api, t.name);
+  const what = `POST ${PATHS[wire]} (${model})`;
+  const { body, headers } = clientRequest({ wire, model, apiKey: t.apiKey, stream: false, promptBytes: 40, knobs: {} });
+  try {
+    const res = await fetch(t.base + PATHS[wire], { method: "POST", headers, body, signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    if (res.status !== 200) return `${what}: ${res.status} ${text.slice(0, 200)}`;
+    const bad = verifierFor(wire, false, "full")(text, { pieces: answerPieces(DEFAULT_ANSWER_BYTES), promptChars: expectedPromptChars(40) });
+    if (bad) return `${what}: ${bad}`;
+    // The mock never fails, so chatgate's retries must never fire: one attempt, on the expected provider.
+    const attempts = res.headers.get("x-chatgate-attempts");
+    if (attempts !== null && attempts !== "1") return `${what}: x-chatgate-attempts ${attempts}, expected 1`;
+    const provider = res.headers.get("x-chatgate-provider");
+    const want = api === "openai" ? "openai" : ANTHROPIC_PROVIDER;
+    if (provider !== null && provider !== want) return `${what}: served by ${provider}, expected ${want}`;
+  } catch (e) {
+    return `${what}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return null;
+}
+
 /** Asks a target once for each route the bench relies on, so a mis-wired one fails loudly and early. */
 export async function probe(t: Target): Promise<string | null> {
   const headers: Record<string, string> = t.apiKey ? { authorization: `Bearer ${t.apiKey}` } : {};
   try {
     const res = await fetch(`${t.base}/v1/models`, { headers, signal: AbortSignal.timeout(5000) });
     const text = await res.text();
-    if (res.status !== 200 || !text.includes("bench-model")) return `GET /v1/models: ${res.status} ${text.slice(0, 200)}`;
+    if (res.status !== 200 || !text.includes(MODEL)) return `GET /v1/models: ${res.status} ${text.slice(0, 200)}`;
+    if (t.name === "chatgate" && !text.includes(TRANSLATED_MODEL)) return `GET /v1/models: no ${TRANSLATED_MODEL}: ${text.slice(0, 200)}`;
   } catch (e) {
     return `GET /v1/models: ${e instanceof Error ? e.message : String(e)}`;
   }
-  return null;
+  return (await probeChat(t, "openai")) ?? (await probeChat(t, "anthropic"));
 }

@@ -1,5 +1,7 @@
-// Deterministic mock of an OpenAI-compatible upstream, run as its own process so it can be pinned
-// beside the load generator. Prints one line `{"port":N}` when listening.
+// Deterministic mock of an OpenAI-compatible upstream, and of Anthropic's Messages API beside it,
+// run as its own process so it can be pinned beside the load generator. Prints one line
+// `{"port":N}` when listening.
+import { ANTHROPIC_MODEL, type AnthropicRequest, anthropicPromptChars, messageEvents, messageJson } from "./wire-anthropic.ts";
 import {
   type BenchKnobs,
   DEFAULT_ANSWER_BYTES,
@@ -24,13 +26,17 @@ interface ChatRequest {
 
 // Bodies are built once per (answer size, prompt size): the mock should cost the shared core as
 // little as possible, so the load generator beside it is not starved.
+type Wire = "openai" | "anthropic";
 const cache = new Map<string, { json: string; events: string[] }>();
-function answers(answerBytes: number, prompt: number): { json: string; events: string[] } {
-  const key = `${answerBytes}:${prompt}`;
+function answers(wire: Wire, answerBytes: number, prompt: number): { json: string; events: string[] } {
+  const key = `${wire}:${answerBytes}:${prompt}`;
   let hit = cache.get(key);
   if (!hit) {
     if (cache.size > 256) cache.clear();
-    hit = { json: completionJson(answerBytes, prompt), events: streamEvents(answerBytes, prompt) };
+    hit =
+      wire === "openai"
+        ? { json: completionJson(answerBytes, prompt), events: streamEvents(answerBytes, prompt) }
+        : { json: messageJson(answerBytes, prompt), events: messageEvents(answerBytes, prompt) };
     cache.set(key, hit);
   }
   return hit;
@@ -56,6 +62,10 @@ const unauthorized = (req: Request) =>
     ? null
     : Response.json({ error: { message: "bad upstream key", type: "invalid_request_error" } }, { status: 401 });
 
+const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+const anthropicError = (status: number, type: string, message: string) =>
+  Response.json({ type: "error", error: { type, message } }, { status });
+
 async function chat(req: Request): Promise<Response> {
   let body: ChatRequest;
   try {
@@ -68,11 +78,31 @@ async function chat(req: Request): Promise<Response> {
   }
   const answerBytes = clamp(body.bench?.answer_bytes, 0, MAX_ANSWER_BYTES, DEFAULT_ANSWER_BYTES);
   const delayMs = clamp(body.bench?.delay_ms, 0, MAX_DELAY_MS, 0);
-  const a = answers(answerBytes, promptChars(body.messages));
+  const a = answers("openai", answerBytes, promptChars(body.messages));
   if (!body.stream) return new Response(a.json, { headers: { "content-type": "application/json" } });
-  return new Response(paced(a.events, delayMs, req.signal), {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
-  });
+  return new Response(paced(a.events, delayMs, req.signal), { headers: SSE_HEADERS });
+}
+
+/**
+ * Anthropic's side: POST /v1/messages with x-api-key and anthropic-version, answered with a
+ * `message` or its event stream. Takes no knobs: chatgate forwards no unknown field to Anthropic
+ * (which refuses them), so translated scenarios always get the default answer, unpaced.
+ */
+async function messages(req: Request): Promise<Response> {
+  if (req.headers.get("x-api-key") !== UPSTREAM_KEY) return anthropicError(401, "authentication_error", "invalid x-api-key");
+  if (!req.headers.get("anthropic-version")) return anthropicError(400, "invalid_request_error", "anthropic-version: header is required");
+  let body: AnthropicRequest;
+  try {
+    body = (await req.json()) as AnthropicRequest;
+  } catch {
+    return anthropicError(400, "invalid_request_error", "invalid json");
+  }
+  if (body.model !== ANTHROPIC_MODEL || !Array.isArray(body.messages) || typeof body.max_tokens !== "number") {
+    return anthropicError(400, "invalid_request_error", "unexpected request");
+  }
+  const a = answers("anthropic", DEFAULT_ANSWER_BYTES, anthropicPromptChars(body));
+  if (!body.stream) return new Response(a.json, { headers: { "content-type": "application/json" } });
+  return new Response(paced(a.events, 0, req.signal), { headers: SSE_HEADERS });
 }
 
 const MODELS = JSON.stringify({
@@ -89,6 +119,7 @@ if (import.meta.main) {
     fetch(req) {
       const path = new URL(req.url).pathname;
       if (path === "/health") return Response.json({ status: "ok" });
+      if (req.method === "POST" && path === "/v1/messages") return messages(req);
       const denied = unauthorized(req);
       if (denied) return denied;
       if (req.method === "POST" && path === "/v1/chat/completions") return chat(req);

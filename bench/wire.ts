@@ -45,12 +45,12 @@ export interface RequestMessage {
   content: string;
 }
 
-export function requestBody(opts: { stream: boolean; promptBytes: number; knobs: BenchKnobs }): string {
+export function requestBody(opts: { model?: string; stream: boolean; promptBytes: number; knobs: BenchKnobs }): string {
   const messages: RequestMessage[] = [
     { role: "system", content: "You are a benchmark." },
     { role: "user", content: promptText(opts.promptBytes) },
   ];
-  const body: Record<string, unknown> = { model: MODEL, messages };
+  const body: Record<string, unknown> = { model: opts.model ?? MODEL, messages };
   if (opts.stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };

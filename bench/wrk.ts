@@ -4,8 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { answerNeedles, clientRequest } from "./client.ts";
 import type { LoadResult, LoadSpec } from "./load.ts";
-import { DEFAULT_ANSWER_BYTES, answerPieces, expectedPromptChars, requestBody } from "./wire.ts";
+import { DEFAULT_ANSWER_BYTES, answerPieces, expectedPromptChars } from "./wire.ts";
 
 /** wrk on PATH, installing it with apt-get when running as root; false (with the reason logged) otherwise. */
 export function ensureWrk(log: (msg: string) => void): boolean {
@@ -42,21 +43,21 @@ interface WrkJson {
 }
 
 function script(spec: LoadSpec): string {
-  const body = requestBody({ stream: false, promptBytes: spec.promptBytes, knobs: spec.knobs });
+  const { body, headers } = clientRequest({ ...spec, stream: false });
   const content = answerPieces(spec.knobs.answer_bytes ?? DEFAULT_ANSWER_BYTES).join("");
-  const prompt = `"prompt_tokens":${expectedPromptChars(spec.promptBytes)},`;
+  const [prompt, finish] = answerNeedles(spec.wire, expectedPromptChars(spec.promptBytes));
+  const headerLines = Object.entries(headers).map(([k, v]) => `wrk.headers["${k}"] = "${v}"`);
   // Thread-local counters are summed in done() through the thread handles kept in setup().
   return `wrk.method = "POST"
 wrk.body = [==[${body}]==]
-wrk.headers["Content-Type"] = "application/json"
-${spec.apiKey ? `wrk.headers["Authorization"] = "Bearer ${spec.apiKey}"` : ""}
+${headerLines.join("\n")}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 bad = 0
 sample = ""
 function response(status, headers, body)
   if status ~= 200 or not string.find(body, [==[${content}]==], 1, true) or not string.find(body, [==[${prompt}]==], 1, true)
-     or not string.find(body, '"finish_reason":"stop"', 1, true) then
+     or not string.find(body, [==[${finish}]==], 1, true) then
     bad = bad + 1
     if sample == "" then sample = "HTTP " .. status .. ": " .. string.sub(body, 1, 120) end
   end

@@ -1,0 +1,59 @@
+// What a client sends a target and how its answer is checked, for either wire it may speak:
+// OpenAI's chat completions (every target in the OpenAI scenarios, chatgate in the translated
+// ones) or Anthropic's Messages API (direct and passthrough in the translated ones).
+import type { TargetName } from "./targets.ts";
+import { type Expectation, type VerifyLevel, verifyCompletion, verifyStreamFull, verifyStreamLight } from "./verify.ts";
+import { verifyEventsFull, verifyEventsLight, verifyMessage } from "./verify-anthropic.ts";
+import { ANTHROPIC_MODEL, ANTHROPIC_VERSION, anthropicRequestBody } from "./wire-anthropic.ts";
+import { type BenchKnobs, MODEL, requestBody } from "./wire.ts";
+
+export type Wire = "openai" | "anthropic";
+/** The API the mock upstream speaks in a scenario. */
+export type UpstreamApi = Wire;
+
+/** chatgate's public model name routed to the Anthropic provider pointing at the mock (targets.ts writes the route). */
+export const TRANSLATED_MODEL = "bench-translated";
+
+export const PATHS: Record<Wire, string> = { openai: "/v1/chat/completions", anthropic: "/v1/messages" };
+
+/** The wire a client speaks to a target, and the model it asks for: chatgate always takes OpenAI's. */
+export function clientWire(upstream: UpstreamApi, target: TargetName): { wire: Wire; model: string } {
+  if (upstream === "openai") return { wire: "openai", model: MODEL };
+  return target === "chatgate" ? { wire: "openai", model: TRANSLATED_MODEL } : { wire: "anthropic", model: ANTHROPIC_MODEL };
+}
+
+export interface ClientSpec {
+  wire: Wire;
+  model: string;
+  apiKey: string;
+  stream: boolean;
+  promptBytes: number;
+  knobs: BenchKnobs;
+}
+
+/** Body and headers. Keys go as each API takes them: a bearer header, or x-api-key with anthropic-version. */
+export function clientRequest(spec: ClientSpec): { body: string; headers: Record<string, string> } {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (spec.wire === "anthropic") {
+    if (spec.apiKey) headers["x-api-key"] = spec.apiKey;
+    headers["anthropic-version"] = ANTHROPIC_VERSION;
+    return { body: anthropicRequestBody({ stream: spec.stream, promptBytes: spec.promptBytes }), headers };
+  }
+  if (spec.apiKey) headers.authorization = `Bearer ${spec.apiKey}`;
+  return { body: requestBody({ model: spec.model, stream: spec.stream, promptBytes: spec.promptBytes, knobs: spec.knobs }), headers };
+}
+
+type Verifier = (text: string, exp: Expectation) => string | null;
+
+export function verifierFor(wire: Wire, stream: boolean, level: VerifyLevel): Verifier {
+  if (!stream) return wire === "openai" ? verifyCompletion : verifyMessage;
+  if (wire === "openai") return level === "full" ? verifyStreamFull : verifyStreamLight;
+  return level === "full" ? verifyEventsFull : verifyEventsLight;
+}
+
+/** Strings a right non-stream answer contains besides its content, for wrk's check. */
+export function answerNeedles(wire: Wire, promptChars: number): string[] {
+  return wire === "openai"
+    ? [`"prompt_tokens":${promptChars},`, '"finish_reason":"stop"']
+    : [`"input_tokens":${promptChars},`, '"stop_reason":"end_turn"'];
+}
