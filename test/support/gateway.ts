@@ -2,7 +2,7 @@
 // from environment variables. Tests that need a separate process (signals, the binary) use
 // ./process.ts instead.
 import OpenAI from "openai";
-import { createApp } from "../../src/app.ts";
+import { createApp, type AppOverrides } from "../../src/app.ts";
 import { parseConfig, type Env } from "../../src/config.ts";
 
 export interface TestGateway {
@@ -22,9 +22,13 @@ export interface TestGateway {
  */
 export const TEST_DEFAULTS: Env = { CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_RETRIES: "0", CHATGATE_COOLDOWN_AFTER: "0" };
 
-export function startGateway(env: Env = {}): TestGateway {
+/**
+ * `overrides` reach createApp as they are: the upstream `fetch`, and the `now`, `sleep` and
+ * `random` of every policy (see test/support/clock.ts), so waits are tested without sleeping.
+ */
+export function startGateway(env: Env = {}, overrides: AppOverrides = {}): TestGateway {
   const config = parseConfig({ ...TEST_DEFAULTS, ...env, PORT: "0", HOST: "127.0.0.1" });
-  const app = createApp(config);
+  const app = createApp(config, overrides);
   app.app.listen({ hostname: "127.0.0.1", port: 0 });
   const server = app.app.server!;
   const url = `http://127.0.0.1:${server.port}`;
