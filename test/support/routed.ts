@@ -37,6 +37,8 @@ export interface PairOptions {
   clock?: TestClock;
   /** The app keeps the real clock and sleep (for deadlines that real upstream time must count against). */
   realTime?: boolean;
+  /** Environment variables, which win over the file (CHATGATE_TIMEOUT_MS, …). */
+  env?: Env;
 }
 
 /**
@@ -54,6 +56,7 @@ export function pair(options: PairOptions = {}): Pair {
       ...options.config,
     },
     options.realTime ? {} : clock.overrides,
+    options.env,
   );
   return { a, b, gw, clock, [Symbol.asyncDispose]: () => gw.stop().then(() => Promise.all([a.stop(), b.stop()])).then(() => {}) };
 }
