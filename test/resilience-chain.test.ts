@@ -112,7 +112,7 @@ describe("cooldown", () => {
     p.clock.advance(1);
     expect((await targets(p)).targets[0]).toMatchObject({ state: "probe_due", cooling_until: null });
     // The probe is held open: a request meanwhile still goes to the fallback.
-    p.a.reply({ kind: "completion", delayMs: 150 });
+    p.a.reply({ kind: "completion", delayMs: 300 });
     const probe = chat(p.gw);
     const probeCall = await callNumber(p.a, 3);
     expect((await targets(p)).targets[0]).toMatchObject({ state: "probing" });
