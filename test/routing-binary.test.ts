@@ -1,14 +1,17 @@
 // Routing and resilience (issue 9) against the compiled binary, as a user runs it: a config file
 // given by CHATGATE_CONFIG, fake upstreams in this process, real waits (kept to about a second).
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
 import { DEFAULT_MODEL } from "./support/anthropic-wire.ts";
-import { spawnBinary } from "./support/binary.ts";
+import { compiledBinary, spawnBinary } from "./support/binary.ts";
 import { anthropicAt, keyOf, openaiAt, routedEnv, type ConfigDoc } from "./support/config-file.ts";
 import { fakeAnthropic } from "./support/fake-anthropic.ts";
 import type { GatewayProcess } from "./support/process.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
+
+// Built once per source state, shared with the other binary tests; the build outlasts a test's timeout.
+beforeAll(() => compiledBinary(), 120_000);
 
 /** The binary on config `doc`, rate limiting off (the weighted test sends 200 requests). */
 const binaryOn = (doc: ConfigDoc): Promise<GatewayProcess> => spawnBinary({ ...routedEnv(doc), CHATGATE_RATE_LIMIT_MAX: "0" });
