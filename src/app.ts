@@ -39,7 +39,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     providers, health, retries: config.retries, maxRetryWaitMs: config.maxRetryWaitMs, now,
     sleep: overrides.sleep ?? sleep, random: overrides.random ?? Math.random,
   });
-  const gateway = new Gateway(router, now, config.timeoutMs);
+  const gateway = new Gateway(router, stats, now, config.timeoutMs);
   const limiter =
     config.rateLimitMax > 0 ? new Limiter(new MemoryCounters({ limit: config.rateLimitMax }), config.rateLimitMax, config.rateLimitWindowMs, overrides.now) : undefined;
   const failures =
@@ -54,20 +54,20 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // checking Content-Length before reading and counting chunked bodies as they arrive.
     // Bun's router matches every route (Elysia registers them in `routes`); what it does not match
     // goes to our catch-all, never to Elysia's fallback router (see `unrouted`).
-    serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats) } },
+    serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes) } },
     // Elysia otherwise takes the path to start after the 11th character of the URL, wrong for a
     // short Host (`Host: a`); with the catch-all above this matters only for the context's path.
     handler: { standardHostname: false },
   });
   app
-    .use(onError(stats))
+    .use(onError(stats, gateway.finishes))
     // Public: mounted before the guard. Every route mounted after it needs a key (when keys are set).
     .use(publicRoutes())
     .use(docs())
     .use(guard({ keyDigests: config.apiKeyDigests, limiter, failures, trustProxy: config.trustProxy, stats, server: () => app.server }))
     .use(opsRoutes(gateway, router, stats))
-    .use(chatRoutes(gateway, stats, config.maxBodyBytes))
-    .use(simpleChatRoutes(gateway, stats, config.maxBodyBytes, config.defaultModel));
+    .use(chatRoutes(gateway, config.maxBodyBytes))
+    .use(simpleChatRoutes(gateway, config.maxBodyBytes, config.defaultModel));
   return { app, stats, gateway, router };
 }
 

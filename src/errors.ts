@@ -19,6 +19,8 @@ export interface GatewayErrorInit {
    * policy classifies (a refused provider key is a 401 there and a 502 here).
    */
   upstreamStatus?: number;
+  /** Who served the request that failed (for the `x-chatgate-*` headers); unset before routing. */
+  served?: { provider: string; model: string; attempts: number };
 }
 
 export class GatewayError extends Error {
@@ -29,6 +31,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly upstreamStatus: number | undefined;
+  readonly served: GatewayErrorInit["served"];
 
   constructor(init: GatewayErrorInit) {
     super(init.message);
@@ -40,13 +43,14 @@ export class GatewayError extends Error {
     this.retryable = init.retryable ?? false;
     this.retryAfterMs = init.retryAfterMs;
     this.upstreamStatus = init.upstreamStatus;
+    this.served = init.served;
   }
 
   /** The same error with some fields changed. */
   with(patch: Partial<GatewayErrorInit>): GatewayError {
     return new GatewayError({
       status: this.status, message: this.message, type: this.type, code: this.code, param: this.param,
-      retryable: this.retryable, retryAfterMs: this.retryAfterMs, upstreamStatus: this.upstreamStatus, ...patch,
+      retryable: this.retryable, retryAfterMs: this.retryAfterMs, upstreamStatus: this.upstreamStatus, served: this.served, ...patch,
     });
   }
 }

@@ -1,8 +1,11 @@
-import { badGateway, modelNotFound } from "../errors.ts";
+import { badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
+import type { Stats } from "../obs/stats.ts";
 import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
+import { Finishes, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
+import { Run, type Served } from "./run.ts";
 
 /** A stream the gateway has committed to: its first event has arrived. */
 export interface OpenStream {
@@ -11,44 +14,80 @@ export interface OpenStream {
   seen: StreamSeen;
   /** The first read already held the stream's end (`[DONE]` or an error event): `rest` has nothing more. */
   complete: boolean;
+  served: Served;
+  dropped: readonly string[] | undefined;
+  /** Called once when the response ends, however it ends: writes the request's finish record. */
+  end(outcome: Outcome, error?: GatewayError): void;
 }
 
-/** What the HTTP layer calls: no Elysia here, only requests in and typed answers out. */
+/** A non-streamed answer and who served it. */
+export interface Answer extends Completion {
+  served: Served;
+}
+
+/** The API route a request came in on, for its finish record. */
+export type ApiRoute = "/v1/chat/completions" | "/chat";
+
+/**
+ * What the HTTP layer calls: no Elysia here, only requests in and typed answers out. Every request
+ * it takes gets one finish record, however it ends (`finishes`), and counts as in flight until then.
+ */
 export class Gateway {
+  readonly finishes = new Finishes();
   /** Unix seconds at start: the `created` of the public model names. */
   private readonly startedAt: number;
 
   constructor(
     private readonly router: Router,
+    private readonly stats: Stats,
     private readonly now: () => number = Date.now,
     private readonly timeoutMs = 600_000,
   ) {
     this.startedAt = Math.floor(now() / 1000);
   }
 
-  async complete(call: ChatCall, signal: AbortSignal): Promise<Completion> {
-    const route = this.router.resolve(call.body.model);
-    const chain = this.chain(signal);
-    const { value } = await this.router.run(route, chain, (provider, target) => provider.complete(call, { signal, model: target.model }));
-    return value;
+  async complete(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<Answer> {
+    const run = new Run(this.finishes, this.stats, this.now, api, false, call.body.model);
+    let answer: Completion;
+    try {
+      const route = this.router.resolve(call.body.model);
+      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model })));
+    } catch (err) {
+      throw run.fail(toGatewayError(err));
+    }
+    run.firstByte();
+    run.finish(200, "ok", answer.completion.usage ?? undefined);
+    return { ...answer, served: run.served()! };
   }
 
   /**
    * Opens a stream and pulls its first event before returning, so everything that can fail
    * before the client sees a byte still fails with a real HTTP status (and may be retried).
    */
-  async stream(call: ChatCall, signal: AbortSignal): Promise<OpenStream> {
-    const route = this.router.resolve(call.body.model);
-    const chain = this.chain(signal);
-    const { value } = await this.router.run(route, chain, async (provider, target) => {
-      const events = await provider.stream(call, { signal, model: target.model });
-      const rest = events[Symbol.asyncIterator]();
-      const first = await rest.next();
-      if (first.done) throw badGateway(`Provider '${provider.id}' ended its stream before its first event.`, "upstream_stream_truncated");
-      const seen = events.seen;
-      return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent };
-    });
-    return value;
+  async stream(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<OpenStream> {
+    const run = new Run(this.finishes, this.stats, this.now, api, true, call.body.model);
+    let opened: Omit<OpenStream, "served" | "end">;
+    try {
+      const route = this.router.resolve(call.body.model);
+      ({ value: opened } = await this.router.run(route, this.chain(signal, run), async (provider, target) => {
+        const events = await provider.stream(call, { signal, model: target.model });
+        const rest = events[Symbol.asyncIterator]();
+        const first = await rest.next().catch(async (err: unknown) => {
+          await rest.return?.();
+          throw err;
+        });
+        if (first.done) throw badGateway(`Provider '${provider.id}' ended its stream before its first event.`, "upstream_stream_truncated");
+        const seen = events.seen;
+        return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent, dropped: events.dropped };
+      }));
+    } catch (err) {
+      throw run.fail(toGatewayError(err));
+    }
+    run.firstByte();
+    const seen = opened.seen;
+    // A committed stream's status is the 200 already sent; the outcome says how it ended.
+    const end = (outcome: Outcome, error?: GatewayError) => run.finish(200, outcome, seen.usage, error ? (error.code ?? error.type) : null);
+    return { ...opened, served: run.served()!, end };
   }
 
   /**
@@ -81,7 +120,7 @@ export class Gateway {
     return model;
   }
 
-  private chain(signal: AbortSignal): Chain {
-    return { signal, deadlineAt: this.now() + this.timeoutMs, attempts: [] };
+  private chain(signal: AbortSignal, run: Run): Chain {
+    return { signal, deadlineAt: this.now() + this.timeoutMs, attempts: run.attempts };
   }
 }

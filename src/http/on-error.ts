@@ -1,6 +1,9 @@
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGatewayError } from "../errors.ts";
+import type { Finishes } from "../gateway/finish.ts";
+import { isRecorded, refusedRecord } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
+import { servedHeaders } from "./tracked.ts";
 
 /** The path of a request URL, which Bun gives without scheme and host when the Host header is missing or unusable. */
 export function requestPath(url: string): string {
@@ -57,13 +60,16 @@ export function toWireError(code: string | number, error: unknown, request: Requ
  * The one place where anything thrown becomes an OpenAI error response. Headers already set on
  * the request (rate-limit headers) are kept.
  */
-export function onError(stats: Stats) {
+export function onError(stats: Stats, finishes: Finishes) {
   return new Elysia({ name: "on-error" }).onError({ as: "global" }, ({ code, error, set, request }) => {
     const err = toWireError(code, error, request);
     if (err.status >= 500 && !(error instanceof GatewayError)) console.error("chatgate: internal error:", error);
     stats.countError(err.status);
+    // A request the gateway took has its record already; one refused before it gets one here.
+    if (!isRecorded(error)) finishes.emit(refusedRecord(requestPath(request.url), err.status, err.code ?? err.type));
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && key.startsWith("x-ratelimit-")) headers[key] = value;
+    servedHeaders(headers, err.served);
     return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...headers, ...errorHeaders(err) } });
   });
 }
@@ -81,8 +87,9 @@ const methodNotAllowed = (method: string, path: string, methods: readonly string
   });
 
 /** Answers a request as an OpenAI-shaped error, with extra headers (`Allow`). */
-function errorResponse(stats: Stats, err: GatewayError, headers: Record<string, string> = {}): Response {
+function errorResponse(stats: Stats, finishes: Finishes, path: string, err: GatewayError, headers: Record<string, string> = {}): Response {
   stats.countError(err.status);
+  finishes.emit(refusedRecord(path, err.status, err.code ?? err.type));
   return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...errorHeaders(err), ...headers } });
 }
 
@@ -95,7 +102,7 @@ function errorResponse(stats: Stats, err: GatewayError, headers: Record<string, 
  * path with a trailing slash (`/docs/`) is redirected to the path without it. None of these needs a
  * key: they say no more than the published OpenAPI document.
  */
-export function unrouted(routes: () => readonly KnownRoute[], stats: Stats) {
+export function unrouted(routes: () => readonly KnownRoute[], stats: Stats, finishes: Finishes) {
   let table: { pattern: RegExp; methods: string[] }[] | undefined;
   const build = () => {
     const byPath = new Map<string, string[]>();
@@ -118,12 +125,12 @@ export function unrouted(routes: () => readonly KnownRoute[], stats: Stats) {
     // A method the path takes means Bun's router did not take the path as written (say, encoded):
     // that is a 404 like any path we do not serve.
     if (methods !== undefined && !methods.includes(request.method)) {
-      return errorResponse(stats, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
+      return errorResponse(stats, finishes, path, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
     }
     if (path.length > 1 && path.endsWith("/") && !path.endsWith("//") && allowed(path.slice(0, -1)) !== undefined) {
       const query = request.url.indexOf("?");
       return new Response(null, { status: 308, headers: { location: path.slice(0, -1) + (query === -1 ? "" : request.url.slice(query)) } });
     }
-    return errorResponse(stats, notFound(`Invalid URL (${request.method} ${path}).`));
+    return errorResponse(stats, finishes, path, notFound(`Invalid URL (${request.method} ${path}).`));
   };
 }

@@ -2,18 +2,17 @@ import { Elysia } from "elysia";
 import { createParser } from "eventsource-parser";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { Gateway, OpenStream } from "../gateway/gateway.ts";
-import type { Stats } from "../obs/stats.ts";
 import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
-import { DONE_EVENT, sseEvent, streamBody } from "./sse.ts";
-import { streamAnswer, trackJson } from "./tracked.ts";
+import { DONE_EVENT, sseEvent, streamBody, type OnEnd } from "./sse.ts";
+import { servedHeaders, streamAnswer } from "./tracked.ts";
 
 /**
  * Turns an OpenAI chunk stream into `data: {"content": "<delta>"}` events. Error events (the
  * upstream's or our own) pass through unchanged; `[DONE]` only when the upstream completed.
  */
-async function* contentEvents(open: OpenStream, onEnd: () => void): AsyncGenerator<Uint8Array, void, undefined> {
+async function* contentEvents(open: OpenStream, onEnd: OnEnd): AsyncGenerator<Uint8Array, void, undefined> {
   const out: Uint8Array[] = [];
   let done = false;
   const parser = createParser({
@@ -42,18 +41,19 @@ async function* contentEvents(open: OpenStream, onEnd: () => void): AsyncGenerat
 }
 
 /** `POST /chat`: one message in, text out — for people who do not want the whole OpenAI API. */
-export function simpleChatRoutes(gateway: Gateway, stats: Stats, maxBodyBytes: number, defaultModel: string) {
+export function simpleChatRoutes(gateway: Gateway, maxBodyBytes: number, defaultModel: string) {
   return new Elysia({ name: "simple-chat" }).post(
     "/chat",
     async ({ body, request, set }) => {
       const chat: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
       if (body.stream !== true) {
-        const { completion } = await trackJson(stats, () => gateway.complete({ body: chat, raw: JSON.stringify(chat) }, request.signal));
+        const { completion, served } = await gateway.complete({ body: chat, raw: JSON.stringify(chat) }, request.signal, "/chat");
+        servedHeaders(set.headers, served);
         return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
       }
       const streamed: ChatRequest = { ...chat, stream: true };
       const call = { body: streamed, raw: JSON.stringify(streamed) };
-      return streamAnswer(stats, set, () => gateway.stream(call, request.signal), contentEvents);
+      return streamAnswer(set, () => gateway.stream(call, request.signal, "/chat"), contentEvents);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

@@ -1,4 +1,5 @@
-import { errorBody, toGatewayError } from "../errors.ts";
+import { errorBody, toGatewayError, type GatewayError } from "../errors.ts";
+import type { Outcome } from "../gateway/finish.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
 
 const encoder = new TextEncoder();
@@ -9,6 +10,12 @@ export const sseEvent = (data: string): Uint8Array => encoder.encode(`data: ${da
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
 
 const END: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** Told once how a stream's response ended (and with what error, when one ended it). */
+export type OnEnd = (outcome: Outcome, error?: GatewayError) => void;
+
+/** How a stream that ran to its end ended: complete with [DONE], or stopped by the upstream's error event. */
+const endedAs = (open: OpenStream): Outcome => (open.seen.done ? "ok" : "truncated");
 
 /**
  * The response body of a committed stream, pulled lazily by Elysia's generator streaming (a slow
@@ -26,7 +33,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
 
   constructor(
     private readonly open: OpenStream,
-    private readonly onEnd: () => void,
+    private readonly onEnd: OnEnd,
   ) {
     this.first = open.first;
   }
@@ -43,36 +50,36 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
 
   // Bound once per stream, not per chunk.
   private readonly onNext = (next: IteratorResult<Uint8Array, void>): IteratorResult<Uint8Array, undefined> =>
-    next.done ? this.end() : next;
+    next.done ? this.end(endedAs(this.open)) : next;
 
   private readonly onFailure = (err: unknown): IteratorResult<Uint8Array, undefined> => {
     const error = toGatewayError(err);
-    const result = this.end();
     // A client that went away gets nothing more; anyone else learns why the stream stopped.
-    if (error.code === "client_closed_request") return result;
+    if (error.code === "client_closed_request") return this.end("client_abort", error);
+    this.end("truncated", error);
     return { done: false, value: sseEvent(JSON.stringify(errorBody(error))) };
   };
 
   /** The client went away (Elysia cancels the body): release the upstream now. */
   return(): Promise<IteratorResult<Uint8Array, undefined>> {
     if (!this.ended) void this.open.rest.return?.();
-    return Promise.resolve(this.end());
+    return Promise.resolve(this.end("client_abort"));
   }
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
-  private end(): IteratorReturnResult<undefined> {
+  private end(outcome: Outcome, error?: GatewayError): IteratorReturnResult<undefined> {
     if (!this.ended) {
       this.ended = true;
-      this.onEnd();
+      this.onEnd(outcome, error);
     }
     return END;
   }
 }
 
-export const streamBody = (open: OpenStream, onEnd: () => void): StreamBody => new StreamBody(open, onEnd);
+export const streamBody = (open: OpenStream, onEnd: OnEnd): StreamBody => new StreamBody(open, onEnd);
 
 /**
  * The body of `/v1/chat/completions` for a committed stream. When the upstream's whole stream came
@@ -80,10 +87,10 @@ export const streamBody = (open: OpenStream, onEnd: () => void): StreamBody => n
  * once as one body, as a byte pipe would send them. Through the pull loop the same answer costs a
  * second write for the chunked terminator, which only comes on the next pull.
  */
-export function sseResponseBody(open: OpenStream, onEnd: () => void): StreamBody | Uint8Array {
+export function sseResponseBody(open: OpenStream, onEnd: OnEnd): StreamBody | Uint8Array {
   if (!open.complete) return new StreamBody(open, onEnd);
   // Lets the provider's stream run its cleanup (timer, upstream body) now.
   void open.rest.return?.();
-  onEnd();
+  onEnd(endedAs(open));
   return open.first;
 }

@@ -1,39 +1,33 @@
+import type { GatewayError } from "../errors.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
-import type { Stats } from "../obs/stats.ts";
-import { SSE_HEADERS } from "./sse.ts";
+import type { Served } from "../gateway/run.ts";
+import { SSE_HEADERS, type OnEnd } from "./sse.ts";
+
+type Headers = Record<string, unknown>;
+
+/**
+ * Says who served a response: the provider, the upstream model and how many attempts it took (and
+ * what `drop_params` dropped). On every answer — JSON, stream or error — once routing has run.
+ */
+export function servedHeaders(headers: Headers, served: Served | undefined, dropped?: readonly string[]): void {
+  if (served === undefined) return;
+  if (served.provider !== "") {
+    headers["x-chatgate-provider"] = served.provider;
+    headers["x-chatgate-model"] = served.model;
+  }
+  headers["x-chatgate-attempts"] = String(served.attempts);
+  if (dropped !== undefined && dropped.length > 0) headers["x-chatgate-dropped-params"] = dropped.join(", ");
+}
 
 /**
  * Opens a stream and answers it as Server-Sent Events: `body` shapes the committed stream into the
- * response body. The stream counts as in flight from the moment it is asked for until its body
- * ends (`onEnd`), which is what /status shows and what a graceful shutdown waits for. The SSE
- * headers are set only once the stream has committed, so an error before it keeps its JSON type.
+ * response body, and its end writes the request's finish record (the gateway counts it in flight
+ * until then). The SSE headers are set only once the stream has committed, so an error before it
+ * keeps its JSON type.
  */
-export async function streamAnswer<T>(
-  stats: Stats,
-  set: { headers: Record<string, unknown> },
-  open: () => Promise<OpenStream>,
-  body: (open: OpenStream, onEnd: () => void) => T,
-): Promise<T> {
-  stats.streams++;
-  stats.beginStream();
-  let opened: OpenStream;
-  try {
-    opened = await open();
-  } catch (err) {
-    stats.endStream();
-    throw err;
-  }
+export async function streamAnswer<T>(set: { headers: Headers }, open: () => Promise<OpenStream>, body: (open: OpenStream, onEnd: OnEnd) => T): Promise<T> {
+  const opened = await open();
   Object.assign(set.headers, SSE_HEADERS);
-  return body(opened, () => stats.endStream());
-}
-
-/** Counts a non-streamed completion in flight while `run` is pending. */
-export async function trackJson<T>(stats: Stats, run: () => Promise<T>): Promise<T> {
-  stats.completions++;
-  stats.beginJson();
-  try {
-    return await run();
-  } finally {
-    stats.endJson();
-  }
+  servedHeaders(set.headers, opened.served, opened.dropped);
+  return body(opened, (outcome, error?: GatewayError) => opened.end(outcome, error));
 }

@@ -28,6 +28,8 @@ export interface ModelsOptions {
 export interface Completion {
   completion: ChatCompletion;
   json: string;
+  /** Request parameters the provider could not honour and dropped (`drop_params`). */
+  dropped?: readonly string[];
 }
 
 /**
@@ -38,6 +40,8 @@ export interface Completion {
  */
 export interface EventStream extends AsyncIterable<Uint8Array> {
   readonly seen: StreamSeen;
+  /** Request parameters the provider could not honour and dropped (`drop_params`). */
+  readonly dropped?: readonly string[];
 }
 
 /** What the gateway saw of a passing stream. */

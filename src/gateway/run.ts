@@ -1,0 +1,91 @@
+import type { CompletionUsage } from "openai/resources/completions";
+import type { GatewayError } from "../errors.ts";
+import type { Stats } from "../obs/stats.ts";
+import type { Attempt, FinishRecord, Finishes, Outcome } from "./finish.ts";
+
+/** Who served a request: the target that answered (or the last one tried) and how many attempts it took. */
+export interface Served {
+  provider: string;
+  model: string;
+  attempts: number;
+}
+
+/** Errors whose request already has its finish record, so the HTTP edge does not write a second. */
+const recorded = new WeakSet<object>();
+export const isRecorded = (err: unknown): boolean => typeof err === "object" && err !== null && recorded.has(err);
+
+/**
+ * One request from the moment the gateway takes it to its one finish record: the attempts, the
+ * time to its first byte, and the in-flight count /status shows and a graceful shutdown waits on.
+ * `finish` runs once; later calls are no-ops, so every way a request can end may call it.
+ */
+export class Run {
+  readonly attempts: Attempt[] = [];
+  private readonly startedAt: number;
+  private ttfbMs: number | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly finishes: Finishes,
+    private readonly stats: Stats,
+    private readonly now: () => number,
+    readonly route: string,
+    readonly stream: boolean,
+    readonly model: string | null,
+  ) {
+    this.startedAt = now();
+    if (stream) {
+      stats.streams++;
+      stats.beginStream();
+    } else {
+      stats.completions++;
+      stats.beginJson();
+    }
+  }
+
+  /** The first byte of the answer is ready to go out. */
+  firstByte(): void {
+    this.ttfbMs ??= this.now() - this.startedAt;
+  }
+
+  /** Who served it, from the last attempt; undefined before any. */
+  served(): Served | undefined {
+    const last = this.attempts.at(-1);
+    return last && { provider: last.provider, model: last.model, attempts: this.attempts.length };
+  }
+
+  finish(status: number, outcome: Outcome, usage?: CompletionUsage, errorCode: string | null = null): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.stream) this.stats.endStream();
+    else this.stats.endJson();
+    const last = this.attempts.at(-1);
+    const record: FinishRecord = {
+      route: this.route, stream: this.stream, model: this.model,
+      provider: last?.provider ?? null, upstreamModel: last?.model ?? null,
+      status, outcome, attempts: this.attempts, resumed: false, usage,
+      ttfbMs: this.ttfbMs, durationMs: this.now() - this.startedAt, errorCode,
+    };
+    this.finishes.emit(record);
+  }
+
+  /** Ends the run with `err` and marks it recorded; returns it with who served it attached. */
+  fail(err: GatewayError): GatewayError {
+    const outcome: Outcome = err.code === "client_closed_request" ? "client_abort" : "error";
+    this.finish(err.status, outcome, undefined, err.code ?? err.type);
+    const out = err.with({ served: this.served() ?? { provider: "", model: "", attempts: 0 } });
+    recorded.add(out);
+    return out;
+  }
+}
+
+/**
+ * The finish record of a request refused before it reached the gateway (a bad key, a limit, a bad
+ * body, an unknown route): no model, no attempts, the status it got.
+ */
+export function refusedRecord(route: string, status: number, errorCode: string | null): FinishRecord {
+  return {
+    route, stream: false, model: null, provider: null, upstreamModel: null, status, outcome: "error",
+    attempts: [], resumed: false, usage: undefined, ttfbMs: undefined, durationMs: 0, errorCode,
+  };
+}
