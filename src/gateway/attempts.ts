@@ -46,6 +46,8 @@ export async function firstSuccess<T>(route: Route, chain: Chain, deps: AttemptD
     const provider = deps.providers.get(target.provider);
     if (provider === undefined) continue;
     for (let retriesUsed = 0; ; retriesUsed++) {
+      // No attempt starts after the request's deadline: the last error stands.
+      if (last !== undefined && deps.now() >= chain.deadlineAt) throw summarise(last, chain.attempts);
       if (deps.health.take(target) === "no") break;
       tried++;
       const started = deps.now();

@@ -51,7 +51,7 @@ export class Gateway {
     let answer: Completion;
     try {
       const route = this.router.resolve(call.body.model);
-      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model })));
+      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run) })));
     } catch (err) {
       throw run.fail(toGatewayError(err));
     }
@@ -70,7 +70,7 @@ export class Gateway {
     try {
       const route = this.router.resolve(call.body.model);
       ({ value: opened } = await this.router.run(route, this.chain(signal, run), async (provider, target) => {
-        const events = await provider.stream(call, { signal, model: target.model });
+        const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run) });
         const rest = events[Symbol.asyncIterator]();
         const first = await rest.next().catch(async (err: unknown) => {
           await rest.return?.();
@@ -121,6 +121,12 @@ export class Gateway {
   }
 
   private chain(signal: AbortSignal, run: Run): Chain {
-    return { signal, deadlineAt: this.now() + this.timeoutMs, attempts: run.attempts };
+    run.deadlineAt = this.now() + this.timeoutMs;
+    return { signal, deadlineAt: run.deadlineAt, attempts: run.attempts };
+  }
+
+  /** What is left of the request's overall deadline, for the next attempt. */
+  private left(run: Run): number {
+    return Math.max(1, run.deadlineAt - this.now());
   }
 }

@@ -42,7 +42,13 @@ export class RouteTable {
     const slash = name.indexOf("/");
     if (slash > 0) {
       const provider = this.providers.get(name.slice(0, slash));
-      if (provider !== undefined && name.length > slash + 1) return single(name, provider.id, name.slice(slash + 1));
+      const model = name.slice(slash + 1);
+      if (provider !== undefined && model !== "") {
+        // A provider whose models are known says which it serves; one that takes any name decides itself.
+        const listed = provider.servesAnyModel() ? undefined : provider.listedModels();
+        if (listed !== undefined && !listed.includes(model)) throw modelNotFound(name);
+        return single(name, provider.id, model);
+      }
     }
     let unsure: Provider | undefined;
     for (const provider of this.providers.values()) {

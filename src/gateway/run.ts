@@ -21,6 +21,8 @@ export const isRecorded = (err: unknown): boolean => typeof err === "object" && 
  */
 export class Run {
   readonly attempts: Attempt[] = [];
+  /** Epoch ms by which the whole chain of attempts and waits must be over. */
+  deadlineAt = Number.POSITIVE_INFINITY;
   private readonly startedAt: number;
   private ttfbMs: number | undefined;
   private ended = false;

@@ -82,8 +82,8 @@ export class OpenAIProvider implements Provider {
     return this.options.models ?? this.modelsCache?.models.map((m) => m.id);
   }
 
-  async complete(call: ChatCall, { signal, model }: CallOptions): Promise<Completion> {
-    const { totalMs } = this.options.timeouts;
+  async complete(call: ChatCall, { signal, model, deadlineMs }: CallOptions): Promise<Completion> {
+    const totalMs = Math.min(this.options.timeouts.totalMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const deadline = new Deadline(signal, totalMs);
     let json: string;
     try {
@@ -109,8 +109,9 @@ export class OpenAIProvider implements Provider {
     return { completion, json };
   }
 
-  async stream(call: ChatCall, { signal, model }: CallOptions): Promise<EventStream> {
-    const { firstByteMs, idleMs } = this.options.timeouts;
+  async stream(call: ChatCall, { signal, model, deadlineMs }: CallOptions): Promise<EventStream> {
+    const { idleMs } = this.options.timeouts;
+    const firstByteMs = Math.min(this.options.timeouts.firstByteMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const idle = new Deadline(signal, firstByteMs, idleMs);
     const what = () => (idle.touched ? `no event for ${idleMs} ms` : `no first event within ${firstByteMs} ms`);
     const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what());
@@ -140,6 +141,8 @@ export class OpenAIProvider implements Provider {
   }
 
   async models({ signal }: ModelsOptions): Promise<Model[]> {
+    // A configured list is the truth: no need to ask the upstream.
+    if (this.options.models !== undefined) return this.options.models.map((id) => ({ id, object: "model", created: 0, owned_by: this.id }));
     const ttl = this.options.modelsTtlMs ?? 60_000;
     if (this.modelsCache && Date.now() - this.modelsCache.at < ttl) return this.modelsCache.models;
     const deadline = new Deadline(signal, Math.min(this.options.timeouts.totalMs, 30_000));

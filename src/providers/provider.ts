@@ -18,6 +18,11 @@ export interface CallOptions {
    * upstream gets the client's bytes as they are; otherwise the body is serialised once with it.
    */
   model: string;
+  /**
+   * What is left of the request's overall deadline (CHATGATE_TIMEOUT_MS), in ms: the provider's own
+   * timers never wait past it. Undefined: no deadline beyond the provider's own timeouts.
+   */
+  deadlineMs?: number;
 }
 
 export interface ModelsOptions {

@@ -89,7 +89,8 @@ export class AnthropicProvider implements Provider {
   async complete(call: ChatCall, options: AnthropicCallOptions): Promise<AnthropicCompletion> {
     const { request, dropped } = this.translate(call, options, false);
     const limits = this.options.timeouts;
-    const timer = new CallTimer(options.signal, { ...limits, firstByteMs: limits.totalMs });
+    const totalMs = Math.min(limits.totalMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
+    const timer = new CallTimer(options.signal, { ...limits, firstByteMs: totalMs, totalMs });
     let text: string | undefined;
     try {
       const res = await this.post(request, timer.signal);
@@ -115,7 +116,11 @@ export class AnthropicProvider implements Provider {
   /** Settles once Anthropic has accepted the stream (2xx, event-stream headers); see AnthropicEventStream. */
   async stream(call: ChatCall, options: AnthropicCallOptions): Promise<AnthropicEventStream> {
     const { request, dropped } = this.translate(call, options, true);
-    const timer = new CallTimer(options.signal, this.options.timeouts);
+    // `total` bounds a non-streamed answer; a stream is bounded by its first event (within what is
+    // left of the request's deadline) and by the silence between events, however long it runs.
+    const limits = this.options.timeouts;
+    const firstByteMs = Math.min(limits.firstByteMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
+    const timer = new CallTimer(options.signal, { firstByteMs, idleMs: limits.idleMs, totalMs: Number.POSITIVE_INFINITY });
     let body: ReadableStream<Uint8Array>;
     try {
       const res = await this.post(request, timer.signal);
