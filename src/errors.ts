@@ -46,12 +46,14 @@ export class GatewayError extends Error {
     this.served = init.served;
   }
 
-  /** The same error with some fields changed. */
+  /** The same error (of the same class) with some fields changed. */
   with(patch: Partial<GatewayErrorInit>): GatewayError {
-    return new GatewayError({
+    const copy = new GatewayError({
       status: this.status, message: this.message, type: this.type, code: this.code, param: this.param,
       retryable: this.retryable, retryAfterMs: this.retryAfterMs, upstreamStatus: this.upstreamStatus, served: this.served, ...patch,
     });
+    copy.name = this.name;
+    return Object.setPrototypeOf(copy, Object.getPrototypeOf(this)) as GatewayError;
   }
 }
 
@@ -69,6 +71,19 @@ export function errorHeaders(err: GatewayError): Record<string, string> {
   if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(0, Math.ceil(err.retryAfterMs / 1000)));
   return headers;
 }
+
+/**
+ * The client went away before its answer was complete: not a failure of anyone's to report, and
+ * the end of any chain of attempts. A type of its own, so no layer compares codes to tell.
+ */
+export class ClientClosedError extends GatewayError {
+  constructor() {
+    super({ status: 499, type: "invalid_request_error", code: "client_closed_request", message: "The client closed the request." });
+    this.name = "ClientClosedError";
+  }
+}
+
+export const clientClosed = (): ClientClosedError => new ClientClosedError();
 
 /** Anything thrown that is not already a GatewayError is a bug of ours: a 500 that leaks nothing. */
 export function toGatewayError(err: unknown): GatewayError {

@@ -1,5 +1,5 @@
 import type { CompletionUsage } from "openai/resources/completions";
-import type { GatewayError } from "../errors.ts";
+import { ClientClosedError, type GatewayError } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { Attempt, FinishRecord, Finishes, Outcome } from "./finish.ts";
 
@@ -73,7 +73,7 @@ export class Run {
 
   /** Ends the run with `err` and marks it recorded; returns it with who served it attached. */
   fail(err: GatewayError): GatewayError {
-    const outcome: Outcome = err.code === "client_closed_request" ? "client_abort" : "error";
+    const outcome: Outcome = err instanceof ClientClosedError ? "client_abort" : "error";
     this.finish(err.status, outcome, undefined, err.code ?? err.type);
     const out = err.with({ served: this.served() ?? { provider: "", model: "", attempts: 0 } });
     recorded.add(out);

@@ -5,7 +5,8 @@ import type { Gateway, OpenStream } from "../gateway/gateway.ts";
 import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
-import { DONE_EVENT, sseEvent, streamBody, type OnEnd } from "./sse.ts";
+import { DONE_EVENT, sseData, sseJson } from "../sse-encode.ts";
+import { streamBody, type OnEnd } from "./sse.ts";
 import { servedHeaders, streamAnswer } from "./tracked.ts";
 
 /**
@@ -27,9 +28,9 @@ async function* contentEvents(open: OpenStream, onEnd: OnEnd): AsyncGenerator<Ui
       } catch {
         return;
       }
-      if (chunk.error !== undefined) out.push(sseEvent(data));
+      if (chunk.error !== undefined) out.push(sseData(data));
       const content = chunk.choices?.[0]?.delta?.content;
-      if (typeof content === "string" && content !== "") out.push(sseEvent(JSON.stringify({ content })));
+      if (typeof content === "string" && content !== "") out.push(sseJson({ content }));
     },
   });
   const decoder = new TextDecoder();

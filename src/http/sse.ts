@@ -1,11 +1,8 @@
-import { errorBody, toGatewayError, type GatewayError } from "../errors.ts";
+import { ClientClosedError, errorBody, toGatewayError, type GatewayError } from "../errors.ts";
 import type { Outcome } from "../gateway/finish.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
+import { sseJson } from "../sse-encode.ts";
 
-const encoder = new TextEncoder();
-export const DONE_EVENT = encoder.encode("data: [DONE]\n\n");
-
-export const sseEvent = (data: string): Uint8Array => encoder.encode(`data: ${data}\n\n`);
 
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
 
@@ -55,9 +52,9 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
   private readonly onFailure = (err: unknown): IteratorResult<Uint8Array, undefined> => {
     const error = toGatewayError(err);
     // A client that went away gets nothing more; anyone else learns why the stream stopped.
-    if (error.code === "client_closed_request") return this.end("client_abort", error);
+    if (error instanceof ClientClosedError) return this.end("client_abort", error);
     this.end("truncated", error);
-    return { done: false, value: sseEvent(JSON.stringify(errorBody(error))) };
+    return { done: false, value: sseJson(errorBody(error)) };
   };
 
   /** The client went away (Elysia cancels the body): release the upstream now. */

@@ -2,7 +2,7 @@ import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
 import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
-import { DONE_EVENT, sseJson } from "./sse-encode.ts";
+import { DONE_EVENT, sseJson } from "../sse-encode.ts";
 
 export const MOCK_MODELS: readonly string[] = ["mock"];
 const CREATED = 1_735_689_600; // fixed: the mock's models never change

@@ -1,6 +1,6 @@
 import { createParser } from "eventsource-parser";
 import type { StreamSeen } from "./provider.ts";
-import { dataEventText, encodeEvents } from "./sse-encode.ts";
+import { dataEventText, encodeEvents } from "../sse-encode.ts";
 import { completeEventsEnd, concatAll, find } from "./sse-frames.ts";
 import { redactJson } from "./upstream-error.ts";
 

@@ -2,7 +2,7 @@ import type { GatewayError } from "../errors.ts";
 import { CommitGate } from "./openai-commit.ts";
 import { observeRun } from "./openai-observer.ts";
 import type { StreamSeen } from "./provider.ts";
-import { DONE_EVENT } from "./sse-encode.ts";
+import { DONE_EVENT } from "../sse-encode.ts";
 import { EventFramer, MAX_EVENT_BYTES, concatAll } from "./sse-frames.ts";
 
 /** Restarts on every whole event: bounds the wait for the first event and the gaps between events. */

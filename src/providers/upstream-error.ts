@@ -1,4 +1,4 @@
-import { GatewayError, badGateway, upstreamTimeout } from "../errors.ts";
+import { GatewayError, badGateway, clientClosed, upstreamTimeout } from "../errors.ts";
 import { parseRetryAfter } from "../policy.ts";
 import { ERROR_BODY_CAP, readCapped } from "./read-body.ts";
 
@@ -128,8 +128,6 @@ export function fromUpstreamException(provider: string, err: unknown, timedOut: 
   return badGateway(`The connection to provider '${provider}' failed (${describe(err)}).`, "upstream_connection_error", true);
 }
 
-export const clientClosed = () =>
-  new GatewayError({ status: 499, type: "invalid_request_error", code: "client_closed_request", message: "The client closed the request." });
 
 function describe(err: unknown): string {
   if (err && typeof err === "object") {

@@ -4,11 +4,11 @@ import { badGateway } from "../../errors.ts";
 import type { GatewayError } from "../../errors.ts";
 import { finishReason, refusalText, toUsage, type FinishReason } from "./response.ts";
 import type { Message, MessageDeltaUsage, StreamEvent, Usage } from "./wire.ts";
+import { DONE_TEXT, dataEventText } from "../../sse-encode.ts";
 
 /** A chunk's delta with the thinking text as `reasoning_content`, as DeepSeek and others stream it. */
 export type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string };
 
-const DONE = "data: [DONE]\n\n";
 
 /**
  * Turns Anthropic stream events, one parsed event at a time, into OpenAI chunk events appended to
@@ -152,8 +152,8 @@ export class StreamTranslator {
     if (!this.started) return this.fail("the stream ended without a message");
     // Anthropic always sends a stop reason first; should it not, the answer still ends as a stop.
     if (!this.finishSent) this.chunk({}, "stop");
-    if (this.includeUsage && this.usage !== undefined) this.out += `data: ${this.base},"choices":[],"usage":${JSON.stringify(this.usage)}}\n\n`;
-    this.out += DONE;
+    if (this.includeUsage && this.usage !== undefined) this.out += dataEventText(`${this.base},"choices":[],"usage":${JSON.stringify(this.usage)}}`);
+    this.out += DONE_TEXT;
     this.committed = true;
   }
 
@@ -164,7 +164,7 @@ export class StreamTranslator {
       end = `,"logprobs":null,"finish_reason":"${finish}"${this.tail}`;
       this.finishSent = true;
     }
-    this.out += `data: ${this.head}${JSON.stringify(delta)}${end}\n\n`;
+    this.out += dataEventText(`${this.head}${JSON.stringify(delta)}${end}`);
     if (content) this.committed = true;
   }
 

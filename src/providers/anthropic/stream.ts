@@ -1,16 +1,17 @@
 import { createParser } from "eventsource-parser";
 import { badGateway, upstreamTimeout, type GatewayError } from "../../errors.ts";
 import { StreamSeen, type EventStream } from "../provider.ts";
-import { clientClosed, upstreamTooLarge } from "../upstream-error.ts";
+import { clientClosed } from "../../errors.ts";
+import { upstreamTooLarge } from "../upstream-error.ts";
 import { StreamTranslator } from "./stream-translator.ts";
 import type { CallTimer } from "./timer.ts";
+import { encodeEvents } from "../../sse-encode.ts";
 
 /** One event that has not ended (no blank line yet) may hold this much; more is an error. */
 export const MAX_EVENT_BYTES = 1024 * 1024;
 
 const LF = 10;
 const CR = 13;
-const encoder = new TextEncoder();
 const STREAMING = { stream: true } as const;
 
 export interface AnthropicStreamOptions {
@@ -93,7 +94,7 @@ async function* translate(
       if (t.committed && t.out !== "") {
         const out = t.out;
         t.out = "";
-        yield encoder.encode(out);
+        yield encodeEvents(out);
       }
       if (t.failure !== undefined) {
         seen.errorEvent = t.errorEvent;

@@ -5,7 +5,9 @@
  */
 const encoder = new TextEncoder();
 
-export const DONE_EVENT: Uint8Array = encoder.encode("data: [DONE]\n\n");
+/** The last event of a complete OpenAI stream, as text and as bytes. */
+export const DONE_TEXT = "data: [DONE]\n\n";
+export const DONE_EVENT: Uint8Array = encoder.encode(DONE_TEXT);
 
 /** A `data:` field's text as an event's text: a multi-line value becomes one `data:` line per line. */
 export const dataEventText = (data: string): string => `data: ${data.includes("\n") ? data.replaceAll("\n", "\ndata: ") : data}\n\n`;
