@@ -4,7 +4,9 @@ import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import type { FinishRecord } from "../src/gateway/finish.ts";
 import { startGateway } from "./support/gateway.ts";
-import { MODEL_A, MODEL_B, SMART, chat, pair } from "./support/routed.ts";
+import { anthropicAt } from "./support/config-file.ts";
+import { fakeAnthropic } from "./support/fake-anthropic.ts";
+import { MODEL_A, MODEL_B, SMART, chat, pair, startRouted } from "./support/routed.ts";
 import { readSse } from "./support/sse.ts";
 
 const served = (res: Response) => ({
@@ -49,6 +51,31 @@ describe("x-chatgate-* headers say who served every answer", () => {
     const res = await chat(p.gw, { messages: "not a list" });
     expect(res.status).toBe(400);
     expect(res.headers.get("x-chatgate-provider")).toBeNull();
+  });
+});
+
+describe("x-chatgate-dropped-params", () => {
+  test("with drop_params, parameters Anthropic cannot honour are dropped and named, JSON and stream", async () => {
+    await using fake = fakeAnthropic();
+    const provider = anthropicAt("claude", fake, { drop_params: true });
+    await using gw = startRouted({ providers: [provider], models: { smart: { targets: [{ provider: "claude", model: "claude-sonnet-4-5" }] } } });
+    for (const stream of [false, true]) {
+      const res = await chat(gw, { stream, logprobs: true, presence_penalty: 0.5 });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-chatgate-dropped-params")?.split(", ").sort()).toEqual(["logprobs", "presence_penalty"]);
+      expect(served(res)).toEqual({ provider: "claude", model: "claude-sonnet-4-5", attempts: "1" });
+      await res.text();
+    }
+  });
+
+  test("without drop_params the same request is a 400 naming the parameter and the provider", async () => {
+    await using fake = fakeAnthropic();
+    await using gw = startRouted({ providers: [anthropicAt("claude", fake)], models: { smart: { targets: [{ provider: "claude", model: "claude-sonnet-4-5" }] } } });
+    const res = await chat(gw, { logprobs: true });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { param: string; message: string; type: string } };
+    expect(error).toMatchObject({ type: "invalid_request_error", param: "logprobs" });
+    expect(error.message).toContain("claude");
   });
 });
 

@@ -14,6 +14,7 @@ export interface ProviderDoc {
   models?: string[];
   timeouts?: { first_byte?: string; idle?: string; total?: string };
   headers?: Record<string, string>;
+  drop_params?: boolean;
 }
 
 export interface TargetDoc {
