@@ -54,7 +54,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // checking Content-Length before reading and counting chunked bodies as they arrive.
     // Bun's router matches every route (Elysia registers them in `routes`); what it does not match
     // goes to our catch-all, never to Elysia's fallback router (see `unrouted`).
-    serve: { maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes) } },
+    // reusePort off (Elysia turns it on): a second chatgate on a busy port must fail to start,
+    // not silently take half the connections.
+    serve: { reusePort: false, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes) } },
     // Elysia otherwise takes the path to start after the 11th character of the URL, wrong for a
     // short Host (`Host: a`); with the catch-all above this matters only for the context's path.
     handler: { standardHostname: false },

@@ -85,6 +85,14 @@ export class ClientClosedError extends GatewayError {
 
 export const clientClosed = (): ClientClosedError => new ClientClosedError();
 
+/** The process is shutting down and its drain time ran out: what a request still in flight gets. */
+export class ShuttingDownError extends GatewayError {
+  constructor() {
+    super({ status: 503, type: "server_error", code: "server_shutting_down", message: "chatgate is shutting down and could not finish this request in time; please retry." });
+    this.name = "ShuttingDownError";
+  }
+}
+
 /** Anything thrown that is not already a GatewayError is a bug of ours: a 500 that leaks nothing. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;

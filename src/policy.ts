@@ -57,7 +57,8 @@ const TOO_LONG = new Set(["context_length_exceeded", "string_above_max_length"])
 /** One classification of an upstream outcome, applied the same to every provider. */
 export function classify(failure: Failure, ctx: RetryContext): Decision {
   const { upstreamStatus: status, code } = failure;
-  if (code === "client_closed_request") return { action: "stop" };
+  // The client went away, or this process is shutting down: nothing more to try.
+  if (code === "client_closed_request" || code === "server_shutting_down") return { action: "stop" };
   const spent = ctx.retriesUsed >= ctx.retries;
   if (status === 429) {
     const wait = failure.retryAfterMs;
@@ -84,7 +85,7 @@ export function classify(failure: Failure, ctx: RetryContext): Decision {
 
 /** Whether a failure counts towards a target's cooldown: every one but the caller's own 4xx. */
 export function countsAgainstTarget(failure: Failure): boolean {
-  if (failure.code === "client_closed_request") return false;
+  if (failure.code === "client_closed_request" || failure.code === "server_shutting_down") return false;
   const status = failure.upstreamStatus;
   if (status === undefined || status === 429 || TRANSIENT.has(status) || NOT_HERE.has(status) || status >= 500) return true;
   return status === 400 && failure.code !== null && TOO_LONG.has(failure.code);

@@ -36,7 +36,7 @@ function configure(): Config {
 }
 
 const config = configure();
-const { app, stats, router } = createApp(config);
+const { app, stats, router, gateway } = createApp(config);
 try {
   app.listen({ hostname: config.host, port: config.port });
 } catch (err) {
@@ -49,22 +49,37 @@ const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : 
 for (const line of bannerLines(config, url)) console.log(line);
 void probeProviders(router.all, config, (line) => console.error(line));
 
+/** After the drain time runs out and requests in flight are told why, how long their answers have to go out. */
+const FLUSH_MS = 1_000;
+
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) {
+    // A second Ctrl-C (or SIGTERM) means now: what is in flight is cut.
+    console.log(`chatgate: ${signal} again: exiting now`);
+    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  }
   stopping = true;
   const inFlight = stats.inFlightJson + stats.inFlightStreams;
-  console.log(`chatgate: ${signal}: no longer accepting; waiting for ${inFlight} request(s) in flight (up to ${config.shutdownTimeoutMs} ms)`);
+  console.log(
+    `chatgate: ${signal}: no longer accepting; waiting for ${inFlight} request(s) in flight (up to ${config.shutdownTimeoutMs} ms); press Ctrl-C again to force`,
+  );
   const closing = server.stop(false);
   const drained = await Promise.race([
     Promise.all([closing, stats.idle()]).then(() => true),
     Bun.sleep(config.shutdownTimeoutMs).then(() => false),
   ]);
   if (!drained) {
-    console.log("chatgate: shutdown timeout reached; closing remaining connections");
+    console.log("chatgate: shutdown timeout reached; ending the requests still in flight (server_shutting_down)");
+    gateway.stopAll();
+    // `closing` settles once the server has written the answers still in flight.
+    await Promise.race([Promise.all([closing, stats.idle()]), Bun.sleep(FLUSH_MS)]);
     await server.stop(true);
   }
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+// Reload is not supported yet: a SIGHUP (a service manager's reload, a closed terminal) must not
+// kill the process and cut the streams in flight, as Bun's default handling would.
+process.on("SIGHUP", () => console.log("chatgate: SIGHUP received and ignored: reloading is not supported yet"));

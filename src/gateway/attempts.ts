@@ -1,4 +1,4 @@
-import { ClientClosedError, GatewayError, toGatewayError } from "../errors.ts";
+import { ClientClosedError, GatewayError, ShuttingDownError, toGatewayError } from "../errors.ts";
 import { classify, countsAgainstTarget, drawWeighted } from "../policy.ts";
 import type { Provider } from "../providers/provider.ts";
 import type { Attempt } from "./finish.ts";
@@ -62,7 +62,7 @@ export async function firstSuccess<T>(route: Route, chain: Chain, deps: AttemptD
         chain.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started });
         // The caller's own 4xx still proves the target answers: it breaks a run of failures.
         if (countsAgainstTarget(failure)) deps.health.failed(target, `${err.upstreamStatus ?? err.status} ${err.code ?? err.type}`);
-        else if (err instanceof ClientClosedError) deps.health.released(target);
+        else if (err instanceof ClientClosedError || err instanceof ShuttingDownError) deps.health.released(target);
         else deps.health.succeeded(target);
         last = err;
         const decision = classify(failure, { retriesUsed, retries: deps.retries, maxRetryWaitMs: deps.maxRetryWaitMs, random: deps.random });

@@ -1,4 +1,4 @@
-import { badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
+import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
@@ -34,6 +34,9 @@ export type ApiRoute = "/v1/chat/completions" | "/chat";
  */
 export class Gateway {
   readonly finishes = new Finishes();
+  /** Requests taken and not yet finished: what a shutdown out of time stops. */
+  private readonly live = new Set<Run>();
+  private readonly forget = (run: Run): void => void this.live.delete(run);
   /** Unix seconds at start: the `created` of the public model names. */
   private readonly startedAt: number;
 
@@ -47,11 +50,11 @@ export class Gateway {
   }
 
   async complete(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<Answer> {
-    const run = new Run(this.finishes, this.stats, this.now, api, false, call.body.model);
+    const run = this.begin(api, false, call.body.model);
     let answer: Completion;
     try {
       const route = this.router.resolve(call.body.model);
-      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run) })));
+      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), register: run.register })));
     } catch (err) {
       throw run.fail(toGatewayError(err));
     }
@@ -65,12 +68,12 @@ export class Gateway {
    * before the client sees a byte still fails with a real HTTP status (and may be retried).
    */
   async stream(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<OpenStream> {
-    const run = new Run(this.finishes, this.stats, this.now, api, true, call.body.model);
+    const run = this.begin(api, true, call.body.model);
     let opened: Omit<OpenStream, "served" | "end">;
     try {
       const route = this.router.resolve(call.body.model);
       ({ value: opened } = await this.router.run(route, this.chain(signal, run), async (provider, target) => {
-        const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run) });
+        const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), register: run.register });
         const rest = events[Symbol.asyncIterator]();
         const first = await rest.next().catch(async (err: unknown) => {
           await rest.return?.();
@@ -118,6 +121,20 @@ export class Gateway {
     const model = (await this.models(signal)).find((m) => m.id === id);
     if (model === undefined) throw modelNotFound(id);
     return model;
+  }
+
+  /**
+   * Ends every request still in flight: a JSON request gets a 503 `server_shutting_down`, a
+   * committed stream one error event saying so. For a shutdown whose drain time ran out.
+   */
+  stopAll(): void {
+    for (const run of this.live) run.stop(new ShuttingDownError());
+  }
+
+  private begin(api: ApiRoute, stream: boolean, model: string): Run {
+    const run = new Run(this.finishes, this.stats, this.now, api, stream, model, this.forget);
+    this.live.add(run);
+    return run;
   }
 
   private chain(signal: AbortSignal, run: Run): Chain {

@@ -1,6 +1,7 @@
 import type { CompletionUsage } from "openai/resources/completions";
 import { ClientClosedError, type GatewayError } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
+import type { Stoppable } from "../providers/provider.ts";
 import type { Attempt, FinishRecord, Finishes, Outcome } from "./finish.ts";
 
 /** Who served a request: the target that answered (or the last one tried) and how many attempts it took. */
@@ -26,6 +27,12 @@ export class Run {
   private readonly startedAt: number;
   private ttfbMs: number | undefined;
   private ended = false;
+  /** The upstream call in flight, registered by the provider so a shutdown can stop it. */
+  private call: Stoppable | undefined;
+  /** Hands to providers (CallOptions.register): bound once per request. */
+  readonly register = (call: Stoppable): void => {
+    this.call = call;
+  };
 
   constructor(
     private readonly finishes: Finishes,
@@ -34,6 +41,7 @@ export class Run {
     readonly route: string,
     readonly stream: boolean,
     readonly model: string | null,
+    private readonly onEnd?: (run: Run) => void,
   ) {
     this.startedAt = now();
     if (stream) {
@@ -43,6 +51,11 @@ export class Run {
       stats.completions++;
       stats.beginJson();
     }
+  }
+
+  /** Ends the upstream call in flight with `reason` (a shutdown out of time). */
+  stop(reason: GatewayError): void {
+    this.call?.stop(reason);
   }
 
   /** The first byte of the answer is ready to go out. */
@@ -59,6 +72,8 @@ export class Run {
   finish(status: number, outcome: Outcome, usage?: CompletionUsage, errorCode: string | null = null): void {
     if (this.ended) return;
     this.ended = true;
+    this.call = undefined;
+    this.onEnd?.(this);
     if (this.stream) this.stats.endStream();
     else this.stats.endJson();
     const last = this.attempts.at(-1);

@@ -1,3 +1,5 @@
+import type { GatewayError } from "../errors.ts";
+import type { Stoppable } from "./provider.ts";
 import type { IdleWatch } from "./sse-passthrough.ts";
 
 /**
@@ -10,8 +12,10 @@ import type { IdleWatch } from "./sse-passthrough.ts";
  * A stream waits `ms` for its first event, then `thenMs` between events: the first `touch()`
  * swaps the timer once; later ones only refresh it.
  */
-export class Deadline implements IdleWatch {
+export class Deadline implements IdleWatch, Stoppable {
   timedOut = false;
+  /** Set when the gateway stopped the call (a shutdown): the error it ends with. */
+  stoppedWith: GatewayError | undefined;
   /** Whether `touch()` was called: the stream's first event arrived. */
   touched = false;
   private readonly controller = new AbortController();
@@ -36,6 +40,11 @@ export class Deadline implements IdleWatch {
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  stop(reason: GatewayError): void {
+    this.stoppedWith = reason;
+    this.controller.abort(reason);
   }
 
   touch(): void {

@@ -82,9 +82,10 @@ export class OpenAIProvider implements Provider {
     return this.options.models ?? this.modelsCache?.models.map((m) => m.id);
   }
 
-  async complete(call: ChatCall, { signal, model, deadlineMs }: CallOptions): Promise<Completion> {
+  async complete(call: ChatCall, { signal, model, deadlineMs, register }: CallOptions): Promise<Completion> {
     const totalMs = Math.min(this.options.timeouts.totalMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const deadline = new Deadline(signal, totalMs);
+    register?.(deadline);
     let json: string;
     try {
       const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: deadline.signal, redirect: "manual" });
@@ -93,7 +94,7 @@ export class OpenAIProvider implements Provider {
       if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
       json = text;
     } catch (err) {
-      throw fromUpstreamException(this.id, err, deadline.timedOut, signal, `no answer within ${totalMs} ms`);
+      throw fromUpstreamException(this.id, err, deadline.timedOut, signal, `no answer within ${totalMs} ms`, deadline.stoppedWith);
     } finally {
       deadline.clear();
     }
@@ -109,12 +110,13 @@ export class OpenAIProvider implements Provider {
     return { completion, json };
   }
 
-  async stream(call: ChatCall, { signal, model, deadlineMs }: CallOptions): Promise<EventStream> {
+  async stream(call: ChatCall, { signal, model, deadlineMs, register }: CallOptions): Promise<EventStream> {
     const { idleMs } = this.options.timeouts;
     const firstByteMs = Math.min(this.options.timeouts.firstByteMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const idle = new Deadline(signal, firstByteMs, idleMs);
+    register?.(idle);
     const what = () => (idle.touched ? `no event for ${idleMs} ms` : `no first event within ${firstByteMs} ms`);
-    const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what());
+    const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what(), idle.stoppedWith);
     let body: ReadableStream<Uint8Array>;
     try {
       const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: idle.signal, redirect: "manual" });

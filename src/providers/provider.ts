@@ -1,5 +1,6 @@
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
+import type { GatewayError } from "../errors.ts";
 import type { ChatRequest, Model } from "../schema.ts";
 
 /** One chat call as a provider sees it. */
@@ -23,6 +24,13 @@ export interface CallOptions {
    * timers never wait past it. Undefined: no deadline beyond the provider's own timeouts.
    */
   deadlineMs?: number;
+  /** Told how to stop this call, so a shutdown can end it with its own error. */
+  register?: (call: Stoppable) => void;
+}
+
+/** An upstream call in flight that the gateway can stop (a shutdown whose drain time ran out). */
+export interface Stoppable {
+  stop(reason: GatewayError): void;
 }
 
 export interface ModelsOptions {

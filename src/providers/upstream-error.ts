@@ -121,7 +121,8 @@ export const upstreamTooLarge = (provider: string, what: string, limit: number) 
  * Classifies a thrown fetch/read failure. `timedOut` says whether our own timer fired; a client
  * abort is reported as such so the edge can drop it quietly.
  */
-export function fromUpstreamException(provider: string, err: unknown, timedOut: boolean, clientSignal: AbortSignal, what: string): GatewayError {
+export function fromUpstreamException(provider: string, err: unknown, timedOut: boolean, clientSignal: AbortSignal, what: string, stoppedWith?: GatewayError): GatewayError {
+  if (stoppedWith !== undefined) return stoppedWith;
   if (err instanceof GatewayError) return err;
   if (timedOut) return upstreamTimeout(provider, what);
   if (clientSignal.aborted) return clientClosed();

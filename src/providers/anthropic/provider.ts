@@ -91,13 +91,14 @@ export class AnthropicProvider implements Provider {
     const limits = this.options.timeouts;
     const totalMs = Math.min(limits.totalMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
     const timer = new CallTimer(options.signal, { ...limits, firstByteMs: totalMs, totalMs });
+    options.register?.(timer);
     let text: string | undefined;
     try {
       const res = await this.post(request, timer.signal);
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       text = await readCapped(res, this.maxBytes);
     } catch (err) {
-      throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "");
+      throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "", timer.stoppedWith);
     } finally {
       timer.clear();
     }
@@ -121,6 +122,7 @@ export class AnthropicProvider implements Provider {
     const limits = this.options.timeouts;
     const firstByteMs = Math.min(limits.firstByteMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
     const timer = new CallTimer(options.signal, { firstByteMs, idleMs: limits.idleMs, totalMs: Number.POSITIVE_INFINITY });
+    options.register?.(timer);
     let body: ReadableStream<Uint8Array>;
     try {
       const res = await this.post(request, timer.signal);
@@ -133,7 +135,7 @@ export class AnthropicProvider implements Provider {
       body = res.body;
     } catch (err) {
       timer.clear();
-      throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "");
+      throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "", timer.stoppedWith);
     }
     return new AnthropicEventStream(body, {
       provider: this.id,

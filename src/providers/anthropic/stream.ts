@@ -116,6 +116,7 @@ const truncated = (provider: string, detail: string): GatewayError =>
 
 /** A failed read: our timer, the client leaving, or the upstream cutting the stream. */
 function readFailure(err: unknown, events: number, options: AnthropicStreamOptions): GatewayError {
+  if (options.timer.stoppedWith !== undefined) return options.timer.stoppedWith;
   if (options.timer.expired !== undefined) return upstreamTimeout(options.provider, options.timer.expired);
   if (options.client.aborted) return clientClosed();
   const name = err instanceof Error ? err.name : "network error";

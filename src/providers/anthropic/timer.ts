@@ -1,3 +1,5 @@
+import type { GatewayError } from "../../errors.ts";
+import type { Stoppable } from "../provider.ts";
 /** How long an Anthropic call may take, in its three phases. */
 export interface Timeouts {
   /** Until the response headers and the stream's first whole event. */
@@ -15,9 +17,11 @@ export interface Timeouts {
  * it is armed a last time for what is left. Like providers/deadline.ts, one controller, one
  * listener and one timer per call; `clear()` must run when the call ends.
  */
-export class CallTimer {
+export class CallTimer implements Stoppable {
   /** Which limit fired, in words for the 504; undefined while none has. */
   expired: string | undefined;
+  /** Set when the gateway stopped the call (a shutdown): the error it ends with. */
+  stoppedWith: GatewayError | undefined;
   private readonly controller = new AbortController();
   private readonly onClientAbort: () => void;
   private readonly endAt: number;
@@ -37,6 +41,11 @@ export class CallTimer {
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  stop(reason: GatewayError): void {
+    this.stoppedWith = reason;
+    this.controller.abort(reason);
   }
 
   /** A whole event arrived. */
