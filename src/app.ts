@@ -6,6 +6,8 @@ import { RouteTable } from "./gateway/route-table.ts";
 import { Router } from "./gateway/router.ts";
 import { sleep } from "./gateway/sleep.ts";
 import { chatRoutes } from "./http/chat.ts";
+import { ConnectionTimeouts } from "./http/connection.ts";
+import { Answering } from "./http/tracked.ts";
 import { docs } from "./http/docs.ts";
 import { guard } from "./http/guard.ts";
 import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
@@ -46,6 +48,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     config.authFailureLimit > 0 && config.apiKeyDigests.length > 0
       ? new AuthFailures(new MemoryCounters({ limit: config.authFailureLimit }), config.authFailureLimit, overrides.now)
       : undefined;
+  const answering = new Answering(new ConnectionTimeouts(() => app.server, config.idleConnectionTimeoutS), config.streamHeartbeatMs, config.streamIdleTimeoutMs);
   const app = new Elysia({
     // Bodies are parsed and checked by our own parser; Elysia must neither strip unknown fields
     // nor refuse big bodies before we can answer with an OpenAI-shaped 413.
@@ -56,7 +59,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // goes to our catch-all, never to Elysia's fallback router (see `unrouted`).
     // reusePort off (Elysia turns it on): a second chatgate on a busy port must fail to start,
     // not silently take half the connections.
-    serve: { reusePort: false, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes) } },
+    serve: { reusePort: false, idleTimeout: config.idleConnectionTimeoutS, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes) } },
     // Elysia otherwise takes the path to start after the 11th character of the URL, wrong for a
     // short Host (`Host: a`); with the catch-all above this matters only for the context's path.
     handler: { standardHostname: false },
@@ -68,8 +71,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(docs())
     .use(guard({ keyDigests: config.apiKeyDigests, limiter, failures, trustProxy: config.trustProxy, stats, server: () => app.server }))
     .use(opsRoutes(gateway, router, stats))
-    .use(chatRoutes(gateway, config.maxBodyBytes))
-    .use(simpleChatRoutes(gateway, config.maxBodyBytes, config.defaultModel));
+    .use(chatRoutes(gateway, answering, config.maxBodyBytes))
+    .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
   return { app, stats, gateway, router };
 }
 

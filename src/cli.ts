@@ -44,6 +44,8 @@ Environment (wins over the config file):
                                    (default 1048576)
   CHATGATE_STREAM_HEARTBEAT_MS     upstream silence before a ': keep-alive' comment goes out on a
                                    stream (default 15000; 0 turns it off)
+  CHATGATE_IDLE_CONNECTION_TIMEOUT_S  seconds an idle connection stays open (default 30, at most
+                                   255); never cuts a request waiting on its provider
   CHATGATE_RETRIES                 retries per target after its first attempt (default 2)
   CHATGATE_MAX_RETRY_WAIT_MS       longest upstream Retry-After waited for (default 10000)
   CHATGATE_COOLDOWN_AFTER          failures in a row that put a target into cooldown

@@ -34,6 +34,11 @@ export const Config = Type.Object({
   streamBufferBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
   /** Upstream silence after commit before a `: keep-alive` comment goes out; 0 turns it off. */
   streamHeartbeatMs: Type.Integer({ minimum: 0, default: 15_000 }),
+  /**
+   * Seconds an idle connection (keep-alive, or a slow request upload) stays open. Never applies
+   * while a request waits on its provider: the stream and request timeouts bound that.
+   */
+  idleConnectionTimeoutS: Type.Integer({ minimum: 1, maximum: 255, default: 30 }),
   // From here on: the config file (src/config/), whose schema holds these defaults.
   /** Every provider: the file's, then the implicit `openai` (OPENAI_*) and `mock` ones. */
   providers: Type.Array(ProviderSpec),
@@ -107,6 +112,7 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     authFailureLimit: integer("CHATGATE_AUTH_FAILURE_LIMIT", env.CHATGATE_AUTH_FAILURE_LIMIT, file.authFailureLimit ?? 20, 0),
     streamBufferBytes: integer("CHATGATE_STREAM_BUFFER_BYTES", env.CHATGATE_STREAM_BUFFER_BYTES, file.streamBufferBytes ?? 1024 * 1024, 1),
     streamHeartbeatMs: integer("CHATGATE_STREAM_HEARTBEAT_MS", env.CHATGATE_STREAM_HEARTBEAT_MS, file.streamHeartbeatMs ?? 15_000, 0),
+    idleConnectionTimeoutS: integer("CHATGATE_IDLE_CONNECTION_TIMEOUT_S", env.CHATGATE_IDLE_CONNECTION_TIMEOUT_S, 30, 1, 255),
   };
   const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
   const config: Config = {

@@ -35,6 +35,7 @@ export const CORE_SETTINGS: readonly CoreSetting[] = [
   { key: "stream_buffer_bytes", env: "CHATGATE_STREAM_BUFFER_BYTES", show: (c) => String(c.streamBufferBytes) },
   { key: "stream_heartbeat", env: "CHATGATE_STREAM_HEARTBEAT_MS", show: ms((c) => c.streamHeartbeatMs) },
   { key: "mock", env: "CHATGATE_MOCK", flag: "mock", show: (c) => String(c.mock) },
+  { key: "idle_connection_timeout", env: "CHATGATE_IDLE_CONNECTION_TIMEOUT_S", show: (c) => `${c.idleConnectionTimeoutS}s` },
   { key: "retries", env: "CHATGATE_RETRIES", show: (c) => String(c.retries) },
   { key: "max_retry_wait", env: "CHATGATE_MAX_RETRY_WAIT_MS", show: ms((c) => c.maxRetryWaitMs) },
   { key: "cooldown_after", env: "CHATGATE_COOLDOWN_AFTER", show: (c) => String(c.cooldownAfter) },

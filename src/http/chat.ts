@@ -5,24 +5,24 @@ import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
 import { requireMessageContent } from "./message-content.ts";
 import { sseResponseBody } from "./sse.ts";
-import { servedHeaders, streamAnswer } from "./tracked.ts";
+import { servedHeaders, type Answering } from "./tracked.ts";
 
 /** `POST /v1/chat/completions`: OpenAI's chat API, JSON or SSE, the upstream's bytes passed on. */
-export function chatRoutes(gateway: Gateway, maxBodyBytes: number) {
+export function chatRoutes(gateway: Gateway, answering: Answering, maxBodyBytes: number) {
   return new Elysia({ name: "chat" }).post(
     "/v1/chat/completions",
     async ({ body, request, set }) => {
       requireMessageContent(body.messages);
       const call = { body, raw: rawBody(body) };
       if (body.stream !== true) {
-        const answer = await gateway.complete(call, request.signal);
+        const answer = await answering.json(request, () => gateway.complete(call, request.signal));
         // The upstream's own JSON text, as a string: Elysia sends it with `set` as is, where a
         // Response would be rebuilt to merge the rate-limit headers into it.
         set.headers["content-type"] = "application/json";
         servedHeaders(set.headers, answer.served, answer.dropped);
         return answer.json;
       }
-      return streamAnswer(set, () => gateway.stream(call, request.signal), sseResponseBody);
+      return answering.stream(set, request, () => gateway.stream(call, request.signal), sseResponseBody);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

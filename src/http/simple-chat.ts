@@ -6,14 +6,14 @@ import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
 import { DONE_EVENT, sseData, sseJson } from "../sse-encode.ts";
-import { streamBody, type OnEnd } from "./sse.ts";
-import { servedHeaders, streamAnswer } from "./tracked.ts";
+import { streamBody, type OnEnd, type Pacing } from "./sse.ts";
+import { servedHeaders, type Answering } from "./tracked.ts";
 
 /**
  * Turns an OpenAI chunk stream into `data: {"content": "<delta>"}` events. Error events (the
  * upstream's or our own) pass through unchanged; `[DONE]` only when the upstream completed.
  */
-async function* contentEvents(open: OpenStream, onEnd: OnEnd): AsyncGenerator<Uint8Array, void, undefined> {
+async function* contentEvents(open: OpenStream, onEnd: OnEnd, pacing: Pacing): AsyncGenerator<Uint8Array, void, undefined> {
   const out: Uint8Array[] = [];
   let done = false;
   const parser = createParser({
@@ -34,7 +34,7 @@ async function* contentEvents(open: OpenStream, onEnd: OnEnd): AsyncGenerator<Ui
     },
   });
   const decoder = new TextDecoder();
-  for await (const bytes of streamBody(open, onEnd)) {
+  for await (const bytes of streamBody(open, onEnd, pacing)) {
     parser.feed(decoder.decode(bytes, { stream: true }));
     while (out.length > 0) yield out.shift()!;
   }
@@ -42,19 +42,19 @@ async function* contentEvents(open: OpenStream, onEnd: OnEnd): AsyncGenerator<Ui
 }
 
 /** `POST /chat`: one message in, text out — for people who do not want the whole OpenAI API. */
-export function simpleChatRoutes(gateway: Gateway, maxBodyBytes: number, defaultModel: string) {
+export function simpleChatRoutes(gateway: Gateway, answering: Answering, maxBodyBytes: number, defaultModel: string) {
   return new Elysia({ name: "simple-chat" }).post(
     "/chat",
     async ({ body, request, set }) => {
       const chat: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
       if (body.stream !== true) {
-        const { completion, served } = await gateway.complete({ body: chat, raw: JSON.stringify(chat) }, request.signal, "/chat");
+        const { completion, served } = await answering.json(request, () => gateway.complete({ body: chat, raw: JSON.stringify(chat) }, request.signal, "/chat"));
         servedHeaders(set.headers, served);
         return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
       }
       const streamed: ChatRequest = { ...chat, stream: true };
       const call = { body: streamed, raw: JSON.stringify(streamed) };
-      return streamAnswer(set, () => gateway.stream(call, request.signal, "/chat"), contentEvents);
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/chat"), contentEvents);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

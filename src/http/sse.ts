@@ -1,7 +1,7 @@
-import { ClientClosedError, errorBody, toGatewayError, type GatewayError } from "../errors.ts";
+import { ClientClosedError, GatewayError, errorBody, toGatewayError } from "../errors.ts";
 import type { Outcome } from "../gateway/finish.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
-import { sseJson } from "../sse-encode.ts";
+import { encodeEvents, sseJson } from "../sse-encode.ts";
 
 
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
@@ -14,25 +14,53 @@ export type OnEnd = (outcome: Outcome, error?: GatewayError) => void;
 /** How a stream that ran to its end ended: complete with [DONE], or stopped by the upstream's error event. */
 const endedAs = (open: OpenStream): Outcome => (open.seen.done ? "ok" : "truncated");
 
+const HEARTBEAT: Uint8Array = encodeEvents(": keep-alive\n\n");
+
+/** How a committed stream is paced towards its client. */
+export interface Pacing {
+  /** Upstream silence, while the client waits, before a `: keep-alive` comment goes out; 0: never. */
+  heartbeatMs: number;
+  /** How long a client may take nothing before its stream is ended (`client_stalled`). */
+  stallMs: number;
+  /** The client stopped reading: close its connection soon. */
+  onStall: () => void;
+}
+
 /**
- * The response body of a committed stream, pulled lazily by Elysia's generator streaming (a slow
- * client slows the upstream read): the provider's async generator of wire-ready events, with the
- * first event already in hand. After it nothing is retried: a failure becomes one
+ * The response body of a committed stream, pulled by Elysia's generator streaming: Bun pulls the
+ * next chunk only when the client has taken the last, and only then is the upstream read, so a
+ * slow client slows the upstream read. The provider's async generator yields wire-ready events;
+ * the first is already in hand. After it nothing is retried: a failure becomes one
  * `data: {"error": …}` event and the stream ends without `[DONE]`, so a truncated answer is never
  * taken for a complete one. `onEnd` runs once, however the stream ends.
  *
- * An iterator object rather than a second async generator around the provider's: each generator
- * layer measured ~5 µs a stream on this stack.
+ * One timer per stream, refreshed when a chunk goes out, does two jobs: when the client waits on
+ * a silent upstream it sends a heartbeat comment (so proxies in between keep the connection);
+ * when the client has not pulled for `stallMs` the stream is ended as `client_stalled` and the
+ * upstream let go. An iterator object rather than a second async generator: each generator layer
+ * measured ~5 µs a stream on this stack.
  */
 export class StreamBody implements AsyncIterableIterator<Uint8Array> {
   private first: Uint8Array | undefined;
   private ended = false;
+  /** The upstream read in progress, shared by the pulls that wait on it (a heartbeat may answer one). */
+  private read: Promise<IteratorResult<Uint8Array, undefined>> | undefined;
+  /** Resolves the pull waiting for the next chunk; undefined while the client is not pulling. */
+  private waiter: ((result: IteratorResult<Uint8Array, undefined>) => void) | undefined;
+  /** A chunk that arrived while the client was not pulling (a heartbeat answered its last pull). */
+  private ready: IteratorResult<Uint8Array, undefined> | undefined;
+  private readonly timer: Timer | undefined;
+  private readonly periodMs: number;
+  private idleMs = 0;
 
   constructor(
     private readonly open: OpenStream,
     private readonly onEnd: OnEnd,
+    private readonly pacing?: Pacing,
   ) {
     this.first = open.first;
+    this.periodMs = pacing === undefined ? 0 : pacing.heartbeatMs > 0 ? Math.min(pacing.heartbeatMs, pacing.stallMs) : pacing.stallMs;
+    if (this.periodMs > 0) this.timer = setTimeout(this.tick, this.periodMs);
   }
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
@@ -41,8 +69,20 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
       this.first = undefined;
       return Promise.resolve({ done: false, value });
     }
+    if (this.ready !== undefined) {
+      const ready = this.ready;
+      this.ready = undefined;
+      return Promise.resolve(ready);
+    }
     if (this.ended) return Promise.resolve(END);
-    return this.open.rest.next().then(this.onNext, this.onFailure);
+    if (this.timer === undefined) return this.open.rest.next().then(this.onNext, this.onFailure);
+    if (this.read === undefined) {
+      this.read = this.open.rest.next().then(this.onNext, this.onFailure);
+      void this.read.then(this.deliver);
+    }
+    const { promise, resolve } = Promise.withResolvers<IteratorResult<Uint8Array, undefined>>();
+    this.waiter = resolve;
+    return promise;
   }
 
   // Bound once per stream, not per chunk.
@@ -57,6 +97,40 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     return { done: false, value: sseJson(errorBody(error)) };
   };
 
+  /** The upstream read settled: hand it to the waiting pull (there is always one, or the next takes it). */
+  private readonly deliver = (result: IteratorResult<Uint8Array, undefined>): void => {
+    this.read = undefined;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    this.idleMs = 0;
+    this.timer?.refresh();
+    if (waiter !== undefined) waiter(result);
+    else this.ready = result;
+  };
+
+  /** The pacing timer: a heartbeat for a waiting client, or one more period a client took nothing. */
+  private readonly tick = (): void => {
+    if (this.ended) return;
+    const waiter = this.waiter;
+    if (waiter !== undefined) {
+      this.idleMs = 0;
+      if (this.pacing!.heartbeatMs > 0) {
+        this.waiter = undefined;
+        waiter({ done: false, value: HEARTBEAT });
+      }
+    } else if ((this.idleMs += this.periodMs) >= this.pacing!.stallMs) {
+      return this.stall();
+    }
+    this.timer!.refresh();
+  };
+
+  private stall(): void {
+    console.warn(`chatgate: client_stalled: a stream's client took nothing for ${this.idleMs} ms; ended it and let its upstream go`);
+    void this.open.rest.return?.();
+    this.end("client_abort", clientStalled());
+    this.pacing!.onStall();
+  }
+
   /** The client went away (Elysia cancels the body): release the upstream now. */
   return(): Promise<IteratorResult<Uint8Array, undefined>> {
     if (!this.ended) void this.open.rest.return?.();
@@ -70,13 +144,17 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
   private end(outcome: Outcome, error?: GatewayError): IteratorReturnResult<undefined> {
     if (!this.ended) {
       this.ended = true;
+      if (this.timer !== undefined) clearTimeout(this.timer);
       this.onEnd(outcome, error);
     }
     return END;
   }
 }
 
-export const streamBody = (open: OpenStream, onEnd: OnEnd): StreamBody => new StreamBody(open, onEnd);
+const clientStalled = () =>
+  new GatewayError({ status: 408, type: "invalid_request_error", code: "client_stalled", message: "The client stopped reading the stream." });
+
+export const streamBody = (open: OpenStream, onEnd: OnEnd, pacing?: Pacing): StreamBody => new StreamBody(open, onEnd, pacing);
 
 /**
  * The body of `/v1/chat/completions` for a committed stream. When the upstream's whole stream came
@@ -84,8 +162,8 @@ export const streamBody = (open: OpenStream, onEnd: OnEnd): StreamBody => new St
  * once as one body, as a byte pipe would send them. Through the pull loop the same answer costs a
  * second write for the chunked terminator, which only comes on the next pull.
  */
-export function sseResponseBody(open: OpenStream, onEnd: OnEnd): StreamBody | Uint8Array {
-  if (!open.complete) return new StreamBody(open, onEnd);
+export function sseResponseBody(open: OpenStream, onEnd: OnEnd, pacing?: Pacing): StreamBody | Uint8Array {
+  if (!open.complete) return new StreamBody(open, onEnd, pacing);
   // Lets the provider's stream run its cleanup (timer, upstream body) now.
   void open.rest.return?.();
   onEnd(endedAs(open));

@@ -1,7 +1,7 @@
-import type { GatewayError } from "../errors.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
 import type { Served } from "../gateway/run.ts";
-import { SSE_HEADERS, type OnEnd } from "./sse.ts";
+import type { ConnectionTimeouts } from "./connection.ts";
+import { SSE_HEADERS, type OnEnd, type Pacing } from "./sse.ts";
 
 type Headers = Record<string, unknown>;
 
@@ -20,14 +20,54 @@ export function servedHeaders(headers: Headers, served: Served | undefined, drop
 }
 
 /**
- * Opens a stream and answers it as Server-Sent Events: `body` shapes the committed stream into the
- * response body, and its end writes the request's finish record (the gateway counts it in flight
- * until then). The SSE headers are set only once the stream has committed, so an error before it
- * keeps its JSON type.
+ * How chat answers go out: while a request waits on its provider Bun's idle timeout is lifted (the
+ * gateway's own timeouts bound the wait), and a committed stream is paced (heartbeats, stalled
+ * clients ended) — see ConnectionTimeouts and StreamBody.
  */
-export async function streamAnswer<T>(set: { headers: Headers }, open: () => Promise<OpenStream>, body: (open: OpenStream, onEnd: OnEnd) => T): Promise<T> {
-  const opened = await open();
-  Object.assign(set.headers, SSE_HEADERS);
-  servedHeaders(set.headers, opened.served, opened.dropped);
-  return body(opened, (outcome, error?: GatewayError) => opened.end(outcome, error));
+export class Answering {
+  constructor(
+    private readonly connection: ConnectionTimeouts,
+    private readonly heartbeatMs: number,
+    private readonly stallMs: number,
+  ) {}
+
+  /** Runs a non-streamed answer with the connection held open for it. */
+  async json<T>(request: Request, run: () => Promise<T>): Promise<T> {
+    this.connection.hold(request);
+    try {
+      return await run();
+    } finally {
+      this.connection.release(request);
+    }
+  }
+
+  /**
+   * Opens a stream and answers it as Server-Sent Events: `body` shapes the committed stream into
+   * the response body, and its end writes the request's finish record (the gateway counts it in
+   * flight until then). The SSE headers are set only once the stream has committed, so an error
+   * before it keeps its JSON type.
+   */
+  async stream<T>(
+    set: { headers: Headers },
+    request: Request,
+    open: () => Promise<OpenStream>,
+    body: (open: OpenStream, onEnd: OnEnd, pacing: Pacing) => T,
+  ): Promise<T> {
+    this.connection.hold(request);
+    let opened: OpenStream;
+    try {
+      opened = await open();
+    } catch (err) {
+      this.connection.release(request);
+      throw err;
+    }
+    Object.assign(set.headers, SSE_HEADERS);
+    servedHeaders(set.headers, opened.served, opened.dropped);
+    const onEnd: OnEnd = (outcome, error) => {
+      this.connection.release(request);
+      opened.end(outcome, error);
+    };
+    const pacing: Pacing = { heartbeatMs: this.heartbeatMs, stallMs: this.stallMs, onStall: () => this.connection.closeSoon(request) };
+    return body(opened, onEnd, pacing);
+  }
 }
