@@ -40,8 +40,8 @@ Environment (wins over the config file):
   CHATGATE_MAX_UPSTREAM_BYTES      largest non-streamed upstream answer read (default 67108864)
   CHATGATE_AUTH_FAILURE_LIMIT      failed key attempts per client address per minute before 429
                                    (default 20; 0 turns it off)
-  CHATGATE_STREAM_BUFFER_BYTES     bytes held per stream for a client that reads slowly
-                                   (default 1048576)
+  CHATGATE_STREAM_BUFFER_BYTES     most stream bytes handed to a client at once; larger
+                                   upstream reads go out in pieces (default 1048576)
   CHATGATE_STREAM_HEARTBEAT_MS     upstream silence before a ': keep-alive' comment goes out on a
                                    stream (default 15000; 0 turns it off)
   CHATGATE_IDLE_CONNECTION_TIMEOUT_S  seconds an idle connection stays open (default 30, at most

@@ -30,7 +30,7 @@ export const Config = Type.Object({
   maxUpstreamBytes: Type.Integer({ minimum: 1, default: 64 * 1024 * 1024 }),
   /** Failed key attempts per client address per minute before 429; 0 turns the limit off. */
   authFailureLimit: Type.Integer({ minimum: 0, default: 20 }),
-  /** Bytes one stream may hold for a client that reads slower than the upstream writes. */
+  /** Most stream bytes handed to a client at once: larger upstream reads go out in pieces of whole events. */
   streamBufferBytes: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
   /** Upstream silence after commit before a `: keep-alive` comment goes out; 0 turns it off. */
   streamHeartbeatMs: Type.Integer({ minimum: 0, default: 15_000 }),

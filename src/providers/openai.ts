@@ -24,6 +24,8 @@ export interface OpenAIProviderOptions {
   modelsTtlMs?: number;
   /** Largest non-streamed answer read (CHATGATE_MAX_UPSTREAM_BYTES); larger is a 502. Default 64 MiB. */
   maxUpstreamBytes?: number;
+  /** Most stream bytes handed to a client in one piece (CHATGATE_STREAM_BUFFER_BYTES). Default 1 MiB. */
+  streamBufferBytes?: number;
   /** Extra headers on every upstream call (e.g. Azure's `api-key`). */
   headers?: Record<string, string>;
   /** The models it serves, when configured; otherwise its /models answer is the list. */
@@ -138,7 +140,9 @@ export class OpenAIProvider implements Provider {
     const failedEarly = (data: string) => fromErrorEvent(this.id, data, this.redact);
     const choices = call.body.n ?? 1;
     const onDropped = (count: number) => console.warn(`chatgate: dropped ${count} event(s) from provider '${this.id}' whose data was not a JSON object`);
-    const events = passThroughEvents(body, seen, { idle, classify, cut, tooLarge, failedEarly, choices, onDropped, redact: this.redact, dropUsageChunks });
+    const events = passThroughEvents(body, seen, {
+      idle, classify, cut, tooLarge, failedEarly, choices, onDropped, redact: this.redact, dropUsageChunks, maxRunBytes: this.options.streamBufferBytes,
+    });
     return { seen, [Symbol.asyncIterator]: () => events };
   }
 

@@ -26,7 +26,7 @@ function create(spec: ProviderSpec, config: Config, alone: boolean, fetchImpl?: 
     case "openai":
       return new OpenAIProvider({
         id: spec.id, baseUrl: spec.baseUrl, apiKey: spec.apiKey, headers: spec.headers, models: spec.models, timeouts: spec.timeouts,
-        maxUpstreamBytes: config.maxUpstreamBytes, anyModel: spec.implicit, implicit: spec.implicit, fetch: fetchImpl,
+        maxUpstreamBytes: config.maxUpstreamBytes, streamBufferBytes: config.streamBufferBytes, anyModel: spec.implicit, implicit: spec.implicit, fetch: fetchImpl,
       });
     case "anthropic":
       return new AnthropicProvider({

@@ -58,6 +58,21 @@ function endsAcrossSeam(pending: readonly Uint8Array[], after: Uint8Array): bool
   return completeEventsEnd(seam.subarray(0, tail + head)) > tail;
 }
 
+/** The index just past the first blank line in `buf`, or 0 when none ends in it. */
+export function firstEventEnd(buf: Uint8Array): number {
+  for (let at = buf.indexOf(LF); at !== -1; at = buf.indexOf(LF, at + 1)) {
+    if (buf[at + 1] === LF) return at + 2;
+    if (buf[at + 1] === CR && buf[at + 2] === LF) return at + 3;
+  }
+  return 0;
+}
+
+/** How many bytes of `after` complete a blank line begun in the pending pieces (1 to 3). */
+function seamEnd(pending: readonly Uint8Array[], after: Uint8Array): number {
+  for (let k = 1; k <= Math.min(3, after.length); k++) if (endsAcrossSeam(pending, after.subarray(0, k))) return k;
+  return 0;
+}
+
 /**
  * Cuts a byte stream into runs of whole events: what a read brings up to its last event boundary
  * goes out; an incomplete tail is held, as the pieces that came (a long event in many small reads
@@ -72,20 +87,41 @@ export class EventFramer {
     private readonly tooLarge: (what: string, limit: number) => GatewayError,
   ) {}
 
-  /** The whole events completed by `buf` (with any held tail before them), or undefined for none yet. */
+  /** Whole events after the first run of a read that completed a held event; see `push`. */
+  private extra: Uint8Array | undefined;
+
+  /**
+   * The whole events completed by `buf`, or undefined for none yet. When `buf` completes an event
+   * held from earlier reads, only that event is joined (a copy of it alone) and returned; the
+   * whole events after it stay a view of `buf`, handed out by the next `more()`, so a read is
+   * never copied whole because a tail came before it.
+   */
   push(buf: Uint8Array): Uint8Array | undefined {
-    let end = completeEventsEnd(buf);
-    if (this.pending.length > 0) {
-      if (end === 0 && !endsAcrossSeam(this.pending, buf)) {
-        this.pendingBytes += buf.length;
-        if (this.pendingBytes > this.maxEventBytes) throw this.tooLarge("a stream event", this.maxEventBytes);
-        this.pending.push(buf);
-        return undefined;
-      }
-      buf = concatAll(this.pending, buf);
-      this.pending = [];
-      end = completeEventsEnd(buf);
+    if (this.pending.length === 0) return this.split(buf);
+    const first = endsAcrossSeam(this.pending, buf) ? seamEnd(this.pending, buf) : firstEventEnd(buf);
+    if (first === 0) {
+      this.pendingBytes += buf.length;
+      if (this.pendingBytes > this.maxEventBytes) throw this.tooLarge("a stream event", this.maxEventBytes);
+      this.pending.push(buf);
+      return undefined;
     }
+    const head = concatAll(this.pending, buf.subarray(0, first));
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.extra = first < buf.length ? this.split(buf.subarray(first)) : undefined;
+    return head;
+  }
+
+  /** The rest of the last read's whole events, when `push` handed out only its first run. */
+  more(): Uint8Array | undefined {
+    const extra = this.extra;
+    this.extra = undefined;
+    return extra;
+  }
+
+  /** Holds `buf`'s incomplete tail and returns its whole events, as a view. */
+  private split(buf: Uint8Array): Uint8Array | undefined {
+    const end = completeEventsEnd(buf);
     if (end < buf.length) {
       this.pendingBytes = buf.length - end;
       if (this.pendingBytes > this.maxEventBytes) throw this.tooLarge("a stream event", this.maxEventBytes);

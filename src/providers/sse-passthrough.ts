@@ -3,13 +3,16 @@ import { CommitGate } from "./openai-commit.ts";
 import { observeRun } from "./openai-observer.ts";
 import type { StreamSeen } from "./provider.ts";
 import { DONE_EVENT } from "../sse-encode.ts";
-import { EventFramer, MAX_EVENT_BYTES, concatAll } from "./sse-frames.ts";
+import { EventFramer, MAX_EVENT_BYTES, completeEventsEnd, concatAll, firstEventEnd } from "./sse-frames.ts";
 
 /** Restarts on every whole event: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {
   touch(): void;
   clear(): void;
 }
+
+/** Most bytes handed to the client in one piece (CHATGATE_STREAM_BUFFER_BYTES). */
+export const MAX_RUN_BYTES = 1024 * 1024;
 
 /** What is held back before the first content (comments, the role chunk) may add up to this much. */
 export const MAX_PREAMBLE_BYTES = 1024 * 1024;
@@ -35,6 +38,8 @@ export interface PassThroughOptions {
    * serialised again, so an escaped key is caught too) before it is passed on.
    */
   redact?: (text: string) => string;
+  /** Most bytes handed to the client in one piece; larger runs go in pieces of whole events. Default MAX_RUN_BYTES. */
+  maxRunBytes?: number;
   /** Largest event held while its end has not arrived. Default MAX_EVENT_BYTES. */
   maxEventBytes?: number;
   /** Most held back before the first content-bearing event. Default MAX_PREAMBLE_BYTES. */
@@ -62,6 +67,7 @@ export async function* passThroughEvents(
   const { idle, classify, cut, tooLarge } = options;
   const observing = { redact: options.redact ?? keep, dropUsageChunks: options.dropUsageChunks ?? false };
   const framer = new EventFramer(options.maxEventBytes ?? MAX_EVENT_BYTES, tooLarge);
+  const maxRun = options.maxRunBytes ?? MAX_RUN_BYTES;
   let gate: CommitGate | undefined = new CommitGate(options.maxPreambleBytes ?? MAX_PREAMBLE_BYTES, tooLarge, options.failedEarly);
   const reader = body.getReader();
   try {
@@ -75,26 +81,36 @@ export async function* passThroughEvents(
         throw gate === undefined && error.code === "upstream_connection_error" ? cut(`the connection broke after ${seen.events} events`) : error;
       }
       if (result.done) break;
-      const run = framer.push(result.value);
-      if (run === undefined) continue;
-      // The idle timer runs between whole events, not bytes: an upstream that trickles an event
-      // that never ends times out. Comment-only events (keep-alives) restart it too: a provider
-      // that sends them while a model thinks is alive, and the wait is what they are for. One
-      // that sends nothing else is bounded before commit by the gate's cap, and after commit
-      // its comments pass straight through to a client that is free to leave.
-      idle.touch();
-      let out: Uint8Array | undefined;
-      if (gate !== undefined) {
-        const committed = gate.push(run, seen);
-        if (committed === undefined) continue;
-        gate = undefined;
-        const sent = observeRun(committed.rest, seen, observing);
-        out = committed.held === undefined ? sent : sent === undefined ? committed.held : concatAll([committed.held], sent);
-      } else {
-        out = observeRun(run, seen, observing);
+      for (let run = framer.push(result.value); run !== undefined; run = framer.more()) {
+        // The idle timer runs between whole events, not bytes: an upstream that trickles an event
+        // that never ends times out. Comment-only events (keep-alives) restart it too: a provider
+        // that sends them while a model thinks is alive, and the wait is what they are for. One
+        // that sends nothing else is bounded before commit by the gate's cap, and after commit
+        // its comments pass straight through to a client that is free to leave.
+        idle.touch();
+        let out: Uint8Array | undefined;
+        if (gate !== undefined) {
+          const committed = gate.push(run, seen);
+          if (committed === undefined) continue;
+          gate = undefined;
+          const sent = observeRun(committed.rest, seen, observing);
+          out = committed.held === undefined ? sent : sent === undefined ? committed.held : concatAll([committed.held], sent);
+        } else {
+          out = observeRun(run, seen, observing);
+        }
+        if (out !== undefined) {
+          // A run larger than the per-stream buffer goes out in pieces of whole events, each pulled
+          // by the client in turn, so no more than that waits on a slow client at once.
+          while (out.length > maxRun) {
+            const end = completeEventsEnd(out.subarray(0, maxRun)) || firstEventEnd(out);
+            if (end === 0 || end === out.length) break;
+            yield out.subarray(0, end);
+            out = out.subarray(end);
+          }
+          yield out;
+        }
+        if (seen.done || seen.errorEvent) return;
       }
-      if (out !== undefined) yield out;
-      if (seen.done || seen.errorEvent) return;
     }
     if (framer.midEvent) throw cut(`the stream was cut in the middle of an event after ${seen.events} events`);
     // Some providers never send [DONE]: a clean end after every choice's finish reason is complete.

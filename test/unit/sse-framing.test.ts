@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { firstMark } from "../../src/providers/openai-observer.ts";
-import { completeEventsEnd } from "../../src/providers/sse-frames.ts";
+import { EventFramer, completeEventsEnd } from "../../src/providers/sse-frames.ts";
 import { passThroughEvents, type PassThroughOptions } from "../../src/providers/sse-passthrough.ts";
 import { StreamSeen } from "../../src/providers/provider.ts";
 import { badGateway } from "../../src/errors.ts";
@@ -323,5 +323,46 @@ describe("redaction of in-band error events", () => {
     const { out, seen } = await run([`data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error": ${secret}\n\n`]);
     expect(out.join("")).toBe('data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
     expect(seen.dropped).toBe(1);
+  });
+});
+
+describe("EventFramer", () => {
+  const framer = () => new EventFramer(1 << 20, tooLarge);
+  test("a read that completes a held event gives that event joined, then the rest of the read as a view of it (no copy of the whole read)", () => {
+    const f = framer();
+    expect(f.push(bytes('data: {"a":'))).toBeUndefined();
+    const read = bytes('1}\n\ndata: {"b":2}\n\ndata: {"c":3}\n\ndata: {"d"');
+    expect(text(f.push(read)!)).toBe('data: {"a":1}\n\n');
+    const rest = f.more()!;
+    expect(text(rest)).toBe('data: {"b":2}\n\ndata: {"c":3}\n\n');
+    expect(rest.buffer).toBe(read.buffer);
+    expect(f.more()).toBeUndefined();
+    expect(text(f.push(bytes(":4}\n\n"))!)).toBe('data: {"d":4}\n\n');
+  });
+
+  test("a blank line split across reads (\\n | \\n, \\r\\n | \\r\\n) ends the held event at the right byte", () => {
+    for (const [a, b] of [["data: 1\n", "\ndata: 2\n\n"], ["data: 1\r\n", "\r\ndata: 2\n\n"], ["data: 1\r\n\r", "\ndata: 2\n\n"]] as const) {
+      const f = framer();
+      expect(f.push(bytes(a))).toBeUndefined();
+      const first = f.push(bytes(b))!;
+      expect(text(first) + text(f.more() ?? new Uint8Array())).toBe(a + b);
+      expect(text(first).endsWith("\n")).toBe(true);
+      expect(text(first)).not.toContain("data: 2");
+    }
+  });
+});
+
+describe("the per-stream buffer", () => {
+  test("a run larger than the buffer goes out in pieces of whole events, bytes unchanged", async () => {
+    const event = (i: number) => `data: {"choices":[{"index":0,"delta":{"content":"${String(i).repeat(60)}"}}]}\n\n`;
+    const wire = Array.from({ length: 40 }, (_, i) => event(i % 10)).join("") + "data: [DONE]\n\n";
+    const { out, error } = await run([wire], undefined, false, { maxRunBytes: 500 });
+    expect(error).toBeUndefined();
+    expect(out.join("")).toBe(wire);
+    expect(out.length).toBeGreaterThan(5);
+    for (const piece of out) {
+      expect(piece.endsWith("\n\n")).toBe(true);
+      expect(new TextEncoder().encode(piece).length).toBeLessThanOrEqual(500);
+    }
   });
 });
