@@ -58,6 +58,11 @@ export function firstMark(run: Uint8Array): number {
   return first;
 }
 
+/** Whether a `data:` field starts at `at` (a byte comparison: no view, no search). */
+function dataAt(run: Uint8Array, at: number): boolean {
+  return run[at] === 100 && run[at + 1] === 97 && run[at + 2] === 116 && run[at + 3] === 97 && run[at + 4] === 58;
+}
+
 /** The index past the line that starts at `from` (past its LF), or the run's length. */
 function lineEnd(run: Uint8Array, from: number): number {
   const at = run.indexOf(LF, from);
@@ -90,7 +95,7 @@ export function dataShapesOk(run: Uint8Array, seen: StreamSeen): boolean {
     const first = run[v];
     // Continuation lines of the same event's data: its value ends on the last of them.
     let end = lineEnd(run, v);
-    while (end < run.length && find(run.subarray(end, end + 5), DATA_FIELD) === 0) end = lineEnd(run, end + 5);
+    while (dataAt(run, end)) end = lineEnd(run, end + 5);
     const last = lastByte(run, end);
     if (!((first === OPEN_BRACE && last === CLOSE_BRACE) || (first === OPEN_BRACKET && last === CLOSE_BRACKET))) ok = false;
     seen.events++;

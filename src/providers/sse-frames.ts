@@ -125,7 +125,9 @@ export class EventFramer {
     if (end < buf.length) {
       this.pendingBytes = buf.length - end;
       if (this.pendingBytes > this.maxEventBytes) throw this.tooLarge("a stream event", this.maxEventBytes);
-      this.pending.push(buf.subarray(end));
+      // A copy, not a view: a view of a read's tail keeps the whole read's buffer alive while the
+      // event waits for its end, which for a stream held up by a slow client can be a long time.
+      this.pending.push(buf.slice(end));
     }
     if (end === 0) return undefined;
     return end === buf.length ? buf : buf.subarray(0, end);
