@@ -103,7 +103,9 @@ function scriptedBody(slices: Uint8Array[], gapMs: number, ending: Ending, ex: E
       if (ending === "hang") return untilAborted(ex.signal);
       if (ending === "cut") {
         ex.settle("torn");
-        await wait(0, ex.signal);
+        // A reset discards what the receiver has not read yet: give the last slice time to be read,
+        // so a test sees exactly the events sent before the cut.
+        await wait(25, ex.signal);
         // A failing body makes Bun reset the socket without the terminating zero-length chunk.
         // Rejecting with undefined (not an Error) keeps bun:test from reporting it as unhandled.
         throw undefined;
