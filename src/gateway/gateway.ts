@@ -54,7 +54,7 @@ export class Gateway {
     let answer: Completion;
     try {
       const route = this.router.resolve(call.body.model);
-      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), register: run.register })));
+      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
       throw run.fail(toGatewayError(err));
     }
@@ -73,7 +73,7 @@ export class Gateway {
     try {
       const route = this.router.resolve(call.body.model);
       ({ value: opened } = await this.router.run(route, this.chain(signal, run), async (provider, target) => {
-        const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), register: run.register });
+        const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run });
         const rest = events[Symbol.asyncIterator]();
         const first = await rest.next().catch(async (err: unknown) => {
           await rest.return?.();

@@ -1,7 +1,7 @@
 import type { CompletionUsage } from "openai/resources/completions";
 import { ClientClosedError, type GatewayError } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
-import type { Stoppable } from "../providers/provider.ts";
+import type { CallTracker, Stoppable } from "../providers/provider.ts";
 import type { Attempt, FinishRecord, Finishes, Outcome } from "./finish.ts";
 
 /** Who served a request: the target that answered (or the last one tried) and how many attempts it took. */
@@ -20,7 +20,7 @@ export const isRecorded = (err: unknown): boolean => typeof err === "object" && 
  * time to its first byte, and the in-flight count /status shows and a graceful shutdown waits on.
  * `finish` runs once; later calls are no-ops, so every way a request can end may call it.
  */
-export class Run {
+export class Run implements CallTracker {
   readonly attempts: Attempt[] = [];
   /** Epoch ms by which the whole chain of attempts and waits must be over. */
   deadlineAt = Number.POSITIVE_INFINITY;
@@ -29,10 +29,7 @@ export class Run {
   private ended = false;
   /** The upstream call in flight, registered by the provider so a shutdown can stop it. */
   private call: Stoppable | undefined;
-  /** Hands to providers (CallOptions.register): bound once per request. */
-  readonly register = (call: Stoppable): void => {
-    this.call = call;
-  };
+
 
   constructor(
     private readonly finishes: Finishes,
@@ -51,6 +48,11 @@ export class Run {
       stats.completions++;
       stats.beginJson();
     }
+  }
+
+  /** The provider's call in flight for this request (CallOptions.calls). */
+  track(call: Stoppable): void {
+    this.call = call;
   }
 
   /** Ends the upstream call in flight with `reason` (a shutdown out of time). */

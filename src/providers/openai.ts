@@ -84,10 +84,10 @@ export class OpenAIProvider implements Provider {
     return this.options.models ?? this.modelsCache?.models.map((m) => m.id);
   }
 
-  async complete(call: ChatCall, { signal, model, deadlineMs, register }: CallOptions): Promise<Completion> {
+  async complete(call: ChatCall, { signal, model, deadlineMs, calls }: CallOptions): Promise<Completion> {
     const totalMs = Math.min(this.options.timeouts.totalMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const deadline = new Deadline(signal, totalMs);
-    register?.(deadline);
+    calls?.track(deadline);
     let json: string;
     try {
       const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: deadline.signal, redirect: "manual" });
@@ -112,11 +112,11 @@ export class OpenAIProvider implements Provider {
     return { completion, json };
   }
 
-  async stream(call: ChatCall, { signal, model, deadlineMs, register }: CallOptions): Promise<EventStream> {
+  async stream(call: ChatCall, { signal, model, deadlineMs, calls }: CallOptions): Promise<EventStream> {
     const { idleMs } = this.options.timeouts;
     const firstByteMs = Math.min(this.options.timeouts.firstByteMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const idle = new Deadline(signal, firstByteMs, idleMs);
-    register?.(idle);
+    calls?.track(idle);
     const what = () => (idle.touched ? `no event for ${idleMs} ms` : `no first event within ${firstByteMs} ms`);
     const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what(), idle.stoppedWith);
     let body: ReadableStream<Uint8Array>;

@@ -24,13 +24,18 @@ export interface CallOptions {
    * timers never wait past it. Undefined: no deadline beyond the provider's own timeouts.
    */
   deadlineMs?: number;
-  /** Told how to stop this call, so a shutdown can end it with its own error. */
-  register?: (call: Stoppable) => void;
+  /** Told how to stop this call (`track(call)`), so a shutdown can end it with its own error. */
+  calls?: CallTracker;
 }
 
 /** An upstream call in flight that the gateway can stop (a shutdown whose drain time ran out). */
 export interface Stoppable {
   stop(reason: GatewayError): void;
+}
+
+/** Keeps the call in flight for a request (a method on an object, not a closure per request). */
+export interface CallTracker {
+  track(call: Stoppable): void;
 }
 
 export interface ModelsOptions {

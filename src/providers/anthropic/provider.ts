@@ -91,7 +91,7 @@ export class AnthropicProvider implements Provider {
     const limits = this.options.timeouts;
     const totalMs = Math.min(limits.totalMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
     const timer = new CallTimer(options.signal, { ...limits, firstByteMs: totalMs, totalMs });
-    options.register?.(timer);
+    options.calls?.track(timer);
     let text: string | undefined;
     try {
       const res = await this.post(request, timer.signal);
@@ -122,7 +122,7 @@ export class AnthropicProvider implements Provider {
     const limits = this.options.timeouts;
     const firstByteMs = Math.min(limits.firstByteMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
     const timer = new CallTimer(options.signal, { firstByteMs, idleMs: limits.idleMs, totalMs: Number.POSITIVE_INFINITY });
-    options.register?.(timer);
+    options.calls?.track(timer);
     let body: ReadableStream<Uint8Array>;
     try {
       const res = await this.post(request, timer.signal);

@@ -55,6 +55,7 @@ export class StreamTranslator {
   event(data: string): void {
     this.events++;
     if (this.failure !== undefined || this.finished) return;
+    if (this.started && this.textDelta(data)) return;
     let event: StreamEvent;
     try {
       event = JSON.parse(data) as StreamEvent;
@@ -168,9 +169,46 @@ export class StreamTranslator {
     if (content) this.committed = true;
   }
 
+  /**
+   * The common event, a text delta, without parsing it: its `text` is already a JSON string
+   * literal, spliced into the chunk as it is (checked to be one whole literal first). Saves a
+   * parse and a serialisation per token; any other shape goes the parsed way.
+   */
+  private textDelta(data: string): boolean {
+    if (!data.startsWith(DELTA_HEAD)) return false;
+    let at = DELTA_HEAD.length;
+    while (at < data.length && data.charCodeAt(at) >= 48 && data.charCodeAt(at) <= 57) at++;
+    if (at === DELTA_HEAD.length || !data.startsWith(TEXT_HEAD, at) || !data.endsWith("}}")) return false;
+    const literal = data.slice(at + TEXT_HEAD.length, -2);
+    if (!isStringLiteral(literal)) return false;
+    if (literal.length > 2) {
+      this.out += `data: ${this.head}{"content":${literal}},"logprobs":null,"finish_reason":null${this.tail}\n\n`;
+      this.committed = true;
+    }
+    return true;
+  }
+
   private fail(detail: string): void {
     this.failure ??= badGateway(`Provider '${this.provider}' sent a malformed stream: ${detail}.`, "upstream_invalid_stream");
   }
+}
+
+const DELTA_HEAD = '{"type":"content_block_delta","index":';
+const TEXT_HEAD = ',"delta":{"type":"text_delta","text":';
+
+/** Whether `text` is exactly one JSON string literal: quoted, no bare quote or control character inside. */
+function isStringLiteral(text: string): boolean {
+  const last = text.length - 1;
+  if (last < 1 || text.charCodeAt(0) !== 34 || text.charCodeAt(last) !== 34) return false;
+  for (let i = 1; i < last; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34 || c < 32) return false;
+  }
+  // A final backslash would have escaped the closing quote.
+  let slashes = 0;
+  for (let i = last - 1; i > 0 && text.charCodeAt(i) === 92; i--) slashes++;
+  return slashes % 2 === 0;
 }
 
 /** message_delta's counts are cumulative; its input fields, when present, supersede message_start's. */
