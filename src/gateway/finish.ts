@@ -46,6 +46,11 @@ export type FinishListener = (record: FinishRecord) => void;
 export class Finishes {
   private listeners: FinishListener[] = [];
 
+  /** Whether anyone listens: with no one, no record is built. */
+  get active(): boolean {
+    return this.listeners.length > 0;
+  }
+
   subscribe(listener: FinishListener): () => void {
     this.listeners.push(listener);
     return () => {

@@ -59,7 +59,7 @@ export class Gateway {
       throw run.fail(toGatewayError(err));
     }
     run.firstByte();
-    run.finish(200, "ok", answer.completion.usage ?? undefined);
+    run.finish(200, "ok", () => answer.completion.usage ?? undefined);
     return { ...answer, served: run.served()! };
   }
 
@@ -89,7 +89,8 @@ export class Gateway {
     run.firstByte();
     const seen = opened.seen;
     // A committed stream's status is the 200 already sent; the outcome says how it ended.
-    const end = (outcome: Outcome, error?: GatewayError) => run.finish(200, outcome, seen.usage, error ? (error.code ?? error.type) : null);
+    const usage = () => seen.usage;
+    const end = (outcome: Outcome, error?: GatewayError) => run.finish(200, outcome, usage, error ? (error.code ?? error.type) : null);
     return { ...opened, served: run.served()!, end };
   }
 

@@ -25,6 +25,9 @@ export type Providers = ReadonlyMap<string, Provider>;
  * a provider's list is not known yet (then that provider's own answer is the truth).
  */
 export class RouteTable {
+  /** Names already resolved to a provider's own model, so a hot name costs one lookup. Bounded. */
+  private readonly memo = new Map<string, Route>();
+
   constructor(
     private readonly providers: Providers,
     private readonly routes: ReadonlyMap<string, Route>,
@@ -36,8 +39,18 @@ export class RouteTable {
   }
 
   resolve(name: string): Route {
-    const configured = this.routes.get(name);
+    const configured = this.routes.get(name) ?? this.memo.get(name);
     if (configured !== undefined) return configured;
+    const route = this.find(name);
+    // A name sent to a provider whose list is not known yet is looked up again next time.
+    if (route.certain) {
+      if (this.memo.size >= 1024) this.memo.clear();
+      this.memo.set(name, route);
+    }
+    return route;
+  }
+
+  private find(name: string): Route & { certain?: boolean } {
     if (this.providers.size === 0) throw noProvider();
     const slash = name.indexOf("/");
     if (slash > 0) {
@@ -47,19 +60,21 @@ export class RouteTable {
         // A provider whose models are known says which it serves; one that takes any name decides itself.
         const listed = provider.servesAnyModel() ? undefined : provider.listedModels();
         if (listed !== undefined && !listed.includes(model)) throw modelNotFound(name);
-        return single(name, provider.id, model);
+        return single(name, provider.id, model, listed !== undefined || provider.servesAnyModel());
       }
     }
     let unsure: Provider | undefined;
     for (const provider of this.providers.values()) {
       const listed = provider.listedModels();
-      if (listed?.includes(name)) return single(name, provider.id, name);
+      if (listed?.includes(name)) return single(name, provider.id, name, true);
       if (listed === undefined && unsure === undefined) unsure = provider;
     }
-    for (const provider of this.providers.values()) if (provider.servesAnyModel()) return single(name, provider.id, name);
-    if (unsure !== undefined) return single(name, unsure.id, name);
+    for (const provider of this.providers.values()) if (provider.servesAnyModel()) return single(name, provider.id, name, unsure === undefined);
+    if (unsure !== undefined) return single(name, unsure.id, name, false);
     throw modelNotFound(name);
   }
 }
 
-const single = (name: string, provider: string, model: string): Route => ({ name, strategy: "priority", targets: [{ provider, model, weight: 1 }] });
+const single = (name: string, provider: string, model: string, certain: boolean): Route & { certain: boolean } => ({
+  name, strategy: "priority", targets: [{ provider, model, weight: 1 }], certain,
+});

@@ -71,18 +71,20 @@ export class Run implements CallTracker {
     return last && { provider: last.provider, model: last.model, attempts: this.attempts.length };
   }
 
-  finish(status: number, outcome: Outcome, usage?: CompletionUsage, errorCode: string | null = null): void {
+  /** `usage` is read only when someone listens for records: with none, a record costs nothing. */
+  finish(status: number, outcome: Outcome, usage?: () => CompletionUsage | undefined, errorCode: string | null = null): void {
     if (this.ended) return;
     this.ended = true;
     this.call = undefined;
     this.onEnd?.(this);
     if (this.stream) this.stats.endStream();
     else this.stats.endJson();
+    if (!this.finishes.active) return;
     const last = this.attempts.at(-1);
     const record: FinishRecord = {
       route: this.route, stream: this.stream, model: this.model,
       provider: last?.provider ?? null, upstreamModel: last?.model ?? null,
-      status, outcome, attempts: this.attempts, resumed: false, usage,
+      status, outcome, attempts: this.attempts, resumed: false, usage: usage?.(),
       ttfbMs: this.ttfbMs, durationMs: this.now() - this.startedAt, errorCode,
     };
     this.finishes.emit(record);

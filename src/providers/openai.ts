@@ -61,7 +61,7 @@ export class OpenAIProvider implements Provider {
   private readonly redact: Redact;
   private readonly fetch: typeof fetch;
   private readonly maxBytes: number;
-  private modelsCache: { at: number; models: Model[] } | undefined;
+  private modelsCache: { at: number; models: Model[]; ids: string[] } | undefined;
 
   constructor(private readonly options: OpenAIProviderOptions) {
     this.id = options.id;
@@ -81,7 +81,7 @@ export class OpenAIProvider implements Provider {
   }
 
   listedModels(): readonly string[] | undefined {
-    return this.options.models ?? this.modelsCache?.models.map((m) => m.id);
+    return this.options.models ?? this.modelsCache?.ids;
   }
 
   async complete(call: ChatCall, { signal, model, deadlineMs, calls }: CallOptions): Promise<Completion> {
@@ -182,7 +182,7 @@ export class OpenAIProvider implements Provider {
         owned_by: typeof m.owned_by === "string" ? m.owned_by : this.id,
       });
     }
-    this.modelsCache = { at: Date.now(), models };
+    this.modelsCache = { at: Date.now(), models, ids: models.map((m) => m.id) };
     return models;
   }
 }

@@ -60,7 +60,7 @@ export class AnthropicProvider implements Provider {
   private readonly redact: Redact;
   private readonly fetch: typeof fetch;
   private readonly maxBytes: number;
-  private modelsCache: { at: number; models: Model[] } | undefined;
+  private modelsCache: { at: number; models: Model[]; ids: string[] } | undefined;
 
   constructor(private readonly options: AnthropicProviderOptions) {
     this.id = options.id;
@@ -79,7 +79,7 @@ export class AnthropicProvider implements Provider {
   }
 
   listedModels(): readonly string[] | undefined {
-    return this.options.models ?? this.modelsCache?.models.map((m) => m.id);
+    return this.options.models ?? this.modelsCache?.ids;
   }
 
   /**
@@ -164,7 +164,7 @@ export class AnthropicProvider implements Provider {
         return text;
       };
       const models = await fetchModels(`${this.base}/v1/models`, this.id, get, read);
-      this.modelsCache = { at: now, models };
+      this.modelsCache = { at: now, models, ids: models.map((m) => m.id) };
       return models;
     } catch (err) {
       throw fromUpstreamException(this.id, err, timer.expired !== undefined, signal, timer.expired ?? "model list");
