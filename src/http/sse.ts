@@ -43,15 +43,20 @@ export interface Pacing {
 export class StreamBody implements AsyncIterableIterator<Uint8Array> {
   private first: Uint8Array | undefined;
   private ended = false;
-  /** The upstream read in progress, shared by the pulls that wait on it (a heartbeat may answer one). */
-  private read: Promise<IteratorResult<Uint8Array, undefined>> | undefined;
+  /** An upstream read is in progress (one at a time; a heartbeat may answer the pull waiting on it). */
+  private reading = false;
   /** Resolves the pull waiting for the next chunk; undefined while the client is not pulling. */
   private waiter: ((result: IteratorResult<Uint8Array, undefined>) => void) | undefined;
   /** A chunk that arrived while the client was not pulling (a heartbeat answered its last pull). */
   private ready: IteratorResult<Uint8Array, undefined> | undefined;
+  /** Chunks handed over: the pacing timer compares it between ticks instead of being reset per chunk. */
+  private delivered = 0;
+  private seenAtTick = 0;
+  /** How long the client has waited on a silent upstream, and how long it has taken nothing. */
+  private quietMs = 0;
+  private idleMs = 0;
   private readonly timer: Timer | undefined;
   private readonly periodMs: number;
-  private idleMs = 0;
 
   constructor(
     private readonly open: OpenStream,
@@ -59,8 +64,11 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     private readonly pacing?: Pacing,
   ) {
     this.first = open.first;
-    this.periodMs = pacing === undefined ? 0 : pacing.heartbeatMs > 0 ? Math.min(pacing.heartbeatMs, pacing.stallMs) : pacing.stallMs;
-    if (this.periodMs > 0) this.timer = setTimeout(this.tick, this.periodMs);
+    // Ticks at half the shortest wait: a heartbeat goes out within one interval of silence, and a
+    // stall is declared within half a stall time of it.
+    const every = pacing === undefined ? 0 : pacing.heartbeatMs > 0 ? Math.min(pacing.heartbeatMs, pacing.stallMs) : pacing.stallMs;
+    this.periodMs = Math.max(1, Math.floor(every / 2));
+    if (every > 0) this.timer = setInterval(this.tick, this.periodMs);
   }
 
   next(): Promise<IteratorResult<Uint8Array, undefined>> {
@@ -76,9 +84,9 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     }
     if (this.ended) return Promise.resolve(END);
     if (this.timer === undefined) return this.open.rest.next().then(this.onNext, this.onFailure);
-    if (this.read === undefined) {
-      this.read = this.open.rest.next().then(this.onNext, this.onFailure);
-      void this.read.then(this.deliver);
+    if (!this.reading) {
+      this.reading = true;
+      this.open.rest.next().then(this.onRead, this.onReadFailure);
     }
     const { promise, resolve } = Promise.withResolvers<IteratorResult<Uint8Array, undefined>>();
     this.waiter = resolve;
@@ -97,31 +105,42 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     return { done: false, value: sseJson(errorBody(error)) };
   };
 
-  /** The upstream read settled: hand it to the waiting pull (there is always one, or the next takes it). */
-  private readonly deliver = (result: IteratorResult<Uint8Array, undefined>): void => {
-    this.read = undefined;
+  private readonly onRead = (next: IteratorResult<Uint8Array, void>): void => this.deliver(this.onNext(next));
+  private readonly onReadFailure = (err: unknown): void => this.deliver(this.onFailure(err));
+
+  /** The upstream read settled: hand it to the waiting pull, or keep it for the next. */
+  private deliver(result: IteratorResult<Uint8Array, undefined>): void {
+    this.reading = false;
+    this.delivered++;
     const waiter = this.waiter;
     this.waiter = undefined;
-    this.idleMs = 0;
-    this.timer?.refresh();
     if (waiter !== undefined) waiter(result);
     else this.ready = result;
-  };
+  }
 
-  /** The pacing timer: a heartbeat for a waiting client, or one more period a client took nothing. */
+  /** The pacing timer: a heartbeat for a client waiting on a silent upstream, or time a client took nothing. */
   private readonly tick = (): void => {
     if (this.ended) return;
-    const waiter = this.waiter;
-    if (waiter !== undefined) {
+    if (this.delivered !== this.seenAtTick) {
+      this.seenAtTick = this.delivered;
+      this.quietMs = 0;
       this.idleMs = 0;
-      if (this.pacing!.heartbeatMs > 0) {
-        this.waiter = undefined;
-        waiter({ done: false, value: HEARTBEAT });
-      }
-    } else if ((this.idleMs += this.periodMs) >= this.pacing!.stallMs) {
-      return this.stall();
+      return;
     }
-    this.timer!.refresh();
+    const waiter = this.waiter;
+    if (waiter === undefined) {
+      if ((this.idleMs += this.periodMs) >= this.pacing!.stallMs) this.stall();
+      return;
+    }
+    this.idleMs = 0;
+    const heartbeatMs = this.pacing!.heartbeatMs;
+    if (heartbeatMs > 0 && (this.quietMs += this.periodMs) >= heartbeatMs) {
+      this.quietMs = 0;
+      this.waiter = undefined;
+      this.delivered++;
+      this.seenAtTick = this.delivered;
+      waiter({ done: false, value: HEARTBEAT });
+    }
   };
 
   private stall(): void {
@@ -144,7 +163,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
   private end(outcome: Outcome, error?: GatewayError): IteratorReturnResult<undefined> {
     if (!this.ended) {
       this.ended = true;
-      if (this.timer !== undefined) clearTimeout(this.timer);
+      if (this.timer !== undefined) clearInterval(this.timer);
       this.onEnd(outcome, error);
     }
     return END;
