@@ -16,7 +16,24 @@ const DATA_FIELD = Buffer.from("data:");
 const USAGE_OBJECT = /"usage":\s*\{/;
 const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
 const FINISHED = /"finish_reason":\s*"/;
-const MARKS = [Buffer.from("[DONE]"), Buffer.from('"error"'), Buffer.from('"usage":{'), Buffer.from('"usage": {'), Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
+const DONE_MARK = Buffer.from("[DONE]");
+const ERROR_MARK = Buffer.from('"error"');
+const COMPACT_MARKS = [DONE_MARK, ERROR_MARK, Buffer.from('"usage":{'), Buffer.from('"finish_reason":"')];
+const SPACED_MARKS = [DONE_MARK, ERROR_MARK, Buffer.from('"usage": {'), Buffer.from('"finish_reason": "')];
+const ALL_MARKS = [...COMPACT_MARKS, ...SPACED_MARKS.slice(2)];
+const COMPACT_START = Buffer.from('data: {"id":"');
+const SPACED_START = Buffer.from('data: {"id": "');
+
+/**
+ * The marks to search a stream's runs for: a stream whose first chunk is written compactly (as
+ * OpenAI writes it) or with spaces (as Python servers do) keeps that style, so only its own forms
+ * are searched; a stream framed any other way gets both.
+ */
+export function marksFor(firstRun: Uint8Array): readonly Uint8Array[] {
+  if (find(firstRun, COMPACT_START) === 0) return COMPACT_MARKS;
+  if (find(firstRun, SPACED_START) === 0) return SPACED_MARKS;
+  return ALL_MARKS;
+}
 
 /**
  * What the gateway must know of a passing event, read without turning every chunk into an object:
@@ -54,9 +71,9 @@ function finishedChoices(data: string): number {
  * a finish reason; -1 when there is none. A native byte search, so content chunks are never
  * decoded or parsed; what it finds goes to the parser, which decides what it really is.
  */
-export function firstMark(run: Uint8Array): number {
+export function firstMark(run: Uint8Array, marks: readonly Uint8Array[] = ALL_MARKS): number {
   let first = -1;
-  for (const mark of MARKS) {
+  for (const mark of marks) {
     const at = find(run, mark);
     if (at !== -1 && (first === -1 || at < first)) first = at;
   }
@@ -196,6 +213,8 @@ export interface ObserveOptions {
   redact: (text: string) => string;
   /** Leave out a usage-only chunk the client did not ask for. */
   dropUsageChunks: boolean;
+  /** The marks this stream's style calls for (marksFor); default: every form. */
+  marks?: readonly Uint8Array[];
 }
 
 /**
@@ -206,7 +225,7 @@ export interface ObserveOptions {
  */
 export function observeRun(run: Uint8Array, seen: StreamSeen, options: ObserveOptions): Uint8Array | undefined {
   const shapesOk = dataShapesOk(run, seen);
-  const mark = firstMark(run);
+  const mark = firstMark(run, options.marks);
   if (shapesOk && mark === -1) return run;
   // Parse from the start of the event that holds the mark: runs start at an event boundary, so
   // the events before it are skipped whole and the parser stays in step. A garbled event anywhere

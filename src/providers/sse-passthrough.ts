@@ -1,6 +1,6 @@
 import type { GatewayError } from "../errors.ts";
 import { CommitGate } from "./openai-commit.ts";
-import { observeRun } from "./openai-observer.ts";
+import { marksFor, observeRun, type ObserveOptions } from "./openai-observer.ts";
 import type { StreamSeen } from "./provider.ts";
 import { DONE_EVENT } from "../sse-encode.ts";
 import { EventFramer, MAX_EVENT_BYTES, completeEventsEnd, concatAll, firstEventEnd } from "./sse-frames.ts";
@@ -65,7 +65,7 @@ export async function* passThroughEvents(
   options: PassThroughOptions,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const { idle, classify, cut, tooLarge } = options;
-  const observing = { redact: options.redact ?? keep, dropUsageChunks: options.dropUsageChunks ?? false };
+  const observing: ObserveOptions = { redact: options.redact ?? keep, dropUsageChunks: options.dropUsageChunks ?? false };
   const framer = new EventFramer(options.maxEventBytes ?? MAX_EVENT_BYTES, tooLarge);
   const maxRun = options.maxRunBytes ?? MAX_RUN_BYTES;
   let gate: CommitGate | undefined = new CommitGate(options.maxPreambleBytes ?? MAX_PREAMBLE_BYTES, tooLarge, options.failedEarly);
@@ -93,6 +93,7 @@ export async function* passThroughEvents(
           const committed = gate.push(run, seen);
           if (committed === undefined) continue;
           gate = undefined;
+          observing.marks = marksFor(run);
           const sent = observeRun(committed.rest, seen, observing);
           out = committed.held === undefined ? sent : sent === undefined ? committed.held : concatAll([committed.held], sent);
         } else {
