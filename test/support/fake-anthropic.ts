@@ -5,6 +5,7 @@
 import type { ContentBlock, ErrorType, StopReason, Usage } from "../../src/providers/anthropic/wire.ts";
 import { STATUS_OF_TYPE, errorBody, message, messageEvents, modelInfo, sse } from "./anthropic-wire.ts";
 import type { RecordedCall } from "./upstream.ts";
+import { scriptedBody, untilAborted, wait, type Ending, type Exchange } from "./scripted-body.ts";
 
 export type { RecordedCall };
 
@@ -60,47 +61,10 @@ export interface FakeAnthropic {
 const encoder = new TextEncoder();
 const JSON_TYPE = "application/json";
 
-type Ending = "close" | "cut" | "hang";
-interface Exchange {
-  signal: AbortSignal;
-  settle(how: "finished" | "torn"): void;
-}
-
 function json(status: number, body: unknown, headers?: Record<string, string>): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": JSON_TYPE, "request-id": "req_fake", ...headers } });
 }
 
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
-}
-
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  let timer: Timer | undefined;
-  return Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), untilAborted(signal)]).finally(() => clearTimeout(timer));
-}
-
-/** Slices written and flushed one by one (see fakeOpenAI's scriptedBody for why a direct stream). */
-function scriptedBody(slices: Uint8Array[], gapMs: number, ending: Ending, ex: Exchange): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    type: "direct",
-    async pull(controller) {
-      for (const [index, slice] of slices.entries()) {
-        if (index > 0) await wait(gapMs, ex.signal);
-        if (ex.signal.aborted) return;
-        controller.write(slice);
-        await controller.flush(true);
-      }
-      if (ending === "hang") return untilAborted(ex.signal);
-      if (ending === "cut") {
-        ex.settle("torn");
-        await wait(0, ex.signal);
-        throw undefined; // Bun resets the socket without the terminating chunk
-      }
-      ex.settle("finished");
-      controller.close();
-    },
-  });
-}
 
 function streamEvents(reply: Extract<AnthropicReply, { kind: "stream" }>, model: string): { events: string[]; ending: Ending } {
   if (reply.raw !== undefined) return { events: [reply.raw], ending: "close" };
