@@ -4,8 +4,7 @@
 // vanish. Same shape as fakeOpenAI (./upstream.ts). Wire builders live in ./anthropic-wire.ts.
 import type { ContentBlock, ErrorType, StopReason, Usage } from "../../src/providers/anthropic/wire.ts";
 import { STATUS_OF_TYPE, errorBody, message, messageEvents, modelInfo, sse } from "./anthropic-wire.ts";
-import type { RecordedCall } from "./upstream.ts";
-import { scriptedBody, untilAborted, wait, type Ending, type Exchange } from "./scripted-body.ts";
+import { recordCall, scriptedBody, untilAborted, wait, type Ending, type Exchange, type RecordedCall } from "./scripted-body.ts";
 
 export type { RecordedCall };
 
@@ -121,29 +120,6 @@ async function messagesResponse(reply: AnthropicReply, model: string, ex: Exchan
   }
 }
 
-async function record(request: Request, path: string): Promise<{ call: RecordedCall; ex: Exchange; body: unknown }> {
-  const aborted = Promise.withResolvers<void>();
-  const finished = Promise.withResolvers<void>();
-  let settled = false;
-  const ex: Exchange = {
-    signal: request.signal,
-    settle(how) {
-      if (settled) return;
-      settled = true;
-      if (how === "finished") finished.resolve();
-    },
-  };
-  request.signal.addEventListener("abort", () => settled || aborted.resolve(), { once: true });
-  const rawBody = await request.text().catch(() => "");
-  let body: unknown;
-  try {
-    body = JSON.parse(rawBody);
-  } catch {
-    body = undefined;
-  }
-  const headers = Object.fromEntries(request.headers);
-  return { call: { method: request.method, path, headers, rawBody, body, aborted: aborted.promise, finished: finished.promise }, ex, body };
-}
 
 export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropic {
   const queue: AnthropicReply[] = [];
@@ -151,7 +127,8 @@ export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropi
   let taken = 0;
 
   async function messages(request: Request, path: string): Promise<Response> {
-    const { call, ex, body } = await record(request, path);
+    const { call, ex } = await recordCall(request, path);
+    const body = call.body;
     fake.calls.push(call);
     const waiter = waiters.shift();
     if (waiter) (taken++, waiter(call));
@@ -161,7 +138,7 @@ export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropi
   }
 
   async function models(request: Request, url: URL): Promise<Response> {
-    fake.modelsCalls.push((await record(request, url.pathname + url.search)).call);
+    fake.modelsCalls.push((await recordCall(request, url.pathname + url.search)).call);
     const limit = Number(url.searchParams.get("limit") ?? 20);
     const after = url.searchParams.get("after_id");
     const start = after === null ? 0 : fake.models.indexOf(after) + 1;

@@ -50,3 +50,42 @@ export function scriptedBody(slices: Uint8Array[], gapMs: number, ending: Ending
     },
   });
 }
+
+/** One call a fake upstream received, as a test reads it back. */
+export interface RecordedCall {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  rawBody: string;
+  body: unknown;
+  /** Client went away before the fake finished answering. Never rejects; stays pending otherwise. */
+  aborted: Promise<void>;
+  /** The fake wrote its whole answer normally (never for cut, reset, stall or hang scripts). */
+  finished: Promise<void>;
+}
+
+/** Reads and records a call, and the exchange its scripted answer settles. */
+export async function recordCall(request: Request, path: string): Promise<{ call: RecordedCall; ex: Exchange }> {
+  const aborted = Promise.withResolvers<void>();
+  const finished = Promise.withResolvers<void>();
+  let settled = false;
+  const ex: Exchange = {
+    signal: request.signal,
+    settle(how) {
+      if (settled) return;
+      settled = true;
+      if (how === "finished") finished.resolve();
+    },
+  };
+  // Registered before the body is read so a client that gives up mid-upload still counts.
+  request.signal.addEventListener("abort", () => settled || aborted.resolve(), { once: true });
+  const rawBody = await request.text().catch(() => "");
+  let body: unknown;
+  try {
+    body = JSON.parse(rawBody);
+  } catch {
+    body = undefined;
+  }
+  const headers = Object.fromEntries(request.headers);
+  return { call: { method: request.method, path, headers, rawBody, body, aborted: aborted.promise, finished: finished.promise }, ex };
+}

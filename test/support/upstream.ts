@@ -11,19 +11,9 @@ import {
   sseEvent,
   type OpenAIError,
 } from "./openai-wire.ts";
-import { scriptedBody, untilAborted, wait, type Ending, type Exchange } from "./scripted-body.ts";
+import { recordCall, scriptedBody, untilAborted, wait, type Ending, type Exchange, type RecordedCall } from "./scripted-body.ts";
 
-export interface RecordedCall {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  rawBody: string;
-  body: unknown;
-  /** Client went away before the fake finished answering. Never rejects; stays pending otherwise. */
-  aborted: Promise<void>;
-  /** The fake wrote its whole answer normally (never for cut, reset, stall or hang scripts). */
-  finished: Promise<void>;
-}
+export type { RecordedCall };
 
 type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 export type Reply =
@@ -137,35 +127,8 @@ export function fakeOpenAI(options: { models?: string[] } = {}): FakeOpenAI {
   let taken = 0;
 
   async function chat(request: Request, path: string): Promise<Response> {
-    const aborted = Promise.withResolvers<void>();
-    const finished = Promise.withResolvers<void>();
-    let settled = false;
-    const ex: Exchange = {
-      signal: request.signal,
-      settle(how) {
-        if (settled) return;
-        settled = true;
-        if (how === "finished") finished.resolve();
-      },
-    };
-    // Registered before the body is read so a client that gives up mid-upload still counts.
-    request.signal.addEventListener("abort", () => settled || aborted.resolve(), { once: true });
-    const rawBody = await request.text().catch(() => "");
-    let body: unknown;
-    try {
-      body = JSON.parse(rawBody);
-    } catch {
-      body = undefined;
-    }
-    const call: RecordedCall = {
-      method: request.method,
-      path,
-      headers: Object.fromEntries(request.headers),
-      rawBody,
-      body,
-      aborted: aborted.promise,
-      finished: finished.promise,
-    };
+    const { call, ex } = await recordCall(request, path);
+    const body = call.body;
     fake.calls.push(call);
     const waiter = waiters.shift();
     if (waiter) (taken++, waiter(call));
