@@ -15,7 +15,7 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
   process.execve?.(process.execPath, [process.execPath, ...process.execArgv, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_UPSTREAM_REQUESTS });
 }
 
-// Not a top-level await: the binary is compiled to bytecode, which does not allow one.
+// Loaded only now, after the execve above: the first process never loads the gateway's code.
 import("./serve.ts").catch((err: unknown) => {
   console.error("chatgate: failed to start:", err);
   process.exit(1);

@@ -3,11 +3,13 @@ import { createApp } from "./app.ts";
 import { bannerLines, probeProviders } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
-import { checkConfig } from "./config/check-config.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
 import { VERSION } from "./version.ts";
 
-function configure(): Config {
+/** How long after listening the providers' model lists are checked. */
+const PROBE_DELAY_MS = 250;
+
+async function configure(): Promise<Config> {
   const command = parseCommand(process.argv.slice(2));
   switch (command.kind) {
     case "help":
@@ -20,6 +22,8 @@ function configure(): Config {
       process.stderr.write(`chatgate: ${command.message}\nRun 'chatgate --help' for the options.\n`);
       process.exit(2);
     case "check-config": {
+      // Loaded only for this command: a gateway's start-up skips the module.
+      const { checkConfig } = await import("./config/check-config.ts");
       const result = checkConfig(command.path, process.env, command.flags);
       process.stdout.write(result.stdout);
       process.stderr.write(result.stderr);
@@ -35,7 +39,7 @@ function configure(): Config {
   }
 }
 
-const config = configure();
+const config = await configure();
 const { app, stats, router, gateway } = createApp(config);
 try {
   app.listen({ hostname: config.host, port: config.port });
@@ -47,7 +51,9 @@ const server = app.server!;
 collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 for (const line of bannerLines(config, url)) console.log(line);
-void probeProviders(router.all, config, (line) => console.error(line));
+// The model-list check is advice, not readiness: it waits until the first requests can be answered
+// instead of competing with them for the CPU while the process starts.
+setTimeout(() => void probeProviders(router.all, config, (line) => console.error(line)), PROBE_DELAY_MS);
 
 /** After the drain time runs out and requests in flight are told why, how long their answers have to go out. */
 const FLUSH_MS = 1_000;

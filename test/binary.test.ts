@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import pkg from "../package.json" with { type: "json" };
+import { buildCommand } from "./support/binary.ts";
 import { runGateway, spawnGateway, type GatewayProcess } from "./support/process.ts";
 
 // The standalone executable, built the way `npm run build` builds it, then run from an empty
@@ -13,7 +14,7 @@ const binary = join(dir, "chatgate");
 let gw: GatewayProcess;
 
 beforeAll(async () => {
-  const build = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--bytecode", "src/main.ts", "--outfile", binary], { stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawnSync(buildCommand(binary), { stdout: "pipe", stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
   gw = await spawnGateway([binary], { CHATGATE_MOCK: "1" }, dir);
 }, 60_000);

@@ -1,4 +1,6 @@
-import { isIP } from "node:net";
+/** node:net loads Node's streams (~10 ms of start-up), and only a trusted-proxy set-up needs it. */
+let netIsIP: ((input: string) => number) | undefined;
+const isIP = (input: string) => (netIsIP ??= (require("node:net") as typeof import("node:net")).isIP)(input);
 
 /** The longest textual IP address (an IPv4-mapped IPv6 address written out in full). */
 const MAX_IP_LENGTH = 45;

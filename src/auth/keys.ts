@@ -1,5 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
-
 export function sha256(text: string): Uint8Array {
   return Bun.SHA256.hash(text) as Uint8Array;
 }
@@ -14,7 +12,7 @@ export function matchKey(digests: readonly Uint8Array[], presented: string): num
   const digest = sha256(presented);
   let found = -1;
   for (let i = 0; i < digests.length; i++) {
-    if (timingSafeEqual(digests[i]!, digest) && found === -1) found = i;
+    if (crypto.timingSafeEqual(digests[i]!, digest) && found === -1) found = i;
   }
   return found;
 }

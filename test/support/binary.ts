@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
 import { spawnGateway, type GatewayProcess } from "./process.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -24,6 +25,13 @@ function sourceDigest(): string {
   return hash.digest("hex").slice(0, 16);
 }
 
+/** `npm run build`'s own command (package.json holds the only copy of the flags), writing `outfile`. */
+export function buildCommand(outfile: string): string[] {
+  const [, ...args] = pkg.scripts.build.split(/\s+/);
+  const at = args.indexOf("--outfile");
+  return [process.execPath, ...args.slice(0, at).filter((a) => a !== "--sourcemap").map((a) => (a.endsWith(".ts") ? join(ROOT, a) : a)), "--outfile", outfile];
+}
+
 let building: Promise<string> | undefined;
 
 /** Path of `dist/chatgate` as `npm run build` makes it, built at most once per source digest. */
@@ -35,10 +43,7 @@ export function compiledBinary(): Promise<string> {
     mkdirSync(dir, { recursive: true });
     // Built under a temporary name and renamed, so a test run in parallel never sees half a file.
     const partial = join(dir, `chatgate.${process.pid}.partial`);
-    const build = Bun.spawn(
-      [process.execPath, "build", "--compile", "--minify", "--bytecode", join(ROOT, "src/main.ts"), "--outfile", partial],
-      { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
-    );
+    const build = Bun.spawn(buildCommand(partial), { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()]);
     if (code !== 0) throw new Error(`build failed: ${stderr}`);
     renameSync(partial, binary);
