@@ -19,19 +19,20 @@ export function printableUrl(href: string): string {
  * URL) are visible before the first request. Never prints a key.
  */
 export function bannerLines(config: Config, url: string): string[] {
-  const upstream = config.upstreamConfigured ? printableUrl(config.openaiBaseUrl) : undefined;
-  const where = [upstream ? `provider ${new URL(upstream).host}` : "", config.mock ? "built-in mock model" : ""].filter(Boolean).join(" + ");
   const keys = config.apiKeyDigests.length;
-  const providers = [
-    upstream ? `openai → ${upstream} (${config.openaiApiKey ? "key from OPENAI_API_KEY" : "no key"})` : "",
-    config.mock ? `mock (built-in${upstream ? ", model \"mock\"" : ", answers every model name"})` : "",
-  ].filter(Boolean);
+  const providers = config.providers.map((p) => {
+    if (p.type === "mock") return `${p.id} (built-in mock, ${config.providers.length === 1 ? "answers every model name" : `model "${p.id}"`})`;
+    const key = p.apiKey ? (p.implicit ? "key from OPENAI_API_KEY" : "key set") : "no key";
+    return `${p.id} → ${printableUrl(p.baseUrl)} (${p.type}, ${key})`;
+  });
+  const where = config.providers.map((p) => (p.type === "mock" ? "built-in mock model" : `provider ${new URL(p.baseUrl).host}`)).join(" + ");
   const limit = config.rateLimitMax > 0 ? `${config.rateLimitMax} requests per ${config.rateLimitWindowMs / 1000} s per ${keys > 0 ? "key" : "client address"}` : "off";
-  const model = config.mock ? "mock" : config.defaultModel;
+  const model = Object.keys(config.models)[0] ?? (config.mock ? "mock" : config.defaultModel);
   const auth = keys > 0 ? ` -H "Authorization: Bearer $CHATGATE_KEY"` : "";
   return [
     `chatgate ${VERSION} listening on ${url} (${where || "no provider configured: completions answer 503"})`,
     `  requests go to: ${providers.join("; ") || "nowhere (set OPENAI_API_KEY / OPENAI_BASE_URL, or CHATGATE_MOCK=1)"}`,
+    ...(Object.keys(config.models).length > 0 ? [`  models:         ${Object.keys(config.models).join(", ")}`] : []),
     `  client auth:    ${keys > 0 ? `on, ${keys} key${keys === 1 ? "" : "s"}` : "off (no CHATGATE_API_KEYS): anyone who can reach this address may call it"}`,
     `  rate limit:     ${limit}`,
     `Swagger UI: ${url}/docs`,

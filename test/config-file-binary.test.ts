@@ -58,6 +58,20 @@ describe("starting with a config file", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
   });
+
+  test("the start-up banner names the file's providers and public models, never a key", async () => {
+    const path = file(
+      "two.yaml",
+      `providers:\n  - {id: claude, type: anthropic, base_url: 'http://127.0.0.1:9/', api_key: ${ANTHROPIC_KEY}}\n  - {id: mock, type: mock}\nmodels:\n  demo:\n    targets: [{provider: mock, model: anything}]\n`,
+    );
+    await using gw = await spawnBinary({}, ["--config", path]);
+    const stdout = (await gw.waitForOutput(/Try: .*/)).input!;
+    expect(stdout).not.toContain("no provider configured");
+    expect(stdout).toContain("requests go to: claude → http://127.0.0.1:9 (anthropic, key set); mock (built-in mock, model \"mock\")");
+    expect(stdout).toContain("models:         demo");
+    expect(stdout).toContain(`"model":"demo"`);
+    expect(stdout).not.toContain(ANTHROPIC_KEY);
+  });
 });
 
 describe("chatgate check-config", () => {
