@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import type { Config } from "./config.ts";
+import { ModelEntry } from "./config/file-schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { TargetHealth } from "./gateway/health.ts";
 import { RouteTable } from "./gateway/route-table.ts";
@@ -37,7 +38,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const providers = createProviders(config, overrides.fetch);
   const routes = new Map(Object.entries(config.models).map(([name, route]) => [name, { name, ...route }]));
   const health = new TargetHealth({ after: config.cooldownAfter > 0 ? config.cooldownAfter : Number.POSITIVE_INFINITY, cooldownMs: config.cooldownMs }, now);
-  const router = new Router(providers, new RouteTable(providers, routes), {
+  const direct = { implicit: config.resume, maxResumes: ModelEntry.properties.max_resumes.default as number };
+  const router = new Router(providers, new RouteTable(providers, routes, direct), {
     providers, health, retries: config.retries, maxRetryWaitMs: config.maxRetryWaitMs, now,
     sleep: overrides.sleep ?? sleep, random: overrides.random ?? Math.random,
   });

@@ -2,8 +2,9 @@ import { Type, type Static } from "@sinclair/typebox";
 import { sha256 } from "./auth/keys.ts";
 import { fileCore } from "./config/file-core.ts";
 import { FieldError } from "./config/field-error.ts";
+import { CONTINUATIONS } from "./config/file-schema.ts";
 import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
-import { ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
+import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
 import { resolveRouting } from "./config/routing.ts";
 
 /** Everything chatgate reads at start-up. The schema is the type; `parseConfig` fills it. */
@@ -39,6 +40,10 @@ export const Config = Type.Object({
    * while a request waits on its provider: the stream and request timeouts bound that.
    */
   idleConnectionTimeoutS: Type.Integer({ minimum: 1, maximum: 255, default: 30 }),
+  /** CHATGATE_RESUME: stream resume for requests routed to the env-only set-up's implicit providers. */
+  resume: Type.Boolean({ default: false }),
+  /** CHATGATE_CONTINUATION: how the implicit `openai` provider continues a partial answer. */
+  implicitContinuation: Continuation,
   // From here on: the config file (src/config/), whose schema holds these defaults.
   /** Every provider: the file's, then the implicit `openai` (OPENAI_*) and `mock` ones. */
   providers: Type.Array(ProviderSpec),
@@ -113,6 +118,8 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     streamBufferBytes: integer("CHATGATE_STREAM_BUFFER_BYTES", env.CHATGATE_STREAM_BUFFER_BYTES, file.streamBufferBytes ?? 1024 * 1024, 1),
     streamHeartbeatMs: integer("CHATGATE_STREAM_HEARTBEAT_MS", env.CHATGATE_STREAM_HEARTBEAT_MS, file.streamHeartbeatMs ?? 15_000, 0),
     idleConnectionTimeoutS: integer("CHATGATE_IDLE_CONNECTION_TIMEOUT_S", env.CHATGATE_IDLE_CONNECTION_TIMEOUT_S, 30, 1, 255),
+    resume: flag("CHATGATE_RESUME", env.CHATGATE_RESUME, undefined),
+    implicitContinuation: continuation(env.CHATGATE_CONTINUATION),
   };
   const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
   const config: Config = {
@@ -162,6 +169,13 @@ function flag(name: string, value: string | undefined, fallback = false): boolea
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["0", "false", "no", "off"].includes(v)) return false;
   throw new ConfigError(name, `expected 1 or 0, got "${value}"`);
+}
+
+function continuation(value: string | undefined): Continuation {
+  const text = (value ?? "").trim();
+  if (text === "") return "none";
+  if (!(CONTINUATIONS as readonly string[]).includes(text)) throw new ConfigError("CHATGATE_CONTINUATION", `expected one of ${CONTINUATIONS.join(", ")}, got "${text}"`);
+  return text as Continuation;
 }
 
 function baseUrl(value: string | undefined): string {

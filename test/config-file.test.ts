@@ -45,15 +45,15 @@ describe("defaults come from the file schema", () => {
     const config = load("providers:\n  - {id: o, type: openai}\n  - {id: a, type: anthropic}\n  - {id: m, type: mock}\n", { CHATGATE_TIMEOUT_MS: "5000", CHATGATE_STREAM_IDLE_TIMEOUT_MS: "700" });
     const timeouts = { firstByteMs: 700, idleMs: 700, totalMs: 5000 };
     expect(config.providers).toEqual([
-      { id: "o", type: "openai", implicit: false, baseUrl: "https://api.openai.com/v1", headers: {}, timeouts, dropParams: false },
-      { id: "a", type: "anthropic", implicit: false, baseUrl: "https://api.anthropic.com", headers: {}, timeouts, dropParams: false, anthropicVersion: "2023-06-01", maxTokens: 4096 },
+      { id: "o", type: "openai", implicit: false, baseUrl: "https://api.openai.com/v1", headers: {}, timeouts, dropParams: false, continuation: "none" },
+      { id: "a", type: "anthropic", implicit: false, baseUrl: "https://api.anthropic.com", headers: {}, timeouts, dropParams: false, continuation: "none", anthropicVersion: "2023-06-01", maxTokens: 4096 },
       { id: "m", type: "mock", implicit: false },
     ]);
   });
 
   test("a route defaults to priority and each target to weight 1", () => {
     const config = load("providers: [{id: m, type: mock}]\nmodels:\n  fast:\n    targets: [{provider: m, model: x}]\n");
-    expect(config.models).toEqual({ fast: { strategy: "priority", targets: [{ provider: "m", model: "x", weight: 1 }] } });
+    expect(config.models).toEqual({ fast: { strategy: "priority", targets: [{ provider: "m", model: "x", weight: 1 }], resume: false, maxResumes: 2 } });
   });
 
   test("durations in the file become milliseconds", () => {
@@ -159,7 +159,7 @@ describe("implicit providers", () => {
   test("without a file, OPENAI_* and CHATGATE_MOCK make providers openai and mock, as before", () => {
     const config = parseConfig({ OPENAI_API_KEY: "sk-x", OPENAI_BASE_URL: "http://127.0.0.1:9/v1/", CHATGATE_MOCK: "1" });
     expect(config.providers).toEqual([
-      { id: "openai", type: "openai", implicit: true, baseUrl: "http://127.0.0.1:9/v1", apiKey: "sk-x", headers: {}, timeouts: { firstByteMs: 60_000, idleMs: 60_000, totalMs: 600_000 }, dropParams: false },
+      { id: "openai", type: "openai", implicit: true, baseUrl: "http://127.0.0.1:9/v1", apiKey: "sk-x", headers: {}, timeouts: { firstByteMs: 60_000, idleMs: 60_000, totalMs: 600_000 }, dropParams: false, continuation: "none" },
       { id: "mock", type: "mock", implicit: true },
     ]);
     expect(config).toMatchObject({ upstreamConfigured: true, openaiApiKey: "sk-x", mock: true });

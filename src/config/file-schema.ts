@@ -25,6 +25,14 @@ const Timeouts = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** How a target continues a partial answer (stream resume): see README, "Stream resume". */
+export const CONTINUATIONS = ["none", "prefill", "prefix", "vllm"] as const;
+const Continuation = (options: { default?: string } = {}) =>
+  Type.Union(
+    CONTINUATIONS.map((c) => Type.Literal(c)),
+    { errorMessage: `expected one of ${CONTINUATIONS.join(", ")}`, ...options },
+  );
+
 /** Keys shared by the network providers. */
 const network = {
   id: ProviderId,
@@ -37,6 +45,8 @@ const network = {
   timeouts: Timeouts,
   /** Drop request fields the upstream cannot honour (named in x-chatgate-dropped-params) instead of a 400. */
   drop_params: Type.Boolean({ default: false }),
+  /** Whether and how this provider continues a partial answer, for stream resume. */
+  continuation: Continuation({ default: "none" }),
 };
 
 export const OpenAIEntry = Type.Object(
@@ -70,6 +80,8 @@ export const TargetEntry = Type.Object(
     model: NonEmpty,
     /** Share of first picks under `strategy: weighted`; 0 makes a target a fallback only. */
     weight: Type.Number({ minimum: 0, default: 1 }),
+    /** This target's continuation style, overriding its provider's. */
+    continuation: Type.Optional(Continuation()),
   },
   { additionalProperties: false },
 );
@@ -79,6 +91,10 @@ export const ModelEntry = Type.Object(
     /** priority: targets in order; weighted: the first drawn by weight, the rest in order. */
     strategy: Type.Union([Type.Literal("priority"), Type.Literal("weighted")], { default: "priority" }),
     targets: Type.Array(TargetEntry, { minItems: 1 }),
+    /** A committed stream that breaks is continued where it stopped, on a target that can. */
+    resume: Type.Boolean({ default: false }),
+    /** Continuations per stream at most. */
+    max_resumes: Type.Integer({ minimum: 0, default: 2 }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -12,6 +12,10 @@ const Timeouts = Type.Object({
   totalMs: Type.Integer({ minimum: 1 }),
 });
 
+/** How a target continues a partial answer: none, or the request shape its API accepts (see README, "Stream resume"). */
+export const Continuation = Type.Union([Type.Literal("none"), Type.Literal("prefill"), Type.Literal("prefix"), Type.Literal("vllm")]);
+export type Continuation = Static<typeof Continuation>;
+
 const common = {
   /** Matches /^[a-z0-9][a-z0-9_-]*$/; unique; the `provider` of `provider/model`. */
   id: Type.String(),
@@ -29,6 +33,7 @@ const network = {
   models: Type.Optional(Type.Array(Type.String())),
   timeouts: Timeouts,
   dropParams: Type.Boolean(),
+  continuation: Continuation,
 };
 
 export const OpenAISpec = Type.Object({ ...network, type: Type.Literal("openai") });
@@ -52,11 +57,16 @@ export const RouteTarget = Type.Object({
   model: Type.String(),
   /** Share of first picks under `weighted` (0: fallback only); 1 under `priority`. */
   weight: Type.Number({ minimum: 0 }),
+  /** Overrides the provider's continuation style for this target. */
+  continuation: Type.Optional(Continuation),
 });
 
 /** A public model name's targets. Public names never contain `/` (that addresses `provider/model`). */
 export const ModelRoute = Type.Object({
   strategy: Type.Union([Type.Literal("priority"), Type.Literal("weighted")]),
   targets: Type.Array(RouteTarget),
+  /** Stream resume on: a committed stream that breaks is continued on a target that can. */
+  resume: Type.Boolean(),
+  maxResumes: Type.Integer({ minimum: 0 }),
 });
 export type ModelRoute = Static<typeof ModelRoute>;

@@ -12,7 +12,7 @@ import type { ModelRoute, ProviderSpec } from "./provider-spec.ts";
 export type Routing = Pick<Config, "providers" | "models" | "retries" | "maxRetryWaitMs" | "cooldownAfter" | "cooldownMs" | "configPath">;
 
 /** What the environment (already resolved) contributes: global timeouts and the implicit providers. */
-export type Globals = Pick<Config, "timeoutMs" | "streamIdleTimeoutMs" | "openaiApiKey" | "openaiBaseUrl" | "upstreamConfigured" | "mock">;
+export type Globals = Pick<Config, "timeoutMs" | "streamIdleTimeoutMs" | "openaiApiKey" | "openaiBaseUrl" | "upstreamConfigured" | "mock" | "implicitContinuation">;
 
 export function resolveRouting(doc: FileConfig, globals: Globals, configPath?: string): Routing {
   const providers = doc.providers.map((entry, i) => toSpec(entry, fieldPath("providers", i), globals, false));
@@ -41,7 +41,10 @@ function implicitProviders(doc: FileConfig, globals: Globals): ProviderSpec[] {
   const listed = new Set(doc.providers.map((p) => p.id));
   const out: ProviderSpec[] = [];
   if (globals.upstreamConfigured && !listed.has("openai")) {
-    const entry = { id: "openai", type: "openai", base_url: globals.openaiBaseUrl, ...(globals.openaiApiKey ? { api_key: globals.openaiApiKey } : {}) };
+    const entry = {
+      id: "openai", type: "openai", base_url: globals.openaiBaseUrl, continuation: globals.implicitContinuation,
+      ...(globals.openaiApiKey ? { api_key: globals.openaiApiKey } : {}),
+    };
     out.push(toSpec(Value.Default(OpenAIEntry, entry) as ProviderEntry, "OPENAI_BASE_URL", globals, true));
   }
   if (globals.mock && !listed.has("mock")) out.push({ id: "mock", type: "mock", implicit: true });
@@ -80,6 +83,7 @@ function toSpec(entry: ProviderEntry, field: string, globals: Globals, implicit:
     models: entry.models,
     timeouts,
     dropParams: entry.drop_params,
+    continuation: entry.continuation,
   };
   if (entry.type === "openai") return { ...network, type: "openai" };
   return { ...network, type: "anthropic", anthropicVersion: entry.anthropic_version, maxTokens: entry.max_tokens };
@@ -130,5 +134,17 @@ function toRoute(name: string, entry: ModelEntry, providers: ProviderSpec[]): Mo
   if (entry.strategy === "weighted" && !entry.targets.some((t) => t.weight > 0)) {
     throw new FieldError(targetsField, "strategy weighted needs at least one target with a weight above 0");
   }
-  return { strategy: entry.strategy, targets: entry.targets.map((t) => ({ provider: t.provider, model: t.model, weight: t.weight })) };
+  if (entry.resume) {
+    entry.targets.forEach((target, i) => {
+      if (target.continuation !== undefined && target.continuation !== "none" && providers.find((p) => p.id === target.provider)?.type === "mock") {
+        throw new FieldError(fieldPath(fieldPath(targetsField, i), "continuation"), "the mock provider cannot continue a partial answer");
+      }
+    });
+  }
+  return {
+    strategy: entry.strategy,
+    targets: entry.targets.map((t) => ({ provider: t.provider, model: t.model, weight: t.weight, ...(t.continuation !== undefined ? { continuation: t.continuation } : {}) })),
+    resume: entry.resume,
+    maxResumes: entry.max_resumes,
+  };
 }

@@ -1,4 +1,5 @@
 import { modelNotFound, noProvider } from "../errors.ts";
+import type { Continuation } from "../config/provider-spec.ts";
 import type { Provider } from "../providers/provider.ts";
 
 /** One place a public model name can be served: a provider and the model name it knows. */
@@ -7,6 +8,8 @@ export interface Target {
   model: string;
   /** Share of first picks on a weighted route. */
   weight: number;
+  /** How this target continues a partial answer, when not its provider's way. */
+  continuation?: Continuation;
 }
 
 export interface Route {
@@ -14,6 +17,17 @@ export interface Route {
   name: string;
   strategy: "priority" | "weighted";
   targets: Target[];
+  /** A committed stream that breaks is continued on a target that can (stream resume). */
+  resume: boolean;
+  /** Continuations per stream at most. */
+  maxResumes: number;
+}
+
+/** Stream resume on the routes that address a provider directly (the env-only set-up's CHATGATE_RESUME). */
+export interface DirectResume {
+  /** Whether routes to the implicit providers resume. */
+  implicit: boolean;
+  maxResumes: number;
 }
 
 export type Providers = ReadonlyMap<string, Provider>;
@@ -31,6 +45,7 @@ export class RouteTable {
   constructor(
     private readonly providers: Providers,
     private readonly routes: ReadonlyMap<string, Route>,
+    private readonly direct: DirectResume = { implicit: false, maxResumes: 0 },
   ) {}
 
   /** The configured public names, for the model list. */
@@ -60,21 +75,22 @@ export class RouteTable {
         // A provider whose models are known says which it serves; one that takes any name decides itself.
         const listed = provider.servesAnyModel() ? undefined : provider.listedModels();
         if (listed !== undefined && !listed.includes(model)) throw modelNotFound(name);
-        return single(name, provider.id, model, listed !== undefined || provider.servesAnyModel());
+        return this.single(name, provider, model, listed !== undefined || provider.servesAnyModel());
       }
     }
     let unsure: Provider | undefined;
     for (const provider of this.providers.values()) {
       const listed = provider.listedModels();
-      if (listed?.includes(name)) return single(name, provider.id, name, true);
+      if (listed?.includes(name)) return this.single(name, provider, name, true);
       if (listed === undefined && unsure === undefined) unsure = provider;
     }
-    for (const provider of this.providers.values()) if (provider.servesAnyModel()) return single(name, provider.id, name, unsure === undefined);
-    if (unsure !== undefined) return single(name, unsure.id, name, false);
+    for (const provider of this.providers.values()) if (provider.servesAnyModel()) return this.single(name, provider, name, unsure === undefined);
+    if (unsure !== undefined) return this.single(name, unsure, name, false);
     throw modelNotFound(name);
   }
-}
 
-const single = (name: string, provider: string, model: string, certain: boolean): Route & { certain: boolean } => ({
-  name, strategy: "priority", targets: [{ provider, model, weight: 1 }], certain,
-});
+  private single(name: string, provider: Provider, model: string, certain: boolean): Route & { certain: boolean } {
+    const resume = this.direct.implicit && provider.implicit;
+    return { name, strategy: "priority", targets: [{ provider: provider.id, model, weight: 1 }], resume, maxResumes: this.direct.maxResumes, certain };
+  }
+}

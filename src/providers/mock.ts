@@ -67,6 +67,8 @@ const nextId = () => `chatcmpl-mock${Date.now().toString(36)}${(counter++).toStr
 export class MockProvider implements Provider {
   readonly type = "mock";
   readonly host = null;
+  /** Its answers never break, so it has nothing to continue. */
+  readonly continuation = "none";
 
   /** `anyModel`: alone, the mock answers any model name, so apps that hard-code one work on a laptop as is. */
   constructor(

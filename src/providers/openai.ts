@@ -1,3 +1,4 @@
+import type { Continuation } from "../config/provider-spec.ts";
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import { badGateway } from "../errors.ts";
 import type { Model } from "../schema.ts";
@@ -34,6 +35,8 @@ export interface OpenAIProviderOptions {
   anyModel?: boolean;
   /** Made by the environment rather than listed in the config file. */
   implicit?: boolean;
+  /** How it continues a partial answer (stream resume). Default none. */
+  continuation?: Continuation;
   fetch?: typeof fetch;
 }
 
@@ -55,6 +58,7 @@ export class OpenAIProvider implements Provider {
   readonly id: string;
   readonly host: string;
   readonly implicit: boolean;
+  readonly continuation: Continuation;
   private readonly completionsUrl: string;
   private readonly modelsUrl: string;
   private readonly headers: Record<string, string>;
@@ -67,6 +71,7 @@ export class OpenAIProvider implements Provider {
     this.id = options.id;
     this.host = new URL(options.baseUrl).host;
     this.implicit = options.implicit === true;
+    this.continuation = options.continuation ?? "none";
     this.completionsUrl = `${options.baseUrl}/chat/completions`;
     this.modelsUrl = `${options.baseUrl}/models`;
     this.headers = { ...options.headers, "content-type": "application/json", accept: "application/json, text/event-stream" };
@@ -112,7 +117,7 @@ export class OpenAIProvider implements Provider {
     return { completion, json };
   }
 
-  async stream(call: ChatCall, { signal, model, deadlineMs, calls }: CallOptions): Promise<EventStream> {
+  async stream(call: ChatCall, { signal, model, deadlineMs, calls, resumable }: CallOptions): Promise<EventStream> {
     const { idleMs } = this.options.timeouts;
     const firstByteMs = Math.min(this.options.timeouts.firstByteMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const idle = new Deadline(signal, firstByteMs, idleMs);
@@ -142,6 +147,7 @@ export class OpenAIProvider implements Provider {
     const onDropped = (count: number) => console.warn(`chatgate: dropped ${count} event(s) from provider '${this.id}' whose data was not a JSON object`);
     const events = passThroughEvents(body, seen, {
       idle, classify, cut, tooLarge, failedEarly, choices, onDropped, redact: this.redact, dropUsageChunks, maxRunBytes: this.options.streamBufferBytes,
+      failedMidStream: resumable ? (data: string) => fromErrorEvent(this.id, data, this.redact, "during") : undefined,
     });
     return { seen, [Symbol.asyncIterator]: () => events };
   }

@@ -1,6 +1,7 @@
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { GatewayError } from "../errors.ts";
+import type { Continuation } from "../config/provider-spec.ts";
 import type { ChatRequest, Model } from "../schema.ts";
 
 /** One chat call as a provider sees it. */
@@ -26,6 +27,11 @@ export interface CallOptions {
   deadlineMs?: number;
   /** Told how to stop this call (`track(call)`), so a shutdown can end it with its own error. */
   calls?: CallTracker;
+  /**
+   * The stream may be resumed if it breaks: an upstream error event after the first content is
+   * thrown (so the gateway can continue the answer elsewhere), never passed on to the client.
+   */
+  resumable?: boolean;
 }
 
 /** An upstream call in flight that the gateway can stop (a shutdown whose drain time ran out). */
@@ -103,6 +109,8 @@ export interface Provider {
   readonly host: string | null;
   /** Made by the environment (the env-only set-up): /v1/models lists its models by plain name. */
   readonly implicit: boolean;
+  /** Whether and how it continues a partial answer (stream resume): the request shape its API accepts. */
+  readonly continuation: Continuation;
   /** Whether this provider takes any model name, its own answer being the truth about it. */
   servesAnyModel(): boolean;
   /** The model names known now without a network call (configured, or last fetched); undefined: not known yet. */

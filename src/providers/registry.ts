@@ -27,12 +27,13 @@ function create(spec: ProviderSpec, config: Config, alone: boolean, fetchImpl?: 
       return new OpenAIProvider({
         id: spec.id, baseUrl: spec.baseUrl, apiKey: spec.apiKey, headers: spec.headers, models: spec.models, timeouts: spec.timeouts,
         maxUpstreamBytes: config.maxUpstreamBytes, streamBufferBytes: config.streamBufferBytes, anyModel: spec.implicit, implicit: spec.implicit, fetch: fetchImpl,
+        continuation: spec.continuation,
       });
     case "anthropic":
       return new AnthropicProvider({
         id: spec.id, baseUrl: spec.baseUrl, apiKey: spec.apiKey, version: spec.anthropicVersion, headers: spec.headers,
         maxTokensDefault: spec.maxTokens, dropParams: spec.dropParams, timeouts: spec.timeouts, maxUpstreamBytes: config.maxUpstreamBytes,
-        models: spec.models, anyModel: false, fetch: fetchImpl,
+        models: spec.models, anyModel: false, fetch: fetchImpl, continuation: spec.continuation,
       });
   }
 }

@@ -1,3 +1,4 @@
+import type { Continuation } from "../../config/provider-spec.ts";
 import { badGateway } from "../../errors.ts";
 import type { Model } from "../../schema.ts";
 import type { CallOptions, ChatCall, Completion, Provider } from "../provider.ts";
@@ -33,6 +34,8 @@ export interface AnthropicProviderOptions {
   modelsTtlMs?: number;
   /** Take any model name, Anthropic's answer being the truth about it. Default: when no `models` are configured. */
   anyModel?: boolean;
+  /** How it continues a partial answer (stream resume): `prefill` for models that accept one. Default none. */
+  continuation?: Continuation;
   fetch?: typeof fetch;
 }
 
@@ -55,6 +58,7 @@ export class AnthropicProvider implements Provider {
   readonly host: string;
   /** Always listed in the config file: its models show as `provider/model`. */
   readonly implicit = false;
+  readonly continuation: Continuation;
   private readonly base: string;
   private readonly headers: Record<string, string>;
   private readonly redact: Redact;
@@ -64,6 +68,7 @@ export class AnthropicProvider implements Provider {
 
   constructor(private readonly options: AnthropicProviderOptions) {
     this.id = options.id;
+    this.continuation = options.continuation ?? "none";
     this.base = options.baseUrl.replace(/\/+$/, "");
     this.host = new URL(this.base).host;
     this.headers = { "content-type": "application/json", "anthropic-version": options.version ?? "2023-06-01" };
