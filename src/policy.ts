@@ -83,6 +83,25 @@ export function classify(failure: Failure, ctx: RetryContext): Decision {
   return { action: "next" };
 }
 
+/**
+ * Whether a stream that broke after its first content may be continued (stream resume), and
+ * where: `same` target first (a cut, a dropped connection, a passing overload), `next` ones only
+ * (a silent provider stays silent; a malformed stream may be that target's fault), or `stop` (the
+ * client left, the process is stopping, the caller's own request is wrong, a size cap was hit).
+ */
+export function resumeDecision(failure: Failure): "same" | "next" | "stop" {
+  const { upstreamStatus: status, code } = failure;
+  if (code === "client_closed_request" || code === "server_shutting_down" || code === "upstream_too_large") return "stop";
+  if (status === undefined) {
+    // A cut, a dropped connection, or an in-band error event (an overload, mostly): worth the same target again.
+    if (code === "upstream_stream_truncated" || code === "upstream_connection_error" || code === "upstream_error") return "same";
+    return "next";
+  }
+  if (status === 429 || TRANSIENT.has(status)) return "same";
+  if (status >= 400 && status < 500 && !NOT_HERE.has(status)) return "stop";
+  return "next";
+}
+
 /** Whether a failure counts towards a target's cooldown: every one but the caller's own 4xx. */
 export function countsAgainstTarget(failure: Failure): boolean {
   if (failure.code === "client_closed_request" || failure.code === "server_shutting_down") return false;

@@ -30,7 +30,7 @@ export interface FinishRecord {
   status: number;
   outcome: Outcome;
   attempts: Attempt[];
-  /** Whether a stream was resumed after a break (stream resume; always false until then). */
+  /** Whether a stream was resumed after a break (stream resume): its attempts list every part. */
   resumed: boolean;
   usage: CompletionUsage | undefined;
   /** Milliseconds from the start of the request to the first byte of its answer. */

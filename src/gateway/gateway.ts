@@ -5,6 +5,8 @@ import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
 import { Finishes, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
+import { ResumingStream, resumableRequest } from "./resume.ts";
+import type { Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
 
 /** A stream the gateway has committed to: its first event has arrived. */
@@ -72,8 +74,10 @@ export class Gateway {
     let opened: Omit<OpenStream, "served" | "end">;
     try {
       const route = this.router.resolve(call.body.model);
-      ({ value: opened } = await this.router.run(route, this.chain(signal, run), async (provider, target) => {
-        const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run });
+      const resumable = route.resume && resumableRequest(call);
+      let target: Target;
+      ({ value: opened, target } = await this.router.run(route, this.chain(signal, run), async (provider, target) => {
+        const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run, resumable });
         const rest = events[Symbol.asyncIterator]();
         const first = await rest.next().catch(async (err: unknown) => {
           await rest.return?.();
@@ -83,6 +87,10 @@ export class Gateway {
         const seen = events.seen;
         return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent, dropped: events.dropped };
       }));
+      // Off, or whole already: nothing to resume, and nothing on the stream's path costs anything.
+      if (resumable && !opened.complete) {
+        opened.rest = new ResumingStream(opened.first, opened.rest, { route, call, target, signal, run, seen: opened.seen }, this.router.resume);
+      }
     } catch (err) {
       throw run.fail(toGatewayError(err));
     }

@@ -24,6 +24,8 @@ export class Run implements CallTracker {
   readonly attempts: Attempt[] = [];
   /** Epoch ms by which the whole chain of attempts and waits must be over. */
   deadlineAt = Number.POSITIVE_INFINITY;
+  /** A break in the stream was continued on a target (stream resume). */
+  resumed = false;
   private readonly startedAt: number;
   private ttfbMs: number | undefined;
   private ended = false;
@@ -84,7 +86,7 @@ export class Run implements CallTracker {
     const record: FinishRecord = {
       route: this.route, stream: this.stream, model: this.model,
       provider: last?.provider ?? null, upstreamModel: last?.model ?? null,
-      status, outcome, attempts: this.attempts, resumed: false, usage: usage?.(),
+      status, outcome, attempts: this.attempts, resumed: this.resumed, usage: usage?.(),
       ttfbMs: this.ttfbMs, durationMs: this.now() - this.startedAt, errorCode,
     };
     this.finishes.emit(record);

@@ -215,6 +215,10 @@ export interface ObserveOptions {
   dropUsageChunks: boolean;
   /** The marks this stream's style calls for (marksFor); default: every form. */
   marks?: readonly Uint8Array[];
+  /** An error event is kept from the client (the stream may be resumed): it ends the run, and lands in `heldError`. */
+  holdErrors?: boolean;
+  /** The data of the error event held back, when `holdErrors`. */
+  heldError?: string;
 }
 
 /**
@@ -237,6 +241,11 @@ export function observeRun(run: Uint8Array, seen: StreamSeen, options: ObserveOp
   if (shapesOk && !seen.errorEvent && !dropUsage) return run;
   let text = "";
   for (const data of events) {
+    if (options.holdErrors === true && seen.errorEvent && ERROR_EVENT.test(data)) {
+      options.heldError = data;
+      seen.errorEvent = false;
+      break;
+    }
     if (!wellFormed(data)) {
       seen.dropped++;
       seen.events--;

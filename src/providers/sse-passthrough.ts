@@ -55,6 +55,11 @@ export interface PassThroughOptions {
   choices: number;
   /** Told once, when the stream ends, how many events were dropped as not JSON objects. */
   onDropped?: (count: number) => void;
+  /**
+   * Set when the stream may be resumed: an error event after the first content is thrown as this
+   * error instead of passed on, so the client never sees it when the answer is continued.
+   */
+  failedMidStream?: (data: string) => GatewayError;
 }
 
 const keep = (text: string) => text;
@@ -65,7 +70,7 @@ export async function* passThroughEvents(
   options: PassThroughOptions,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const { idle, classify, cut, tooLarge } = options;
-  const observing: ObserveOptions = { redact: options.redact ?? keep, dropUsageChunks: options.dropUsageChunks ?? false };
+  const observing: ObserveOptions = { redact: options.redact ?? keep, dropUsageChunks: options.dropUsageChunks ?? false, holdErrors: options.failedMidStream !== undefined };
   const framer = new EventFramer(options.maxEventBytes ?? MAX_EVENT_BYTES, tooLarge);
   const maxRun = options.maxRunBytes ?? MAX_RUN_BYTES;
   let gate: CommitGate | undefined = new CommitGate(options.maxPreambleBytes ?? MAX_PREAMBLE_BYTES, tooLarge, options.failedEarly);
@@ -110,6 +115,7 @@ export async function* passThroughEvents(
           }
           yield out;
         }
+        if (observing.heldError !== undefined) throw options.failedMidStream!(observing.heldError);
         if (seen.done || seen.errorEvent) return;
       }
     }

@@ -145,11 +145,12 @@ function describe(err: unknown): string {
  * router may retry or fall back. Its message is the upstream's, every string redacted; a numeric
  * code that is an HTTP status (some providers put 429 or 502 there) is classified as one.
  */
-export function fromErrorEvent(provider: string, data: string, redact: Redact): GatewayError {
+export function fromErrorEvent(provider: string, data: string, redact: Redact, when: "before" | "during" = "before"): GatewayError {
   const raw = readErrorFields(data);
   const fields = raw && (redactStrings(raw, redact) as UpstreamErrorFields);
   const message = str(fields?.message);
   const code = fields?.code;
   const upstreamStatus = typeof code === "number" && code >= 400 && code < 600 ? code : undefined;
-  return badGateway(`Provider '${provider}' sent an error before its answer began${message ? `: ${message}` : "."}`, "upstream_error", true).with({ upstreamStatus });
+  const where = when === "before" ? "before its answer began" : "in the middle of its answer";
+  return badGateway(`Provider '${provider}' sent an error ${where}${message ? `: ${message}` : "."}`, "upstream_error", true).with({ upstreamStatus });
 }

@@ -102,6 +102,8 @@ export class StreamTranslator {
     if (typeof id !== "string" || typeof model !== "string") return this.fail("message_start lacked the message id or model");
     this.started = true;
     this.inputUsage = usage;
+    // Known from the start: a stream that breaks still says what its prompt cost (resume sums it).
+    if (usage !== undefined) this.usage = toUsage(mergeUsage(usage, undefined));
     const skeleton = { id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model };
     this.base = JSON.stringify(skeleton).slice(0, -1);
     this.head = `${this.base},"choices":[{"index":0,"delta":`;

@@ -1,0 +1,389 @@
+import { createParser } from "eventsource-parser";
+import type { CompletionUsage } from "openai/resources/completions";
+import type { Continuation } from "../config/provider-spec.ts";
+import { badGateway, toGatewayError, type GatewayError } from "../errors.ts";
+import { countsAgainstTarget, resumeDecision } from "../policy.ts";
+import type { ChatCall, Provider, StreamSeen } from "../providers/provider.ts";
+import { DONE_TEXT, encodeEvents } from "../sse-encode.ts";
+import type { TargetHealth } from "./health.ts";
+import type { Providers, Route, Target } from "./route-table.ts";
+import type { Run } from "./run.ts";
+
+/** Bytes of a stream kept to read back what the client got; past this the stream is not resumed. */
+const MAX_RECORDED_BYTES = 4 * 1024 * 1024;
+/** No continuation starts with less than this left of the request's deadline. */
+const MIN_TIME_LEFT_MS = 1_000;
+
+/** What resuming needs from the router, shared by every stream. */
+export interface ResumeDeps {
+  providers: Providers;
+  health: TargetHealth;
+  /** Retries per target: the target that broke may continue only when this is above 0. */
+  retries: number;
+  now: () => number;
+  /** `provider/model` of targets that refused a continuation: skipped for the life of the process. */
+  unable: Set<string>;
+  log: (line: string) => void;
+}
+
+/** One stream's resume: its route, the request, and the attempt that answered. */
+export interface ResumeScope {
+  route: Route;
+  call: ChatCall;
+  target: Target;
+  signal: AbortSignal;
+  run: Run;
+  /** The stream's `seen`: resuming keeps it current (usage summed, done when the last part ends). */
+  seen: StreamSeen;
+}
+
+/** What the client has been sent so far, read back from the chunks. */
+export interface Transcript {
+  id: string;
+  created: number;
+  /** The one choice's content, as the client assembled it. */
+  text: string;
+  /** Content-bearing chunks (about one token each). */
+  contentChunks: number;
+  /** One choice of text only: no tool call, refusal, reasoning, logprobs, or finish yet. */
+  continuable: boolean;
+}
+
+/** Whether a request may ever be resumed: one choice, no log probabilities. */
+export function resumableRequest(call: ChatCall): boolean {
+  const body = call.body as ChatCall["body"] & { logprobs?: unknown; top_logprobs?: unknown };
+  return (body.n ?? 1) === 1 && !body.logprobs && body.top_logprobs == null;
+}
+
+/** Reads the chunks a client was sent (whole SSE events of `chat.completion.chunk`s) back into a transcript. */
+export function readTranscript(chunks: readonly Uint8Array[]): Transcript | undefined {
+  let id: unknown;
+  let created: unknown;
+  let text = "";
+  let contentChunks = 0;
+  let continuable = true;
+  const parser = createParser({
+    onEvent: ({ data }) => {
+      if (data === "[DONE]") return;
+      let chunk: unknown;
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        return;
+      }
+      const choices = (chunk as { choices?: unknown })?.choices;
+      if (!Array.isArray(choices)) return;
+      id ??= (chunk as { id?: unknown }).id;
+      created ??= (chunk as { created?: unknown }).created;
+      for (const choice of choices as Record<string, unknown>[]) {
+        const delta = (choice.delta ?? {}) as Record<string, unknown>;
+        if (choice.index !== 0 || choice.logprobs != null || choice.finish_reason != null) continuable = false;
+        if (delta.tool_calls != null || delta.function_call != null || nonEmpty(delta.refusal) || nonEmpty(delta.reasoning_content)) continuable = false;
+        if (nonEmpty(delta.content)) {
+          text += delta.content;
+          contentChunks++;
+        }
+      }
+    },
+  });
+  const decoder = new TextDecoder();
+  for (const chunk of chunks) parser.feed(decoder.decode(chunk, { stream: true }));
+  if (typeof id !== "string") return undefined;
+  return { id, created: typeof created === "number" ? created : Math.floor(Date.now() / 1000), text, contentChunks, continuable };
+}
+
+const nonEmpty = (v: unknown): v is string => typeof v === "string" && v !== "";
+
+/** The original request with the partial answer appended in the target's continuation style. */
+export function continuationCall(call: ChatCall, text: string, style: Exclude<Continuation, "none">): ChatCall {
+  // Anthropic refuses a prefill that ends in whitespace; the whitespace already sent is not sent again (Seam).
+  const prefill = text.trimEnd();
+  const messages: unknown[] = [...call.body.messages];
+  if (prefill !== "") messages.push(style === "prefix" ? { role: "assistant", content: prefill, prefix: true } : { role: "assistant", content: prefill });
+  const body: Record<string, unknown> = { ...call.body, messages, stream: true, stream_options: { include_usage: true } };
+  if (style === "vllm" && prefill !== "") {
+    body.continue_final_message = true;
+    body.add_generation_prompt = false;
+  }
+  return { body: body as unknown as ChatCall["body"], raw: JSON.stringify(body) };
+}
+
+/** A continuation refused for its shape (the last message's role, prefill), not for passing trouble. */
+export function refusesContinuation(err: GatewayError): boolean {
+  const status = err.upstreamStatus ?? err.status;
+  return (status === 400 || status === 422) && /prefill|assistant|final message|last message|role|prefix|continue_final_message/i.test(err.message);
+}
+
+/** One attempt that produced part of the answer: what it reported, and what it delivered. */
+interface Part {
+  usage: CompletionUsage | undefined;
+  contentChunks: number;
+}
+
+/**
+ * Sums the usage of every attempt that produced the answer. A part that broke before reporting
+ * its counts is estimated: its completion as the chunks it delivered, its prompt as the next
+ * part's prompt less that completion (the next prompt is the same request plus this part's text).
+ */
+export function summedUsage(broken: readonly Part[], last: CompletionUsage | undefined): CompletionUsage | undefined {
+  if (last === undefined && broken.every((p) => p.usage === undefined)) return undefined;
+  let prompt = last?.prompt_tokens ?? 0;
+  let completion = last?.completion_tokens ?? 0;
+  let nextPrompt = prompt;
+  for (let i = broken.length - 1; i >= 0; i--) {
+    const part = broken[i]!;
+    const partCompletion = Math.max(part.usage?.completion_tokens ?? 0, part.contentChunks);
+    const partPrompt = part.usage?.prompt_tokens ? part.usage.prompt_tokens : Math.max(0, nextPrompt - partCompletion);
+    prompt += partPrompt;
+    completion += partCompletion;
+    nextPrompt = partPrompt;
+  }
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/**
+ * A committed stream that, when it breaks, asks a target that can continue for the rest of the
+ * answer and carries on as the same stream (see README, "Stream resume"). Until a break it only
+ * keeps references to the chunks that went out (no parse, no copy); the transcript is read from
+ * them once, at the break. Ends with the failure when no continuation is possible.
+ */
+export class ResumingStream implements AsyncIterator<Uint8Array, void> {
+  /** The first attempt's chunks as sent, until the first break (undefined: past the cap, or already read). */
+  private sent: Uint8Array[] | undefined;
+  private sentBytes: number;
+  private inner: AsyncIterator<Uint8Array, void>;
+  private transcript: Transcript | undefined;
+  /** The continuation in progress; undefined while the first attempt streams. */
+  private seam: Seam | undefined;
+  private readonly broken: Part[] = [];
+  private current: { target: Target; seen: StreamSeen };
+  private resumes = 0;
+
+  constructor(
+    first: Uint8Array,
+    rest: AsyncIterator<Uint8Array, void>,
+    private readonly scope: ResumeScope,
+    private readonly deps: ResumeDeps,
+  ) {
+    this.sent = [first];
+    this.sentBytes = first.length;
+    this.inner = rest;
+    this.current = { target: scope.target, seen: scope.seen };
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array, void>> {
+    for (;;) {
+      let result: IteratorResult<Uint8Array, void>;
+      try {
+        result = await this.inner.next();
+      } catch (err) {
+        return { done: false, value: await this.resume(toGatewayError(err)) };
+      }
+      if (result.done) {
+        if (this.seam !== undefined) this.finish();
+        return result;
+      }
+      if (this.seam !== undefined) {
+        const out = this.seam.push(result.value);
+        if (out.length > 0) return { done: false, value: out };
+        continue;
+      }
+      if (this.sent !== undefined) {
+        this.sentBytes += result.value.length;
+        if (this.sentBytes > MAX_RECORDED_BYTES) this.sent = undefined;
+        else this.sent.push(result.value);
+      }
+      return result;
+    }
+  }
+
+  return(): Promise<IteratorResult<Uint8Array, void>> {
+    return this.inner.return?.() ?? Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** The part streaming now broke with `failure`: continue elsewhere, or throw it. */
+  private async resume(failure: GatewayError): Promise<Uint8Array> {
+    const { scope, deps } = this;
+    const where = resumeDecision({ upstreamStatus: failure.upstreamStatus, code: failure.code });
+    if (where === "stop" || scope.signal.aborted) throw failure;
+    const transcript = this.readBack();
+    if (transcript === undefined || !transcript.continuable || this.resumes >= scope.route.maxResumes) throw failure;
+    // The attempt that streamed is recorded as what ended it.
+    const broke = this.current.target;
+    const attempt = scope.run.attempts.findLast((a) => a.provider === broke.provider && a.model === broke.model);
+    if (attempt !== undefined) Object.assign(attempt, { status: failure.upstreamStatus ?? failure.status, reason: failure.code ?? failure.type });
+    const health = { upstreamStatus: failure.upstreamStatus, code: failure.code };
+    if (countsAgainstTarget(health)) deps.health.failed(broke, `${failure.upstreamStatus ?? failure.status} ${failure.code ?? failure.type}`);
+    this.broken.push({ usage: this.current.seen.usage, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks });
+    for (const target of this.candidates(where === "same")) {
+      if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;
+      if (deps.health.take(target) === "no") continue;
+      const opened = await this.open(target, transcript);
+      if (opened !== undefined) return opened;
+    }
+    throw failure;
+  }
+
+  /** The transcript so far: read from the first attempt's chunks once, then kept by the seams. */
+  private readBack(): Transcript | undefined {
+    if (this.seam !== undefined) {
+      const t = this.transcript!;
+      return { ...t, text: this.seam.text, continuable: t.continuable && !this.seam.other };
+    }
+    if (this.sent === undefined) return undefined;
+    this.transcript = readTranscript(this.sent);
+    this.sent = undefined;
+    return this.transcript;
+  }
+
+  /** The target that broke first (when it may go again), then the route's others, each able to continue. */
+  private candidates(same: boolean): Target[] {
+    const broke = this.current.target;
+    const others = this.scope.route.targets.filter((t) => t.provider !== broke.provider || t.model !== broke.model);
+    return (same && this.deps.retries > 0 ? [broke, ...others] : others).filter((t) => this.style(t) !== undefined);
+  }
+
+  private style(target: Target): Exclude<Continuation, "none"> | undefined {
+    const provider = this.deps.providers.get(target.provider);
+    const style = target.continuation ?? provider?.continuation ?? "none";
+    return style === "none" || this.deps.unable.has(key(target)) ? undefined : style;
+  }
+
+  /** Asks `target` for the rest; returns the client's next bytes (the seam), or undefined when it cannot. */
+  private async open(target: Target, transcript: Transcript): Promise<Uint8Array | undefined> {
+    const { scope, deps } = this;
+    const provider = deps.providers.get(target.provider) as Provider;
+    const text = this.seam?.text ?? transcript.text;
+    const call = continuationCall(scope.call, text, this.style(target)!);
+    const started = deps.now();
+    const left = Math.max(1, scope.run.deadlineAt - started);
+    let iterator: AsyncIterator<Uint8Array, void> | undefined;
+    try {
+      const events = await provider.stream(call, { signal: scope.signal, model: target.model, deadlineMs: left, calls: scope.run, resumable: true });
+      iterator = events[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done) throw badGateway(`Provider '${provider.id}' ended its continuation before its first event.`, "upstream_stream_truncated");
+      scope.run.attempts.push({ provider: target.provider, model: target.model, status: 200, reason: "resumed", durationMs: deps.now() - started });
+      deps.health.succeeded(target);
+      this.resumes++;
+      scope.run.resumed = true;
+      this.current = { target, seen: events.seen };
+      const includeUsage = scope.call.body.stream_options?.include_usage === true;
+      const seam = new Seam(transcript.id, transcript.created, text, includeUsage, this.broken, `${target.provider}/${target.model}`);
+      this.seam = seam;
+      this.inner = iterator;
+      return seam.push(first.value);
+    } catch (thrown) {
+      await iterator?.return?.().catch(() => {});
+      const err = toGatewayError(thrown);
+      scope.run.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started });
+      if (refusesContinuation(err)) {
+        deps.unable.add(key(target));
+        deps.health.released(target);
+        deps.log(`chatgate: ${key(target)} refused a continuation (${err.message}); stream resume skips it from now on`);
+      } else if (countsAgainstTarget({ upstreamStatus: err.upstreamStatus, code: err.code })) {
+        deps.health.failed(target, `${err.upstreamStatus ?? err.status} ${err.code ?? err.type}`);
+      } else deps.health.released(target);
+      return undefined;
+    }
+  }
+
+  /** The last part ended: the stream's own `seen` now speaks for the whole answer. */
+  private finish(): void {
+    const { seen } = this.scope;
+    const last = this.current.seen;
+    seen.done = last.done;
+    seen.usage = summedUsage(this.broken, last.usage);
+  }
+}
+
+const key = (t: Target) => `${t.provider}/${t.model}`;
+
+/**
+ * A continuation's chunks as the client's one stream: the original `id` and `created`, choice 0,
+ * no role chunk, the whitespace already sent not sent again, one comment at the seam, usage summed.
+ */
+class Seam {
+  /** The answer so far, continuation included. */
+  text: string;
+  contentChunks = 0;
+  /** A tool call, refusal or reasoning came in the continuation: no further resume. */
+  other = false;
+  private out = "";
+  /** Whitespace the client already has that the prefill left out: dropped from the continuation's start. */
+  private pending: string;
+  private readonly decoder = new TextDecoder();
+  private readonly parser = createParser({ onEvent: ({ data }) => this.event(data) });
+
+  constructor(
+    private readonly id: string,
+    private readonly created: number,
+    sent: string,
+    private readonly includeUsage: boolean,
+    private readonly broken: readonly Part[],
+    servedBy: string,
+  ) {
+    this.text = sent;
+    this.pending = sent.slice(sent.trimEnd().length);
+    this.out = `: resumed on ${servedBy} after ${sent.length} characters\n\n`;
+  }
+
+  push(bytes: Uint8Array): Uint8Array {
+    this.parser.feed(this.decoder.decode(bytes, { stream: true }));
+    const out = this.out;
+    this.out = "";
+    return encodeEvents(out);
+  }
+
+  private event(data: string): void {
+    if (data === "[DONE]") {
+      this.out += DONE_TEXT;
+      return;
+    }
+    let chunk: Record<string, unknown>;
+    try {
+      chunk = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (chunk === null || typeof chunk !== "object" || !Array.isArray(chunk.choices)) return;
+    chunk.id = this.id;
+    chunk.created = this.created;
+    const choices = chunk.choices as Record<string, unknown>[];
+    if (choices.length === 0) {
+      // The usage chunk: the sum over every part, when the client asked for usage.
+      if (!this.includeUsage) return;
+      chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined) ?? null;
+      this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+      return;
+    }
+    if (this.includeUsage) chunk.usage = null;
+    else delete chunk.usage;
+    chunk.choices = choices.filter((choice) => this.choice(choice));
+    if ((chunk.choices as unknown[]).length > 0) this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+  }
+
+  /** Rewrites one choice in place; false when nothing is left of it to send. */
+  private choice(choice: Record<string, unknown>): boolean {
+    choice.index = 0;
+    const delta = (choice.delta ?? {}) as Record<string, unknown>;
+    delete delta.role;
+    if (typeof delta.content === "string") {
+      let content = delta.content;
+      if (this.pending !== "") {
+        let same = 0;
+        while (same < content.length && same < this.pending.length && content[same] === this.pending[same]) same++;
+        this.pending = same === content.length ? this.pending.slice(same) : "";
+        content = content.slice(same);
+      }
+      if (content === "") delete delta.content;
+      else {
+        delta.content = content;
+        this.text += content;
+        this.contentChunks++;
+      }
+    }
+    if (delta.tool_calls != null || nonEmpty(delta.refusal) || nonEmpty(delta.reasoning_content)) this.other = true;
+    return Object.keys(delta).length > 0 || choice.finish_reason != null;
+  }
+}
