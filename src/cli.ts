@@ -51,6 +51,10 @@ Environment (wins over the config file):
   CHATGATE_COOLDOWN_AFTER          failures in a row that put a target into cooldown
                                    (default 3; 0 turns cooldown off)
   CHATGATE_COOLDOWN_MS             how long a target cools down (default 30000)
+  CHATGATE_RESUME                  1: a stream to the env-only provider that breaks mid-answer is
+                                   continued where it stopped (needs CHATGATE_CONTINUATION)
+  CHATGATE_CONTINUATION            how the env-only provider continues a partial answer: prefill,
+                                   prefix, vllm or none (default none)
 
 A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set, or the config file
 lists one.

@@ -66,13 +66,18 @@ function providerLines(p: ProviderSpec, env: Env, flags: Flags): string[] {
     ...(Object.keys(p.headers).length ? [`headers ${Object.entries(p.headers).map(([k, v]) => `${k}: ${maskHeader(k, v)}`).join(", ")}`] : []),
     p.models ? `models ${p.models.join(", ")}` : "models from its /models list",
     ...(p.dropParams ? ["drop_params"] : []),
+    ...(p.continuation !== "none" ? [`continuation ${p.continuation}`] : []),
   ];
   return [`  ${p.id} (${p.type}${origin}): ${maskUrl(p.baseUrl)}`, `    ${details.join("; ")}`];
 }
 
 function routeLine(name: string, route: ModelRoute): string {
-  const targets = route.targets.map((t) => `${t.provider}/${t.model}${route.strategy === "weighted" ? ` (weight ${t.weight})` : ""}`);
-  return `${name} (${route.strategy}): ${targets.join(route.strategy === "priority" ? ", then " : ", ")}`;
+  const targets = route.targets.map((t) => {
+    const notes = [...(route.strategy === "weighted" ? [`weight ${t.weight}`] : []), ...(t.continuation !== undefined ? [`continuation ${t.continuation}`] : [])];
+    return `${t.provider}/${t.model}${notes.length ? ` (${notes.join(", ")})` : ""}`;
+  });
+  const resume = route.resume ? `, resume up to ${route.maxResumes} time${route.maxResumes === 1 ? "" : "s"}` : "";
+  return `${name} (${route.strategy}${resume}): ${targets.join(route.strategy === "priority" ? ", then " : ", ")}`;
 }
 
 function mockSource(env: Env, flags: Flags): string {
