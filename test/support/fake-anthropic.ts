@@ -3,8 +3,23 @@
 // for exercising the Anthropic adapter against every way the upstream can answer, stream, fail or
 // vanish. Same shape as fakeOpenAI (./upstream.ts). Wire builders live in ./anthropic-wire.ts.
 import type { ContentBlock, ErrorType, StopReason, Usage } from "../../src/providers/anthropic/wire.ts";
+import type { StreamEvent } from "../../src/providers/anthropic/wire.ts";
 import { STATUS_OF_TYPE, errorBody, message, messageEvents, modelInfo, sse } from "./anthropic-wire.ts";
-import { recordCall, scriptedBody, untilAborted, wait, type Ending, type Exchange, type RecordedCall } from "./scripted-body.ts";
+import {
+  answerPieces,
+  breakEvents,
+  recordCall,
+  remainderOf,
+  scriptedBody,
+  textOf,
+  untilAborted,
+  wait,
+  wordCount,
+  type AnswerBreaks,
+  type Ending,
+  type Exchange,
+  type RecordedCall,
+} from "./scripted-body.ts";
 
 export type { RecordedCall };
 
@@ -40,6 +55,25 @@ export type AnthropicReply =
       /** Whole SSE text to send instead of a built stream (e.g. a fixture). */
       raw?: string;
     } & MessageScript)
+  | ({
+      /**
+       * The remainder of a known answer: a fresh request streams all of `answer`, one word per
+       * text delta; a request whose last turn is an assistant prefill beginning `answer` streams
+       * the rest, as the API continues a prefill. A prefill ending in whitespace is the API's 400,
+       * and so is one that does not begin the answer. input_tokens (message_start) are the words
+       * of the request's system and messages, output_tokens the deltas streamed.
+       */
+      kind: "answer";
+      answer: string;
+      /** Refuse every prefill with the 400 of a model without prefill (PREFILL_REJECTED_MESSAGE). */
+      rejectPrefill?: boolean;
+      /** Deltas "word " (default, as the API streams) or, false, " word". */
+      spaceAfter?: boolean;
+      /** The model the message names (default: the one asked for). */
+      model?: string;
+      delayMs?: number;
+      headers?: Record<string, string>;
+    } & AnswerBreaks)
   | { kind: "error"; status?: number; type: ErrorType; message?: string; headers?: Record<string, string> }
   | { kind: "raw"; status: number; body: string; contentType?: string; headers?: Record<string, string> }
   /** Never answer, not even headers, until the client goes away. */
@@ -100,8 +134,47 @@ function streamResponse(reply: Extract<AnthropicReply, { kind: "stream" }>, mode
   });
 }
 
-async function messagesResponse(reply: AnthropicReply, model: string, ex: Exchange): Promise<Response> {
+/** What a model without prefill answers a conversation that ends with an assistant turn. */
+export const PREFILL_REJECTED_MESSAGE = "This model does not support assistant message prefill. The conversation must end with a user message.";
+/** What the API answers a prefill that ends in whitespace. */
+export const TRAILING_WHITESPACE_MESSAGE = "messages: final assistant content cannot end with trailing whitespace";
+
+function invalidRequest(ex: Exchange, message: string): Response {
+  ex.settle("finished");
+  return json(400, errorBody("invalid_request_error", message));
+}
+
+/** A known answer, or its remainder after the request's prefill (see the `answer` reply). */
+function answerResponse(reply: Extract<AnthropicReply, { kind: "answer" }>, model: string, request: Record<string, unknown>, ex: Exchange): Response {
+  const turns = Array.isArray(request.messages) ? (request.messages as Array<{ role?: unknown; content?: unknown }>) : [];
+  const last = turns.at(-1);
+  let text = reply.answer;
+  if (last?.role === "assistant") {
+    if (reply.rejectPrefill) return invalidRequest(ex, PREFILL_REJECTED_MESSAGE);
+    const prefill = textOf(last.content);
+    if (/\s$/.test(prefill)) return invalidRequest(ex, TRAILING_WHITESPACE_MESSAGE);
+    const rest = remainderOf(reply.answer, prefill);
+    if (rest === undefined) return invalidRequest(ex, `fake upstream: the text to continue does not begin the known answer: ${JSON.stringify(prefill)}`);
+    text = rest;
+  }
+  const input = wordCount(textOf(request.system)) + turns.reduce((sum, turn) => sum + wordCount(textOf(turn.content)), 0);
+  const pieces = answerPieces(text, reply.spaceAfter ?? true);
+  const usage = { input_tokens: input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: pieces.length };
+  const events = messageEvents(message({ model: reply.model ?? model, content: [{ type: "text", text: "" }], usage }));
+  // message_start, ping, content_block_start: then the deltas.
+  const deltas = pieces.map((piece): StreamEvent => ({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: piece } }));
+  events.splice(3, 0, ...deltas);
+  const error = `event: error\ndata: ${JSON.stringify({ type: "error", error: errorBody("overloaded_error").error })}\n\n`;
+  const broken = breakEvents(events.map(sse), 3, reply, error);
+  return new Response(scriptedBody(broken.events.filter(Boolean).map((event) => encoder.encode(event)), reply.delayMs ?? 0, broken.ending, ex), {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "request-id": "req_fake", ...reply.headers },
+  });
+}
+
+async function messagesResponse(reply: AnthropicReply, model: string, request: Record<string, unknown>, ex: Exchange): Promise<Response> {
   switch (reply.kind) {
+    case "answer":
+      return answerResponse(reply, model, request, ex);
     case "stream":
       return streamResponse(reply, model, ex);
     case "message":
@@ -134,7 +207,7 @@ export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropi
     if (waiter) (taken++, waiter(call));
     const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
     const model = typeof fields.model === "string" ? fields.model : "claude-sonnet-4-5";
-    return messagesResponse(queue.shift() ?? { kind: fields.stream === true ? "stream" : "message" }, model, ex);
+    return messagesResponse(queue.shift() ?? { kind: fields.stream === true ? "stream" : "message" }, model, fields, ex);
   }
 
   async function models(request: Request, url: URL): Promise<Response> {

@@ -89,3 +89,57 @@ export async function recordCall(request: Request, path: string): Promise<{ call
   const headers = Object.fromEntries(request.headers);
   return { call: { method: request.method, path, headers, rawBody, body, aborted: aborted.promise, finished: finished.promise }, ex };
 }
+
+// A known answer, as both fakes give it: a fresh request gets all of it; a request that ends with
+// the start of it as an assistant message (a prefill) gets the rest, the way real providers
+// continue a partial answer. Usage is computable: prompt tokens are the words of the request's
+// messages, completion tokens the pieces streamed.
+
+/**
+ * The answer in word-sized pieces, one per chunk: " word" (space before, OpenAI's habit) or, with
+ * `spaceAfter`, "word " (Anthropic's), any leading whitespace staying on the first piece. Joined,
+ * the pieces are the text exactly.
+ */
+export function answerPieces(text: string, spaceAfter = false): string[] {
+  return (spaceAfter ? text.match(/^\s*\S+\s*|\S+\s*|\s+/g) : text.match(/\s*\S+|\s+$/g)) ?? [];
+}
+
+/** Words of a text: what the fakes count as tokens. */
+export const wordCount = (text: string): number => text.split(/\s+/).filter(Boolean).length;
+
+/** The text of a message's content: a string, or the text of its text parts/blocks (others ignored). */
+export function textOf(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content.map((part: { type?: unknown; text?: unknown }) => (part?.type === "text" && typeof part.text === "string" ? part.text : "")).join("");
+}
+
+/** What is left of `answer` after `prefill`, or undefined when `prefill` does not begin it. */
+export function remainderOf(answer: string, prefill: string): string | undefined {
+  return answer.startsWith(prefill) ? answer.slice(prefill.length) : undefined;
+}
+
+/** Where a known-answer stream breaks, after its first `n` pieces (counted from the fresh or continued answer). */
+export interface AnswerBreaks {
+  /** Send this many pieces, then half of the next event, then reset the connection. */
+  cutAfterWords?: number;
+  /** Send this many pieces, then nothing, holding the connection open. */
+  stallAfterWords?: number;
+  /** Send this many pieces, then a retryable error event (overloaded), then close. */
+  errorAfterWords?: number;
+  /** Send this many pieces, then close cleanly: no finish, no [DONE] / message_stop. */
+  endAfterWords?: number;
+}
+
+/** The events up to the break: `head` events always go out (role chunk, message_start, …), then `n` pieces. */
+export function breakEvents(events: string[], head: number, breaks: AnswerBreaks, errorEvent: string): { events: string[]; ending: Ending } {
+  if (breaks.cutAfterWords !== undefined) {
+    const at = head + breaks.cutAfterWords;
+    const partial = events[at] ?? "";
+    return { events: [...events.slice(0, at), partial.slice(0, Math.ceil(partial.length / 2))], ending: "cut" };
+  }
+  if (breaks.stallAfterWords !== undefined) return { events: events.slice(0, head + breaks.stallAfterWords), ending: "hang" };
+  if (breaks.errorAfterWords !== undefined) return { events: [...events.slice(0, head + breaks.errorAfterWords), errorEvent], ending: "close" };
+  if (breaks.endAfterWords !== undefined) return { events: events.slice(0, head + breaks.endAfterWords), ending: "close" };
+  return { events, ending: "close" };
+}

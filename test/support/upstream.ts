@@ -11,9 +11,42 @@ import {
   sseEvent,
   type OpenAIError,
 } from "./openai-wire.ts";
-import { recordCall, scriptedBody, untilAborted, wait, type Ending, type Exchange, type RecordedCall } from "./scripted-body.ts";
+import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import {
+  answerPieces,
+  breakEvents,
+  recordCall,
+  remainderOf,
+  scriptedBody,
+  textOf,
+  untilAborted,
+  wait,
+  wordCount,
+  type AnswerBreaks,
+  type Ending,
+  type Exchange,
+  type RecordedCall,
+} from "./scripted-body.ts";
 
 export type { RecordedCall };
+
+/**
+ * How an OpenAI-compatible provider takes a partial answer to continue: a plain trailing assistant
+ * message (Ollama), one with `"prefix": true` (DeepSeek, Mistral), or vLLM's
+ * `continue_final_message: true, add_generation_prompt: false` beside it.
+ */
+export type ContinuationStyle = "prefill" | "prefix" | "vllm";
+
+/** The 400 an OpenAI-compatible provider without prefill gives a conversation ending with an assistant message. */
+export const PREFILL_REJECTED: OpenAIError = {
+  message: "This model does not support assistant message prefill; the final message must have role user",
+  type: "invalid_request_error",
+  param: "messages",
+  code: null,
+};
+
+/** The retryable error event a provider sends mid-stream when it is overloaded. */
+export const OVERLOADED_EVENT: OpenAIError = { message: "Overloaded", type: "server_error", param: null, code: "overloaded" };
 
 type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 export type Reply =
@@ -32,6 +65,29 @@ export type Reply =
       errorEventAfter?: number;
       headers?: Record<string, string>;
     }
+  | ({
+      /**
+       * The remainder of a known answer: a fresh request streams all of `answer`, one word per
+       * chunk; a request ending with an assistant message whose text begins `answer` (a
+       * continuation) streams the rest, as a real provider continues a prefill. Usage: prompt
+       * tokens are the words of the request's messages, completion tokens the pieces streamed.
+       * A continuation that does not begin the answer, or is marked in another style, is a 400.
+       */
+      kind: "answer";
+      answer: string;
+      /** Require this continuation style (unset: any trailing assistant message is one). */
+      style?: ContinuationStyle;
+      /** Refuse every continuation with a 400 (PREFILL_REJECTED), as a model without prefill does. */
+      rejectPrefill?: boolean;
+      /** Pieces "word " instead of " word": a break leaves the client with trailing whitespace. */
+      spaceAfter?: boolean;
+      /** Deltas sent after the pieces, before the break or the finish (a tool call or refusal in progress). */
+      inject?: ChatCompletionChunk.Choice.Delta[];
+      /** The model the chunks name (default: the one asked for). */
+      model?: string;
+      delayMs?: number;
+      headers?: Record<string, string>;
+    } & AnswerBreaks)
   | { kind: "error"; status: number; error?: OpenAIError; headers?: Record<string, string> }
   | { kind: "raw"; status: number; body: string; contentType?: string; headers?: Record<string, string> }
   | { kind: "cutBody" }
@@ -88,6 +144,50 @@ function streamResponse(reply: Extract<Reply, { kind: "stream" }>, model: string
   });
 }
 
+function continuationError(ex: Exchange, message: string): Response {
+  ex.settle("finished");
+  return json(400, { error: { message, type: "invalid_request_error", param: "messages", code: null } });
+}
+
+/** After how many pieces a known-answer stream breaks, if it does. */
+const breakPoint = (b: AnswerBreaks): number | undefined => b.cutAfterWords ?? b.stallAfterWords ?? b.errorAfterWords ?? b.endAfterWords;
+
+/** A known answer, or its remainder when the request continues it (see the `answer` reply). */
+function answerResponse(reply: Extract<Reply, { kind: "answer" }>, model: string, request: Record<string, unknown>, ex: Exchange): Response {
+  const messages = Array.isArray(request.messages) ? (request.messages as Array<Record<string, unknown>>) : [];
+  const last = messages.at(-1);
+  let text = reply.answer;
+  if (last?.role === "assistant") {
+    if (reply.rejectPrefill) return (ex.settle("finished"), json(400, { error: PREFILL_REJECTED }));
+    const marks = { prefix: last.prefix === true, vllm: request.continue_final_message === true && request.add_generation_prompt === false };
+    const style: ContinuationStyle = marks.prefix ? "prefix" : marks.vllm ? "vllm" : "prefill";
+    if (marks.prefix && marks.vllm) return continuationError(ex, "fake upstream: a continuation marked both prefix and continue_final_message");
+    if (reply.style !== undefined && reply.style !== style) return continuationError(ex, `fake upstream: expected a ${reply.style}-style continuation, got ${style}`);
+    const prefill = textOf(last.content);
+    const rest = remainderOf(reply.answer, prefill);
+    if (rest === undefined) return continuationError(ex, `fake upstream: the text to continue does not begin the known answer: ${JSON.stringify(prefill)}`);
+    text = rest;
+  }
+  const options = request.stream_options;
+  const includeUsage = typeof options === "object" && options !== null && (options as { include_usage?: unknown }).include_usage === true;
+  const pieces = answerPieces(text, reply.spaceAfter);
+  const chunks = chatCompletionChunks(reply.model ?? model, pieces, includeUsage);
+  const at = breakPoint(reply) ?? pieces.length;
+  const injected = (reply.inject ?? []).map((delta) => ({ ...chunks[0]!, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] }));
+  chunks.splice(1 + at, 0, ...injected);
+  if (includeUsage) {
+    const prompt = messages.reduce((sum, m) => sum + wordCount(textOf(m.content)), 0);
+    const completion = pieces.length;
+    chunks.at(-1)!.usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  }
+  const all = [...chunks.map(sseEvent), SSE_DONE];
+  // Injected deltas go out right before the break, which falls after them.
+  const { events, ending } = breakEvents(all, 1 + injected.length, reply, sseEvent({ error: OVERLOADED_EVENT }));
+  return new Response(scriptedBody(events.filter(Boolean).map((e) => encoder.encode(e)), reply.delayMs ?? 0, ending, ex), {
+    headers: { "content-type": SSE_TYPE, "cache-control": "no-cache", ...reply.headers },
+  });
+}
+
 async function chatResponse(reply: Reply, model: string, request: Record<string, unknown>, ex: Exchange): Promise<Response> {
   switch (reply.kind) {
     case "stream": {
@@ -95,6 +195,8 @@ async function chatResponse(reply: Reply, model: string, request: Record<string,
       const requested = typeof options === "object" && options !== null && "include_usage" in options && options.include_usage === true;
       return streamResponse(reply, model, requested, ex);
     }
+    case "answer":
+      return answerResponse(reply, model, request, ex);
     case "completion":
       if (reply.delayMs !== undefined) await wait(reply.delayMs, ex.signal);
       ex.settle("finished");
