@@ -185,7 +185,10 @@ describe("chatgate.example.yaml", () => {
   test("is valid, with the issue's providers and routes", () => {
     const config = load(example, env);
     expect(config.providers.map((p) => `${p.id}:${p.type}`)).toEqual(["openai:openai", "anthropic:anthropic", "local:openai"]);
-    expect(Object.keys(config.models)).toEqual(["smart", "cheap"]);
+    expect(Object.keys(config.models)).toEqual(["smart", "local", "cheap"]);
+    expect(config.models.local).toMatchObject({ resume: true, maxResumes: 2 });
+    expect(config.models.local!.targets[1]!.continuation).toBe("prefill");
+    expect(config.providers.find((p) => p.id === "local")).toMatchObject({ continuation: "prefill" });
   });
 
   test("every commented-out setting is valid and states the true default", () => {
@@ -205,4 +208,22 @@ test("the README's config file example is valid", () => {
   const config = load(yaml!, { OPENAI_API_KEY: "sk-1", ANTHROPIC_API_KEY: "ak-1" });
   expect(config.providers.map((p) => p.id)).toEqual(["openai", "anthropic"]);
   expect(Object.keys(config.models)).toEqual(["smart", "cheap"]);
+});
+
+test("the README's stream resume example is valid", () => {
+  const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+  const yaml = /## Stream resume[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  expect(yaml).toBeDefined();
+  const config = load(yaml!, { DEEPSEEK_API_KEY: "sk-1" });
+  expect(config.models.coder).toMatchObject({ resume: true, maxResumes: 2 });
+  expect(config.providers.map((p) => [p.id, "continuation" in p ? p.continuation : undefined])).toEqual([["deepseek", "prefix"], ["local", "prefill"]]);
+});
+
+test("resume settings: continuation must be a known style, max_resumes a whole number, CHATGATE_CONTINUATION likewise", () => {
+  expect(() => load("providers: [{id: a, type: openai, continuation: yes}]\n")).toThrow("providers[0].continuation: expected one of none, prefill, prefix, vllm");
+  expect(() => load("providers: [{id: a, type: openai}]\nmodels:\n  x: {resume: true, max_resumes: -1, targets: [{provider: a, model: m}]}\n")).toThrow("models.x.max_resumes");
+  expect(() => parseConfig({ OPENAI_API_KEY: "sk", CHATGATE_CONTINUATION: "maybe" })).toThrow('CHATGATE_CONTINUATION: expected one of none, prefill, prefix, vllm, got "maybe"');
+  const env = parseConfig({ OPENAI_API_KEY: "sk", CHATGATE_RESUME: "1", CHATGATE_CONTINUATION: "prefix" });
+  expect(env.resume).toBe(true);
+  expect(env.providers[0]).toMatchObject({ id: "openai", continuation: "prefix" });
 });
