@@ -32,6 +32,7 @@ import {
 import { answerPieces, textOf } from "./support/scripted-body.ts";
 import { PREFILL_REJECTED, fakeOpenAI, type ContinuationStyle } from "./support/upstream.ts";
 import { fakeAnthropic } from "./support/fake-anthropic.ts";
+import { post, startGateway } from "./support/gateway.ts";
 
 const STYLES: ContinuationStyle[] = ["prefill", "prefix", "vllm"];
 /** Same-target continuation needs a retry left. */
@@ -431,5 +432,113 @@ describe("when a stream is not resumed it ends as today: one error event, no [DO
     const read = await readStream(await ask(s.gw));
     expect(expectOneErrorEvent(read, firstWords(30)).code).toBe("upstream_stream_truncated");
     expect(s.a.calls).toHaveLength(3);
+  });
+});
+
+describe("continuations that fail, and the edges of resuming", () => {
+  test("a continuation that breaks before its first content: the next capable target continues, with the one seam comment it made", async () => {
+    await using s = resumeSetup({ continuation: { a: "prefill", b: "prefill" }, config: RETRY });
+    s.a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 40 }, { kind: "answer", answer: ANSWER, cutAfterWords: 0 });
+    s.b.reply({ kind: "answer", answer: ANSWER });
+    const read = await readStream(await ask(s.gw));
+    expectResumed(read, { seams: [{ on: "b/model-b", after: firstWords(40).length }], models: ["model-a", "model-b"], usage: summedUsage(40) });
+    expect([s.a.calls.length, s.b.calls.length]).toEqual([2, 1]);
+    expectContinuation(s.b.calls[0]!, "prefill", firstWords(40), "model-b");
+  });
+
+  test("a continuation answered with a 500 moves on to the next capable target, and the target is not marked unable to continue", async () => {
+    await using s = resumeSetup({ continuation: { a: "prefill", b: "prefill" }, config: RETRY });
+    s.a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 40 }, { kind: "error", status: 500 });
+    s.b.reply({ kind: "answer", answer: ANSWER });
+    expectResumed(await readStream(await ask(s.gw)), { seams: [{ on: "b/model-b", after: firstWords(40).length }], models: ["model-a", "model-b"], usage: summedUsage(40) });
+    // Next stream: a continues its own break again.
+    s.a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 20 }, { kind: "answer", answer: ANSWER });
+    expectResumed(await readStream(await ask(s.gw)), { seams: [{ on: "a/model-a", after: firstWords(20).length }], models: ["model-a", "model-a"], usage: summedUsage(20) });
+    expect([s.a.calls.length, s.b.calls.length]).toEqual([4, 1]);
+  });
+
+  test("a continuation that breaks in turn is continued by the next target: two seams, the exact answer, usage over all three parts", async () => {
+    await using s = resumeSetup({ targets: ["a", "b", "c"], continuation: { b: "prefix", c: "vllm" } });
+    s.a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 20 });
+    s.b.reply({ kind: "answer", answer: ANSWER, endAfterWords: 20 });
+    s.c.reply({ kind: "answer", answer: ANSWER, model: "model-c-0613" });
+    const record = s.nextRecord();
+    const read = await readStream(await ask(s.gw));
+    const prompt = P + (P + 20) + (P + 40);
+    expectResumed(read, {
+      seams: [{ on: "b/model-b", after: firstWords(20).length }, { on: "c/model-c", after: firstWords(40).length }],
+      models: ["model-a", "model-c-0613"],
+      usage: { prompt_tokens: prompt, completion_tokens: 60, total_tokens: prompt + 60 },
+    });
+    expectContinuation(s.b.calls[0]!, "prefix", firstWords(20), "model-b");
+    expectContinuation(s.c.calls[0]!, "vllm", firstWords(40), "model-c");
+    const middle = read.chunks.filter((c) => c.model === "model-b").map((c) => c.choices[0]?.delta.content ?? "").join("");
+    expect(middle).toBe(ANSWER.slice(firstWords(20).length, firstWords(40).length));
+    const finish = await within(record, 2_000, "the finish record");
+    expect(finish.resumed).toBe(true);
+    expect(finish.attempts.map((a) => a.provider)).toEqual(["a", "b", "c"]);
+  });
+
+  test("with the overall deadline near, no continuation starts: the original failure ends the stream", async () => {
+    await using s = resumeSetup({ continuation: { a: "prefill", b: "prefill" }, config: { ...RETRY, timeout: "10s" } });
+    s.a.reply({ kind: "answer", answer: ANSWER, endAfterWords: 40, delayMs: 1 });
+    const answer = ask(s.gw);
+    await s.a.nextCall();
+    s.clock.advance(9_900);
+    const read = await readStream(await answer);
+    expect(expectOneErrorEvent(read, firstWords(40)).code).toBe("upstream_stream_truncated");
+    expect([s.a.calls.length, s.b.calls.length]).toEqual([1, 0]);
+  });
+
+  test("a client that goes away during the continuation: the continuing upstream call is let go", async () => {
+    await using s = resumeSetup({ continuation: { b: "prefill" } });
+    s.a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 40 });
+    s.b.reply({ kind: "answer", answer: ANSWER, stallAfterWords: 5 });
+    const record = s.nextRecord();
+    const controller = new AbortController();
+    const body = JSON.stringify({ model: SMART, messages: QUESTION, stream: true });
+    const res = await fetch(`${s.gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body, signal: controller.signal });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const want = ANSWER.slice(0, firstWords(45).length);
+    const content = () => {
+      let got = "";
+      createParser({ onEvent: (e) => (got += e.data === "[DONE]" ? "" : ((JSON.parse(e.data) as ChatCompletionChunk).choices[0]?.delta.content ?? "")) }).feed(text);
+      return got;
+    };
+    while (content() !== want) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`the stream ended early:\n${text}`);
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+    expect(text).toContain(": resumed on b/model-b after");
+    controller.abort();
+    await within(s.b.calls[0]!.aborted, 2_000, "the continuing upstream call let go");
+    expect((await within(record, 2_000, "the finish record")).outcome).toBe("client_abort");
+  });
+});
+
+describe("the env-only set-up: CHATGATE_RESUME and CHATGATE_CONTINUATION", () => {
+  const envGateway = (up: { url: string }, extra: Record<string, string>) =>
+    startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: "sk-env-secret", CHATGATE_CONTINUATION: "prefix", CHATGATE_RETRIES: "1", ...extra });
+
+  test("CHATGATE_RESUME=1 resumes on the implicit provider in its CHATGATE_CONTINUATION style", async () => {
+    await using up = fakeOpenAI();
+    await using gw = envGateway(up, { CHATGATE_RESUME: "1" });
+    up.reply({ kind: "answer", answer: ANSWER, style: "prefix", cutAfterWords: 40 }, { kind: "answer", answer: ANSWER, style: "prefix" });
+    const res = await post(`${gw.url}/v1/chat/completions`, { model: "gpt-4o-mini", messages: QUESTION, stream: true, stream_options: { include_usage: true } });
+    const read = await readStream(res);
+    expectResumed(read, { seams: [{ on: "openai/gpt-4o-mini", after: firstWords(40).length }], models: ["gpt-4o-mini", "gpt-4o-mini"], usage: summedUsage(40) });
+    expectContinuation(up.calls[1]!, "prefix", firstWords(40), "gpt-4o-mini");
+  });
+
+  test("without CHATGATE_RESUME the same break ends as today", async () => {
+    await using up = fakeOpenAI();
+    await using gw = envGateway(up, {});
+    up.reply({ kind: "answer", answer: ANSWER, style: "prefix", cutAfterWords: 40 });
+    const read = await readStream(await post(`${gw.url}/v1/chat/completions`, { model: "gpt-4o-mini", messages: QUESTION, stream: true }));
+    expect(expectOneErrorEvent(read, firstWords(40)).code).toMatch(CUT_CODES);
+    expect(up.calls).toHaveLength(1);
   });
 });
