@@ -71,6 +71,8 @@ export type AnthropicReply =
       spaceAfter?: boolean;
       /** The model the message names (default: the one asked for). */
       model?: string;
+      /** The type of the error event `errorAfterWords` sends (default overloaded_error). */
+      errorType?: ErrorType;
       delayMs?: number;
       headers?: Record<string, string>;
     } & AnswerBreaks)
@@ -164,7 +166,7 @@ function answerResponse(reply: Extract<AnthropicReply, { kind: "answer" }>, mode
   // message_start, ping, content_block_start: then the deltas.
   const deltas = pieces.map((piece): StreamEvent => ({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: piece } }));
   events.splice(3, 0, ...deltas);
-  const error = `event: error\ndata: ${JSON.stringify({ type: "error", error: errorBody("overloaded_error").error })}\n\n`;
+  const error = `event: error\ndata: ${JSON.stringify({ type: "error", error: errorBody(reply.errorType ?? "overloaded_error").error })}\n\n`;
   const broken = breakEvents(events.map(sse), 3, reply, error);
   return new Response(scriptedBody(broken.events.filter(Boolean).map((event) => encoder.encode(event)), reply.delayMs ?? 0, broken.ending, ex), {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "request-id": "req_fake", ...reply.headers },

@@ -85,6 +85,8 @@ export type Reply =
       inject?: ChatCompletionChunk.Choice.Delta[];
       /** The model the chunks name (default: the one asked for). */
       model?: string;
+      /** The error event `errorAfterWords` sends (default OVERLOADED_EVENT). */
+      errorEvent?: OpenAIError;
       delayMs?: number;
       headers?: Record<string, string>;
     } & AnswerBreaks)
@@ -182,7 +184,7 @@ function answerResponse(reply: Extract<Reply, { kind: "answer" }>, model: string
   }
   const all = [...chunks.map(sseEvent), SSE_DONE];
   // Injected deltas go out right before the break, which falls after them.
-  const { events, ending } = breakEvents(all, 1 + injected.length, reply, sseEvent({ error: OVERLOADED_EVENT }));
+  const { events, ending } = breakEvents(all, 1 + injected.length, reply, sseEvent({ error: reply.errorEvent ?? OVERLOADED_EVENT }));
   return new Response(scriptedBody(events.filter(Boolean).map((e) => encoder.encode(e)), reply.delayMs ?? 0, ending, ex), {
     headers: { "content-type": SSE_TYPE, "cache-control": "no-cache", ...reply.headers },
   });
