@@ -378,6 +378,31 @@ describe("when a stream is not resumed it ends as today: one error event, no [DO
     expect([s.a.calls.length, s.b.calls.length]).toEqual([1, 0]);
   });
 
+  test("resume on but no capable target: an overloaded error event mid-stream ends the stream with one error event naming it", async () => {
+    await using s = resumeSetup({ config: RETRY });
+    s.a.reply({ kind: "answer", answer: ANSWER, errorAfterWords: 40 });
+    const read = await readStream(await ask(s.gw));
+    expect(expectOneErrorEvent(read, firstWords(40)).message).toContain("Overloaded");
+    expect([s.a.calls.length, s.b.calls.length]).toEqual([1, 0]);
+  });
+
+  test("an error event that is not retryable (a content filter) is not resumed: one error event naming it", async () => {
+    await using s = resumeSetup({ continuation: { a: "prefill", b: "prefill" }, config: RETRY });
+    const filtered = { message: "The response was filtered due to the prompt triggering content management policy.", type: "invalid_request_error", param: "prompt", code: "content_filter" };
+    s.a.reply({ kind: "answer", answer: ANSWER, errorAfterWords: 40, errorEvent: filtered });
+    const read = await readStream(await ask(s.gw));
+    expect(expectOneErrorEvent(read, firstWords(40)).message).toContain("filtered");
+    expect([s.a.calls.length, s.b.calls.length]).toEqual([1, 0]);
+  });
+
+  test("an Anthropic error event that is not retryable (invalid_request_error) is not resumed", async () => {
+    await using s = resumeSetup({ targets: ["claude", "a"], continuation: { claude: "prefill", a: "prefill" }, config: RETRY });
+    s.claude.reply({ kind: "answer", answer: ANSWER, errorAfterWords: 40, errorType: "invalid_request_error" });
+    const read = await readStream(await ask(s.gw));
+    expectOneErrorEvent(read, firstWords(40, true));
+    expect([s.claude.calls.length, s.a.calls.length]).toEqual([1, 0]);
+  });
+
   const TOOL_CALL: ChatCompletionChunk.Choice.Delta[] = [
     { tool_calls: [{ index: 0, id: "call_abc123", type: "function", function: { name: "get_weather", arguments: "" } }] },
     { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] },
