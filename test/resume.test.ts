@@ -403,6 +403,14 @@ describe("when a stream is not resumed it ends as today: one error event, no [DO
     expect([s.claude.calls.length, s.a.calls.length]).toEqual([1, 0]);
   });
 
+  test("a silence is not continued by the silent target itself: with no other target, the stream ends with upstream_timeout", async () => {
+    await using s = resumeSetup({ targets: ["a"], continuation: { a: "prefill" }, config: RETRY, provider: { a: { timeouts: { idle: "100ms" } } } });
+    s.a.reply({ kind: "answer", answer: ANSWER, stallAfterWords: 40 });
+    const read = await readStream(await ask(s.gw));
+    expect(expectOneErrorEvent(read, firstWords(40)).code).toBe("upstream_timeout");
+    expect(s.a.calls).toHaveLength(1);
+  });
+
   const TOOL_CALL: ChatCompletionChunk.Choice.Delta[] = [
     { tool_calls: [{ index: 0, id: "call_abc123", type: "function", function: { name: "get_weather", arguments: "" } }] },
     { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] },
@@ -541,6 +549,37 @@ describe("continuations that fail, and the edges of resuming", () => {
     controller.abort();
     await within(s.b.calls[0]!.aborted, 2_000, "the continuing upstream call let go");
     expect((await within(record, 2_000, "the finish record")).outcome).toBe("client_abort");
+  });
+});
+
+describe("the seam with other text", () => {
+  test("a break right after a paragraph break: the newlines are not sent twice", async () => {
+    const answer = "The first paragraph ends here.\n\nThe second paragraph starts now and goes on to its end.";
+    const cut = answerPieces(answer, true).slice(0, 5).join("");
+    expect(cut.endsWith("here.\n\n")).toBe(true);
+    await using s = resumeSetup({ continuation: { a: "prefill" }, config: RETRY });
+    s.a.reply({ kind: "answer", answer, spaceAfter: true, cutAfterWords: 5 }, { kind: "answer", answer, spaceAfter: true });
+    const read = await readStream(await ask(s.gw));
+    expectResumed(read, { answer, seams: [{ on: "a/model-a", after: cut.length }], models: ["model-a", "model-a"] });
+    expectContinuation(s.a.calls[1]!, "prefill", cut.trimEnd(), "model-a");
+  });
+
+  test("non-ASCII text: the seam comment counts JavaScript string length, and the answer is exact", async () => {
+    const answer = "Café au lait ☕ costs 3 € in Zürich 🚀 and naïve tourists 👩‍👩‍👧 pay more — c’est la vie.";
+    const k = 7;
+    const sent = answerPieces(answer).slice(0, k).join("");
+    await using s = resumeSetup({ continuation: { a: "prefix" }, config: RETRY });
+    s.a.reply({ kind: "answer", answer, cutAfterWords: k }, { kind: "answer", answer, style: "prefix" });
+    const read = await readStream(await ask(s.gw));
+    expectResumed(read, { answer, seams: [{ on: "a/model-a", after: sent.length }], models: ["model-a", "model-a"] });
+    expect(sent.length).not.toBe(new TextEncoder().encode(sent).length);
+  });
+
+  test("a JSON (non-streamed) request on a resume route is answered as before", async () => {
+    await using s = resumeSetup({ continuation: { a: "prefill" }, config: RETRY });
+    const res = await post(`${s.gw.url}/v1/chat/completions`, { model: SMART, messages: QUESTION });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe("Hello from upstream");
   });
 });
 
