@@ -21,6 +21,8 @@ export interface GatewayErrorInit {
   upstreamStatus?: number;
   /** Who served the request that failed (for the `x-chatgate-*` headers); unset before routing. */
   served?: { provider: string; model: string; attempts: number };
+  /** The upstream's own error event (its data, redacted): what a stream it ends sends, as is. */
+  event?: string;
 }
 
 export class GatewayError extends Error {
@@ -32,6 +34,7 @@ export class GatewayError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly upstreamStatus: number | undefined;
   readonly served: GatewayErrorInit["served"];
+  readonly event: string | undefined;
 
   constructor(init: GatewayErrorInit) {
     super(init.message);
@@ -44,13 +47,14 @@ export class GatewayError extends Error {
     this.retryAfterMs = init.retryAfterMs;
     this.upstreamStatus = init.upstreamStatus;
     this.served = init.served;
+    this.event = init.event;
   }
 
   /** The same error (of the same class) with some fields changed. */
   with(patch: Partial<GatewayErrorInit>): GatewayError {
     const copy = new GatewayError({
       status: this.status, message: this.message, type: this.type, code: this.code, param: this.param,
-      retryable: this.retryable, retryAfterMs: this.retryAfterMs, upstreamStatus: this.upstreamStatus, served: this.served, ...patch,
+      retryable: this.retryable, retryAfterMs: this.retryAfterMs, upstreamStatus: this.upstreamStatus, served: this.served, event: this.event, ...patch,
     });
     copy.name = this.name;
     return Object.setPrototypeOf(copy, Object.getPrototypeOf(this)) as GatewayError;

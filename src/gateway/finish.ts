@@ -9,7 +9,7 @@ export interface Attempt {
   model: string;
   /** The status this attempt ended with: 200, the upstream's error status, or ours (502, 504). */
   status: number;
-  /** `ok`, or the error code (`upstream_timeout`, `rate_limit_exceeded`, …). */
+  /** `ok`, `resumed` (a continuation of a broken stream), or the error code (`upstream_timeout`, …). */
   reason: string;
   durationMs: number;
 }

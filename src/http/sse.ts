@@ -1,7 +1,7 @@
 import { ClientClosedError, GatewayError, errorBody, toGatewayError } from "../errors.ts";
 import type { Outcome } from "../gateway/finish.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
-import { encodeEvents, sseJson } from "../sse-encode.ts";
+import { encodeEvents, sseData, sseJson } from "../sse-encode.ts";
 
 
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
@@ -102,7 +102,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     // A client that went away gets nothing more; anyone else learns why the stream stopped.
     if (error instanceof ClientClosedError) return this.end("client_abort", error);
     this.end("truncated", error);
-    return { done: false, value: sseJson(errorBody(error)) };
+    return { done: false, value: error.event !== undefined ? sseData(error.event) : sseJson(errorBody(error)) };
   };
 
   private readonly onRead = (next: IteratorResult<Uint8Array, void>): void => this.deliver(this.onNext(next));

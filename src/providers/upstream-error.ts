@@ -150,7 +150,20 @@ export function fromErrorEvent(provider: string, data: string, redact: Redact, w
   const fields = raw && (redactStrings(raw, redact) as UpstreamErrorFields);
   const message = str(fields?.message);
   const code = fields?.code;
-  const upstreamStatus = typeof code === "number" && code >= 400 && code < 600 ? code : undefined;
-  const where = when === "before" ? "before its answer began" : "in the middle of its answer";
-  return badGateway(`Provider '${provider}' sent an error ${where}${message ? `: ${message}` : "."}`, "upstream_error", true).with({ upstreamStatus });
+  if (when === "before") {
+    const upstreamStatus = typeof code === "number" && code >= 400 && code < 600 ? code : undefined;
+    return badGateway(`Provider '${provider}' sent an error before its answer began${message ? `: ${message}` : "."}`, "upstream_error", true).with({ upstreamStatus });
+  }
+  // In the middle of an answer (held back because the stream may be resumed): its type or code
+  // says whether it passes (an overload) or stands (a content filter); if it stands it goes out as sent.
+  const upstreamStatus = typeof code === "number" && code >= 400 && code < 600 ? code : (IN_BAND_STATUS[str(code) ?? ""] ?? IN_BAND_STATUS[str(fields?.type) ?? ""]);
+  const error = badGateway(`Provider '${provider}' sent an error in the middle of its answer${message ? `: ${message}` : "."}`, "upstream_error", true);
+  return error.with({ upstreamStatus, event: redactJson(data, redact) ?? redact(data) });
 }
+
+/** The HTTP status an in-band error's type or code stands for, as its API would have answered it. */
+const IN_BAND_STATUS: Record<string, number> = {
+  invalid_request_error: 400, content_filter: 400, content_policy_violation: 400,
+  rate_limit_exceeded: 429, rate_limit_error: 429, insufficient_quota: 429,
+  server_error: 500, api_error: 500, overloaded: 529, overloaded_error: 529,
+};
