@@ -37,7 +37,26 @@ export function bannerLines(config: Config, url: string): string[] {
     `  rate limit:     ${limit}`,
     `Swagger UI: ${url}/docs`,
     `Try: curl ${url}/v1/chat/completions -H "Content-Type: application/json"${auth} -d '{"model":"${model}","messages":[{"role":"user","content":"Hello, chatgate!"}]}'`,
+    ...resumeNotes(config),
   ];
+}
+
+/** Stream resume asked for where no target can continue an answer: it would never happen, so say so. */
+export function resumeNotes(config: Config): string[] {
+  const styleOf = (provider: string) => {
+    const spec = config.providers.find((p) => p.id === provider);
+    return spec === undefined || spec.type === "mock" ? "none" : spec.continuation;
+  };
+  const notes: string[] = [];
+  for (const [name, route] of Object.entries(config.models)) {
+    if (route.resume && route.targets.every((t) => (t.continuation ?? styleOf(t.provider)) === "none")) {
+      notes.push(`chatgate: note: model '${name}' has resume: true, but none of its targets can continue an answer (set continuation: prefill, prefix or vllm on a provider or target)`);
+    }
+  }
+  if (config.resume && config.implicitContinuation === "none" && config.providers.some((p) => p.implicit && p.type !== "mock")) {
+    notes.push("chatgate: note: CHATGATE_RESUME=1 has no effect until CHATGATE_CONTINUATION says how the provider continues an answer (prefill, prefix or vllm)");
+  }
+  return notes;
 }
 
 /**
