@@ -4,7 +4,7 @@ import { bannerLines, probeProviders } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config } from "./config.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
-import { VERSION } from "./version.ts";
+import { VERSION_LINE } from "./version.ts";
 
 /** How long after listening the providers' model lists are checked. */
 const PROBE_DELAY_MS = 250;
@@ -16,7 +16,7 @@ async function configure(): Promise<Config> {
       process.stdout.write(HELP);
       process.exit(0);
     case "version":
-      process.stdout.write(`chatgate ${VERSION}\n`);
+      process.stdout.write(`${VERSION_LINE}\n`);
       process.exit(0);
     case "usage-error":
       process.stderr.write(`chatgate: ${command.message}\nRun 'chatgate --help' for the options.\n`);
