@@ -1,0 +1,71 @@
+// systemd's notify protocol (sd_notify(3)), spoken by the main process itself: the unit says
+// NotifyAccess=main, and chatgate's start-up re-exec keeps the PID. serve.ts imports this module
+// only when $NOTIFY_SOCKET is set, so a gateway run any other way never loads it.
+import { openNotifySocket, type NotifySocket } from "./notify-socket.ts";
+import { statusLine, type StatusInputs } from "./status-line.ts";
+
+/** How often `systemctl status` gets a fresh summary line. */
+export const STATUS_EVERY_MS = 10_000;
+
+/** What the gateway tells the service manager after start-up. */
+export interface ServiceNotifier {
+  /** A SIGTERM/SIGINT drain has begun: `STOPPING=1`, so systemd shows "deactivating" at once. */
+  stopping(): void;
+  // Reload hook (not implemented: SIGHUP is ignored). When reload comes, it sends
+  // `RELOADING=1` with `MONOTONIC_USEC=<CLOCK_MONOTONIC in µs>` before re-reading the config and
+  // `READY=1` with a fresh STATUS= after, and the unit moves to Type=notify-reload.
+}
+
+/**
+ * The watchdog interval: half of `WATCHDOG_USEC`, as sd_watchdog_enabled(3) advises, or undefined
+ * when systemd asked for no watchdog or asked another process (`WATCHDOG_PID`) for it.
+ */
+export function watchdogIntervalMs(env: Record<string, string | undefined>, pid: number): number | undefined {
+  const usec = Number(env.WATCHDOG_USEC);
+  if (!env.WATCHDOG_USEC || !Number.isSafeInteger(usec) || usec <= 0) return undefined;
+  if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== pid) return undefined;
+  return Math.max(1, Math.floor(usec / 2_000));
+}
+
+/**
+ * Sends `READY=1` with a status line now (the caller calls this once listening), refreshes the
+ * status every STATUS_EVERY_MS, and pings `WATCHDOG=1` every half watchdog period from a timer on
+ * the event loop itself, so a blocked loop stops the pings and systemd restarts the process. A
+ * failed send never stops the gateway: the first is reported on stderr, the rest are dropped.
+ */
+export function startServiceNotifier(
+  env: Record<string, string | undefined>,
+  status: () => Omit<StatusInputs, "draining">,
+  warn: (line: string) => void,
+): ServiceNotifier {
+  let warned = false;
+  const complain = (why: string) => {
+    if (warned) return;
+    warned = true;
+    warn(`chatgate: cannot notify systemd (${why}); the gateway runs on, further failures are not reported`);
+  };
+  let socket: NotifySocket | undefined;
+  try {
+    socket = openNotifySocket(env.NOTIFY_SOCKET ?? "");
+  } catch (err) {
+    complain(err instanceof Error ? err.message : String(err));
+  }
+  const send = (message: string) => {
+    const failure = socket?.send(message);
+    if (failure !== undefined) complain(failure);
+  };
+  let draining = false;
+  const line = () => `STATUS=${statusLine({ ...status(), draining })}`;
+
+  send(`READY=1\n${line()}`);
+  setInterval(() => send(line()), STATUS_EVERY_MS).unref();
+  const watchdogMs = watchdogIntervalMs(env, process.pid);
+  if (watchdogMs !== undefined) setInterval(() => send("WATCHDOG=1"), watchdogMs).unref();
+
+  return {
+    stopping() {
+      draining = true;
+      send(`STOPPING=1\n${line()}`);
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import type { TargetState } from "../gateway/health.ts";
+
+/** What the one-line summary reads: the counters behind /status and the targets' health. */
+export interface StatusInputs {
+  total: number;
+  inFlightJson: number;
+  inFlightStreams: number;
+  targets: readonly TargetState[];
+  draining: boolean;
+}
+
+/** Targets named in full before the rest are only counted: `systemctl status` shows one line. */
+const NAMED_TARGETS = 3;
+
+/**
+ * The `STATUS=` text `systemctl status chatgate` shows, e.g. "12 requests served; in flight: 0 JSON,
+ * 2 streams; cooling down: openai/gpt-4.1". Never a key or an error message (those may quote an
+ * upstream): counts and `provider/model` names only. One line, as the protocol requires.
+ */
+export function statusLine(s: StatusInputs): string {
+  const cooling = s.targets.filter((t) => t.state === "cooling_down").map((t) => `${t.provider}/${t.model}`);
+  const named = cooling.slice(0, NAMED_TARGETS).join(", ") + (cooling.length > NAMED_TARGETS ? ` and ${cooling.length - NAMED_TARGETS} more` : "");
+  const parts = [
+    `${s.draining ? "Stopping: " : ""}${s.total} request${s.total === 1 ? "" : "s"} served`,
+    `in flight: ${s.inFlightJson} JSON, ${s.inFlightStreams} stream${s.inFlightStreams === 1 ? "" : "s"}`,
+    cooling.length > 0 ? `cooling down: ${named}` : "all targets healthy",
+  ];
+  return parts.join("; ").replace(/[\r\n]+/g, " ");
+}
