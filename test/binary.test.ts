@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import pkg from "../package.json" with { type: "json" };
-import { buildCommand } from "./support/binary.ts";
+import { buildCommand } from "../deploy/build-command.ts";
 import { runGateway, spawnGateway, type GatewayProcess } from "./support/process.ts";
 
 // The standalone executable, built the way `npm run build` builds it, then run from an empty

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pkg from "../../package.json" with { type: "json" };
+import { buildCommand } from "../../deploy/build-command.ts";
 import { spawnGateway, type GatewayProcess } from "./process.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -20,16 +20,10 @@ function sourceDigest(): string {
     }
   };
   walk(join(ROOT, "src"));
+  hash.update(readFileSync(join(ROOT, "deploy", "build-command.ts")));
   for (const file of ["package.json", "package-lock.json"]) hash.update(readFileSync(join(ROOT, file)));
   hash.update(process.execPath);
   return hash.digest("hex").slice(0, 16);
-}
-
-/** `npm run build`'s own command (package.json holds the only copy of the flags), writing `outfile`. */
-export function buildCommand(outfile: string): string[] {
-  const [, ...args] = pkg.scripts.build.split(/\s+/);
-  const at = args.indexOf("--outfile");
-  return [process.execPath, ...args.slice(0, at).filter((a) => a !== "--sourcemap").map((a) => (a.endsWith(".ts") ? join(ROOT, a) : a)), "--outfile", outfile];
 }
 
 let building: Promise<string> | undefined;
