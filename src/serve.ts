@@ -52,12 +52,15 @@ collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 for (const line of bannerLines(config, url)) console.log(line);
 // Under systemd (Type=notify): readiness, status, watchdog. Imported only when the service manager
-// asks, so any other start-up neither loads nor runs it.
+// asks, so any other start-up neither loads nor runs it; not awaited, so the signal handlers below
+// are in place before anything else runs.
 const systemd = process.env.NOTIFY_SOCKET
-  ? (await import("./systemd/service-notifier.ts")).startServiceNotifier(
-      process.env,
-      () => ({ total: stats.total, inFlightJson: stats.inFlightJson, inFlightStreams: stats.inFlightStreams, targets: router.health.snapshot() }),
-      (line) => console.error(line),
+  ? import("./systemd/service-notifier.ts").then(({ startServiceNotifier }) =>
+      startServiceNotifier(
+        process.env,
+        () => ({ total: stats.total, inFlightJson: stats.inFlightJson, inFlightStreams: stats.inFlightStreams, targets: router.health.snapshot() }),
+        (line) => console.error(line),
+      ),
     )
   : undefined;
 // The model-list check is advice, not readiness: it waits until the first requests can be answered
@@ -75,7 +78,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(128 + (signal === "SIGINT" ? 2 : 15));
   }
   stopping = true;
-  systemd?.stopping();
+  void systemd?.then((notifier) => notifier.stopping());
   const inFlight = stats.inFlightJson + stats.inFlightStreams;
   console.log(
     `chatgate: ${signal}: no longer accepting; waiting for ${inFlight} request(s) in flight (up to ${config.shutdownTimeoutMs} ms); press Ctrl-C again to force`,
