@@ -10,7 +10,7 @@ import { chatRoutes } from "./http/chat.ts";
 import { ConnectionTimeouts } from "./http/connection.ts";
 import { Answering } from "./http/tracked.ts";
 import { docs } from "./http/docs.ts";
-import { guard } from "./http/guard.ts";
+import { guard, guardRules, type GuardPolicy } from "./http/guard.ts";
 import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
 import { opsRoutes, publicRoutes } from "./http/ops.ts";
 import { simpleChatRoutes } from "./http/simple-chat.ts";
@@ -19,6 +19,8 @@ import { createProviders } from "./providers/registry.ts";
 import { AuthFailures } from "./auth/failures.ts";
 import { MemoryCounters } from "./state/counters.ts";
 import { Limiter } from "./state/limiter.ts";
+import { Live } from "./live.ts";
+import { keepRestartOnly, reloadSummary, type ReloadState } from "./reload.ts";
 
 /** What tests inject: the upstream `fetch`, and the clock, sleep and random source of every policy. */
 export interface AppOverrides {
@@ -35,21 +37,31 @@ export interface AppOverrides {
 export function createApp(config: Config, overrides: AppOverrides = {}) {
   const stats = new Stats();
   const now = overrides.now ?? Date.now;
-  const providers = createProviders(config, overrides.fetch);
-  const routes = new Map(Object.entries(config.models).map(([name, route]) => [name, { name, ...route }]));
-  const health = new TargetHealth({ after: config.cooldownAfter > 0 ? config.cooldownAfter : Number.POSITIVE_INFINITY, cooldownMs: config.cooldownMs }, now);
-  const direct = { implicit: config.resume, maxResumes: ModelEntry.properties.max_resumes.default as number };
-  const router = new Router(providers, new RouteTable(providers, routes, direct), {
-    providers, health, retries: config.retries, maxRetryWaitMs: config.maxRetryWaitMs, now,
-    sleep: overrides.sleep ?? sleep, random: overrides.random ?? Math.random,
-  });
-  const gateway = new Gateway(router, stats, now, config.timeoutMs);
-  const limiter =
-    config.rateLimitMax > 0 ? new Limiter(new MemoryCounters({ limit: config.rateLimitMax }), config.rateLimitMax, config.rateLimitWindowMs, overrides.now) : undefined;
-  const failures =
-    config.authFailureLimit > 0 && config.apiKeyDigests.length > 0
-      ? new AuthFailures(new MemoryCounters({ limit: config.authFailureLimit }), config.authFailureLimit, overrides.now)
-      : undefined;
+  let running = config;
+  const start = generation(config, overrides);
+  const gateway = new Gateway(start.router, stats, now, config.timeoutMs);
+  const rules = new Live(guardRules(start.guard));
+  let lastReload: ReloadState | undefined;
+
+  /**
+   * Applies a config parsed anew (a SIGHUP): new requests see the new providers, routes, keys and
+   * limits; requests in flight keep the router they started with. Target health and the limiters'
+   * counters carry over where their own settings did not change. Returns the line to log.
+   */
+  function reload(parsed: Config): string {
+    const { config: next, needRestart } = keepRestartOnly(running, parsed);
+    const previous = { health: gateway.router.health, guard: rules.current };
+    const built = generation(next, overrides, carried(running, next, previous));
+    gateway.router = built.router;
+    gateway.timeoutMs = next.timeoutMs;
+    rules.current = guardRules(built.guard);
+    const line = reloadSummary(running, next, needRestart);
+    running = next;
+    lastReload = { at: new Date(now()).toISOString(), ok: true, error: null };
+    return line;
+  }
+  const rejected = (message: string): void => void (lastReload = { at: new Date(now()).toISOString(), ok: false, error: message });
+  const current = () => running;
   const answering = new Answering(new ConnectionTimeouts(() => app.server, config.idleConnectionTimeoutS), config.streamHeartbeatMs, config.streamIdleTimeoutMs);
   const app = new Elysia({
     // Bodies are parsed and checked by our own parser; Elysia must neither strip unknown fields
@@ -71,11 +83,54 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // Public: mounted before the guard. Every route mounted after it needs a key (when keys are set).
     .use(publicRoutes())
     .use(docs())
-    .use(guard({ keyDigests: config.apiKeyDigests, limiter, failures, trustProxy: config.trustProxy, stats, server: () => app.server }))
-    .use(opsRoutes(gateway, router, stats))
+    .use(guard({ rules, stats, server: () => app.server }))
+    .use(opsRoutes(gateway, stats, () => lastReload))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
-  return { app, stats, gateway, router };
+  // The router is `gateway.router`: the current one, which a reload replaces.
+  return { app, stats, gateway, reload, rejected, current };
+}
+
+/** What a reload keeps from the running generation: objects whose settings are the same. */
+interface Carried {
+  health?: TargetHealth;
+  limiter?: Limiter;
+  failures?: AuthFailures;
+}
+
+function carried(old: Config, next: Config, previous: { health: TargetHealth; guard: GuardPolicy }): Carried {
+  const sameCooldown = old.cooldownAfter === next.cooldownAfter && old.cooldownMs === next.cooldownMs;
+  const sameLimit = old.rateLimitMax === next.rateLimitMax && old.rateLimitWindowMs === next.rateLimitWindowMs;
+  if (sameCooldown) previous.health.keepProviders(new Set(next.providers.map((p) => p.id)));
+  return {
+    health: sameCooldown ? previous.health : undefined,
+    limiter: sameLimit ? previous.guard.limiter : undefined,
+    failures: old.authFailureLimit === next.authFailureLimit ? previous.guard.failures : undefined,
+  };
+}
+
+/** One config's providers, routes, router and guard policy: what a reload builds anew and swaps in. */
+function generation(config: Config, overrides: AppOverrides, keep: Carried = {}) {
+  const now = overrides.now ?? Date.now;
+  const providers = createProviders(config, overrides.fetch);
+  const routes = new Map(Object.entries(config.models).map(([name, route]) => [name, { name, ...route }]));
+  const health =
+    keep.health ?? new TargetHealth({ after: config.cooldownAfter > 0 ? config.cooldownAfter : Number.POSITIVE_INFINITY, cooldownMs: config.cooldownMs }, now);
+  const direct = { implicit: config.resume, maxResumes: ModelEntry.properties.max_resumes.default as number };
+  const router = new Router(providers, new RouteTable(providers, routes, direct), {
+    providers, health, retries: config.retries, maxRetryWaitMs: config.maxRetryWaitMs, now,
+    sleep: overrides.sleep ?? sleep, random: overrides.random ?? Math.random,
+  });
+  const limiter =
+    config.rateLimitMax > 0
+      ? keep.limiter ?? new Limiter(new MemoryCounters({ limit: config.rateLimitMax }), config.rateLimitMax, config.rateLimitWindowMs, overrides.now)
+      : undefined;
+  const failures =
+    config.authFailureLimit > 0 && config.apiKeyDigests.length > 0
+      ? keep.failures ?? new AuthFailures(new MemoryCounters({ limit: config.authFailureLimit }), config.authFailureLimit, overrides.now)
+      : undefined;
+  const guard: GuardPolicy = { keyDigests: config.apiKeyDigests, limiter, failures, trustProxy: config.trustProxy };
+  return { router, guard };
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -165,4 +165,6 @@ export const Status = Type.Object({
     errors_4xx: Type.Integer(),
     errors_5xx: Type.Integer(),
   }),
+  /** The last config reload (SIGHUP), once there has been one: when, and why it was rejected if it was. */
+  reload: Type.Optional(Type.Object({ at: Type.String(), ok: Type.Boolean(), error: Type.Union([Type.String(), Type.Null()]) })),
 });

@@ -2,14 +2,14 @@
 import { createApp } from "./app.ts";
 import { bannerLines, probeProviders } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
-import { ConfigError, parseConfig, type Config } from "./config.ts";
+import { ConfigError, parseConfig, type Config, type Flags } from "./config.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
 import { VERSION_LINE } from "./version.ts";
 
 /** How long after listening the providers' model lists are checked. */
 const PROBE_DELAY_MS = 250;
 
-async function configure(): Promise<Config> {
+async function configure(): Promise<{ config: Config; flags: Flags }> {
   const command = parseCommand(process.argv.slice(2));
   switch (command.kind) {
     case "help":
@@ -31,7 +31,7 @@ async function configure(): Promise<Config> {
     }
   }
   try {
-    return parseConfig(process.env, command.flags);
+    return { config: parseConfig(process.env, command.flags), flags: command.flags };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`chatgate: refusing to start: ${err.message}\n`);
@@ -39,8 +39,8 @@ async function configure(): Promise<Config> {
   }
 }
 
-const config = await configure();
-const { app, stats, router, gateway } = createApp(config);
+const { config, flags } = await configure();
+const { app, stats, gateway, reload, rejected, current } = createApp(config);
 try {
   app.listen({ hostname: config.host, port: config.port });
 } catch (err) {
@@ -58,14 +58,14 @@ const systemd = process.env.NOTIFY_SOCKET
   ? import("./systemd/service-notifier.ts").then(({ startServiceNotifier }) =>
       startServiceNotifier(
         process.env,
-        () => ({ total: stats.total, inFlightJson: stats.inFlightJson, inFlightStreams: stats.inFlightStreams, targets: router.health.snapshot() }),
+        () => ({ total: stats.total, inFlightJson: stats.inFlightJson, inFlightStreams: stats.inFlightStreams, targets: gateway.router.health.snapshot() }),
         (line) => console.error(line),
       ),
     )
   : undefined;
 // The model-list check is advice, not readiness: it waits until the first requests can be answered
 // instead of competing with them for the CPU while the process starts.
-setTimeout(() => void probeProviders(router.all, config, (line) => console.error(line)), PROBE_DELAY_MS);
+setTimeout(() => void probeProviders(gateway.router.all, config, (line) => console.error(line)), PROBE_DELAY_MS);
 
 /** After the drain time runs out and requests in flight are told why, how long their answers have to go out. */
 const FLUSH_MS = 1_000;
@@ -81,12 +81,12 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   void systemd?.then((notifier) => notifier.stopping());
   const inFlight = stats.inFlightJson + stats.inFlightStreams;
   console.log(
-    `chatgate: ${signal}: no longer accepting; waiting for ${inFlight} request(s) in flight (up to ${config.shutdownTimeoutMs} ms); press Ctrl-C again to force`,
+    `chatgate: ${signal}: no longer accepting; waiting for ${inFlight} request(s) in flight (up to ${current().shutdownTimeoutMs} ms); press Ctrl-C again to force`,
   );
   const closing = server.stop(false);
   const drained = await Promise.race([
     Promise.all([closing, stats.idle()]).then(() => true),
-    Bun.sleep(config.shutdownTimeoutMs).then(() => false),
+    Bun.sleep(current().shutdownTimeoutMs).then(() => false),
   ]);
   if (!drained) {
     console.log("chatgate: shutdown timeout reached; ending the requests still in flight (server_shutting_down)");
@@ -99,6 +99,27 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
-// Reload is not supported yet: a SIGHUP (a service manager's reload, a closed terminal) must not
-// kill the process and cut the streams in flight, as Bun's default handling would.
-process.on("SIGHUP", () => console.log("chatgate: SIGHUP received and ignored: reloading is not supported yet"));
+
+/**
+ * SIGHUP: the config file (same --config/CHATGATE_CONFIG path) and the environment the process
+ * started with, parsed as at start. New requests get the new config; requests in flight finish on
+ * the one they started with. A config that fails validation changes nothing.
+ */
+let reloads = Promise.resolve();
+async function reloadConfig(): Promise<void> {
+  const notifier = await systemd;
+  notifier?.reloading();
+  let ok = true;
+  try {
+    console.log(reload(parseConfig(process.env, flags)));
+  } catch (err) {
+    // Whatever failed (a ConfigError, or the file gone), the running config stays.
+    ok = false;
+    const message = err instanceof Error ? err.message : String(err);
+    rejected(message);
+    console.error(`chatgate: reload rejected: ${message}; keeping the running config`);
+  }
+  notifier?.reloaded(ok);
+}
+// One reload at a time, in the order the signals came; never during a drain.
+process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));

@@ -42,21 +42,26 @@ export class Gateway {
   /** Unix seconds at start: the `created` of the public model names. */
   private readonly startedAt: number;
 
+  /**
+   * The router and request timeout swap on a config reload: each request reads `router` once as it
+   * starts and keeps it, so a stream in flight finishes on the providers and routes it began with.
+   */
   constructor(
-    private readonly router: Router,
+    public router: Router,
     private readonly stats: Stats,
     private readonly now: () => number = Date.now,
-    private readonly timeoutMs = 600_000,
+    public timeoutMs = 600_000,
   ) {
     this.startedAt = Math.floor(now() / 1000);
   }
 
   async complete(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<Answer> {
     const run = this.begin(api, false, call.body.model);
+    const router = this.router;
     let answer: Completion;
     try {
-      const route = this.router.resolve(call.body.model);
-      ({ value: answer } = await this.router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
+      const route = router.resolve(call.body.model);
+      ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
       throw run.fail(toGatewayError(err));
     }
@@ -71,12 +76,13 @@ export class Gateway {
    */
   async stream(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<OpenStream> {
     const run = this.begin(api, true, call.body.model);
+    const router = this.router;
     let opened: Omit<OpenStream, "served" | "end">;
     try {
-      const route = this.router.resolve(call.body.model);
+      const route = router.resolve(call.body.model);
       const resumable = route.resume && resumableRequest(call);
       let target: Target;
-      ({ value: opened, target } = await this.router.run(route, this.chain(signal, run), async (provider, target) => {
+      ({ value: opened, target } = await router.run(route, this.chain(signal, run), async (provider, target) => {
         const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run, resumable });
         const rest = events[Symbol.asyncIterator]();
         const first = await rest.next().catch(async (err: unknown) => {
@@ -89,7 +95,7 @@ export class Gateway {
       }));
       // Off, or whole already: nothing to resume, and nothing on the stream's path costs anything.
       if (resumable && !opened.complete) {
-        opened.rest = new ResumingStream(opened.first, opened.rest, { route, call, target, signal, run, seen: opened.seen }, this.router.resume);
+        opened.rest = new ResumingStream(opened.first, opened.rest, { route, call, target, signal, run, seen: opened.seen }, router.resume);
       }
     } catch (err) {
       throw run.fail(toGatewayError(err));
@@ -109,14 +115,15 @@ export class Gateway {
    * one fails is that an error.
    */
   async models(signal: AbortSignal): Promise<Model[]> {
+    const router = this.router;
     const byId = new Map<string, Model>();
-    for (const name of this.router.table.publicNames) byId.set(name, { id: name, object: "model", created: this.startedAt, owned_by: "chatgate" });
-    const lists = await Promise.allSettled(this.router.all.map((p) => p.models({ signal })));
+    for (const name of router.table.publicNames) byId.set(name, { id: name, object: "model", created: this.startedAt, owned_by: "chatgate" });
+    const lists = await Promise.allSettled(router.all.map((p) => p.models({ signal })));
     const failed = lists.find((l): l is PromiseRejectedResult => l.status === "rejected");
     if (failed !== undefined && lists.every((l) => l.status === "rejected")) throw failed.reason;
     lists.forEach((list, i) => {
       if (list.status === "rejected") return;
-      const provider = this.router.all[i]!;
+      const provider = router.all[i]!;
       const prefix = provider.implicit ? "" : `${provider.id}/`;
       for (const model of list.value) {
         const id = prefix + model.id;

@@ -53,6 +53,11 @@ export class TargetHealth {
     if (state !== undefined) state.probing = false;
   }
 
+  /** After a config reload: forget the targets of providers that are gone (the rest keep their state). */
+  keepProviders(ids: ReadonlySet<string>): void {
+    for (const key of this.states.keys()) if (!ids.has(key.slice(0, key.indexOf("/")))) this.states.delete(key);
+  }
+
   snapshot(): TargetState[] {
     const now = this.now();
     return [...this.states].map(([key, s]) => {

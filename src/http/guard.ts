@@ -5,9 +5,11 @@ import { tooManyFailures, type AuthFailures } from "../auth/failures.ts";
 import { bearerToken, matchKey } from "../auth/keys.ts";
 import { invalidApiKey, rateLimited } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
+import type { Live } from "../live.ts";
 import type { Limiter } from "../state/limiter.ts";
 
-export interface GuardOptions {
+/** What a config reload replaces: the keys and limits a new request is checked against. */
+export interface GuardPolicy {
   /** Digests of the client keys; empty turns client auth off. */
   keyDigests: readonly Uint8Array[];
   /** Undefined turns rate limiting off. */
@@ -16,6 +18,20 @@ export interface GuardOptions {
   failures: AuthFailures | undefined;
   /** Read `X-Forwarded-For` for the client address (only behind a proxy you run). */
   trustProxy: boolean;
+}
+
+/** A policy with its principal ids built once, so a request with a good key allocates none. */
+export interface GuardRules extends GuardPolicy {
+  keyIds: readonly string[];
+}
+
+export function guardRules(policy: GuardPolicy): GuardRules {
+  return { ...policy, keyIds: policy.keyDigests.map((_, i) => `key:${i}`) };
+}
+
+export interface GuardOptions {
+  /** Read once per request: a reload swaps it. */
+  rules: Live<GuardRules>;
   stats: Stats;
   server: () => Server<unknown> | null;
 }
@@ -48,31 +64,31 @@ const WRONG_KEY = "Incorrect API key provided.";
  * no parsing.
  */
 export function guard(options: GuardOptions) {
-  const { keyDigests, limiter, failures, trustProxy, stats, server } = options;
-  const authOn = keyDigests.length > 0;
-  // Principal ids built once, so a request with a good key allocates none.
-  const keyIds = keyDigests.map((_, i) => `key:${i}`);
-  const addressOf = (request: Request) =>
-    clientAddress(trustProxy ? request.headers.get("x-forwarded-for") : null, server()?.requestIP(request)?.address ?? "unknown");
+  const { rules, stats, server } = options;
+  const addressOf = (r: GuardRules, request: Request) =>
+    clientAddress(r.trustProxy ? request.headers.get("x-forwarded-for") : null, server()?.requestIP(request)?.address ?? "unknown");
 
-  function authenticate(request: Request): string {
+  function authenticate(r: GuardRules, request: Request): string {
+    const failures = r.failures;
     if (failures !== undefined && failures.anyBlocked()) {
-      const wait = failures.blockedFor(addressOf(request));
+      const wait = failures.blockedFor(addressOf(r, request));
       if (wait > 0) throw tooManyFailures(failures.limit, wait);
     }
     const token = bearerToken(request.headers.get("authorization"));
-    const index = token === undefined ? -1 : matchKey(keyDigests, token);
+    const index = token === undefined ? -1 : matchKey(r.keyDigests, token);
     if (index === -1) {
-      failures?.fail(addressOf(request));
+      failures?.fail(addressOf(r, request));
       throw invalidApiKey(token === undefined ? MISSING_KEY : WRONG_KEY);
     }
-    return keyIds[index]!;
+    return r.keyIds[index]!;
   }
 
   function check(request: Request, set: ResponseSet): void {
     if (set[GUARDED]) return;
     set[GUARDED] = true;
-    const client = authOn ? authenticate(request) : `ip:${addressOf(request)}`;
+    const r = rules.current;
+    const client = r.keyDigests.length > 0 ? authenticate(r, request) : `ip:${addressOf(r, request)}`;
+    const limiter = r.limiter;
     if (limiter === undefined) return;
     const decision = limiter.hit(client);
     set.headers["x-ratelimit-limit"] = String(decision.limit);

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { Router } from "../gateway/router.ts";
 import type { Stats } from "../obs/stats.ts";
+import type { ReloadState } from "../reload.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
 
@@ -34,17 +34,18 @@ export function publicRoutes() {
 }
 
 /** Status and the model list: mounted after the guard, so they need a key when keys are set. */
-export function opsRoutes(gateway: Gateway, router: Router, stats: Stats) {
-  const providers = router.all.map((p) => ({ id: p.id, type: p.type, host: p.host }));
+export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => ReloadState | undefined) {
   return new Elysia({ name: "ops" })
     .get(
       "/status",
       () => ({
         uptime_s: stats.uptimeSeconds(),
         version: VERSION,
-        providers,
+        // The current config's: a reload replaces the router.
+        providers: gateway.router.all.map((p) => ({ id: p.id, type: p.type, host: p.host })),
         in_flight: { json: stats.inFlightJson, streams: stats.inFlightStreams },
-        targets: router.health.snapshot(),
+        targets: gateway.router.health.snapshot(),
+        ...(lastReload() === undefined ? {} : { reload: lastReload() }),
         requests: {
           total: stats.total,
           completions: stats.completions,

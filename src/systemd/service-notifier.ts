@@ -1,6 +1,7 @@
 // systemd's notify protocol (sd_notify(3)), spoken by the main process itself: the unit says
 // NotifyAccess=main, and chatgate's start-up re-exec keeps the PID. serve.ts imports this module
 // only when $NOTIFY_SOCKET is set, so a gateway run any other way never loads it.
+import { monotonicUsec } from "./monotonic.ts";
 import { openNotifySocket, type NotifySocket } from "./notify-socket.ts";
 import { statusLine, type StatusInputs } from "./status-line.ts";
 
@@ -11,9 +12,10 @@ export const STATUS_EVERY_MS = 10_000;
 export interface ServiceNotifier {
   /** A SIGTERM/SIGINT drain has begun: `STOPPING=1`, so systemd shows "deactivating" at once. */
   stopping(): void;
-  // Reload hook (not implemented: SIGHUP is ignored). When reload comes, it sends
-  // `RELOADING=1` with `MONOTONIC_USEC=<CLOCK_MONOTONIC in µs>` before re-reading the config and
-  // `READY=1` with a fresh STATUS= after, and the unit moves to Type=notify-reload.
+  /** A SIGHUP reload begins: `RELOADING=1` with `MONOTONIC_USEC=`, before the config is read. */
+  reloading(): void;
+  /** The reload is over, applied or rejected: `READY=1` and a STATUS= saying which, until the next one. */
+  reloaded(ok: boolean): void;
 }
 
 /**
@@ -35,7 +37,7 @@ export function watchdogIntervalMs(env: Record<string, string | undefined>, pid:
  */
 export function startServiceNotifier(
   env: Record<string, string | undefined>,
-  status: () => Omit<StatusInputs, "draining">,
+  status: () => Omit<StatusInputs, "draining" | "reloadRejected">,
   warn: (line: string) => void,
 ): ServiceNotifier {
   let warned = false;
@@ -55,7 +57,8 @@ export function startServiceNotifier(
     if (failure !== undefined) complain(failure);
   };
   let draining = false;
-  const line = () => `STATUS=${statusLine({ ...status(), draining })}`;
+  let reloadRejected = false;
+  const line = () => `STATUS=${statusLine({ ...status(), draining, reloadRejected })}`;
 
   send(`READY=1\n${line()}`);
   setInterval(() => send(line()), STATUS_EVERY_MS).unref();
@@ -66,6 +69,13 @@ export function startServiceNotifier(
     stopping() {
       draining = true;
       send(`STOPPING=1\n${line()}`);
+    },
+    reloading() {
+      send(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`);
+    },
+    reloaded(ok) {
+      reloadRejected = !ok;
+      send(`READY=1\n${line()}`);
     },
   };
 }

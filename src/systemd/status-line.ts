@@ -7,6 +7,8 @@ export interface StatusInputs {
   inFlightStreams: number;
   targets: readonly TargetState[];
   draining: boolean;
+  /** The last SIGHUP's config was refused: the one from before is still in force. */
+  reloadRejected?: boolean;
 }
 
 /** Targets named in full before the rest are only counted: `systemctl status` shows one line. */
@@ -21,7 +23,7 @@ export function statusLine(s: StatusInputs): string {
   const cooling = s.targets.filter((t) => t.state === "cooling_down").map((t) => `${t.provider}/${t.model}`);
   const named = cooling.slice(0, NAMED_TARGETS).join(", ") + (cooling.length > NAMED_TARGETS ? ` and ${cooling.length - NAMED_TARGETS} more` : "");
   const parts = [
-    `${s.draining ? "Stopping: " : ""}${s.total} request${s.total === 1 ? "" : "s"} served`,
+    `${s.draining ? "Stopping: " : ""}${s.reloadRejected ? "Reload rejected (old config in force; see the log): " : ""}${s.total} request${s.total === 1 ? "" : "s"} served`,
     `in flight: ${s.inFlightJson} JSON, ${s.inFlightStreams} stream${s.inFlightStreams === 1 ? "" : "s"}`,
     cooling.length > 0 ? `cooling down: ${named}` : "all targets healthy",
   ];
