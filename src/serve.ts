@@ -40,6 +40,12 @@ async function configure(): Promise<{ config: Config; flags: Flags }> {
 }
 
 const { config, flags } = await configure();
+// Before listening: a signal that came between the port opening and these lines would get the
+// default action (a SIGHUP would kill). The handlers run only once this module has finished.
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+// One reload at a time, in the order the signals came; never during a drain.
+process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
 const { app, stats, gateway, reload, rejected, current } = createApp(config);
 try {
   app.listen({ hostname: config.host, port: config.port });
@@ -97,8 +103,6 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   }
   process.exit(0);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
 
 /**
  * SIGHUP: the config file (same --config/CHATGATE_CONFIG path) and the environment the process
@@ -121,5 +125,4 @@ async function reloadConfig(): Promise<void> {
   }
   notifier?.reloaded(ok);
 }
-// One reload at a time, in the order the signals came; never during a drain.
-process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
+
