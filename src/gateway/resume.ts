@@ -1,13 +1,14 @@
-import { createParser } from "eventsource-parser";
-import type { CompletionUsage } from "openai/resources/completions";
 import type { Continuation } from "../config/provider-spec.ts";
 import { badGateway, toGatewayError, type GatewayError } from "../errors.ts";
 import { countsAgainstTarget, resumeDecision } from "../policy.ts";
 import type { ChatCall, Provider, StreamSeen } from "../providers/provider.ts";
-import { DONE_TEXT, encodeEvents } from "../sse-encode.ts";
 import type { TargetHealth } from "./health.ts";
+import { Seam, summedUsage, type Part } from "./resume-seam.ts";
+import { continuationCall, readTranscript, refusesContinuation, type Transcript } from "./resume-transcript.ts";
 import type { Providers, Route, Target } from "./route-table.ts";
 import type { Run } from "./run.ts";
+
+export { resumableRequest } from "./resume-transcript.ts";
 
 /** Bytes of a stream kept to read back what the client got; past this the stream is not resumed. */
 const MAX_RECORDED_BYTES = 4 * 1024 * 1024;
@@ -35,110 +36,6 @@ export interface ResumeScope {
   run: Run;
   /** The stream's `seen`: resuming keeps it current (usage summed, done when the last part ends). */
   seen: StreamSeen;
-}
-
-/** What the client has been sent so far, read back from the chunks. */
-export interface Transcript {
-  id: string;
-  created: number;
-  /** The one choice's content, as the client assembled it. */
-  text: string;
-  /** Content-bearing chunks (about one token each). */
-  contentChunks: number;
-  /** One choice of text only: no tool call, refusal, reasoning, logprobs, or finish yet. */
-  continuable: boolean;
-}
-
-/** Whether a request may ever be resumed: one choice, no log probabilities. */
-export function resumableRequest(call: ChatCall): boolean {
-  const body = call.body as ChatCall["body"] & { logprobs?: unknown; top_logprobs?: unknown };
-  return (body.n ?? 1) === 1 && !body.logprobs && body.top_logprobs == null;
-}
-
-/** Reads the chunks a client was sent (whole SSE events of `chat.completion.chunk`s) back into a transcript. */
-export function readTranscript(chunks: readonly Uint8Array[]): Transcript | undefined {
-  let id: unknown;
-  let created: unknown;
-  let text = "";
-  let contentChunks = 0;
-  let continuable = true;
-  const parser = createParser({
-    onEvent: ({ data }) => {
-      if (data === "[DONE]") return;
-      let chunk: unknown;
-      try {
-        chunk = JSON.parse(data);
-      } catch {
-        return;
-      }
-      const choices = (chunk as { choices?: unknown })?.choices;
-      if (!Array.isArray(choices)) return;
-      id ??= (chunk as { id?: unknown }).id;
-      created ??= (chunk as { created?: unknown }).created;
-      for (const choice of choices as Record<string, unknown>[]) {
-        const delta = (choice.delta ?? {}) as Record<string, unknown>;
-        if (choice.index !== 0 || choice.logprobs != null || choice.finish_reason != null) continuable = false;
-        if (delta.tool_calls != null || delta.function_call != null || nonEmpty(delta.refusal) || nonEmpty(delta.reasoning_content)) continuable = false;
-        if (nonEmpty(delta.content)) {
-          text += delta.content;
-          contentChunks++;
-        }
-      }
-    },
-  });
-  const decoder = new TextDecoder();
-  for (const chunk of chunks) parser.feed(decoder.decode(chunk, { stream: true }));
-  if (typeof id !== "string") return undefined;
-  return { id, created: typeof created === "number" ? created : Math.floor(Date.now() / 1000), text, contentChunks, continuable };
-}
-
-const nonEmpty = (v: unknown): v is string => typeof v === "string" && v !== "";
-
-/** The original request with the partial answer appended in the target's continuation style. */
-export function continuationCall(call: ChatCall, text: string, style: Exclude<Continuation, "none">): ChatCall {
-  // Anthropic refuses a prefill that ends in whitespace; the whitespace already sent is not sent again (Seam).
-  const prefill = text.trimEnd();
-  const messages: unknown[] = [...call.body.messages];
-  if (prefill !== "") messages.push(style === "prefix" ? { role: "assistant", content: prefill, prefix: true } : { role: "assistant", content: prefill });
-  const body: Record<string, unknown> = { ...call.body, messages, stream: true, stream_options: { include_usage: true } };
-  if (style === "vllm" && prefill !== "") {
-    body.continue_final_message = true;
-    body.add_generation_prompt = false;
-  }
-  return { body: body as unknown as ChatCall["body"], raw: JSON.stringify(body) };
-}
-
-/** A continuation refused for its shape (the last message's role, prefill), not for passing trouble. */
-export function refusesContinuation(err: GatewayError): boolean {
-  const status = err.upstreamStatus ?? err.status;
-  return (status === 400 || status === 422) && /prefill|assistant|final message|last message|role|prefix|continue_final_message/i.test(err.message);
-}
-
-/** One attempt that produced part of the answer: what it reported, and what it delivered. */
-interface Part {
-  usage: CompletionUsage | undefined;
-  contentChunks: number;
-}
-
-/**
- * Sums the usage of every attempt that produced the answer. A part that broke before reporting
- * its counts is estimated: its completion as the chunks it delivered, its prompt as the next
- * part's prompt less that completion (the next prompt is the same request plus this part's text).
- */
-export function summedUsage(broken: readonly Part[], last: CompletionUsage | undefined): CompletionUsage | undefined {
-  if (last === undefined && broken.every((p) => p.usage === undefined)) return undefined;
-  let prompt = last?.prompt_tokens ?? 0;
-  let completion = last?.completion_tokens ?? 0;
-  let nextPrompt = prompt;
-  for (let i = broken.length - 1; i >= 0; i--) {
-    const part = broken[i]!;
-    const partCompletion = Math.max(part.usage?.completion_tokens ?? 0, part.contentChunks);
-    const partPrompt = part.usage?.prompt_tokens ? part.usage.prompt_tokens : Math.max(0, nextPrompt - partCompletion);
-    prompt += partPrompt;
-    completion += partCompletion;
-    nextPrompt = partPrompt;
-  }
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 /**
@@ -298,92 +195,3 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
 }
 
 const key = (t: Target) => `${t.provider}/${t.model}`;
-
-/**
- * A continuation's chunks as the client's one stream: the original `id` and `created`, choice 0,
- * no role chunk, the whitespace already sent not sent again, one comment at the seam, usage summed.
- */
-class Seam {
-  /** The answer so far, continuation included. */
-  text: string;
-  contentChunks = 0;
-  /** A tool call, refusal or reasoning came in the continuation: no further resume. */
-  other = false;
-  private out = "";
-  /** Whitespace the client already has that the prefill left out: dropped from the continuation's start. */
-  private pending: string;
-  private readonly decoder = new TextDecoder();
-  private readonly parser = createParser({ onEvent: ({ data }) => this.event(data) });
-
-  constructor(
-    private readonly id: string,
-    private readonly created: number,
-    sent: string,
-    private readonly includeUsage: boolean,
-    private readonly broken: readonly Part[],
-    servedBy: string,
-  ) {
-    this.text = sent;
-    this.pending = sent.slice(sent.trimEnd().length);
-    this.out = `: resumed on ${servedBy} after ${sent.length} characters\n\n`;
-  }
-
-  push(bytes: Uint8Array): Uint8Array {
-    this.parser.feed(this.decoder.decode(bytes, { stream: true }));
-    const out = this.out;
-    this.out = "";
-    return encodeEvents(out);
-  }
-
-  private event(data: string): void {
-    if (data === "[DONE]") {
-      this.out += DONE_TEXT;
-      return;
-    }
-    let chunk: Record<string, unknown>;
-    try {
-      chunk = JSON.parse(data) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    if (chunk === null || typeof chunk !== "object" || !Array.isArray(chunk.choices)) return;
-    chunk.id = this.id;
-    chunk.created = this.created;
-    const choices = chunk.choices as Record<string, unknown>[];
-    if (choices.length === 0) {
-      // The usage chunk: the sum over every part, when the client asked for usage.
-      if (!this.includeUsage) return;
-      chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined) ?? null;
-      this.out += `data: ${JSON.stringify(chunk)}\n\n`;
-      return;
-    }
-    if (this.includeUsage) chunk.usage = null;
-    else delete chunk.usage;
-    chunk.choices = choices.filter((choice) => this.choice(choice));
-    if ((chunk.choices as unknown[]).length > 0) this.out += `data: ${JSON.stringify(chunk)}\n\n`;
-  }
-
-  /** Rewrites one choice in place; false when nothing is left of it to send. */
-  private choice(choice: Record<string, unknown>): boolean {
-    choice.index = 0;
-    const delta = (choice.delta ?? {}) as Record<string, unknown>;
-    delete delta.role;
-    if (typeof delta.content === "string") {
-      let content = delta.content;
-      if (this.pending !== "") {
-        let same = 0;
-        while (same < content.length && same < this.pending.length && content[same] === this.pending[same]) same++;
-        this.pending = same === content.length ? this.pending.slice(same) : "";
-        content = content.slice(same);
-      }
-      if (content === "") delete delta.content;
-      else {
-        delta.content = content;
-        this.text += content;
-        this.contentChunks++;
-      }
-    }
-    if (delta.tool_calls != null || nonEmpty(delta.refusal) || nonEmpty(delta.reasoning_content)) this.other = true;
-    return Object.keys(delta).length > 0 || choice.finish_reason != null;
-  }
-}

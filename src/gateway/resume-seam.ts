@@ -1,0 +1,122 @@
+// A continuation's chunks as the client's one stream (the seam), and the usage summed over the
+// attempts that produced the answer.
+import { createParser } from "eventsource-parser";
+import type { CompletionUsage } from "openai/resources/completions";
+import { DONE_TEXT, encodeEvents } from "../sse-encode.ts";
+import { nonEmpty } from "./resume-transcript.ts";
+
+/** One attempt that produced part of the answer: what it reported, and what it delivered. */
+export interface Part {
+  usage: CompletionUsage | undefined;
+  contentChunks: number;
+}
+
+/**
+ * Sums the usage of every attempt that produced the answer. A part that broke before reporting
+ * its counts is estimated: its completion as the chunks it delivered, its prompt as the next
+ * part's prompt less that completion (the next prompt is the same request plus this part's text).
+ */
+export function summedUsage(broken: readonly Part[], last: CompletionUsage | undefined): CompletionUsage | undefined {
+  if (last === undefined && broken.every((p) => p.usage === undefined)) return undefined;
+  let prompt = last?.prompt_tokens ?? 0;
+  let completion = last?.completion_tokens ?? 0;
+  let nextPrompt = prompt;
+  for (let i = broken.length - 1; i >= 0; i--) {
+    const part = broken[i]!;
+    const partCompletion = Math.max(part.usage?.completion_tokens ?? 0, part.contentChunks);
+    const partPrompt = part.usage?.prompt_tokens ? part.usage.prompt_tokens : Math.max(0, nextPrompt - partCompletion);
+    prompt += partPrompt;
+    completion += partCompletion;
+    nextPrompt = partPrompt;
+  }
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/**
+ * A continuation's chunks as the client's one stream: the original `id` and `created`, choice 0,
+ * no role chunk, the whitespace already sent not sent again, one comment at the seam, usage summed.
+ */
+export class Seam {
+  /** The answer so far, continuation included. */
+  text: string;
+  contentChunks = 0;
+  /** A tool call, refusal or reasoning came in the continuation: no further resume. */
+  other = false;
+  private out = "";
+  /** Whitespace the client already has that the prefill left out: dropped from the continuation's start. */
+  private pending: string;
+  private readonly decoder = new TextDecoder();
+  private readonly parser = createParser({ onEvent: ({ data }) => this.event(data) });
+
+  constructor(
+    private readonly id: string,
+    private readonly created: number,
+    sent: string,
+    private readonly includeUsage: boolean,
+    private readonly broken: readonly Part[],
+    servedBy: string,
+  ) {
+    this.text = sent;
+    this.pending = sent.slice(sent.trimEnd().length);
+    this.out = `: resumed on ${servedBy} after ${sent.length} characters\n\n`;
+  }
+
+  push(bytes: Uint8Array): Uint8Array {
+    this.parser.feed(this.decoder.decode(bytes, { stream: true }));
+    const out = this.out;
+    this.out = "";
+    return encodeEvents(out);
+  }
+
+  private event(data: string): void {
+    if (data === "[DONE]") {
+      this.out += DONE_TEXT;
+      return;
+    }
+    let chunk: Record<string, unknown>;
+    try {
+      chunk = JSON.parse(data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (chunk === null || typeof chunk !== "object" || !Array.isArray(chunk.choices)) return;
+    chunk.id = this.id;
+    chunk.created = this.created;
+    const choices = chunk.choices as Record<string, unknown>[];
+    if (choices.length === 0) {
+      // The usage chunk: the sum over every part, when the client asked for usage.
+      if (!this.includeUsage) return;
+      chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined) ?? null;
+      this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+      return;
+    }
+    if (this.includeUsage) chunk.usage = null;
+    else delete chunk.usage;
+    chunk.choices = choices.filter((choice) => this.choice(choice));
+    if ((chunk.choices as unknown[]).length > 0) this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+  }
+
+  /** Rewrites one choice in place; false when nothing is left of it to send. */
+  private choice(choice: Record<string, unknown>): boolean {
+    choice.index = 0;
+    const delta = (choice.delta ?? {}) as Record<string, unknown>;
+    delete delta.role;
+    if (typeof delta.content === "string") {
+      let content = delta.content;
+      if (this.pending !== "") {
+        let same = 0;
+        while (same < content.length && same < this.pending.length && content[same] === this.pending[same]) same++;
+        this.pending = same === content.length ? this.pending.slice(same) : "";
+        content = content.slice(same);
+      }
+      if (content === "") delete delta.content;
+      else {
+        delta.content = content;
+        this.text += content;
+        this.contentChunks++;
+      }
+    }
+    if (delta.tool_calls != null || nonEmpty(delta.refusal) || nonEmpty(delta.reasoning_content)) this.other = true;
+    return Object.keys(delta).length > 0 || choice.finish_reason != null;
+  }
+}
