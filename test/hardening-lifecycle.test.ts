@@ -2,7 +2,7 @@
 // wanting: SIGHUP killed the process, a second Ctrl-C did nothing, requests cut by the shutdown
 // timeout got no word of why, and a second instance on the same port silently split the traffic.
 import { describe, expect, test } from "bun:test";
-import { createParser } from "eventsource-parser";
+import { readEvents } from "./support/sse.ts";
 import { spawnBinary } from "./support/binary.ts";
 import { chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
@@ -14,22 +14,6 @@ const post = (url: string, stream: boolean) =>
     body: JSON.stringify({ model: "gpt-4o-mini", stream, messages: [{ role: "user", content: "hi" }] }),
   });
 
-/** Reads an SSE response to its end, resolving `first` when its first event arrives. */
-function readEvents(res: Response) {
-  const first = Promise.withResolvers<void>();
-  const events: string[] = [];
-  const parser = createParser({ onEvent: ({ data }) => events.push(data) === 1 && first.resolve() });
-  const decoder = new TextDecoder();
-  const done = (async () => {
-    try {
-      for await (const chunk of res.body!) parser.feed(decoder.decode(chunk, { stream: true }));
-    } catch {
-      events.push("(connection closed)");
-    }
-    return events;
-  })();
-  return { first: first.promise, done };
-}
 
 const words = ["one", " two", " three", " four"];
 /** A stream whose role chunk and first word come at once, then one word every `gapMs`. */

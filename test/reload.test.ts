@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createParser } from "eventsource-parser";
+import { readEvents } from "./support/sse.ts";
 import { spawnBinary } from "./support/binary.ts";
 import { chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
@@ -32,18 +32,6 @@ const chat = (url: string, stream: boolean, key?: string) =>
     body: JSON.stringify({ model: "chat", stream, messages: [{ role: "user", content: "hi" }] }),
   });
 
-/** Reads an SSE response to its end, resolving `first` when its first event arrives. */
-function readEvents(res: Response) {
-  const first = Promise.withResolvers<void>();
-  const events: string[] = [];
-  const parser = createParser({ onEvent: ({ data }) => events.push(data) === 1 && first.resolve() });
-  const decoder = new TextDecoder();
-  const done = (async () => {
-    for await (const chunk of res.body!) parser.feed(decoder.decode(chunk, { stream: true }));
-    return events;
-  })();
-  return { first: first.promise, done };
-}
 
 const words = ["one", " two", " three", " four", " five"];
 /** Role chunk and first word at once, then a word every `gapMs`: a stream still running after the reload. */
