@@ -13,6 +13,17 @@ export interface TargetState {
   last_error: string | null;
 }
 
+/** A target entered or left its cooldown: what logs and metrics count. */
+export interface CooldownEvent {
+  provider: string;
+  model: string;
+  kind: "entered" | "left";
+  /** Entered: the failure that put it there (`503 upstream_error`); left: null. */
+  reason: string | null;
+  /** Entered: when the cooldown ends (epoch ms); left: null. */
+  until: number | null;
+}
+
 const keyOf = (t: { provider: string; model: string }) => `${t.provider}/${t.model}`;
 
 /**
@@ -21,6 +32,12 @@ const keyOf = (t: { provider: string; model: string }) => `${t.provider}/${t.mod
  */
 export class TargetHealth {
   private readonly states = new Map<string, Health & { lastError: string | null }>();
+
+  /**
+   * Told when a target enters or leaves its cooldown. Set once by the composition root; the health
+   * object (and so this) carries over a config reload.
+   */
+  onCooldown: ((event: CooldownEvent) => void) | undefined;
 
   constructor(
     private readonly policy: CooldownPolicy,
@@ -38,13 +55,19 @@ export class TargetHealth {
 
   succeeded(target: Target): void {
     const key = keyOf(target);
-    if (this.states.has(key)) this.states.set(key, { ...afterSuccess(), lastError: null });
+    const before = this.states.get(key);
+    if (before === undefined) return;
+    this.states.set(key, { ...afterSuccess(), lastError: null });
+    if (before.coolingUntil !== 0) this.onCooldown?.({ provider: target.provider, model: target.model, kind: "left", reason: null, until: null });
   }
 
   failed(target: Target, reason: string): void {
     const key = keyOf(target);
-    const next = afterFailure(this.states.get(key) ?? HEALTHY, this.now(), this.policy);
+    const before = this.states.get(key) ?? HEALTHY;
+    const next = afterFailure(before, this.now(), this.policy);
     this.states.set(key, { ...next, lastError: reason });
+    // A failed probe re-enters: each cooldown period is one event.
+    if (next.coolingUntil !== 0) this.onCooldown?.({ provider: target.provider, model: target.model, kind: "entered", reason, until: next.coolingUntil });
   }
 
   /** A probe that ended without a verdict (the client went away): let the next request probe. */
