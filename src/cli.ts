@@ -55,6 +55,8 @@ Environment (wins over the config file):
                                    continued where it stopped (needs CHATGATE_CONTINUATION)
   CHATGATE_CONTINUATION            how the env-only provider continues a partial answer: prefill,
                                    prefix, vllm or none (default none)
+  CHATGATE_CORS_ORIGINS            browser origins allowed to call the gateway, comma-separated
+                                   (https://app.example.com), or * for any (default: CORS off)
 
 A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set, or the config file
 lists one.
