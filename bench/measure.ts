@@ -2,7 +2,7 @@
 // generator as its own pinned process, and read the target's CPU and RSS from /proc around it.
 // CPU that belongs to none of our processes ("foreign") marks the run disturbed; it is retried.
 import type { LoadResult, LoadSpec } from "./load.ts";
-import { machineBusyUs, onCpu, spawnTracked, stderrTail, stopProcess, treeOf, treeUsage } from "./proc.ts";
+import { machineBusyUs, onCpu, spawnTracked, stderrTail, stdoutOf, stopProcess, treeOf, treeUsage } from "./proc.ts";
 import type { Summary } from "./stats.ts";
 import { LOAD_CPU } from "./targets.ts";
 import { wrkRun } from "./wrk.ts";
@@ -79,7 +79,7 @@ async function attempt(spec: LoadSpec, targetPid: number, rootPids: readonly num
     // Bun's fetch holds at most 256 requests in flight by default; the client must never be the cap.
     BUN_CONFIG_MAX_HTTP_REQUESTS: "4096",
   });
-  const output = new Response(loader.stdout).text().finally(() => wrk?.cleanup());
+  const output = new Response(stdoutOf(loader)).text().finally(() => wrk?.cleanup());
   let peak = 0;
   let done = false;
   void loader.exited.then(() => (done = true));

@@ -22,7 +22,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --rounds N           rounds of interleaved runs (default 3)
   --duration S         seconds per run (default 4)
   --settle S           seconds to wait after load before reading RSS (default 30)
-  --starts N           start-ups timed per target (default 5)
+  --starts N           rounds of start-ups timed, each target once a round (default 5)
   --targets a,b        of: ${TARGET_NAMES.join(", ")}
   --scenarios a,b      of: ${SCENARIOS.map((s) => s.id).join(", ")}
   --soak               run only the soak: c16 non-stream, 5 minutes, RSS growth and errors

@@ -26,8 +26,15 @@ export function pinSelf(cpu: number): void {
 
 const tracked = new Map<number, Subprocess>();
 const stderrTails = new Map<number, string>();
+const fileTails = new Map<number, () => string>();
 
-export type Child = Subprocess<"ignore", "pipe" | "ignore", "pipe">;
+export type Child = Subprocess<"ignore", "pipe" | "ignore" | number, "pipe" | number>;
+
+/**
+ * Where a child's output goes: stdout piped to the caller or dropped, stderr piped and its end kept
+ * for error messages; or both into a file (an fd the child inherits), whose end is the tail.
+ */
+export type Output = "pipe" | "ignore" | { fd: number; tail: () => string };
 
 /**
  * Reads a child's pipe to its end so a chatty child never blocks on a full pipe. Bounded by the
@@ -43,18 +50,23 @@ async function drain(stream: ReadableStream<Uint8Array>, onText: (t: string) => 
   }
 }
 
-export function spawnTracked(cmd: string[], env: Record<string, string | undefined>, stdout: "pipe" | "ignore" = "pipe"): Child {
-  const p = Bun.spawn({ cmd, env, stdin: "ignore", stdout, stderr: "pipe" });
+export function spawnTracked(cmd: string[], env: Record<string, string | undefined>, output: Output = "pipe"): Child {
+  const file = typeof output === "object" ? output : null;
+  const stdout = typeof output === "object" ? output.fd : output;
+  const p: Child = Bun.spawn({ cmd, env, stdin: "ignore", stdout, stderr: file ? file.fd : "pipe" });
   tracked.set(p.pid, p);
-  stderrTails.set(p.pid, "");
-  void drain(p.stderr, (t) => stderrTails.set(p.pid, ((stderrTails.get(p.pid) ?? "") + t).slice(-4000)));
+  if (file) fileTails.set(p.pid, file.tail);
+  else {
+    stderrTails.set(p.pid, "");
+    if (p.stderr instanceof ReadableStream) void drain(p.stderr, (t) => stderrTails.set(p.pid, ((stderrTails.get(p.pid) ?? "") + t).slice(-4000)));
+  }
   void p.exited.then(() => tracked.delete(p.pid));
   return p;
 }
 
-/** The last few KB a child wrote to stderr, for error messages. */
+/** The last few KB a child wrote to stderr (or to its log file), for error messages. */
 export function stderrTail(pid: number): string {
-  return (stderrTails.get(pid) ?? "").trim();
+  return (fileTails.get(pid)?.() ?? stderrTails.get(pid) ?? "").trim();
 }
 
 interface PidStat {
@@ -170,10 +182,16 @@ export function installCleanup(): void {
   process.on("unhandledRejection", die);
 }
 
+/** A child's stdout, which must have been spawned with it piped. */
+export function stdoutOf(p: Child): ReadableStream<Uint8Array> {
+  const out = p.stdout;
+  if (!(out instanceof ReadableStream)) throw new Error(`child ${p.pid}: stdout is not piped`);
+  return out;
+}
+
 /** First stdout line of a child that announces `{"port":N}`; throws after `timeoutMs`. */
 export async function readPort(p: Child, timeoutMs: number): Promise<number> {
-  const out = p.stdout;
-  if (!(out instanceof ReadableStream)) throw new Error("child stdout is not piped");
+  const out = stdoutOf(p);
   let buf = "";
   let announce: (port: number) => void = () => {};
   const announced = new Promise<number>((resolve) => (announce = resolve));

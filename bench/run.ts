@@ -6,6 +6,8 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type { LoadSpec } from "./load.ts";
 import { type GateOptions, type RunFigures, measure } from "./measure.ts";
+import { type StartKind, productionMaxHttpRequests } from "./commands.ts";
+import { type LogCheck, type MetricsCheck, scrapeMetrics } from "./observability.ts";
 import { type Options, parseOptions } from "./options.ts";
 import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopAll, treeOf, treeUsage } from "./proc.ts";
 import { type RunMeta, type RunRecord, type TargetInfo, renderReport } from "./report.ts";
@@ -13,6 +15,8 @@ import { PATHS, clientWire } from "./client.ts";
 import { SCENARIOS, type Scenario, WARMUP_IDS } from "./scenarios.ts";
 import { ensureWrk } from "./wrk.ts";
 import { type SoakResult, soak, soakMarkdown } from "./soak.ts";
+import { timeStartups } from "./startup.ts";
+import { TargetLog } from "./target-log.ts";
 import { LOAD_CPU, type Target, ensureChatgate, probe, startTarget, startUpstream } from "./targets.ts";
 
 const log = (msg: string) => console.error(`bench: ${msg}`);
@@ -70,26 +74,38 @@ async function main(o: Options): Promise<number> {
     }
   }
   log(`${o.soak ? "soak" : o.mode.name} mode; targets ${names.join(", ")}; pinning ${pinningAvailable() ? "on (load+upstream: CPU 0, target: CPU 1)" : "OFF"}`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  // chatgate as in production: the unit's cap on upstream requests, its output into a real file.
+  const maxHttpRequests = names.includes("chatgate") ? productionMaxHttpRequests() : undefined;
+  const chatgateLog = names.includes("chatgate") ? new TargetLog(join(o.outDir, `chatgate-${stamp}.log`)) : null;
+  if (chatgateLog) log(`chatgate: BUN_CONFIG_MAX_HTTP_REQUESTS=${maxHttpRequests} (deploy/chatgate.service); stdout and stderr into ${chatgateLog.path}`);
   const upstream = await startUpstream();
+  const kinds: StartKind[] = names.includes("chatgate") ? [...names, "chatgate-by-hand"] : [...names];
+  const startups = await timeStartups(kinds, upstream.port, o.mode.starts, chatgateLog);
+  const startupOf = (kind: StartKind) => startups.times.get(kind) ?? [];
+  for (const [kind, why] of startups.failed) {
+    failures.push(`${kind}: ${why}`);
+    log(`${kind} failed to start: ${why}`);
+  }
   const targets: Target[] = [];
-  for (const name of names) {
+  for (const name of names.filter((n) => !startups.failed.has(n))) {
     try {
-      const t = await startTarget(name, upstream, o.mode.starts);
+      const t = await startTarget(name, upstream, chatgateLog);
       const bad = await probe(t);
       if (bad) throw new Error(bad);
       targets.push(t);
-      log(`${name}: up in ${t.startupMs.map((m) => m.toFixed(1)).join(", ")} ms, RSS ${(t.rssAfterStartBytes / 1048576).toFixed(1)} MB`);
+      log(`${name}: up in ${startupOf(name).map((m) => m.toFixed(1)).join(", ")} ms, RSS ${(t.rssAfterStartBytes / 1048576).toFixed(1)} MB`);
     } catch (e) {
       failures.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
       log(`${name} failed to start: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  if (startupOf("chatgate-by-hand").length) log(`chatgate by hand (variable unset, re-exec): up in ${startupOf("chatgate-by-hand").map((m) => m.toFixed(1)).join(", ")} ms`);
   // Smoke checks answers, not speed: the Bun generator checks fully and needs no install.
   const useWrk = o.loader === "wrk" || (o.loader === "auto" && o.mode.name !== "smoke" && !o.soak) ? ensureWrk(log) : false;
   const rootPids = [upstream.proc.pid, ...targets.filter((t) => t.proc).map((t) => t.pid)];
   const smoke = o.mode.name === "smoke";
   const gate: GateOptions = { maxForeignCores: o.maxForeignCores, maxWaitMs: smoke ? 0 : 10_000, retries: smoke ? 0 : o.retries };
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const meta: Omit<RunMeta, "targets" | "runs"> = {
     startedAt: new Date().toISOString(),
     bun: Bun.version,
@@ -98,11 +114,12 @@ async function main(o: Options): Promise<number> {
     pinned: pinningAvailable(),
     mode: o.mode,
     skipped,
+    maxHttpRequests,
   };
 
   if (o.soak) {
     const results: SoakResult[] = [];
-    for (const t of targets.filter((x) => x.name !== "direct")) results.push(await soak(t, rootPids, gate, o.soak));
+    for (const t of targets.filter((x) => x.name !== "direct")) results.push(await soak(t, rootPids, gate, o.soak, t.name === "chatgate" ? chatgateLog : null));
     const md = `## chatgate soak, c${o.soak.concurrency} non-stream, ${o.soak.seconds} s, ${meta.startedAt}\n\n${soakMarkdown(results)}`;
     console.log(md);
     log(`written ${write(o, `soak-${stamp}`, md, { ...meta, soak: results, failures })}`);
@@ -125,6 +142,7 @@ async function main(o: Options): Promise<number> {
     for (const s of warm) {
       if (dead.has(t.name)) continue;
       try {
+        chatgateLog?.rotate();
         const f = await measure({ ...specFor(s, t, o, useWrk), durationMs: o.mode.warmupMs }, t.pid, rootPids, { maxForeignCores: 99, maxWaitMs: 0, retries: 0 });
         if (f.errors) failures.push(`${t.name} warm-up ${s.id}: ${f.errors} errors: ${f.errorSamples.join("; ")}`);
       } catch (e) {
@@ -148,6 +166,8 @@ async function main(o: Options): Promise<number> {
         if (dead.has(t.name)) continue;
         let f: RunFigures;
         try {
+          // Idle between runs: the log's lines so far are counted and the file emptied (disk, not CPU).
+          chatgateLog?.rotate();
           f = await measure(specFor(s, t, o, useWrk), t.pid, rootPids, late && !smoke ? behind : gate);
         } catch (e) {
           fatal(t, s.id, e);
@@ -168,12 +188,17 @@ async function main(o: Options): Promise<number> {
   }
   const infos: TargetInfo[] = targets.map((t) => ({
     name: t.name,
-    startupMs: t.startupMs,
+    startupMs: startupOf(t.name),
+    ...(t.name === "chatgate" ? { startupByHandMs: startupOf("chatgate-by-hand") } : {}),
     rssAfterStartBytes: t.rssAfterStartBytes,
     rssAfterLoadBytes: dead.has(t.name) ? null : treeUsage(treeOf(t.pid)).rssBytes,
     settleMs: o.mode.settleMs,
   }));
-  const meta2: RunMeta = { ...meta, targets: infos, runs };
+  // After RSS is read: the scrape allocates. What /metrics counted, and what the log file received.
+  const cg = targets.find((t) => t.name === "chatgate" && !dead.has(t.name));
+  const metrics: MetricsCheck | undefined = cg ? await scrapeMetrics(cg) : undefined;
+  const logged: LogCheck | undefined = chatgateLog ? { path: chatgateLog.path, ...chatgateLog.totals() } : undefined;
+  const meta2: RunMeta = { ...meta, targets: infos, runs, chatgateLog: logged, metrics };
   const { md, aggregates: aggs, budget } = renderReport(meta2, o.scenarios);
   for (const a of aggs) {
     if (a.errors) failures.push(`${a.target} ${a.scenario}: ${a.errors} errors: ${a.errorSamples.join("; ")}`);

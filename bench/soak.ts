@@ -4,6 +4,7 @@ import type { LoadSpec } from "./load.ts";
 import { type GateOptions, measure } from "./measure.ts";
 import type { SoakOptions } from "./scenarios.ts";
 import type { Summary } from "./stats.ts";
+import type { TargetLog } from "./target-log.ts";
 import type { Target } from "./targets.ts";
 import { MODEL } from "./wire.ts";
 
@@ -24,7 +25,8 @@ export interface SoakResult {
   rssTimeline: { s: number; mb: number }[];
 }
 
-export async function soak(t: Target, rootPids: readonly number[], gate: GateOptions, o: SoakOptions): Promise<SoakResult> {
+/** `log`: chatgate's log file, emptied every 10 s (minutes of request lines would fill gigabytes). */
+export async function soak(t: Target, rootPids: readonly number[], gate: GateOptions, o: SoakOptions, log: TargetLog | null = null): Promise<SoakResult> {
   const spec: LoadSpec = {
     url: `${t.base}/v1/chat/completions`,
     wire: "openai",
@@ -47,7 +49,10 @@ export async function soak(t: Target, rootPids: readonly number[], gate: GateOpt
   const sampler = (ms: number, rss: number) => {
     last = rss;
     if (afterWarmup === 0 && ms >= o.warmupSeconds * 1000) afterWarmup = rss;
-    if (ms / 1000 >= timeline.length * 10) timeline.push({ s: Math.round(ms / 1000), mb: rss / 1024 / 1024 });
+    if (ms / 1000 >= timeline.length * 10) {
+      timeline.push({ s: Math.round(ms / 1000), mb: rss / 1024 / 1024 });
+      log?.rotate();
+    }
   };
   console.error(`bench: soak ${t.name}: c${o.concurrency} non-stream for ${o.seconds} s (warm-up ${o.warmupSeconds} s)`);
   const f = await measure(spec, t.pid, rootPids, { ...gate, retries: 0 }, sampler);

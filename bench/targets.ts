@@ -1,24 +1,23 @@
 // The processes under test: the mock upstream (also the `direct` target), the passthrough floor and
-// the compiled chatgate, with the start-up timing (spawn to first 200 on /health) of each.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// the compiled chatgate (how each is started: commands.ts; start-up timing: startup.ts).
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PATHS, TRANSLATED_MODEL, type UpstreamApi, clientRequest, clientWire, verifierFor } from "./client.ts";
-import { type Child, freePort, onCpu, readPort, spawnTracked, stderrTail, stopProcess, treeOf, treeUsage } from "./proc.ts";
+import { ANTHROPIC_PROVIDER, CHATGATE_BIN, CLIENT_KEY, type TargetName } from "./commands.ts";
+import { type Child, onCpu, readPort, spawnTracked, treeOf, treeUsage } from "./proc.ts";
+import { spawnTimed } from "./startup.ts";
+import type { TargetLog } from "./target-log.ts";
 import { UPSTREAM_KEY } from "./upstream.ts";
-import { ANTHROPIC_MODEL } from "./wire-anthropic.ts";
 import { DEFAULT_ANSWER_BYTES, MODEL, answerPieces, expectedPromptChars } from "./wire.ts";
 
-export type TargetName = "direct" | "passthrough" | "chatgate";
+export { CLIENT_KEY, type TargetName } from "./commands.ts";
+export { TARGET_CPU } from "./startup.ts";
 export const TARGET_NAMES: readonly TargetName[] = ["direct", "passthrough", "chatgate"];
-export const CLIENT_KEY = "cg-bench-client-0001";
 
 /** Load generator and upstream share this core; the target has the other to itself. */
 export const LOAD_CPU = 0;
-export const TARGET_CPU = 1;
 
 const ROOT = join(import.meta.dir, "..");
-const BIN_DIR = join(import.meta.dir, "results", ".bin");
 
 export interface Target {
   name: TargetName;
@@ -27,7 +26,6 @@ export interface Target {
   pid: number;
   base: string;
   apiKey: string;
-  startupMs: number[];
   rssAfterStartBytes: number;
 }
 
@@ -48,7 +46,7 @@ function newestMtime(dir: string, depth = 0): number {
 
 /** Ensures dist/chatgate exists and is newer than src/; returns a reason when chatgate cannot run. */
 export function ensureChatgate(allowBuild: boolean): string | null {
-  const bin = join(ROOT, "dist", "chatgate");
+  const bin = CHATGATE_BIN;
   if (!existsSync(join(ROOT, "src", "main.ts"))) {
     return existsSync(bin) ? null : "src/main.ts does not exist yet and there is no dist/chatgate";
   }
@@ -60,135 +58,17 @@ export function ensureChatgate(allowBuild: boolean): string | null {
   return existsSync(bin) ? null : "npm run build did not produce dist/chatgate";
 }
 
-/** The passthrough compiled like chatgate is, so start-up and CPU compare like with like. */
-function passthroughCommand(): string[] {
-  const src = join(import.meta.dir, "passthrough.ts");
-  const bin = join(BIN_DIR, "passthrough");
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-    mkdirSync(BIN_DIR, { recursive: true });
-    const b = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", src, "--outfile", bin], { stdout: "pipe", stderr: "pipe" });
-    if (!b.success) {
-      console.error(`bench: compiling the passthrough failed, running it from source: ${b.stderr.toString().slice(-500)}`);
-      return [process.execPath, src];
-    }
-  }
-  return [bin];
-}
-
 export async function startUpstream(): Promise<Upstream> {
   const proc = spawnTracked(onCpu(LOAD_CPU, [process.execPath, join(import.meta.dir, "upstream.ts")]), { ...process.env, PORT: "0" });
   return { proc, port: await readPort(proc, 10_000) };
 }
 
-/** The provider id of the mock's Anthropic side in chatgate's config file. */
-const ANTHROPIC_PROVIDER = "bench-anthropic";
-
-let configDir: string | null = null;
 /**
- * chatgate's config file, written once to a temporary directory (removed on exit): the mock's
- * Anthropic side as a provider and one public name routed to it. The OpenAI side stays env-only
- * (OPENAI_BASE_URL makes the implicit provider `openai`, which takes any other model name), so the
- * OpenAI scenarios are served as without the file; listing the model keeps chatgate from asking
- * the mock for Anthropic's model list.
+ * Starts the target that the runs use (its start-ups are timed apart, by startup.ts). `direct` is
+ * the shared upstream; nothing is started for it. chatgate writes into `log`.
  */
-function chatgateConfig(upstream: Upstream): string {
-  if (!configDir) {
-    const dir = mkdtempSync(join(tmpdir(), "chatgate-bench-config-"));
-    configDir = dir;
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
-  const file = join(configDir, "chatgate.yaml");
-  writeFileSync(
-    file,
-    `# Written by chatgate's bench (bench/targets.ts).
-providers:
-  - id: ${ANTHROPIC_PROVIDER}
-    type: anthropic
-    base_url: http://127.0.0.1:${upstream.port}
-    api_key: ${UPSTREAM_KEY}
-    models: [${ANTHROPIC_MODEL}]
-models:
-  ${TRANSLATED_MODEL}:
-    targets:
-      - { provider: ${ANTHROPIC_PROVIDER}, model: ${ANTHROPIC_MODEL} }
-`,
-  );
-  return file;
-}
-
-function commandFor(name: TargetName, upstream: Upstream, port: number): { cmd: string[]; env: Record<string, string | undefined> } {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    HOST: "127.0.0.1",
-    PORT: String(port),
-    OPENAI_BASE_URL: `http://127.0.0.1:${upstream.port}/v1`,
-    OPENAI_API_KEY: UPSTREAM_KEY,
-  };
-  if (name === "passthrough") {
-    // The floor must not queue behind Bun's default cap of 256 upstream requests in flight (a
-    // setting, not a cost): raised here as chatgate raises it for itself, or 500 streams cannot all be open.
-    env.BUN_CONFIG_MAX_HTTP_REQUESTS = env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? "4096";
-    env.ANTHROPIC_BASE_URL = `http://127.0.0.1:${upstream.port}`;
-    env.ANTHROPIC_API_KEY = UPSTREAM_KEY;
-    return { cmd: passthroughCommand(), env };
-  }
-  if (name === "chatgate") {
-    env.NODE_ENV = "production";
-    env.CHATGATE_API_KEYS = `${CLIENT_KEY},cg-bench-client-0002`;
-    // Limiting on, as in production, with a ceiling no run can reach.
-    env.CHATGATE_RATE_LIMIT_MAX = "1000000000";
-    env.CHATGATE_RATE_LIMIT_WINDOW_MS = "60000";
-    return { cmd: [join(ROOT, "dist", "chatgate"), "--config", chatgateConfig(upstream)], env };
-  }
-  return { cmd: [process.execPath, join(import.meta.dir, "upstream.ts")], env };
-}
-
-async function waitHealthy(base: string, p: Child, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (let i = 0; i < 100_000 && performance.now() < deadline; i++) {
-    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`exited with ${p.exitCode ?? p.signalCode}: ${stderrTail(p.pid)}`);
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await Bun.sleep(1);
-  }
-  throw new Error(`no 200 on /health within ${timeoutMs} ms: ${stderrTail(p.pid)}`);
-}
-
-/** Spawns the target on its core and times spawn to the first 200 on /health. */
-async function spawnTimed(name: TargetName, upstream: Upstream): Promise<{ proc: Child; port: number; ms: number }> {
-  const port = freePort();
-  const { cmd, env } = commandFor(name, upstream, port);
-  // The binary's children log per request in production too: stdout goes to /dev/null, not a pipe that could fill.
-  const t0 = performance.now();
-  const proc = spawnTracked(onCpu(TARGET_CPU, cmd), env, "ignore");
-  try {
-    await waitHealthy(`http://127.0.0.1:${port}`, proc, 15_000);
-  } catch (e) {
-    await stopProcess(proc);
-    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  return { proc, port, ms: performance.now() - t0 };
-}
-
-/**
- * Starts a target `starts` times to time start-up, keeping the last one running. `direct` is timed
- * on a throwaway upstream, then served by the shared one.
- */
-export async function startTarget(name: TargetName, upstream: Upstream, starts: number): Promise<Target> {
-  const startupMs: number[] = [];
-  let kept: { proc: Child; port: number } | null = null;
-  for (let i = 0; i < Math.max(1, starts); i++) {
-    const s = await spawnTimed(name, upstream);
-    startupMs.push(s.ms);
-    const last = i === Math.max(1, starts) - 1 && name !== "direct";
-    if (last) kept = s;
-    else await stopProcess(s.proc);
-  }
+export async function startTarget(name: TargetName, upstream: Upstream, log: TargetLog | null): Promise<Target> {
+  const kept = name === "direct" ? null : await spawnTimed(name, upstream.port, log);
   const proc = kept?.proc ?? null;
   const pid = proc?.pid ?? upstream.proc.pid;
   // A moment for start-up allocations to settle before "RSS after start" is read.
@@ -200,7 +80,6 @@ export async function startTarget(name: TargetName, upstream: Upstream, starts: 
     base: `http://127.0.0.1:${kept?.port ?? upstream.port}`,
     // Every target gets a bearer header, so header handling costs the same; the mock wants its own key.
     apiKey: name === "direct" ? UPSTREAM_KEY : CLIENT_KEY,
-    startupMs,
     rssAfterStartBytes: treeUsage(treeOf(pid)).rssBytes,
   };
 }
