@@ -19,6 +19,10 @@ export interface Attempt {
  * and the usage ledger subscribe to it; nothing else reaches into the HTTP layer for them.
  */
 export interface FinishRecord {
+  /** The request's `x-request-id`: the client's, or the one chatgate gave it. */
+  requestId: string | null;
+  /** The client key's id (a short prefix of its digest, never the key); null without client keys or before auth. */
+  keyId: string | null;
   /** The API route: `/v1/chat/completions`, `/chat`, … */
   route: string;
   stream: boolean;

@@ -55,8 +55,8 @@ export class Gateway {
     this.startedAt = Math.floor(now() / 1000);
   }
 
-  async complete(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<Answer> {
-    const run = this.begin(api, false, call.body.model);
+  async complete(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions", keyId: string | null = null): Promise<Answer> {
+    const run = this.begin(api, false, call, keyId);
     const router = this.router;
     let answer: Completion;
     try {
@@ -74,8 +74,8 @@ export class Gateway {
    * Opens a stream and pulls its first event before returning, so everything that can fail
    * before the client sees a byte still fails with a real HTTP status (and may be retried).
    */
-  async stream(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions"): Promise<OpenStream> {
-    const run = this.begin(api, true, call.body.model);
+  async stream(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions", keyId: string | null = null): Promise<OpenStream> {
+    const run = this.begin(api, true, call, keyId);
     const router = this.router;
     let opened: Omit<OpenStream, "served" | "end">;
     try {
@@ -147,8 +147,8 @@ export class Gateway {
     for (const run of this.live) run.stop(new ShuttingDownError());
   }
 
-  private begin(api: ApiRoute, stream: boolean, model: string): Run {
-    const run = new Run(this.finishes, this.stats, this.now, api, stream, model, this.forget);
+  private begin(api: ApiRoute, stream: boolean, call: ChatCall, keyId: string | null): Run {
+    const run = new Run(this.finishes, this.stats, this.now, api, stream, call.body.model, this.forget, call.requestId ?? null, keyId);
     this.live.add(run);
     return run;
   }

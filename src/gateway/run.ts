@@ -41,6 +41,8 @@ export class Run implements CallTracker {
     readonly stream: boolean,
     readonly model: string | null,
     private readonly onEnd?: (run: Run) => void,
+    readonly requestId: string | null = null,
+    readonly keyId: string | null = null,
   ) {
     this.startedAt = now();
     if (stream) {
@@ -84,7 +86,7 @@ export class Run implements CallTracker {
     if (!this.finishes.active) return;
     const last = this.attempts.at(-1);
     const record: FinishRecord = {
-      route: this.route, stream: this.stream, model: this.model,
+      requestId: this.requestId, keyId: this.keyId, route: this.route, stream: this.stream, model: this.model,
       provider: last?.provider ?? null, upstreamModel: last?.model ?? null,
       status, outcome, attempts: this.attempts, resumed: this.resumed, usage: usage?.(),
       ttfbMs: this.ttfbMs, durationMs: this.now() - this.startedAt, errorCode,
@@ -106,9 +108,9 @@ export class Run implements CallTracker {
  * The finish record of a request refused before it reached the gateway (a bad key, a limit, a bad
  * body, an unknown route): no model, no attempts, the status it got.
  */
-export function refusedRecord(route: string, status: number, errorCode: string | null): FinishRecord {
+export function refusedRecord(route: string, status: number, errorCode: string | null, requestId: string | null, keyId: string | null = null): FinishRecord {
   return {
-    route, stream: false, model: null, provider: null, upstreamModel: null, status, outcome: "error",
+    requestId, keyId, route, stream: false, model: null, provider: null, upstreamModel: null, status, outcome: "error",
     attempts: [], resumed: false, usage: undefined, ttfbMs: undefined, durationMs: 0, errorCode,
   };
 }

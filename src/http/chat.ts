@@ -4,6 +4,8 @@ import { ChatCompletion, ChatRequest } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
 import { requireMessageContent } from "./message-content.ts";
+import { keyIdOf } from "./guard.ts";
+import { requestIdOf } from "./request-id.ts";
 import { sseResponseBody } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
@@ -13,16 +15,17 @@ export function chatRoutes(gateway: Gateway, answering: Answering, maxBodyBytes:
     "/v1/chat/completions",
     async ({ body, request, set }) => {
       requireMessageContent(body.messages);
-      const call = { body, raw: rawBody(body) };
+      const call = { body, raw: rawBody(body), requestId: requestIdOf(set) };
+      const keyId = keyIdOf(set);
       if (body.stream !== true) {
-        const answer = await answering.json(request, () => gateway.complete(call, request.signal));
+        const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/chat/completions", keyId));
         // The upstream's own JSON text, as a string: Elysia sends it with `set` as is, where a
         // Response would be rebuilt to merge the rate-limit headers into it.
         set.headers["content-type"] = "application/json";
         servedHeaders(set.headers, answer.served, answer.dropped);
         return answer.json;
       }
-      return answering.stream(set, request, () => gateway.stream(call, request.signal), sseResponseBody);
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/chat/completions", keyId), sseResponseBody);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

@@ -25,8 +25,14 @@ export interface GuardRules extends GuardPolicy {
   keyIds: readonly string[];
 }
 
+/**
+ * A client key's id in logs, metrics and limits: the first 12 hex digits of its SHA-256 digest. It
+ * names the key without revealing it, and stays the same across reloads and reorderings.
+ */
+export const keyIdOfDigest = (digest: Uint8Array): string => Buffer.from(digest.subarray(0, 6)).toString("hex");
+
 export function guardRules(policy: GuardPolicy): GuardRules {
-  return { ...policy, keyIds: policy.keyDigests.map((_, i) => `key:${i}`) };
+  return { ...policy, keyIds: policy.keyDigests.map(keyIdOfDigest) };
 }
 
 export interface GuardOptions {
@@ -42,11 +48,17 @@ export interface GuardOptions {
  * (headers, query, cookies) for every request.
  */
 const GUARDED = Symbol("chatgate.guarded");
+/** The id of the client key the request was let in with, on `set` like GUARDED. */
+const KEY_ID = Symbol("chatgate.key-id");
 
 interface ResponseSet {
   headers: Record<string, unknown>;
   [GUARDED]?: true;
+  [KEY_ID]?: string;
 }
+
+/** The id of the client key this request came in with; null without client keys (or before the guard ran). */
+export const keyIdOf = (set: object): string | null => (set as ResponseSet)[KEY_ID] ?? null;
 
 const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>'.";
 const WRONG_KEY = "Incorrect API key provided.";
@@ -87,7 +99,9 @@ export function guard(options: GuardOptions) {
     if (set[GUARDED]) return;
     set[GUARDED] = true;
     const r = rules.current;
-    const client = r.keyDigests.length > 0 ? authenticate(r, request) : `ip:${addressOf(r, request)}`;
+    let client: string;
+    if (r.keyDigests.length > 0) client = set[KEY_ID] = authenticate(r, request);
+    else client = `ip:${addressOf(r, request)}`;
     const limiter = r.limiter;
     if (limiter === undefined) return;
     const decision = limiter.hit(client);

@@ -6,6 +6,8 @@ import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
 import { DONE_EVENT, sseData, sseJson } from "../sse-encode.ts";
+import { keyIdOf } from "./guard.ts";
+import { requestIdOf } from "./request-id.ts";
 import { streamBody, type OnEnd, type Pacing } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
@@ -47,14 +49,17 @@ export function simpleChatRoutes(gateway: Gateway, answering: Answering, maxBody
     "/chat",
     async ({ body, request, set }) => {
       const chat: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
+      const requestId = requestIdOf(set);
+      const keyId = keyIdOf(set);
       if (body.stream !== true) {
-        const { completion, served } = await answering.json(request, () => gateway.complete({ body: chat, raw: JSON.stringify(chat) }, request.signal, "/chat"));
+        const call = { body: chat, raw: JSON.stringify(chat), requestId };
+        const { completion, served } = await answering.json(request, () => gateway.complete(call, request.signal, "/chat", keyId));
         servedHeaders(set.headers, served);
         return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
       }
       const streamed: ChatRequest = { ...chat, stream: true };
-      const call = { body: streamed, raw: JSON.stringify(streamed) };
-      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/chat"), contentEvents);
+      const call = { body: streamed, raw: JSON.stringify(streamed), requestId };
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/chat", keyId), contentEvents);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

@@ -3,7 +3,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import { badGateway } from "../errors.ts";
 import type { Model } from "../schema.ts";
 import { Deadline } from "./deadline.ts";
-import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
+import { StreamSeen, callHeaders, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "./read-body.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromErrorEvent, fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
@@ -95,7 +95,7 @@ export class OpenAIProvider implements Provider {
     calls?.track(deadline);
     let json: string;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: deadline.signal, redirect: "manual" });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: callHeaders(this.headers, call), body: bodyFor(call, model), signal: deadline.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       const text = await readCapped(res, this.maxBytes);
       if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
@@ -126,7 +126,7 @@ export class OpenAIProvider implements Provider {
     const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what(), idle.stoppedWith);
     let body: ReadableStream<Uint8Array>;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: this.headers, body: bodyFor(call, model), signal: idle.signal, redirect: "manual" });
+      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: callHeaders(this.headers, call), body: bodyFor(call, model), signal: idle.signal, redirect: "manual" });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {

@@ -10,6 +10,13 @@ export interface ChatCall {
   body: ChatRequest;
   /** The request exactly as the client sent it: forwarded byte for byte when nothing changes. */
   raw: string | Uint8Array;
+  /** The request's id (`x-request-id`), sent upstream with every call made for it. */
+  requestId?: string;
+}
+
+/** A provider's fixed headers plus the request's id, so the upstream's logs can be matched to ours. */
+export function callHeaders(base: Record<string, string>, call: ChatCall): Record<string, string> {
+  return call.requestId === undefined ? base : { ...base, "x-request-id": call.requestId };
 }
 
 export interface CallOptions {

@@ -1,7 +1,7 @@
 import type { Continuation } from "../../config/provider-spec.ts";
 import { badGateway } from "../../errors.ts";
 import type { Model } from "../../schema.ts";
-import type { CallOptions, ChatCall, Completion, Provider } from "../provider.ts";
+import { callHeaders, type CallOptions, type ChatCall, type Completion, type Provider } from "../provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "../read-body.ts";
 import { fromUpstreamException, redactor, upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { anthropicError, fromAnthropicResponse, statusOfErrorType } from "./errors.ts";
@@ -99,7 +99,7 @@ export class AnthropicProvider implements Provider {
     options.calls?.track(timer);
     let text: string | undefined;
     try {
-      const res = await this.post(request, timer.signal);
+      const res = await this.post(request, call, timer.signal);
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       text = await readCapped(res, this.maxBytes);
     } catch (err) {
@@ -130,7 +130,7 @@ export class AnthropicProvider implements Provider {
     options.calls?.track(timer);
     let body: ReadableStream<Uint8Array>;
     try {
-      const res = await this.post(request, timer.signal);
+      const res = await this.post(request, call, timer.signal);
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {
@@ -188,7 +188,7 @@ export class AnthropicProvider implements Provider {
     });
   }
 
-  private post(request: Translated["request"], signal: AbortSignal): Promise<Response> {
-    return this.fetch(`${this.base}/v1/messages`, { method: "POST", headers: this.headers, body: JSON.stringify(request), signal, redirect: "manual" });
+  private post(request: Translated["request"], call: ChatCall, signal: AbortSignal): Promise<Response> {
+    return this.fetch(`${this.base}/v1/messages`, { method: "POST", headers: callHeaders(this.headers, call), body: JSON.stringify(request), signal, redirect: "manual" });
   }
 }
