@@ -2,18 +2,22 @@ import { Elysia } from "elysia";
 import type { Config } from "./config.ts";
 import { ModelEntry } from "./config/file-schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
-import { TargetHealth } from "./gateway/health.ts";
+import { TargetHealth, type CooldownEvent } from "./gateway/health.ts";
 import { RouteTable } from "./gateway/route-table.ts";
 import { Router } from "./gateway/router.ts";
 import { sleep } from "./gateway/sleep.ts";
 import { chatRoutes } from "./http/chat.ts";
 import { ConnectionTimeouts } from "./http/connection.ts";
+import { cors, CorsPolicy, withCors } from "./http/cors.ts";
 import { Answering } from "./http/tracked.ts";
 import { docs } from "./http/docs.ts";
 import { guard, guardRules, type GuardPolicy } from "./http/guard.ts";
+import { metricsRoute } from "./http/metrics-route.ts";
 import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
 import { opsRoutes, publicRoutes } from "./http/ops.ts";
+import { requestIds } from "./http/request-id.ts";
 import { simpleChatRoutes } from "./http/simple-chat.ts";
+import { Metrics } from "./obs/metrics.ts";
 import { Stats } from "./obs/stats.ts";
 import { createProviders } from "./providers/registry.ts";
 import { AuthFailures } from "./auth/failures.ts";
@@ -38,8 +42,17 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const stats = new Stats();
   const now = overrides.now ?? Date.now;
   let running = config;
-  const start = generation(config, overrides);
+  /** Who hears of targets entering and leaving cooldown (the log, metrics), whichever health object is current: add to it. */
+  const cooldowns = new Set<(event: CooldownEvent) => void>();
+  const onCooldown = (event: CooldownEvent) => {
+    for (const listener of cooldowns) listener(event);
+  };
+  const start = generation(config, overrides, {}, onCooldown);
   const gateway = new Gateway(start.router, stats, now, config.timeoutMs);
+  // metrics: counted from the same finish records and cooldown events as the log, served at /metrics.
+  const metrics = new Metrics({ stats, config: () => running, health: () => gateway.router.health });
+  gateway.finishes.subscribe(metrics.record);
+  cooldowns.add(metrics.countCooldown);
   const rules = new Live(guardRules(start.guard));
   let lastReload: ReloadState | undefined;
 
@@ -51,7 +64,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   function reload(parsed: Config): string {
     const { config: next, needRestart } = keepRestartOnly(running, parsed);
     const previous = { health: gateway.router.health, guard: rules.current };
-    const built = generation(next, overrides, carried(running, next, previous));
+    const built = generation(next, overrides, carried(running, next, previous), onCooldown);
     gateway.router = built.router;
     gateway.timeoutMs = next.timeoutMs;
     rules.current = guardRules(built.guard);
@@ -62,6 +75,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   }
   const rejected = (message: string): void => void (lastReload = { at: new Date(now()).toISOString(), ok: false, error: message });
   const current = () => running;
+  // CORS is built once, at start: CHATGATE_CORS_ORIGINS comes from the environment, which a reload does not change.
+  const corsPolicy = config.corsOrigins.length > 0 ? new CorsPolicy(config.corsOrigins) : undefined;
   const answering = new Answering(new ConnectionTimeouts(() => app.server, config.idleConnectionTimeoutS), config.streamHeartbeatMs, config.streamIdleTimeoutMs);
   const app = new Elysia({
     // Bodies are parsed and checked by our own parser; Elysia must neither strip unknown fields
@@ -73,22 +88,28 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // goes to our catch-all, never to Elysia's fallback router (see `unrouted`).
     // reusePort off (Elysia turns it on): a second chatgate on a busy port must fail to start,
     // not silently take half the connections.
-    serve: { reusePort: false, idleTimeout: config.idleConnectionTimeoutS, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes) } },
+    serve: { reusePort: false, idleTimeout: config.idleConnectionTimeoutS, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": withCors(unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes), corsPolicy) } },
     // Elysia otherwise takes the path to start after the 11th character of the URL, wrong for a
     // short Host (`Host: a`); with the catch-all above this matters only for the context's path.
     handler: { standardHostname: false },
   });
   app
+    // First: every answer, errors included, carries the request's id.
+    .use(requestIds())
+    // CORS headers on every answer Elysia gives (preflights go to the catch-all above); off: no hook.
+    .use(cors(corsPolicy))
     .use(onError(stats, gateway.finishes))
     // Public: mounted before the guard. Every route mounted after it needs a key (when keys are set).
     .use(publicRoutes())
     .use(docs())
+    // metrics: before the guard, so a scrape never counts against a rate limit; it checks keys itself.
+    .use(metricsRoute({ metrics, metricsKeys: config.metricsKeyDigests, rules, server: () => app.server }))
     .use(guard({ rules, stats, server: () => app.server }))
     .use(opsRoutes(gateway, stats, () => lastReload))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
   // The router is `gateway.router`: the current one, which a reload replaces.
-  return { app, stats, gateway, reload, rejected, current };
+  return { app, stats, gateway, reload, rejected, current, cooldowns };
 }
 
 /** What a reload keeps from the running generation: objects whose settings are the same. */
@@ -110,12 +131,13 @@ function carried(old: Config, next: Config, previous: { health: TargetHealth; gu
 }
 
 /** One config's providers, routes, router and guard policy: what a reload builds anew and swaps in. */
-function generation(config: Config, overrides: AppOverrides, keep: Carried = {}) {
+function generation(config: Config, overrides: AppOverrides, keep: Carried, onCooldown: (event: CooldownEvent) => void) {
   const now = overrides.now ?? Date.now;
   const providers = createProviders(config, overrides.fetch);
   const routes = new Map(Object.entries(config.models).map(([name, route]) => [name, { name, ...route }]));
   const health =
     keep.health ?? new TargetHealth({ after: config.cooldownAfter > 0 ? config.cooldownAfter : Number.POSITIVE_INFINITY, cooldownMs: config.cooldownMs }, now);
+  health.onCooldown = onCooldown;
   const direct = { implicit: config.resume, maxResumes: ModelEntry.properties.max_resumes.default as number };
   const router = new Router(providers, new RouteTable(providers, routes, direct), {
     providers, health, retries: config.retries, maxRetryWaitMs: config.maxRetryWaitMs, now,

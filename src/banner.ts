@@ -19,6 +19,29 @@ export function printableUrl(href: string): string {
  * URL) are visible before the first request. Never prints a key.
  */
 export function bannerLines(config: Config, url: string): string[] {
+  const f = bannerFacts(config, url);
+  return [
+    f.headline,
+    `  requests go to: ${f.requestsGoTo}`,
+    ...(f.models !== undefined ? [`  models:         ${f.models}`] : []),
+    `  client auth:    ${f.clientAuth}`,
+    `  rate limit:     ${f.rateLimit}`,
+    `Swagger UI: ${f.docs}`,
+    `Try: ${f.tryCurl}`,
+    ...resumeNotes(config),
+  ];
+}
+
+/**
+ * The start-up line as a log shipper gets it: the headline as its message and the banner's facts
+ * as fields (no curl example: that is for a person at a terminal). The notes follow as warnings.
+ */
+export function startupFields(config: Config, url: string) {
+  const f = bannerFacts(config, url);
+  return { message: f.headline, fields: { url, version: VERSION, requests_go_to: f.requestsGoTo, models: f.models ?? null, client_auth: f.clientAuth, rate_limit: f.rateLimit, docs: f.docs } };
+}
+
+function bannerFacts(config: Config, url: string) {
   const keys = config.apiKeyDigests.length;
   const providers = config.providers.map((p) => {
     if (p.type === "mock") return `${p.id} (built-in mock, ${config.providers.length === 1 ? "answers every model name" : `model "${p.id}"`})`;
@@ -29,16 +52,15 @@ export function bannerLines(config: Config, url: string): string[] {
   const limit = config.rateLimitMax > 0 ? `${config.rateLimitMax} requests per ${config.rateLimitWindowMs / 1000} s per ${keys > 0 ? "key" : "client address"}` : "off";
   const model = Object.keys(config.models)[0] ?? (config.mock ? "mock" : config.defaultModel);
   const auth = keys > 0 ? ` -H "Authorization: Bearer $CHATGATE_KEY"` : "";
-  return [
-    `chatgate ${VERSION} listening on ${url} (${where || "no provider configured: completions answer 503"})`,
-    `  requests go to: ${providers.join("; ") || "nowhere (set OPENAI_API_KEY / OPENAI_BASE_URL, or CHATGATE_MOCK=1)"}`,
-    ...(Object.keys(config.models).length > 0 ? [`  models:         ${Object.keys(config.models).join(", ")}`] : []),
-    `  client auth:    ${keys > 0 ? `on, ${keys} key${keys === 1 ? "" : "s"}` : "off (no CHATGATE_API_KEYS): anyone who can reach this address may call it"}`,
-    `  rate limit:     ${limit}`,
-    `Swagger UI: ${url}/docs`,
-    `Try: curl ${url}/v1/chat/completions -H "Content-Type: application/json"${auth} -d '{"model":"${model}","messages":[{"role":"user","content":"Hello, chatgate!"}]}'`,
-    ...resumeNotes(config),
-  ];
+  return {
+    headline: `chatgate ${VERSION} listening on ${url} (${where || "no provider configured: completions answer 503"})`,
+    requestsGoTo: providers.join("; ") || "nowhere (set OPENAI_API_KEY / OPENAI_BASE_URL, or CHATGATE_MOCK=1)",
+    models: Object.keys(config.models).length > 0 ? Object.keys(config.models).join(", ") : undefined,
+    clientAuth: keys > 0 ? `on, ${keys} key${keys === 1 ? "" : "s"}` : "off (no CHATGATE_API_KEYS): anyone who can reach this address may call it",
+    rateLimit: limit,
+    docs: `${url}/docs`,
+    tryCurl: `curl ${url}/v1/chat/completions -H "Content-Type: application/json"${auth} -d '{"model":"${model}","messages":[{"role":"user","content":"Hello, chatgate!"}]}'`,
+  };
 }
 
 /** Stream resume asked for where no target can continue an answer: it would never happen, so say so. */

@@ -1,11 +1,13 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { sha256 } from "./auth/keys.ts";
 import { fileCore } from "./config/file-core.ts";
+import { parseCorsOrigins } from "./config/cors-origins.ts";
 import { FieldError } from "./config/field-error.ts";
 import { CONTINUATIONS } from "./config/file-schema.ts";
 import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
 import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
 import { resolveRouting } from "./config/routing.ts";
+import { LOG_LEVELS } from "./obs/log-levels.ts";
 
 /** Everything chatgate reads at start-up. The schema is the type; `parseConfig` fills it. */
 export const Config = Type.Object({
@@ -18,6 +20,8 @@ export const Config = Type.Object({
   mock: Type.Boolean({ default: false }),
   /** SHA-256 digests of the client keys; empty means no client auth. */
   apiKeyDigests: Type.Array(Type.Uint8Array()),
+  /** SHA-256 digests of CHATGATE_METRICS_KEY (env only): when set, the only keys /metrics takes; empty: the client keys'. */
+  metricsKeyDigests: Type.Array(Type.Uint8Array()),
   allowNoAuth: Type.Boolean({ default: false }),
   rateLimitMax: Type.Integer({ minimum: 0, default: 60 }),
   rateLimitWindowMs: Type.Integer({ minimum: 1, default: 60_000 }),
@@ -44,6 +48,17 @@ export const Config = Type.Object({
   resume: Type.Boolean({ default: false }),
   /** CHATGATE_CONTINUATION: how the implicit `openai` provider continues a partial answer. */
   implicitContinuation: Continuation,
+  /** CHATGATE_LOG_LEVEL: the least severe level written. */
+  logLevel: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: "info" }),
+  /** CHATGATE_LOG_REQUESTS: one line per request (0 turns it off; truncated streams are still logged). */
+  logRequests: Type.Boolean({ default: true }),
+  /** CHATGATE_LOG_FORMAT: `json` or `pretty`; unset, JSON unless stdout is a terminal. */
+  logFormat: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("pretty")])),
+  /**
+   * CHATGATE_CORS_ORIGINS: browser origins allowed to call the gateway (`https://app.example.com`),
+   * or `["*"]` for any; empty (the default) turns CORS off. See src/config/cors-origins.ts.
+   */
+  corsOrigins: Type.Array(Type.String()),
   // From here on: the config file (src/config/), whose schema holds these defaults.
   /** Every provider: the file's, then the implicit `openai` (OPENAI_*) and `mock` ones. */
   providers: Type.Array(ProviderSpec),
@@ -104,6 +119,7 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     upstreamConfigured: Boolean(env.OPENAI_API_KEY || env.OPENAI_BASE_URL),
     mock: flags.mock === true || flag("CHATGATE_MOCK", env.CHATGATE_MOCK, file.mock),
     apiKeyDigests: keys,
+    metricsKeyDigests: parseKeys(env.CHATGATE_METRICS_KEY, "CHATGATE_METRICS_KEY", "let the client keys read /metrics"),
     allowNoAuth: flag("CHATGATE_ALLOW_NO_AUTH", env.CHATGATE_ALLOW_NO_AUTH, file.allowNoAuth),
     rateLimitMax: integer("CHATGATE_RATE_LIMIT_MAX", env.CHATGATE_RATE_LIMIT_MAX, file.rateLimitMax ?? 60, 0),
     rateLimitWindowMs: integer("CHATGATE_RATE_LIMIT_WINDOW_MS", env.CHATGATE_RATE_LIMIT_WINDOW_MS, file.rateLimitWindowMs ?? 60_000, 1),
@@ -120,6 +136,10 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     idleConnectionTimeoutS: integer("CHATGATE_IDLE_CONNECTION_TIMEOUT_S", env.CHATGATE_IDLE_CONNECTION_TIMEOUT_S, 30, 1, 255),
     resume: flag("CHATGATE_RESUME", env.CHATGATE_RESUME, undefined),
     implicitContinuation: continuation(env.CHATGATE_CONTINUATION),
+    logLevel: oneOf("CHATGATE_LOG_LEVEL", env.CHATGATE_LOG_LEVEL, LOG_LEVELS, "info"),
+    logRequests: flag("CHATGATE_LOG_REQUESTS", env.CHATGATE_LOG_REQUESTS, true),
+    logFormat: env.CHATGATE_LOG_FORMAT?.trim() ? oneOf("CHATGATE_LOG_FORMAT", env.CHATGATE_LOG_FORMAT, ["json", "pretty"] as const, "json") : undefined,
+    corsOrigins: parseCorsOrigins(env.CHATGATE_CORS_ORIGINS),
   };
   const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
   const config: Config = {
@@ -171,6 +191,13 @@ function flag(name: string, value: string | undefined, fallback = false): boolea
   throw new ConfigError(name, `expected 1 or 0, got "${value}"`);
 }
 
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  const text = (value ?? "").trim().toLowerCase();
+  if (text === "") return fallback;
+  if (!(allowed as readonly string[]).includes(text)) throw new ConfigError(name, `expected one of ${allowed.join(", ")}, got "${value}"`);
+  return text as T;
+}
+
 function continuation(value: string | undefined): Continuation {
   const text = (value ?? "").trim();
   if (text === "") return "none";
@@ -194,17 +221,18 @@ function baseUrl(value: string | undefined): string {
 const EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /**
- * Client keys: plain secrets are digested at once; `sha256:<hex>` entries are taken as digests.
+ * Client keys (and the metrics key: `variable` names where they came from, `unsetMeans` what leaving
+ * it unset does): plain secrets are digested at once; `sha256:<hex>` entries are taken as digests.
  * Unset means no client auth. An empty key is refused, never skipped: a variable that is set but
  * empty, an empty entry (`a,,b`) or the digest of the empty string is a script whose key variable
  * was unset, and starting on it would either open the gateway or accept an empty key. Messages
  * name the entry by position, never by value (values are secrets).
  */
-export function parseKeys(value: string | undefined): Uint8Array[] {
+export function parseKeys(value: string | undefined, variable = "CHATGATE_API_KEYS", unsetMeans = "run without client auth"): Uint8Array[] {
   if (value === undefined) return [];
-  const fail = (message: string) => new ConfigError("CHATGATE_API_KEYS", message);
+  const fail = (message: string) => new ConfigError(variable, message);
   if (value.replace(/[\s,]/g, "") === "") {
-    throw fail("is set but holds no key; unset it to run without client auth, or give comma-separated keys");
+    throw fail(`is set but holds no key; unset it to ${unsetMeans}, or give comma-separated keys`);
   }
   const digests: Uint8Array[] = [];
   for (const [i, entry] of value.split(",").entries()) {

@@ -1,9 +1,11 @@
 // The gateway process proper: configure, listen, drain on SIGTERM/SIGINT. Entered via main.ts.
 import { createApp } from "./app.ts";
-import { bannerLines, probeProviders } from "./banner.ts";
+import { bannerLines, probeProviders, resumeNotes, startupFields } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config, type Flags } from "./config.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
+import type { FinishRecord } from "./gateway/finish.ts";
+import { cooldownLog, createLogger, requestLog } from "./obs/log.ts";
 import { VERSION_LINE } from "./version.ts";
 
 /** How long after listening the providers' model lists are checked. */
@@ -46,7 +48,11 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 // One reload at a time, in the order the signals came; never during a drain.
 process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
-const { app, stats, gateway, reload, rejected, current } = createApp(config);
+const { app, stats, gateway, reload, rejected, current, cooldowns } = createApp(config);
+// The logger loads once the port is open (pino and its modules cost start-up time); what ends
+// before then is held and logged as soon as it is ready.
+const early: FinishRecord[] = [];
+const holdEarly = gateway.finishes.subscribe((record) => void early.push(record));
 try {
   app.listen({ hostname: config.host, port: config.port });
 } catch (err) {
@@ -54,9 +60,26 @@ try {
   process.exit(1);
 }
 const server = app.server!;
+const logFormat = config.logFormat ?? (process.stdout.isTTY ? "pretty" : "json");
+// The signal handlers wait for it too: no handler can run before this line (no await since they were installed).
+const logReady = createLogger({ level: config.logLevel, format: logFormat });
+const log = await logReady;
+const logRequest = requestLog(log, config.logRequests);
+gateway.finishes.subscribe(logRequest);
+holdEarly();
+for (const record of early.splice(0)) logRequest(record);
+cooldowns.add(cooldownLog(log));
 collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
-for (const line of bannerLines(config, url)) console.log(line);
+if (logFormat === "pretty") {
+  // A person at a terminal gets the banner as written, curl example included.
+  process.stdout.write(`${bannerLines(config, url).join("\n")}\n`);
+} else {
+  const { message, fields } = startupFields(config, url);
+  // Written whatever the level: that it started, where and how is what every operator needs.
+  (log.isLevelEnabled("info") ? log : log.child({}, { level: "info" })).info(fields, message);
+  for (const note of resumeNotes(config)) log.warn(note);
+}
 // Under systemd (Type=notify): readiness, status, watchdog. Imported only when the service manager
 // asks, so any other start-up neither loads nor runs it; not awaited, so the signal handlers below
 // are in place before anything else runs.
@@ -65,28 +88,30 @@ const systemd = process.env.NOTIFY_SOCKET
       startServiceNotifier(
         process.env,
         () => ({ total: stats.total, inFlightJson: stats.inFlightJson, inFlightStreams: stats.inFlightStreams, targets: gateway.router.health.snapshot() }),
-        (line) => console.error(line),
+        (line) => log.warn(line),
       ),
     )
   : undefined;
 // The model-list check is advice, not readiness: it waits until the first requests can be answered
 // instead of competing with them for the CPU while the process starts.
-setTimeout(() => void probeProviders(gateway.router.all, config, (line) => console.error(line)), PROBE_DELAY_MS);
+setTimeout(() => void probeProviders(gateway.router.all, config, (line) => (line.includes("warning:") ? log.warn(line) : log.info(line))), PROBE_DELAY_MS);
 
 /** After the drain time runs out and requests in flight are told why, how long their answers have to go out. */
 const FLUSH_MS = 1_000;
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  const log = await logReady;
   if (stopping) {
     // A second Ctrl-C (or SIGTERM) means now: what is in flight is cut.
-    console.log(`chatgate: ${signal} again: exiting now`);
+    log.warn(`chatgate: ${signal} again: exiting now`);
     process.exit(128 + (signal === "SIGINT" ? 2 : 15));
   }
   stopping = true;
   void systemd?.then((notifier) => notifier.stopping());
   const inFlight = stats.inFlightJson + stats.inFlightStreams;
-  console.log(
+  log.info(
+    { signal, in_flight: inFlight },
     `chatgate: ${signal}: no longer accepting; waiting for ${inFlight} request(s) in flight (up to ${current().shutdownTimeoutMs} ms); press Ctrl-C again to force`,
   );
   const closing = server.stop(false);
@@ -95,7 +120,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     Bun.sleep(current().shutdownTimeoutMs).then(() => false),
   ]);
   if (!drained) {
-    console.log("chatgate: shutdown timeout reached; ending the requests still in flight (server_shutting_down)");
+    log.warn("chatgate: shutdown timeout reached; ending the requests still in flight (server_shutting_down)");
     gateway.stopAll();
     // `closing` settles once the server has written the answers still in flight.
     await Promise.race([Promise.all([closing, stats.idle()]), Bun.sleep(FLUSH_MS)]);
@@ -111,17 +136,18 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
  */
 let reloads = Promise.resolve();
 async function reloadConfig(): Promise<void> {
+  const log = await logReady;
   const notifier = await systemd;
   notifier?.reloading();
   let ok = true;
   try {
-    console.log(reload(parseConfig(process.env, flags)));
+    log.info(reload(parseConfig(process.env, flags)));
   } catch (err) {
     // Whatever failed (a ConfigError, or the file gone), the running config stays.
     ok = false;
     const message = err instanceof Error ? err.message : String(err);
     rejected(message);
-    console.error(`chatgate: reload rejected: ${message}; keeping the running config`);
+    log.error(`chatgate: reload rejected: ${message}; keeping the running config`);
   }
   notifier?.reloaded(ok);
 }

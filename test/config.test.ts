@@ -235,8 +235,8 @@ describe("the chatgate command", () => {
 });
 
 describe("start-up output", () => {
-  test("prints the URL it listens on and a curl line that works when pasted", async () => {
-    await using gw = await serve([], { CHATGATE_MOCK: "1", CHATGATE_API_KEYS: "ck-startup-key" });
+  test("at a terminal (the readable log format) it prints the URL it listens on and a curl line that works when pasted", async () => {
+    await using gw = await serve([], { CHATGATE_MOCK: "1", CHATGATE_API_KEYS: "ck-startup-key", CHATGATE_LOG_FORMAT: "pretty" });
     const curl = (await gw.until(/(curl [^\n]*)\n/))[1]!;
     expect(curl).toContain(`${gw.url.origin}/v1/chat/completions`);
     if (!Bun.which("curl")) return; // the line's shape is checked above; pasting it needs curl

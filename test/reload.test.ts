@@ -116,8 +116,9 @@ describe("SIGHUP reloads the config", () => {
 
     file.rewrite(`providers:\n  - {id: a, type: openai, base_url: 'ftp://127.0.0.1/v1'}\n`);
     gw.proc.kill("SIGHUP");
-    const [line] = await gw.waitForOutput(/chatgate: reload rejected: .*/);
-    expect(line).toBe(`chatgate: reload rejected: ${file.path}: providers[0].base_url: expected an http(s) URL; keeping the running config`);
+    const line = await gw.waitForLog((l) => l.msg.startsWith("chatgate: reload rejected"));
+    expect(line.level).toBe("error");
+    expect(line.msg).toBe(`chatgate: reload rejected: ${file.path}: providers[0].base_url: expected an http(s) URL; keeping the running config`);
 
     const res = await chat(gw.url, false);
     expect(res.status).toBe(200);
@@ -134,8 +135,8 @@ describe("SIGHUP reloads the config", () => {
     await using gw = await spawnBinary({}, ["--config", file.path]);
     file.rewrite("providers:\n  - {id: mock, type: mock}\ndefault_model: two\nstream_idle_timeout: 6s\n");
     gw.proc.kill("SIGHUP");
-    const [line] = await gw.waitForOutput(/config reloaded: .*/);
-    expect(line).toEndWith("; CHATGATE_STREAM_IDLE_TIMEOUT_MS, CHATGATE_DEFAULT_MODEL changed but need a restart (running values kept)");
+    const line = await gw.waitForLog((l) => l.msg.includes("config reloaded: "));
+    expect(line.msg).toEndWith("; CHATGATE_STREAM_IDLE_TIMEOUT_MS, CHATGATE_DEFAULT_MODEL changed but need a restart (running values kept)");
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
   });
 

@@ -85,7 +85,7 @@ describe("without NOTIFY_SOCKET", () => {
     await using gw = await spawnBinary({ CHATGATE_MOCK: "1", ...WATCHDOG });
     await Bun.sleep(400);
     expect(listener.received).toEqual([]);
-    expect(gw.output()).toMatch(/^chatgate \S+ listening on http:\/\/127\.0\.0\.1:\d+ \(built-in mock model\)\n/);
+    expect(gw.logs()[0]!.msg).toMatch(/^chatgate \S+ listening on http:\/\/127\.0\.0\.1:\d+ \(built-in mock model\)$/);
     expect(gw.output()).not.toContain("systemd");
   });
 

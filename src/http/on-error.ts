@@ -3,6 +3,8 @@ import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGate
 import type { Finishes } from "../gateway/finish.ts";
 import { isRecorded, refusedRecord } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
+import { keyIdOf } from "./guard.ts";
+import { REQUEST_ID, requestIdFor, requestIdOf } from "./request-id.ts";
 import { servedHeaders } from "./tracked.ts";
 
 /** The path of a request URL, which Bun gives without scheme and host when the Host header is missing or unusable. */
@@ -57,6 +59,12 @@ export function toWireError(code: string | number, error: unknown, request: Requ
 }
 
 /**
+ * Headers set before the error that its response keeps: the rate limit's, and CORS's (a page must
+ * be able to read a 401 or 429, not see an opaque CORS failure).
+ */
+const keptOnError = (key: string): boolean => key.startsWith("x-ratelimit-") || key.startsWith("access-control-") || key === "vary";
+
+/**
  * The one place where anything thrown becomes an OpenAI error response. Headers already set on
  * the request (rate-limit headers) are kept.
  */
@@ -66,9 +74,10 @@ export function onError(stats: Stats, finishes: Finishes) {
     if (err.status >= 500 && !(error instanceof GatewayError)) console.error("chatgate: internal error:", error);
     stats.countError(err.status);
     // A request the gateway took has its record already; one refused before it gets one here.
-    if (!isRecorded(error)) finishes.emit(refusedRecord(requestPath(request.url), err.status, err.code ?? err.type));
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && key.startsWith("x-ratelimit-")) headers[key] = value;
+    const id = requestIdOf(set) ?? requestIdFor(request.headers.get(REQUEST_ID));
+    if (!isRecorded(error)) finishes.emit(refusedRecord(requestPath(request.url), err.status, err.code ?? err.type, id, keyIdOf(set)));
+    const headers: Record<string, string> = { [REQUEST_ID]: id };
+    for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && keptOnError(key)) headers[key] = value;
     servedHeaders(headers, err.served);
     return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...headers, ...errorHeaders(err) } });
   });
@@ -87,10 +96,10 @@ const methodNotAllowed = (method: string, path: string, methods: readonly string
   });
 
 /** Answers a request as an OpenAI-shaped error, with extra headers (`Allow`). */
-function errorResponse(stats: Stats, finishes: Finishes, path: string, err: GatewayError, headers: Record<string, string> = {}): Response {
+function errorResponse(stats: Stats, finishes: Finishes, path: string, id: string, err: GatewayError, headers: Record<string, string> = {}): Response {
   stats.countError(err.status);
-  finishes.emit(refusedRecord(path, err.status, err.code ?? err.type));
-  return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...errorHeaders(err), ...headers } });
+  finishes.emit(refusedRecord(path, err.status, err.code ?? err.type, id));
+  return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...errorHeaders(err), ...headers, [REQUEST_ID]: id } });
 }
 
 /**
@@ -121,16 +130,17 @@ export function unrouted(routes: () => readonly KnownRoute[], stats: Stats, fini
   return (request: Request): Response => {
     stats.total++;
     const path = requestPath(request.url);
+    const id = requestIdFor(request.headers.get(REQUEST_ID));
     const methods = allowed(path);
     // A method the path takes means Bun's router did not take the path as written (say, encoded):
     // that is a 404 like any path we do not serve.
     if (methods !== undefined && !methods.includes(request.method)) {
-      return errorResponse(stats, finishes, path, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
+      return errorResponse(stats, finishes, path, id, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
     }
     if (path.length > 1 && path.endsWith("/") && !path.endsWith("//") && allowed(path.slice(0, -1)) !== undefined) {
       const query = request.url.indexOf("?");
-      return new Response(null, { status: 308, headers: { location: path.slice(0, -1) + (query === -1 ? "" : request.url.slice(query)) } });
+      return new Response(null, { status: 308, headers: { location: path.slice(0, -1) + (query === -1 ? "" : request.url.slice(query)), [REQUEST_ID]: id } });
     }
-    return errorResponse(stats, finishes, path, notFound(`Invalid URL (${request.method} ${path}).`));
+    return errorResponse(stats, finishes, path, id, notFound(`Invalid URL (${request.method} ${path}).`));
   };
 }

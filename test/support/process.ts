@@ -9,9 +9,30 @@ export interface GatewayProcess {
   output(): string;
   /** Resolves with the first match of `pattern` in what the process printed (now or later). */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** The JSON log lines printed on stdout so far, parsed (the lines that are not JSON are left out). */
+  logs(): LogLine[];
+  /** Resolves with the first JSON log line (now or later) that `match` accepts. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   exited: Promise<number>;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** One line of chatgate's JSON log. */
+export type LogLine = Record<string, unknown> & { level: string; time: string; msg: string };
+
+/** The JSON lines in a process's stdout, parsed. */
+export function parseLogLines(stdout: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      lines.push(JSON.parse(line) as LogLine);
+    } catch {
+      // a line still being written
+    }
+  }
+  return lines;
 }
 
 export const SOURCE_CMD = [process.execPath, "src/main.ts"];
@@ -43,11 +64,26 @@ export async function spawnGateway(cmd: string[], env: Record<string, string> = 
   const listening = Promise.withResolvers<string>();
   const output = () => out.join("") + err.join("");
   const waiters = new Set<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }>();
+  const logWaiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+  const logs = () => parseLogLines(out.join(""));
   const check = () => {
     for (const waiter of waiters) {
       const match = output().match(waiter.pattern);
       if (match) (waiters.delete(waiter), waiter.resolve(match));
     }
+    if (logWaiters.size === 0) return;
+    const lines = logs();
+    for (const waiter of logWaiters) {
+      const line = lines.find(waiter.match);
+      if (line) (logWaiters.delete(waiter), waiter.resolve(line));
+    }
+  };
+  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000) => {
+    const { promise, resolve, reject } = Promise.withResolvers<LogLine>();
+    const timer = setTimeout(() => reject(new Error(`no log line as expected within ${timeoutMs} ms:\n${output()}`)), timeoutMs);
+    logWaiters.add({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+    check();
+    return promise;
   };
   const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) => {
     const { promise, resolve, reject } = Promise.withResolvers<RegExpMatchArray>();
@@ -66,7 +102,7 @@ export async function spawnGateway(cmd: string[], env: Record<string, string> = 
     proc.kill("SIGKILL");
     await exited;
   };
-  return { url, proc, output, waitForOutput, exited, stop, [Symbol.asyncDispose]: stop };
+  return { url, proc, output, waitForOutput, logs, waitForLog, exited, stop, [Symbol.asyncDispose]: stop };
 }
 
 /** Runs chatgate to completion (e.g. --help) and returns what it printed. */

@@ -1,0 +1,99 @@
+import type { Logger } from "pino";
+import type { FinishRecord } from "../gateway/finish.ts";
+import type { CooldownEvent } from "../gateway/health.ts";
+
+export type { Logger };
+import type { LogLevel } from "./log-levels.ts";
+/** `json`: one JSON object per line (journald, log shippers); `pretty`: a readable line (a terminal). */
+export type LogFormat = "json" | "pretty";
+
+export interface LogOptions {
+  level: LogLevel;
+  format: LogFormat;
+  /** Where lines go: stdout unless a test says otherwise. */
+  fd?: number;
+}
+
+/**
+ * The process's logger: pino writing synchronously to stdout (no worker thread, no buffer a crash
+ * could lose). Lines carry `time` (ISO) and `level` (its name), which a shipper reads without a
+ * table of pino's numbers. The readable format is pino-pretty, loaded only when asked for.
+ */
+export async function createLogger({ level, format, fd = 1 }: LogOptions): Promise<Logger> {
+  // Loaded here, not at the top: tests and tools that build an app without a logger never load it.
+  const { pino } = await import("pino");
+  const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
+  if (format === "json") return pino(options, pino.destination({ fd, sync: true }));
+  const { default: pretty } = await import("pino-pretty");
+  return pino(
+    { level, base: undefined },
+    pretty({ sync: true, destination: fd, colorize: Boolean(process.stdout.isTTY) && fd === 1, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", hideObject: true, messageFormat: readable }),
+  );
+}
+
+/** A line as a person reads it: the message, then the fields as `key=value`; a request as one summary. */
+function readable(log: Record<string, unknown>, messageKey: string): string {
+  const skip = new Set([messageKey, "level", "time", "pid", "hostname"]);
+  if (log[messageKey] === "request") return requestSummary(log);
+  const fields = Object.entries(log)
+    .filter(([key, value]) => !skip.has(key) && value !== null && value !== undefined)
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+  return [String(log[messageKey] ?? ""), ...fields].join(" ");
+}
+
+/** `req 1b2c… /v1/chat/completions gpt-4o → openai/gpt-4o-2024-08-06 200 ok stream 1 attempt 12+340 tokens ttfb 210 ms 1840 ms` */
+function requestSummary(r: Record<string, unknown>): string {
+  const who = r.provider ? `${r.provider}/${r.upstream_model}` : "-";
+  const tokens = r.tokens_in !== null || r.tokens_out !== null ? ` ${r.tokens_in ?? "?"}+${r.tokens_out ?? "?"} tokens` : "";
+  const attempts = `${r.attempts} attempt${r.attempts === 1 ? "" : "s"}`;
+  const ttfb = r.ttfb_ms !== null && r.ttfb_ms !== undefined ? ` ttfb ${r.ttfb_ms} ms` : "";
+  const key = r.key_id ? ` key ${r.key_id}` : "";
+  const error = r.error ? ` (${r.error})` : "";
+  return `req ${r.req_id}${key} ${r.route} ${r.model ?? "-"} → ${who} ${r.status} ${r.outcome}${error}${r.stream ? " stream" : ""} ${attempts}${tokens}${ttfb} ${r.duration_ms} ms`;
+}
+
+/** What one request's line holds: who, what, how it ended, how long. Never a prompt, an answer or a key. */
+export function requestFields(r: FinishRecord) {
+  return {
+    req_id: r.requestId,
+    key_id: r.keyId,
+    route: r.route,
+    model: r.model,
+    provider: r.provider,
+    upstream_model: r.upstreamModel,
+    status: r.status,
+    outcome: r.outcome,
+    error: r.errorCode,
+    attempts: r.attempts.length,
+    stream: r.stream,
+    resumed: r.resumed,
+    tokens_in: r.usage?.prompt_tokens ?? null,
+    tokens_out: r.usage?.completion_tokens ?? null,
+    ttfb_ms: r.ttfbMs === undefined ? null : Math.round(r.ttfbMs * 10) / 10,
+    duration_ms: Math.round(r.durationMs * 10) / 10,
+  };
+}
+
+/**
+ * The finish-record subscribers of the log: with request lines on, one line per request, written
+ * as it ends (a failure or a truncated stream at `warn`); off, only the truncated streams.
+ */
+export function requestLog(log: Logger, everyRequest: boolean): (r: FinishRecord) => void {
+  return (r) => {
+    const bad = r.status >= 500 || r.outcome === "truncated";
+    if (everyRequest) {
+      if (bad) log.warn(requestFields(r), "request");
+      else if (log.isLevelEnabled("info")) log.info(requestFields(r), "request");
+    } else if (r.outcome === "truncated") {
+      log.warn(requestFields(r), "stream truncated");
+    }
+  };
+}
+
+/** A target entering or leaving its cooldown: one line each. */
+export function cooldownLog(log: Logger): (e: CooldownEvent) => void {
+  return (e) => {
+    if (e.kind === "entered") log.warn({ provider: e.provider, model: e.model, reason: e.reason, until: new Date(e.until ?? 0).toISOString() }, "cooldown entered");
+    else log.info({ provider: e.provider, model: e.model }, "cooldown left");
+  };
+}
