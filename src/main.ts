@@ -28,7 +28,8 @@ const JIT_NORMAL_AFTER_MS = 1_000;
 // Loaded only now, after the execve above: the first process never loads the gateway's code.
 import("./serve.ts").then(
   // serve.ts has finished once the gateway listens and its logger is ready.
-  () => setTimeout(() => Bun.unsafe.setJITPolicy(1), JIT_NORMAL_AFTER_MS).unref(),
+  // `?.`: a Bun older than 1.4 running the source has no such function, and nothing to restore.
+  () => setTimeout(() => Bun.unsafe.setJITPolicy?.(1), JIT_NORMAL_AFTER_MS).unref(),
   (err: unknown) => {
     console.error("chatgate: failed to start:", err);
     process.exit(1);
