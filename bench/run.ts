@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { LoadSpec } from "./load.ts";
-import { type GateOptions, type RunFigures, measure } from "./measure.ts";
+import { type GateOptions, type RunFigures, measure, quietGate } from "./measure.ts";
 import { type StartKind, productionMaxHttpRequests } from "./commands.ts";
 import { type LogCheck, type MetricsCheck, scrapeMetrics } from "./observability.ts";
 import { type Options, parseOptions } from "./options.ts";
@@ -81,7 +81,9 @@ async function main(o: Options): Promise<number> {
   if (chatgateLog) log(`chatgate: BUN_CONFIG_MAX_HTTP_REQUESTS=${maxHttpRequests} (deploy/chatgate.service); stdout and stderr into ${chatgateLog.path}`);
   const upstream = await startUpstream();
   const kinds: StartKind[] = names.includes("chatgate") ? [...names, "chatgate-by-hand"] : [...names];
-  const startups = await timeStartups(kinds, upstream.port, o.mode.starts, chatgateLog);
+  // Each round of starts waits for a quiet machine, as each load run does.
+  const quiet = () => quietGate([upstream.proc.pid], { maxForeignCores: o.maxForeignCores, maxWaitMs: o.mode.name === "smoke" ? 0 : 10_000, retries: 0 });
+  const startups = await timeStartups(kinds, upstream.port, o.mode.starts, chatgateLog, quiet);
   const startupOf = (kind: StartKind) => startups.times.get(kind) ?? [];
   for (const [kind, why] of startups.failed) {
     failures.push(`${kind}: ${why}`);

@@ -48,17 +48,20 @@ export async function spawnTimed(kind: StartKind, upstreamPort: number, log: Tar
  * Times `starts` start-ups of each kind, in rounds: every kind once per round, the order rotating
  * (A B C, B C A, …). Each process is stopped before the next starts. Entry i of every list is from
  * round i. `direct` is the mock upstream itself, started apart from the shared one. A kind that
- * fails to start is dropped from the rounds after, with the reason in `failed`.
+ * fails to start is dropped from the rounds after, with the reason in `failed`. `beforeRound`
+ * (the quiet-gate) runs before each round.
  */
 export async function timeStartups(
   kinds: readonly StartKind[],
   upstreamPort: number,
   starts: number,
   log: TargetLog | null,
+  beforeRound: () => Promise<unknown> = async () => {},
 ): Promise<{ times: Map<StartKind, number[]>; failed: Map<StartKind, string> }> {
   const times = new Map<StartKind, number[]>(kinds.map((k) => [k, []]));
   const failed = new Map<StartKind, string>();
   for (let round = 0; round < starts; round++) {
+    await beforeRound();
     const order = [...kinds.slice(round % kinds.length), ...kinds.slice(0, round % kinds.length)];
     for (const kind of order.filter((k) => !failed.has(k))) {
       try {
