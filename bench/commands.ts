@@ -45,7 +45,17 @@ function passthroughCommand(): string[] {
   return [bin];
 }
 
-let configDir: string | null = null;
+let tempDir: string | null = null;
+/** chatgate's config file and state directory live here; removed when the bench exits. */
+function benchDir(): string {
+  if (!tempDir) {
+    const dir = mkdtempSync(join(tmpdir(), "chatgate-bench-"));
+    tempDir = dir;
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return tempDir;
+}
+
 /**
  * chatgate's config file, written once to a temporary directory (removed on exit): the mock's
  * Anthropic side as a provider and one public name routed to it. The OpenAI side stays env-only
@@ -54,12 +64,7 @@ let configDir: string | null = null;
  * the mock for Anthropic's model list.
  */
 function chatgateConfig(upstreamPort: number): string {
-  if (!configDir) {
-    const dir = mkdtempSync(join(tmpdir(), "chatgate-bench-config-"));
-    configDir = dir;
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
-  const file = join(configDir, "chatgate.yaml");
+  const file = join(benchDir(), "chatgate.yaml");
   writeFileSync(
     file,
     `# Written by chatgate's bench (bench/commands.ts).
@@ -100,7 +105,10 @@ export function commandFor(kind: StartKind, upstreamPort: number, port: number):
     // Limiting on, as in production, with a ceiling no run can reach.
     env.CHATGATE_RATE_LIMIT_MAX = "1000000000";
     env.CHATGATE_RATE_LIMIT_WINDOW_MS = "60000";
-    // Logging (one line per request) and metrics keep their defaults: on.
+    // Logging (one line per request) and metrics keep their defaults: on. State (the usage
+    // ledger) goes where systemd's StateDirectory= puts it, $STATE_DIRECTORY: a temporary one here.
+    env.STATE_DIRECTORY = join(benchDir(), "state");
+    mkdirSync(env.STATE_DIRECTORY, { recursive: true });
     if (kind === "chatgate") env.BUN_CONFIG_MAX_HTTP_REQUESTS = productionMaxHttpRequests();
     else delete env.BUN_CONFIG_MAX_HTTP_REQUESTS;
     return { cmd: [CHATGATE_BIN, "--config", chatgateConfig(upstreamPort)], env };
