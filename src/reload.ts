@@ -14,6 +14,8 @@ const RESTART_ONLY = {
   streamHeartbeatMs: "CHATGATE_STREAM_HEARTBEAT_MS",
   streamIdleTimeoutMs: "CHATGATE_STREAM_IDLE_TIMEOUT_MS",
   defaultModel: "CHATGATE_DEFAULT_MODEL",
+  // The ledger is opened once, with its retention (the data dir and CHATGATE_LEDGER are not in the file).
+  retentionMs: "CHATGATE_RETENTION_DAYS",
 } as const satisfies Partial<Record<keyof Config, string>>;
 
 /** `next` with the restart-only settings put back to their running values, and which of them differed. */

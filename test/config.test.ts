@@ -2,6 +2,9 @@
 // --version, refusing bad settings, start-up output, and never printing a key.
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { ConfigError, parseConfig, type Env, type Flags } from "../src/config.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
@@ -103,8 +106,12 @@ afterAll(() => {
   for (const proc of live) proc.kill("SIGKILL");
 });
 
+/** The usage ledger of the gateways started here: a directory of their own, never the user's. */
+const dataDir = mkdtempSync(join(tmpdir(), "chatgate-config-data-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
 /** A clean environment: nothing from the test runner's own (no stray OPENAI_API_KEY). */
-const baseEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PORT: "0", ...env });
+const baseEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PORT: "0", CHATGATE_DATA_DIR: dataDir, ...env });
 
 function spawn(args: string[], env: Record<string, string>) {
   const proc = Bun.spawn([process.execPath, "src/main.ts", ...args], { env: baseEnv(env), stdin: "ignore", stdout: "pipe", stderr: "pipe" });

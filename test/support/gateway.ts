@@ -1,6 +1,9 @@
 // Starts the real app on a random port, in process, configured the way main.ts configures it:
 // from environment variables. Tests that need a separate process (signals, the binary) use
 // ./process.ts instead.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI from "openai";
 import { createApp, type AppOverrides } from "../../src/app.ts";
 import { parseConfig, type Env } from "../../src/config.ts";
@@ -27,13 +30,17 @@ export const TEST_DEFAULTS: Env = { CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_RETRI
  * `random` of every policy (see test/support/clock.ts), so waits are tested without sleeping.
  */
 export function startGateway(env: Env = {}, overrides: AppOverrides = {}): TestGateway {
-  const config = parseConfig({ ...TEST_DEFAULTS, ...env, PORT: "0", HOST: "127.0.0.1" });
+  // The usage ledger (on by default) goes to a directory of this gateway's own, never the user's.
+  const dataDir = env.CHATGATE_DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), "chatgate-data-")) : undefined;
+  const config = parseConfig({ ...TEST_DEFAULTS, ...(dataDir ? { CHATGATE_DATA_DIR: dataDir } : {}), ...env, PORT: "0", HOST: "127.0.0.1" });
   const app = createApp(config, overrides);
   app.app.listen({ hostname: "127.0.0.1", port: 0 });
   const server = app.app.server!;
   const url = `http://127.0.0.1:${server.port}`;
   const stop = async () => {
     await server.stop(true);
+    app.ledger?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   return {
     url,

@@ -1,6 +1,9 @@
 // Runs chatgate as its own process (source via bun, or the compiled binary) on a free port, for
 // what only a process shows: signals, exit codes, start-up output, the standalone binary.
 import type { Subprocess } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export interface GatewayProcess {
   url: string;
@@ -51,10 +54,12 @@ function collect(stream: ReadableStream<Uint8Array>, sink: string[], pattern: Re
 }
 
 export async function spawnGateway(cmd: string[], env: Record<string, string> = {}, cwd?: string): Promise<GatewayProcess> {
+  // The usage ledger (on by default) goes to a directory of this process's own, removed when it exits.
+  const dataDir = env.CHATGATE_DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), "chatgate-data-")) : undefined;
   const proc = Bun.spawn(cmd, {
     cwd: cwd ?? process.cwd(),
     // Retries and cooldown off unless a test turns them on: each upstream failure is one attempt.
-    env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PORT: "0", CHATGATE_RETRIES: "0", CHATGATE_COOLDOWN_AFTER: "0", ...env },
+    env: { PATH: "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", PORT: "0", CHATGATE_RETRIES: "0", CHATGATE_COOLDOWN_AFTER: "0", ...(dataDir ? { CHATGATE_DATA_DIR: dataDir } : {}), ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -95,6 +100,7 @@ export async function spawnGateway(cmd: string[], env: Record<string, string> = 
   collect(proc.stdout, out, /listening on (http:\/\/\S+)/, (m) => listening.resolve(m[1]!), check);
   collect(proc.stderr, err, /$^/, () => {}, check);
   const exited = proc.exited;
+  if (dataDir) void exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
   void exited.then((code) => listening.reject(new Error(`chatgate exited with ${code} before listening:\n${out.join("")}${err.join("")}`)));
   const deadline = setTimeout(() => listening.reject(new Error("chatgate did not start within 10 s")), 10_000);
   const url = await listening.promise.finally(() => clearTimeout(deadline));

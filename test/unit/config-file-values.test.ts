@@ -19,16 +19,16 @@ function fieldError(run: () => unknown): FieldError {
 
 describe("durations", () => {
   test("a number and a unit become milliseconds", () => {
-    const cases: [string, number][] = [["1500ms", 1500], ["3s", 3000], ["1.5s", 1500], ["10m", 600_000], ["1h", 3_600_000], ["0s", 0], ["0.0004s", 0]];
+    const cases: [string, number][] = [["1500ms", 1500], ["3s", 3000], ["1.5s", 1500], ["10m", 600_000], ["1h", 3_600_000], ["90d", 7_776_000_000], ["0.5d", 43_200_000], ["0s", 0], ["0.0004s", 0]];
     for (const [text, ms] of cases) expect(parseDuration(text)).toBe(ms);
   });
 
   test("a bare number, a unit alone, a sign, a compound or an unknown unit is not a duration", () => {
-    for (const text of ["30", "", "s", "-1s", "1m30s", "3 sec", "1d", "1.s", "1e3ms"]) expect(parseDuration(text)).toBeUndefined();
+    for (const text of ["30", "", "s", "-1s", "1m30s", "3 sec", "1w", "1.s", "1e3ms"]) expect(parseDuration(text)).toBeUndefined();
   });
 
   test("milliseconds print in the largest exact unit", () => {
-    expect([0, 1500, 3000, 60_000, 600_000, 3_600_000, 5_400_000].map(formatDuration)).toEqual(["0s", "1500ms", "3s", "1m", "10m", "1h", "90m"]);
+    expect([0, 1500, 3000, 60_000, 600_000, 3_600_000, 5_400_000, 7_776_000_000, 90_000_000].map(formatDuration)).toEqual(["0s", "1500ms", "3s", "1m", "10m", "1h", "90m", "90d", "25h"]);
   });
 });
 
