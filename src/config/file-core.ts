@@ -10,7 +10,7 @@ export type FileCore = Partial<
     Config,
     | "host" | "port" | "apiKeyDigests" | "allowNoAuth" | "rateLimitMax" | "rateLimitWindowMs" | "trustProxy" | "defaultModel"
     | "timeoutMs" | "streamIdleTimeoutMs" | "maxBodyBytes" | "shutdownTimeoutMs" | "maxUpstreamBytes" | "authFailureLimit"
-    | "streamBufferBytes" | "streamHeartbeatMs" | "mock"
+    | "streamBufferBytes" | "streamHeartbeatMs" | "mock" | "cacheTtlMs" | "cacheMaxEntries" | "cacheMaxBytes"
   >
 >;
 
@@ -42,6 +42,9 @@ export function fileCore(doc: FileConfig): FileCore {
     streamBufferBytes: doc.stream_buffer_bytes,
     streamHeartbeatMs: optionalMs(doc.stream_heartbeat, "stream_heartbeat", 0),
     mock: doc.mock,
+    cacheTtlMs: optionalMs(doc.cache?.ttl, "cache.ttl", 0),
+    cacheMaxEntries: doc.cache?.max_entries,
+    cacheMaxBytes: doc.cache?.max_bytes,
   };
   return core;
 }

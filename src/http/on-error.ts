@@ -64,6 +64,9 @@ export function toWireError(code: string | number, error: unknown, request: Requ
  */
 const keptOnError = (key: string): boolean => key.startsWith("x-ratelimit-") || key.startsWith("access-control-") || key === "vary";
 
+/** The routes whose every answer carries `x-chatgate-cache`. */
+const CHAT_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat"]);
+
 /**
  * The one place where anything thrown becomes an OpenAI error response. Headers already set on
  * the request (rate-limit headers) are kept.
@@ -79,6 +82,8 @@ export function onError(stats: Stats, finishes: Finishes) {
     const headers: Record<string, string> = { [REQUEST_ID]: id };
     for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && keptOnError(key)) headers[key] = value;
     servedHeaders(headers, err.served);
+    // A chat request refused before the gateway took it (a key, a limit, a bad body): the cache took no part.
+    if (err.served === undefined && CHAT_PATHS.has(requestPath(request.url))) headers["x-chatgate-cache"] = "skip";
     return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...headers, ...errorHeaders(err) } });
   });
 }

@@ -7,7 +7,9 @@ type Headers = Record<string, unknown>;
 
 /**
  * Says who served a response: the provider, the upstream model and how many attempts it took (and
- * what `drop_params` dropped). On every answer — JSON, stream or error — once routing has run.
+ * what `drop_params` dropped), and what the response cache did (`x-chatgate-cache`; a hit names
+ * who produced the stored answer, with 0 attempts). On every answer — JSON, stream or error — once
+ * the gateway has taken the request.
  */
 export function servedHeaders(headers: Headers, served: Served | undefined, dropped?: readonly string[]): void {
   if (served === undefined) return;
@@ -16,6 +18,7 @@ export function servedHeaders(headers: Headers, served: Served | undefined, drop
     headers["x-chatgate-model"] = served.model;
   }
   headers["x-chatgate-attempts"] = String(served.attempts);
+  if (served.cache !== undefined) headers["x-chatgate-cache"] = served.cache;
   if (dropped !== undefined && dropped.length > 0) headers["x-chatgate-dropped-params"] = dropped.join(", ");
 }
 
