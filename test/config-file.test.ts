@@ -194,10 +194,11 @@ describe("chatgate.example.yaml", () => {
   test("every commented-out setting is valid and states the true default", () => {
     const uncommented = example.replace(/^# ([a-z_]+: .*)$/gm, "$1");
     expect(uncommented).not.toBe(example);
-    const { configPath: _a, apiKeyDigests: _b, ...withDefaults } = load(example, env);
-    const { configPath: _c, apiKeyDigests: keys, ...spelledOut } = load(uncommented, env);
+    const { configPath: _a, apiKeyDigests: _b, clientKeys: _e, ...withDefaults } = load(example, env);
+    const { configPath: _c, apiKeyDigests: keys, clientKeys: ids, ...spelledOut } = load(uncommented, env);
     expect(spelledOut).toEqual(withDefaults);
     expect(keys).toHaveLength(1);
+    expect(ids).toEqual([{ id: "key-1" }]);
   });
 });
 

@@ -20,7 +20,8 @@ const ms = (pick: (c: Config) => number) => (c: Config) => formatDuration(pick(c
 export const CORE_SETTINGS: readonly CoreSetting[] = [
   { key: "host", env: "HOST", flag: "host", show: (c) => c.host },
   { key: "port", env: "PORT", flag: "port", show: (c) => String(c.port) },
-  { key: "api_keys", env: "CHATGATE_API_KEYS", show: (c) => (c.apiKeyDigests.length ? keyCount(c.apiKeyDigests.length) : "none, no client auth") },
+  // Every client key, `keys:` entries included, by id (never the key).
+  { key: "api_keys", env: "CHATGATE_API_KEYS", show: (c) => (c.apiKeyDigests.length ? `${keyCount(c.apiKeyDigests.length)}: ${c.clientKeys.map((k) => k.id).join(", ")}` : "none, no client auth") },
   { key: "allow_no_auth", env: "CHATGATE_ALLOW_NO_AUTH", show: (c) => String(c.allowNoAuth) },
   { key: "rate_limit.max", env: "CHATGATE_RATE_LIMIT_MAX", show: (c) => String(c.rateLimitMax) },
   { key: "rate_limit.window", env: "CHATGATE_RATE_LIMIT_WINDOW_MS", show: ms((c) => c.rateLimitWindowMs) },
@@ -40,6 +41,7 @@ export const CORE_SETTINGS: readonly CoreSetting[] = [
   { key: "max_retry_wait", env: "CHATGATE_MAX_RETRY_WAIT_MS", show: ms((c) => c.maxRetryWaitMs) },
   { key: "cooldown_after", env: "CHATGATE_COOLDOWN_AFTER", show: (c) => String(c.cooldownAfter) },
   { key: "cooldown", env: "CHATGATE_COOLDOWN_MS", show: ms((c) => c.cooldownMs) },
+  { key: "retention", env: "CHATGATE_RETENTION_DAYS", show: ms((c) => c.retentionMs) },
 ];
 
 /** The value the file gave a setting, as written there (keys counted, never shown). */

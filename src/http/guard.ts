@@ -4,15 +4,21 @@ import { clientAddress } from "../auth/client-address.ts";
 import { tooManyFailures, type AuthFailures } from "../auth/failures.ts";
 import { bearerToken, matchKey } from "../auth/keys.ts";
 import { invalidApiKey, rateLimited } from "../errors.ts";
+import type { Client } from "../gateway/gateway.ts";
+import type { ClientKey } from "../keys/client-key.ts";
+import { keyRequestsLimited } from "../keys/key-errors.ts";
+import { requestHeaders } from "../keys/rate-headers.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { Live } from "../live.ts";
-import type { Limiter } from "../state/limiter.ts";
+import type { LimitDecision, Limiter } from "../state/limiter.ts";
 
 /** What a config reload replaces: the keys and limits a new request is checked against. */
 export interface GuardPolicy {
   /** Digests of the client keys; empty turns client auth off. */
   keyDigests: readonly Uint8Array[];
-  /** Undefined turns rate limiting off. */
+  /** The key of each digest, index for index: its id (in logs and the ledger), limits and models. */
+  keys: readonly ClientKey[];
+  /** The global per-client request limit; undefined turns it off. A key with its own rpm is counted by that instead. */
   limiter: Limiter | undefined;
   /** Failed key attempts per client address; undefined turns that limit off. */
   failures: AuthFailures | undefined;
@@ -20,20 +26,8 @@ export interface GuardPolicy {
   trustProxy: boolean;
 }
 
-/** A policy with its principal ids built once, so a request with a good key allocates none. */
-export interface GuardRules extends GuardPolicy {
-  keyIds: readonly string[];
-}
-
-/**
- * A client key's id in logs, metrics and limits: the first 12 hex digits of its SHA-256 digest. It
- * names the key without revealing it, and stays the same across reloads and reorderings.
- */
-export const keyIdOfDigest = (digest: Uint8Array): string => Buffer.from(digest.subarray(0, 6)).toString("hex");
-
-export function guardRules(policy: GuardPolicy): GuardRules {
-  return { ...policy, keyIds: policy.keyDigests.map(keyIdOfDigest) };
-}
+/** The policy as the guard (and /metrics' key check) reads it. */
+export type GuardRules = GuardPolicy;
 
 export interface GuardOptions {
   /** Read once per request: a reload swaps it. */
@@ -48,17 +42,35 @@ export interface GuardOptions {
  * (headers, query, cookies) for every request.
  */
 const GUARDED = Symbol("chatgate.guarded");
-/** The id of the client key the request was let in with, on `set` like GUARDED. */
-const KEY_ID = Symbol("chatgate.key-id");
+/** The client key the request was let in with, on `set` like GUARDED. */
+const KEY = Symbol("chatgate.key");
 
 interface ResponseSet {
   headers: Record<string, unknown>;
   [GUARDED]?: true;
-  [KEY_ID]?: string;
+  [KEY]?: ClientKey;
 }
 
-/** The id of the client key this request came in with; null without client keys (or before the guard ran). */
-export const keyIdOf = (set: object): string | null => (set as ResponseSet)[KEY_ID] ?? null;
+/** The id of the client key this request came in with (`team-a`, `key-1`); null without client keys (or before the guard ran). */
+export const keyIdOf = (set: object): string | null => (set as ResponseSet)[KEY]?.id ?? null;
+
+/** The models the request's key may use; undefined: any (or no client keys). */
+export const keyModelsOf = (set: object): ReadonlySet<string> | undefined => (set as ResponseSet)[KEY]?.models;
+
+/**
+ * Who the gateway serves this request for: its key, with this response's headers when the key's
+ * tokens or spend are metered (admission writes the token limits there); null without client keys.
+ */
+export function clientOf(set: object): Client | null {
+  const r = set as ResponseSet;
+  return r[KEY]?.forRequest(r.headers) ?? null;
+}
+
+/** The headers of a key's own request limit, and its 429 when over. */
+function admitRequest(headers: Record<string, unknown>, decision: LimitDecision, keyId: string): void {
+  requestHeaders(headers, decision);
+  if (!decision.allowed) throw keyRequestsLimited(keyId, decision.limit, decision.resetMs);
+}
 
 const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>'.";
 const WRONG_KEY = "Incorrect API key provided.";
@@ -80,7 +92,7 @@ export function guard(options: GuardOptions) {
   const addressOf = (r: GuardRules, request: Request) =>
     clientAddress(r.trustProxy ? request.headers.get("x-forwarded-for") : null, server()?.requestIP(request)?.address ?? "unknown");
 
-  function authenticate(r: GuardRules, request: Request): string {
+  function authenticate(r: GuardRules, request: Request): ClientKey {
     const failures = r.failures;
     if (failures !== undefined && failures.anyBlocked()) {
       const wait = failures.blockedFor(addressOf(r, request));
@@ -92,22 +104,29 @@ export function guard(options: GuardOptions) {
       failures?.fail(addressOf(r, request));
       throw invalidApiKey(token === undefined ? MISSING_KEY : WRONG_KEY);
     }
-    return r.keyIds[index]!;
+    return r.keys[index]!;
   }
 
-  function check(request: Request, set: ResponseSet): void {
+  /** Returns a promise only when a networked store (Redis) holds the key's request count. */
+  function check(request: Request, set: ResponseSet): void | Promise<void> {
     if (set[GUARDED]) return;
     set[GUARDED] = true;
     const r = rules.current;
     let client: string;
-    if (r.keyDigests.length > 0) client = set[KEY_ID] = authenticate(r, request);
-    else client = `ip:${addressOf(r, request)}`;
+    if (r.keyDigests.length > 0) {
+      const key = (set[KEY] = authenticate(r, request));
+      // A key with its own rpm is counted by it, instead of the global per-client limit.
+      if (key.rpm !== undefined) {
+        const decision = key.limits.requests(key);
+        if (decision instanceof Promise) return decision.then((d) => admitRequest(set.headers, d, key.id));
+        return admitRequest(set.headers, decision, key.id);
+      }
+      client = key.id;
+    } else client = `ip:${addressOf(r, request)}`;
     const limiter = r.limiter;
     if (limiter === undefined) return;
     const decision = limiter.hit(client);
-    set.headers["x-ratelimit-limit"] = String(decision.limit);
-    set.headers["x-ratelimit-remaining"] = String(decision.remaining);
-    set.headers["x-ratelimit-reset"] = String(Math.ceil(decision.resetMs / 1000));
+    requestHeaders(set.headers, decision);
     if (!decision.allowed) throw rateLimited(decision.limit, decision.resetMs);
   }
 

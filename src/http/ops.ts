@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { ReloadState } from "../reload.ts";
+import { keyModelsOf } from "./guard.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
 
@@ -56,11 +57,12 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
       }),
       { response: { 200: Status }, detail: { summary: "Uptime, version, providers, targets' health, requests in flight and counters", tags: ["chatgate"] } },
     )
-    .get("/v1/models", async ({ request }) => ({ object: "list" as const, data: await gateway.models(request.signal) }), {
+    // A client key with `models:` sees only those, and any other is a 404 as if it did not exist.
+    .get("/v1/models", async ({ request, set }) => ({ object: "list" as const, data: await gateway.models(request.signal, keyModelsOf(set)) }), {
       response: { 200: ModelList, 401: ErrorBody, 502: ErrorBody },
       detail: { summary: "List models", tags: ["OpenAI"] },
     })
-    .get("/v1/models/:model", ({ params, request }) => gateway.model(params.model, request.signal), {
+    .get("/v1/models/:model", ({ params, request, set }) => gateway.model(params.model, request.signal, keyModelsOf(set)), {
       params: t.Object({ model: t.String() }),
       response: { 200: Model, 401: ErrorBody, 404: ErrorBody },
       detail: { summary: "Retrieve a model", tags: ["OpenAI"] },

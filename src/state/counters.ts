@@ -5,15 +5,64 @@ export interface WindowCount {
   resetAt: number;
 }
 
+/** A value now from a memory store, or later from a networked one (Redis). */
+export type MaybePromise<T> = T | Promise<T>;
+
 /**
- * Per-key window counters. Memory and (later) Redis stores share these methods, so the limiter
- * does not care where counts live.
+ * One amount to add to a named window, if it fits. Windows of this kind are aligned by the caller
+ * (`endsAt` is a minute, UTC day or month boundary), so every instance sharing a store agrees on
+ * which window a request falls in; a store may name the window by key and end (`key:endsAt`).
+ */
+export interface ReserveItem {
+  key: string;
+  /** What to add: tokens, requests, nano-dollars. Whole numbers, so a networked store adds exactly. */
+  amount: number;
+  /** The most the window may hold; `Infinity` for none (a seed). */
+  limit: number;
+  /** Epoch ms when the window ends. */
+  endsAt: number;
+}
+
+/** What a check-and-reserve did. */
+export interface Reserved {
+  /** Index of the first item that did not fit, in which case nothing was added anywhere; -1: all were added. */
+  refused: number;
+  /** Each item's window after the operation: its count (with the amount when added) and end. */
+  windows: WindowCount[];
+}
+
+/** A correction to a window a reservation went to: what the request really used, minus what it reserved. */
+export interface AdjustItem {
+  key: string;
+  delta: number;
+  /** The `endsAt` the reservation was made in: a window that has ended since is left alone. */
+  endsAt: number;
+}
+
+/**
+ * Per-key window counters. Memory and (later) Redis stores share these methods, so the limiters
+ * do not care where counts live. `incr`/`peek` count hits in windows that open with the first hit
+ * (the global per-client limit, failed keys); `reserve`/`adjust` hold the per-key request, token
+ * and spend windows, whose names are bounded by the config (never chosen by a client).
  */
 export interface Counters {
   /** Adds one hit for `key` in its current window (a new window of `windowMs` if none is open). */
   incr(key: string, windowMs: number, now: number): WindowCount;
   /** The open window of `key`, without counting a hit; undefined when none is open. */
   peek(key: string, now: number): WindowCount | undefined;
+  /**
+   * Check-and-reserve, one atomic operation over every item (Redis: one Lua script): each item's
+   * window — a fresh one when the stored one has ended — gets its amount only if every item stays
+   * within its limit; otherwise nothing changes. Concurrent requests therefore cannot together
+   * overshoot a limit: each sees the reservations of those admitted before it.
+   */
+  reserve(items: readonly ReserveItem[], now: number): MaybePromise<Reserved>;
+  /**
+   * Settles reservations: adds each delta (negative: gives unused amounts back) to its window if
+   * that window is still the one ending at `endsAt`; never below 0. Once a window has ended there is
+   * nothing to correct, and the next window must not pay for the last one.
+   */
+  adjust(items: readonly AdjustItem[], now: number): MaybePromise<void>;
 }
 
 export interface MemoryCountersOptions {
@@ -46,6 +95,13 @@ export class MemoryCounters implements Counters {
   private readonly maxKeys: number;
   /** While the table is full and nothing could be evicted: when the earliest window ends. */
   private noRoomUntil = 0;
+  /**
+   * The reserve/adjust windows, apart from the hit windows: never evicted while open (that would
+   * hand a key a fresh budget), and bounded by the config's keys, not by clients. Ended ones are
+   * swept when the table has doubled since the last sweep (a reload that changed limits leaves some).
+   */
+  private readonly held = new Map<string, WindowCount>();
+  private sweepAt = 64;
 
   constructor(options: MemoryCountersOptions) {
     this.limit = options.limit;
@@ -77,6 +133,45 @@ export class MemoryCounters implements Counters {
     // A client with no window of its own while the table is full is counted in the overflow window.
     const window = this.windows.get(key) ?? (this.windows.size >= this.maxKeys ? this.windows.get(OVERFLOW_KEY) : undefined);
     return window !== undefined && window.resetAt > now ? window : undefined;
+  }
+
+  reserve(items: readonly ReserveItem[], now: number): Reserved {
+    const windows: WindowCount[] = [];
+    let refused = -1;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const window = this.held.get(item.key);
+      const count = window === undefined || window.resetAt <= now ? 0 : window.count;
+      windows.push({ count, resetAt: window === undefined || window.resetAt <= now ? item.endsAt : window.resetAt });
+      if (refused === -1 && count + item.amount > item.limit) refused = i;
+    }
+    if (refused !== -1) return { refused, windows };
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const after = windows[i]!;
+      after.count += item.amount;
+      const window = this.held.get(item.key);
+      if (window !== undefined) {
+        window.count = after.count;
+        window.resetAt = after.resetAt;
+      } else {
+        if (this.held.size >= this.sweepAt) this.sweep(now);
+        this.held.set(item.key, { count: after.count, resetAt: after.resetAt });
+      }
+    }
+    return { refused, windows };
+  }
+
+  adjust(items: readonly AdjustItem[], now: number): void {
+    for (const item of items) {
+      const window = this.held.get(item.key);
+      if (window !== undefined && window.resetAt === item.endsAt && window.resetAt > now) window.count = Math.max(0, window.count + item.delta);
+    }
+  }
+
+  private sweep(now: number): void {
+    for (const [key, window] of this.held) if (window.resetAt <= now) this.held.delete(key);
+    this.sweepAt = Math.max(64, this.held.size * 2);
   }
 
   /**

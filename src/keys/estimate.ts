@@ -1,0 +1,73 @@
+// What a request reserves against its key's tokens and spend before it runs. Pure and cheap: it runs
+// on every metered request, so no tokenizer here — settlement corrects the estimate to the real usage.
+import type { CompletionUsage } from "openai/resources/completions";
+import { costOf, tokenCounts } from "../cost/cost.ts";
+import type { Price } from "../cost/prices.ts";
+import type { ChatRequest } from "../schema.ts";
+
+/** Spend is counted in whole nano-dollars: exact sums in any store (Redis INCRBY), far below any bill. */
+export const NANO_PER_USD = 1e9;
+export const toNano = (usd: number): number => Math.round(usd * NANO_PER_USD);
+export const fromNano = (nano: number): number => nano / NANO_PER_USD;
+
+/** Tokens a message costs beyond its text (role, separators), as OpenAI counts chat formats. */
+const PER_MESSAGE = 4;
+
+/**
+ * Prompt tokens, roughly: characters / 4 of the messages' text (string contents, text parts, tool
+ * call arguments) plus a few per message. Images, tool definitions and the like are not counted; the
+ * reservation is settled to the upstream's count when the request ends.
+ */
+export function promptEstimate(messages: ChatRequest["messages"]): number {
+  let chars = 0;
+  for (const message of messages) {
+    const content = message.content;
+    if (typeof content === "string") chars += content.length;
+    else if (Array.isArray(content)) for (const part of content) if (typeof part.text === "string") chars += part.text.length;
+    const calls = (message as { tool_calls?: unknown }).tool_calls;
+    if (Array.isArray(calls)) for (const call of calls) chars += argumentsLength(call);
+  }
+  return Math.ceil(chars / 4) + PER_MESSAGE * messages.length;
+}
+
+function argumentsLength(call: unknown): number {
+  const args = (call as { function?: { arguments?: unknown } } | null)?.function?.arguments;
+  return typeof args === "string" ? args.length : 0;
+}
+
+/**
+ * Completion tokens the request may produce: its max_completion_tokens (or the older max_tokens),
+ * else `fallback` (reserve_completion_tokens), for each of its `n` choices.
+ */
+export function completionReserve(body: ChatRequest, fallback: number): number {
+  const most = body.max_completion_tokens ?? body.max_tokens ?? fallback;
+  return most * (body.n ?? 1);
+}
+
+/** The most a request could cost at `price` (nano-USD, rounded up), from its token estimate. */
+export function costReserve(prompt: number, completion: number, price: Price): number {
+  return Math.ceil(((prompt * price.input + completion * price.output) * NANO_PER_USD) / 1_000_000);
+}
+
+/** The highest input and output prices among `prices`: the bound for a route that may fall back. Null if any is unknown. */
+export function highestPrice(prices: readonly (Price | null)[]): Price | null {
+  let input = 0;
+  let output = 0;
+  for (const price of prices) {
+    if (price === null) return null;
+    input = Math.max(input, price.input);
+    output = Math.max(output, price.output);
+  }
+  return { input, output };
+}
+
+/** Tokens a usage report counts against tpm: prompt + completion (what OpenAI's limits count). */
+export function usedTokens(usage: CompletionUsage): number {
+  return usage.prompt_tokens + usage.completion_tokens;
+}
+
+/** Nano-USD a usage report costs at `price`; null when the price is unknown. */
+export function usedCost(usage: CompletionUsage, price: Price | null): number | null {
+  const usd = costOf(tokenCounts(usage), price);
+  return usd === null ? null : toNano(usd);
+}
