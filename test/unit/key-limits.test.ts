@@ -265,3 +265,49 @@ describe("KeyLimits", () => {
     expect(metered.forRequest({}).admit).toBeFunction();
   });
 });
+
+describe("KeyLimits over a store that answers later (as Redis will)", () => {
+  /** MemoryCounters behind promises: every operation settles on a later turn. */
+  function asyncStore() {
+    const memory = new MemoryCounters({ limit: Number.POSITIVE_INFINITY });
+    const adjusted = Promise.withResolvers<void>();
+    const store = {
+      incr: memory.incr.bind(memory),
+      peek: memory.peek.bind(memory),
+      reserve: (items: Parameters<MemoryCounters["reserve"]>[0], now: number) => Promise.resolve().then(() => memory.reserve(items, now)),
+      adjust: (items: Parameters<MemoryCounters["adjust"]>[0], now: number) =>
+        Promise.resolve().then(() => {
+          memory.adjust(items, now);
+          adjusted.resolve();
+        }),
+    };
+    return { store, adjusted: adjusted.promise };
+  }
+
+  test("requests, admission and settlement work the same when every store operation is a promise", async () => {
+    const { store, adjusted } = asyncStore();
+    const keyLimits = new KeyLimits({ store, now: () => T, prices: PRICES, reserveCompletionTokens: 100 });
+    const key = new ClientKey({ id: "team-a", rpm: 1, tpm: 300, budget: { usd: 1, period: "day" } }, keyLimits);
+    expect(await keyLimits.requests(key)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await keyLimits.requests(key)).toMatchObject({ allowed: false });
+    const headers: Record<string, unknown> = {};
+    const settle = await keyLimits.admit(key, call({ max_tokens: 200 }), ROUTE, headers);
+    expect(headers["x-ratelimit-remaining-tokens"]).toBe("80");
+    await expect(Promise.resolve(keyLimits.admit(key, call({ max_tokens: 200 }), ROUTE, headers))).rejects.toMatchObject({ status: 429, type: "tokens" });
+    settle(finished({ prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 }));
+    await adjusted;
+    await keyLimits.admit(key, call({ max_tokens: 200 }), ROUTE, headers);
+    expect(headers["x-ratelimit-remaining-tokens"]).toBe(String(300 - 20 - 220));
+  });
+
+  test("a settlement the store fails to take is reported, not thrown: the request was served", async () => {
+    const { store } = asyncStore();
+    const warned = Promise.withResolvers<string>();
+    const failing = { ...store, adjust: () => Promise.reject(new Error("connection reset")) };
+    const keyLimits = new KeyLimits({ store: failing, now: () => T, prices: PRICES, reserveCompletionTokens: 100, warn: warned.resolve });
+    const key = new ClientKey({ id: "team-a", tpm: 300 }, keyLimits);
+    const settle = await keyLimits.admit(key, call({ max_tokens: 10 }), ROUTE, {});
+    expect(() => settle(finished({ prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }))).not.toThrow();
+    expect(await warned.promise).toBe("chatgate: could not settle key team-a's reservation: connection reset");
+  });
+});
