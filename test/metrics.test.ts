@@ -66,9 +66,10 @@ describe("the counters match the traffic sent", () => {
       [`route=${chatRoute},model=${SMART},stream=false`]: 1,
       [`route=${chatRoute},model=${SMART},stream=true`]: 2,
     });
+    // The cut stream counts too, its usage estimated: "hi" as a prompt is 8 tokens, and it delivered "Hello", 1.
     expect(m.series("chatgate_tokens_total")).toEqual({
-      [`model=${SMART},provider=b,type=prompt`]: usage.prompt_tokens * 2,
-      [`model=${SMART},provider=b,type=completion`]: usage.completion_tokens * 2,
+      [`model=${SMART},provider=b,type=prompt`]: usage.prompt_tokens * 2 + 8,
+      [`model=${SMART},provider=b,type=completion`]: usage.completion_tokens * 2 + 1,
     });
     expect(m.series("chatgate_upstream_attempts_total")).toEqual({ "provider=a": 2, "provider=b": 3 });
     expect(m.series("chatgate_upstream_failures_total")).toEqual({ "provider=a,reason=upstream_error": 2 });

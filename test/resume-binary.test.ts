@@ -9,7 +9,7 @@ import OpenAI from "openai";
 import { compiledBinary, spawnBinary } from "./support/binary.ts";
 import { openaiAt, routedEnv, type ConfigDoc } from "./support/config-file.ts";
 import type { GatewayProcess } from "./support/process.ts";
-import { ANSWER, P, QUESTION, SMART, expectContinuation, expectResumed, firstWords, readStream, summedUsage, type ResumeDoc } from "./support/resume.ts";
+import { ANSWER, QUESTION, SMART, expectContinuation, expectResumed, firstWords, readStream, summedUsage, type ResumeDoc } from "./support/resume.ts";
 import { fakeOpenAI, type ContinuationStyle, type FakeOpenAI } from "./support/upstream.ts";
 
 // Built once per source state, shared with the other binary tests; the build outlasts a test's timeout.
@@ -69,7 +69,8 @@ describe("the compiled binary resumes a broken stream", () => {
     expect(await result.text).toBe(ANSWER);
     expect(await result.finishReason).toBe("stop");
     const usage = await result.usage;
-    expect([usage.inputTokens, usage.outputTokens]).toEqual([P + (P + 40), 60]);
+    const summed = summedUsage(40);
+    expect([usage.inputTokens, usage.outputTokens]).toEqual([summed.prompt_tokens, summed.completion_tokens]);
     expect([a.calls.length, b.calls.length]).toEqual([2, 1]);
     expectContinuation(b.calls[0]!, "vllm", firstWords(40), "model-b");
   });

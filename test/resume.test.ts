@@ -5,6 +5,7 @@
 // [DONE]. Fake upstreams continue a prefill as real providers do: the rest of a known answer.
 import { describe, expect, test } from "bun:test";
 import { createParser } from "eventsource-parser";
+import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { DEFAULT_MODEL } from "./support/anthropic-wire.ts";
 import { PREFILL_REJECTED_MESSAGE, TRAILING_WHITESPACE_MESSAGE } from "./support/fake-anthropic.ts";
@@ -179,7 +180,7 @@ describe.each(STYLES)("the same target continues its own broken stream (%s)", (s
     await using s = resumeSetup({ continuation: { a: style }, config: RETRY });
     s.a.reply({ kind: "answer", answer: ANSWER, style, spaceAfter: true, cutAfterWords: 40 }, { kind: "answer", answer: ANSWER, style, spaceAfter: true });
     const read = await readStream(await ask(s.gw));
-    expectResumed(read, { seams: [{ on: "a/model-a", after: firstWords(40, true).length }], models: ["model-a", "model-a"], usage: summedUsage(40) });
+    expectResumed(read, { seams: [{ on: "a/model-a", after: firstWords(40, true).length }], models: ["model-a", "model-a"], usage: summedUsage(40, { delivered: firstWords(40, true) }) });
     expectContinuation(s.a.calls[1]!, style, firstWords(40), "model-a");
     const after = aroundSeam(read).after.map((c) => c.choices[0]?.delta.content ?? "").join("");
     expect(after).toBe(ANSWER.slice(firstWords(40, true).length));
@@ -310,7 +311,7 @@ describe("the Anthropic adapter as the continuing target", () => {
     expectResumed(read, {
       seams: [{ on: new RegExp(`^claude/(${CLAUDE}|${DEFAULT_MODEL})$`), after: firstWords(40, true).length }],
       models: ["model-a", DEFAULT_MODEL],
-      usage: summedUsage(40),
+      usage: summedUsage(40, { delivered: firstWords(40, true) }),
     });
     expect(s.claude.calls).toHaveLength(1);
     expectAnthropicPrefill(s.claude.calls[0]!, firstWords(40));
@@ -324,7 +325,7 @@ describe("the Anthropic adapter as the continuing target", () => {
     s.claude.reply({ kind: "answer", answer: ANSWER, errorAfterWords: 40 }, { kind: "answer", answer: ANSWER });
     const record = s.nextRecord();
     const read = await readStream(await ask(s.gw));
-    expectResumed(read, { seams: [{ on: `claude/${CLAUDE}`, after: firstWords(40, true).length }], models: [CLAUDE, CLAUDE], usage: summedUsage(40) });
+    expectResumed(read, { seams: [{ on: `claude/${CLAUDE}`, after: firstWords(40, true).length }], models: [CLAUDE, CLAUDE], usage: summedUsage(40, { delivered: firstWords(40, true), promptReported: true }) });
     expect(read.text).not.toContain("verloaded");
     expect(s.claude.calls).toHaveLength(2);
     expectAnthropicPrefill(s.claude.calls[1]!, firstWords(40));
@@ -337,7 +338,7 @@ describe("the Anthropic adapter as the continuing target", () => {
     s.claude.reply({ kind: "answer", answer: ANSWER, spaceAfter: false, cutAfterWords: 40 });
     s.a.reply({ kind: "answer", answer: ANSWER, style: "prefix" });
     const read = await readStream(await ask(s.gw));
-    expectResumed(read, { seams: [{ on: "a/model-a", after: firstWords(40).length }], models: [CLAUDE, "model-a"], usage: summedUsage(40) });
+    expectResumed(read, { seams: [{ on: "a/model-a", after: firstWords(40).length }], models: [CLAUDE, "model-a"], usage: summedUsage(40, { promptReported: true }) });
     expectContinuation(s.a.calls[0]!, "prefix", firstWords(40), "model-a");
   });
 
@@ -497,11 +498,16 @@ describe("continuations that fail, and the edges of resuming", () => {
     s.c.reply({ kind: "answer", answer: ANSWER, model: "model-c-0613" });
     const record = s.nextRecord();
     const read = await readStream(await ask(s.gw));
-    const prompt = P + (P + 20) + (P + 40);
+    // The two broken parts are counted with the tokenizer; each one's prompt is the next one's
+    // less its own count (see summedUsage in ./support/resume.ts).
+    const first = o200k(firstWords(20));
+    const second = o200k(ANSWER.slice(firstWords(20).length, firstWords(40).length));
+    const prompt = (P + 40 - second - first) + (P + 40 - second) + (P + 40);
+    const completion = first + second + 20;
     expectResumed(read, {
       seams: [{ on: "b/model-b", after: firstWords(20).length }, { on: "c/model-c", after: firstWords(40).length }],
       models: ["model-a", "model-c-0613"],
-      usage: { prompt_tokens: prompt, completion_tokens: 60, total_tokens: prompt + 60 },
+      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
     });
     expectContinuation(s.b.calls[0]!, "prefix", firstWords(20), "model-b");
     expectContinuation(s.c.calls[0]!, "vllm", firstWords(40), "model-c");

@@ -115,8 +115,9 @@ test("a client that disconnects mid-stream has the upstream request aborted with
 test("the official SDK leaving a stream early has the upstream request aborted within a second", async () => {
   await using up = fakeOpenAI();
   await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: UPSTREAM_KEY });
-  // The role chunk and the first word come at once (the stream commits on that word), the rest in a minute.
-  const head = chatCompletionChunks("gpt-4o-mini", ["a", "b"], false).slice(0, 2).map(sseEvent).join("");
+  // The role chunk and the first word come at once (the stream commits on that word), the rest in a
+  // minute. Sized as the fake sends them to chatgate, which asks for usage (usage: null on each).
+  const head = chatCompletionChunks("gpt-4o-mini", ["a", "b"], true).slice(0, 2).map(sseEvent).join("");
   up.reply({ kind: "stream", words: ["a", "b"], delayMs: 60_000, splitBytes: new TextEncoder().encode(head).length });
   const stream = await gw.client().chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true });
   for await (const chunk of stream) {

@@ -47,7 +47,8 @@ describe("streamed chat completions through an OpenAI-compatible upstream", () =
     expect(read.data).toHaveLength(words.length + 3);
     expect(read.data.at(-1)).toBe("[DONE]");
     const call = up.calls[0]!;
-    expect(call.rawBody).toBe(JSON.stringify(request));
+    // The client's own bytes, with chatgate's request for usage spliced in (test/usage-known.test.ts).
+    expect(call.rawBody).toBe(`{"stream_options":{"include_usage":true},${JSON.stringify(request).slice(1)}`);
     expect(call.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
   });
 
@@ -127,12 +128,12 @@ describe("streamed chat completions through an OpenAI-compatible upstream", () =
     expect(sdkChunks.at(-1)).toMatchObject({ choices: [], usage: { total_tokens: 8 } });
   });
 
-  test("without include_usage the upstream is not asked for usage and no chunk carries usage", async () => {
+  test("without include_usage chatgate asks the upstream for usage itself, and no chunk the client gets carries usage", async () => {
     await using up = fakeOpenAI();
     await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: UPSTREAM_KEY });
     const read = await readSse(await post(`${gw.baseURL}/chat/completions`, chat()));
     expect(read.data.at(-1)).toBe("[DONE]");
-    expect(up.calls[0]!.body).not.toHaveProperty("stream_options");
+    expect(up.calls[0]!.body).toMatchObject({ stream_options: { include_usage: true } });
     const chunks = chunksOf(read);
     expect(chunks.some((c) => "usage" in c || c.choices.length === 0)).toBe(false);
   });

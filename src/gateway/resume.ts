@@ -1,7 +1,12 @@
+import type { CompletionUsage } from "openai/resources/completions";
 import type { Continuation } from "../config/provider-spec.ts";
 import { badGateway, toGatewayError, type GatewayError } from "../errors.ts";
 import { countsAgainstTarget, resumeDecision } from "../policy.ts";
 import type { ChatCall, Provider, StreamSeen } from "../providers/provider.ts";
+import { encodingFor, type Encoding } from "../usage/encoding.ts";
+import { Estimate, streamUsage, withCounts } from "../usage/estimate.ts";
+import { promptTokens } from "../usage/prompt.ts";
+import { loadCounter, type CountText } from "../usage/tokenizer.ts";
 import type { TargetHealth } from "./health.ts";
 import { Seam, summedUsage, type Part } from "./resume-seam.ts";
 import { continuationCall, readTranscript, refusesContinuation, type Transcript } from "./resume-transcript.ts";
@@ -53,8 +58,12 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   /** The continuation in progress; undefined while the first attempt streams. */
   private seam: Seam | undefined;
   private readonly broken: Part[] = [];
-  private current: { target: Target; seen: StreamSeen };
+  private current: { target: Target; seen: StreamSeen; call: ChatCall };
   private resumes = 0;
+  /** What a broken part's text is counted with: the first target's encoding, for every part. */
+  private readonly encoding: Encoding;
+  /** The tokenizer, once a part broke without its counts (loaded then, before the seam needs it). */
+  private count: CountText | undefined;
 
   constructor(
     first: Uint8Array,
@@ -65,7 +74,8 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     this.sent = [first];
     this.sentBytes = first.length;
     this.inner = rest;
-    this.current = { target: scope.target, seen: scope.seen };
+    this.current = { target: scope.target, seen: scope.seen, call: scope.call };
+    this.encoding = encodingFor(scope.target.model);
   }
 
   async next(): Promise<IteratorResult<Uint8Array, void>> {
@@ -111,11 +121,16 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     if (attempt !== undefined) Object.assign(attempt, { status: failure.upstreamStatus ?? failure.status, reason: failure.code ?? failure.type });
     const health = { upstreamStatus: failure.upstreamStatus, code: failure.code };
     if (countsAgainstTarget(health)) deps.health.failed(broke, `${failure.upstreamStatus ?? failure.status} ${failure.code ?? failure.type}`);
-    this.broken.push({ usage: this.current.seen.usage, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks });
+    const seen = this.current.seen;
+    const counted = seen.usage !== undefined && !seen.completionUnknown;
+    this.broken.push({ usage: seen.usage, promptOnly: seen.completionUnknown, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks, text: this.seam?.added ?? transcript.text });
+    // The part's completion must be counted: the tokenizer loads (once a process) while the
+    // continuation is asked for, and is in hand before the seam can need it.
+    const loading = counted || this.count !== undefined ? undefined : loadCounter(this.encoding);
     for (const target of this.candidates(where === "same")) {
       if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;
       if (deps.health.take(target) === "no") continue;
-      const opened = await this.open(target, transcript);
+      const opened = await this.open(target, transcript, loading);
       if (opened !== undefined) return opened;
     }
     throw failure;
@@ -147,7 +162,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   }
 
   /** Asks `target` for the rest; returns the client's next bytes (the seam), or undefined when it cannot. */
-  private async open(target: Target, transcript: Transcript): Promise<Uint8Array | undefined> {
+  private async open(target: Target, transcript: Transcript, loading: Promise<CountText> | undefined): Promise<Uint8Array | undefined> {
     const { scope, deps } = this;
     const provider = deps.providers.get(target.provider) as Provider;
     const text = this.seam?.text ?? transcript.text;
@@ -164,9 +179,10 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
       deps.health.succeeded(target);
       this.resumes++;
       scope.run.resumed = true;
-      this.current = { target, seen: events.seen };
+      this.current = { target, seen: events.seen, call };
+      this.count ??= await loading;
       const includeUsage = scope.call.body.stream_options?.include_usage === true;
-      const seam = new Seam(transcript.id, transcript.created, text, includeUsage, this.broken, `${target.provider}/${target.model}`);
+      const seam = new Seam(transcript.id, transcript.created, text, includeUsage, this.broken, `${target.provider}/${target.model}`, this.count);
       this.seam = seam;
       this.inner = iterator;
       return seam.push(first.value);
@@ -190,7 +206,27 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const { seen } = this.scope;
     const last = this.current.seen;
     seen.done = last.done;
-    seen.usage = summedUsage(this.broken, last.usage);
+    seen.usage = summedUsage(this.broken, last.usage, this.count);
+  }
+
+  /**
+   * The whole answer's usage, for its finish record: the stream's own until a break. After one,
+   * the parts summed: exact when every part reported its counts, else an Estimate that counts
+   * what each part that did not report delivered (the last part too, when it broke or the client
+   * left, its prompt being the continuation request it was sent).
+   */
+  usage(): CompletionUsage | Estimate | undefined {
+    const { seen, call } = this.scope;
+    if (this.seam === undefined) return streamUsage(seen, call.body, this.scope.target.model);
+    const current = this.current;
+    const last = current.seen.usage !== undefined && !current.seen.completionUnknown ? current.seen.usage : undefined;
+    const exact = this.broken.every((p) => p.usage !== undefined && !p.promptOnly);
+    if (last !== undefined && exact) return summedUsage(this.broken, last);
+    const text = this.seam.added;
+    return new Estimate(this.encoding, (count) => {
+      const prompt = current.seen.usage?.prompt_tokens || promptTokens(count, current.call.body, this.encoding);
+      return summedUsage(this.broken, last ?? withCounts(prompt, count(text), current.seen.usage), count)!;
+    });
   }
 }
 

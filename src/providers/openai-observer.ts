@@ -3,6 +3,7 @@ import type { StreamSeen } from "./provider.ts";
 import { dataEventText, encodeEvents } from "../sse-encode.ts";
 import { completeEventsEnd, concatAll, find } from "./sse-frames.ts";
 import { redactJson } from "./upstream-error.ts";
+import { withoutUsageMember } from "../usage/unasked-usage.ts";
 
 const LF = 10;
 const CR = 13;
@@ -197,9 +198,16 @@ function reframe(data: string, redact: (text: string) => string): string {
   return dataEventText(ERROR_EVENT.test(data) ? (redactJson(data, redact) ?? redact(data)) : redact(data));
 }
 
-/** Whether an event's data is a usage-only chunk (`choices: []` with usage). */
+const NO_CHOICES = /"choices":\s*\[\s*\]/;
+
+/**
+ * Whether an event's data is a usage-only chunk (`choices: []` with usage). An empty `choices`
+ * seen in the text is enough (its quotes cannot come from inside a string, and a chunk has no
+ * other `choices`): the one every stream now ends with is not parsed for it.
+ */
 function isUsageOnly(data: string): boolean {
   if (!USAGE_OBJECT.test(data)) return false;
+  if (NO_CHOICES.test(data)) return true;
   try {
     const chunk = JSON.parse(data) as { choices?: unknown };
     return Array.isArray(chunk.choices) && chunk.choices.length === 0;
@@ -224,8 +232,9 @@ export interface ObserveOptions {
 /**
  * Reads what `seen` must know from a run of whole events and returns what goes to the client: the
  * run itself (the common case, no copy), or — rarely — the run rebuilt without events that are not
- * JSON objects, with an error event redacted, or without an unasked-for usage chunk; undefined
- * when nothing is left to send.
+ * JSON objects, with an error event redacted, or without the usage the client did not ask for (the
+ * usage-only chunk dropped, a `usage` member on a chunk with choices cut out); undefined when
+ * nothing is left to send.
  */
 export function observeRun(run: Uint8Array, seen: StreamSeen, options: ObserveOptions): Uint8Array | undefined {
   const shapesOk = dataShapesOk(run, seen);
@@ -249,7 +258,8 @@ export function observeRun(run: Uint8Array, seen: StreamSeen, options: ObserveOp
     if (!wellFormed(data)) {
       seen.dropped++;
       seen.events--;
-    } else if (!(dropUsage && isUsageOnly(data))) text += reframe(data, options.redact);
+    } else if (!dropUsage) text += reframe(data, options.redact);
+    else if (!isUsageOnly(data)) text += reframe(withoutUsageMember(data), options.redact);
   }
   const rebuilt = encodeEvents(text);
   if (from > 0) return concatAll([run.subarray(0, from)], rebuilt);

@@ -1,6 +1,6 @@
 import type { Continuation } from "../config/provider-spec.ts";
 import type { ChatCompletion } from "openai/resources/chat/completions";
-import { badGateway } from "../errors.ts";
+import { badGateway, type GatewayError } from "../errors.ts";
 import type { Model } from "../schema.ts";
 import { Deadline } from "./deadline.ts";
 import { StreamSeen, callHeaders, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
@@ -40,13 +40,49 @@ export interface OpenAIProviderOptions {
   fetch?: typeof fetch;
 }
 
+/** What goes right after a request's opening brace to ask for a stream's usage. */
+const ASK_USAGE = '"stream_options":{"include_usage":true},';
+const ASK_USAGE_BYTES = Buffer.from(ASK_USAGE);
+
 /**
  * The body to send for `model`: the client's own bytes when the model is the one it asked for,
- * else the request serialised once with the model replaced.
+ * else the request serialised once with the model replaced. With `askUsage` (a stream whose client
+ * did not ask for usage) it asks for `stream_options.include_usage` too, so the upstream reports
+ * what the answer cost; the client's stream is cleared of it on the way back (PassThroughOptions).
+ * A client that sent no `stream_options` (the common case) still has its bytes sent, the field
+ * spliced in after the opening brace; only one that sent `stream_options` without include_usage
+ * has its request serialised again.
  */
-export function bodyFor(call: ChatCall, model: string): string | Uint8Array {
-  return model === call.body.model ? call.raw : JSON.stringify({ ...call.body, model });
+export function bodyFor(call: ChatCall, model: string, askUsage = false): string | Uint8Array {
+  const options = call.body.stream_options;
+  if (!askUsage || options?.include_usage === true) return model === call.body.model ? call.raw : JSON.stringify({ ...call.body, model });
+  if (options === undefined && model === call.body.model) return withUsageAsked(call.raw);
+  return JSON.stringify({ ...call.body, model, stream_options: { ...options, include_usage: true } });
 }
+
+/** The request's bytes with ASK_USAGE after the opening brace (a JSON object: its first `{`). */
+function withUsageAsked(raw: string | Uint8Array): string | Uint8Array {
+  if (typeof raw === "string") {
+    const at = raw.indexOf("{") + 1;
+    return raw.slice(0, at) + ASK_USAGE + raw.slice(at);
+  }
+  // Copied whole, shifted, then the head moved back: no views of the request's small array (a view
+  // makes the engine move it to a separate backing store).
+  const at = raw.indexOf(123) + 1;
+  const shift = ASK_USAGE_BYTES.length;
+  const out = new Uint8Array(raw.length + shift);
+  out.set(raw, shift);
+  out.copyWithin(0, shift, shift + at);
+  out.set(ASK_USAGE_BYTES, at);
+  return out;
+}
+
+/**
+ * A 4xx naming `stream_options`: an upstream (an older OpenAI-compatible server or API version)
+ * that does not take the field chatgate added.
+ */
+const refusesStreamOptions = (err: GatewayError): boolean =>
+  (err.upstreamStatus === 400 || err.upstreamStatus === 422) && (err.param === "stream_options" || /stream_options/.test(err.message));
 
 /**
  * Any upstream that speaks OpenAI's chat-completions API. Requests go out as the client's own
@@ -66,6 +102,8 @@ export class OpenAIProvider implements Provider {
   private readonly fetch: typeof fetch;
   private readonly maxBytes: number;
   private modelsCache: { at: number; models: Model[]; ids: string[] } | undefined;
+  /** The upstream answered a stream_options it had not been sent by its client with a 400: not sent again. */
+  private refusesStreamOptions = false;
 
   constructor(private readonly options: OpenAIProviderOptions) {
     this.id = options.id;
@@ -124,9 +162,20 @@ export class OpenAIProvider implements Provider {
     calls?.track(idle);
     const what = () => (idle.touched ? `no event for ${idleMs} ms` : `no first event within ${firstByteMs} ms`);
     const classify = (err: unknown) => fromUpstreamException(this.id, err, idle.timedOut, signal, what(), idle.stoppedWith);
+    // chatgate asks for usage when the client did not, unless this upstream refused the field once.
+    const asked = call.body.stream_options?.include_usage === true;
+    const ask = !asked && !this.refusesStreamOptions;
     let body: ReadableStream<Uint8Array>;
     try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: callHeaders(this.headers, call), body: bodyFor(call, model), signal: idle.signal, redirect: "manual" });
+      const post = (askUsage: boolean) => this.fetch(this.completionsUrl, { method: "POST", headers: callHeaders(this.headers, call), body: bodyFor(call, model, askUsage), signal: idle.signal, redirect: "manual" });
+      let res = await post(ask);
+      if (!res.ok && ask) {
+        const err = await fromUpstreamResponse(this.id, res, this.redact);
+        if (!refusesStreamOptions(err)) throw err;
+        this.refusesStreamOptions = true;
+        console.warn(`chatgate: provider '${this.id}' refused stream_options (${err.message}); its streams' usage is estimated from now on`);
+        res = await post(false);
+      }
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {
@@ -141,7 +190,7 @@ export class OpenAIProvider implements Provider {
     const seen = new StreamSeen();
     const cut = (detail: string) => badGateway(`Provider '${this.id}' stream broke: ${detail}.`, "upstream_stream_truncated");
     const tooLarge = (what: string, limit: number) => upstreamTooLarge(this.id, what, limit);
-    const dropUsageChunks = call.body.stream_options?.include_usage !== true;
+    const dropUsageChunks = !asked;
     const failedEarly = (data: string) => fromErrorEvent(this.id, data, this.redact);
     const choices = call.body.n ?? 1;
     const onDropped = (count: number) => console.warn(`chatgate: dropped ${count} event(s) from provider '${this.id}' whose data was not a JSON object`);

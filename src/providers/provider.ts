@@ -3,6 +3,7 @@ import type { CompletionUsage } from "openai/resources/completions";
 import type { GatewayError } from "../errors.ts";
 import type { Continuation } from "../config/provider-spec.ts";
 import type { ChatRequest, Model } from "../schema.ts";
+import { Delivered } from "../usage/delivered.ts";
 
 /** One chat call as a provider sees it. */
 export interface ChatCall {
@@ -89,6 +90,13 @@ export class StreamSeen {
   dropped = 0;
   /** Choices that got their `finish_reason`: a stream that ends cleanly after every one is complete. */
   finished = 0;
+  /**
+   * `usage` has the upstream's prompt count but not its final completion count (an Anthropic stream
+   * cut before `message_delta`): the completion is estimated from what was delivered.
+   */
+  completionUnknown = false;
+  /** The chunks handed to the client, kept until the stream ends in case its usage must be estimated. */
+  readonly delivered = new Delivered();
   private usageValue: CompletionUsage | undefined;
 
   get usage(): CompletionUsage | undefined {

@@ -4,6 +4,7 @@ import { marksFor, observeRun, type ObserveOptions } from "./openai-observer.ts"
 import type { StreamSeen } from "./provider.ts";
 import { DONE_EVENT } from "../sse-encode.ts";
 import { EventFramer, MAX_EVENT_BYTES, completeEventsEnd, concatAll, firstEventEnd } from "./sse-frames.ts";
+import { nullUsageMarks, withoutNullUsage } from "../usage/unasked-usage.ts";
 
 /** Restarts on every whole event: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {
@@ -45,8 +46,10 @@ export interface PassThroughOptions {
   /** Most held back before the first content-bearing event. Default MAX_PREAMBLE_BYTES. */
   maxPreambleBytes?: number;
   /**
-   * The client did not ask for usage (`stream_options.include_usage`): a usage-only chunk the
-   * upstream sends anyway is dropped, since OpenAI would not send it. Usage is still recorded.
+   * The client did not ask for usage (`stream_options.include_usage`; chatgate asked for it):
+   * the usage-only chunk, the `"usage":null` every chunk then carries and a `usage` member on a
+   * chunk with choices are taken out, since OpenAI sends none of them to such a client. Usage is
+   * still recorded.
    */
   dropUsageChunks?: boolean;
   /** The error for an upstream error event that came before any content (a failure before commit). */
@@ -73,6 +76,8 @@ export async function* passThroughEvents(
   const observing: ObserveOptions = { redact: options.redact ?? keep, dropUsageChunks: options.dropUsageChunks ?? false, holdErrors: options.failedMidStream !== undefined };
   const framer = new EventFramer(options.maxEventBytes ?? MAX_EVENT_BYTES, tooLarge);
   const maxRun = options.maxRunBytes ?? MAX_RUN_BYTES;
+  // Which forms of `"usage":null` to cut (set from the first run); undefined: the client asked for usage.
+  let nullUsage: readonly Uint8Array[] | undefined | false = options.dropUsageChunks ? false : undefined;
   let gate: CommitGate | undefined = new CommitGate(options.maxPreambleBytes ?? MAX_PREAMBLE_BYTES, tooLarge, options.failedEarly);
   const reader = body.getReader();
   try {
@@ -86,13 +91,14 @@ export async function* passThroughEvents(
         throw gate === undefined && error.code === "upstream_connection_error" ? cut(`the connection broke after ${seen.events} events`) : error;
       }
       if (result.done) break;
-      for (let run = framer.push(result.value); run !== undefined; run = framer.more()) {
+      for (let whole = framer.push(result.value); whole !== undefined; whole = framer.more()) {
         // The idle timer runs between whole events, not bytes: an upstream that trickles an event
         // that never ends times out. Comment-only events (keep-alives) restart it too: a provider
         // that sends them while a model thinks is alive, and the wait is what they are for. One
         // that sends nothing else is bounded before commit by the gate's cap, and after commit
         // its comments pass straight through to a client that is free to leave.
         idle.touch();
+        const run = nullUsage === undefined ? whole : withoutNullUsage(whole, (nullUsage ||= nullUsageMarks(whole)));
         let out: Uint8Array | undefined;
         if (gate !== undefined) {
           const committed = gate.push(run, seen);
@@ -105,6 +111,7 @@ export async function* passThroughEvents(
           out = observeRun(run, seen, observing);
         }
         if (out !== undefined) {
+          seen.delivered.add(out);
           // A run larger than the per-stream buffer goes out in pieces of whole events, each pulled
           // by the client in turn, so no more than that waits on a slow client at once.
           while (out.length > maxRun) {

@@ -2,6 +2,7 @@
 // fake upstreams that continue a prefill the way real providers do, and readers of what the client
 // got (events and comments in order) with the assertions every resumed stream must pass.
 import { expect } from "bun:test";
+import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import { createParser } from "eventsource-parser";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
@@ -26,10 +27,19 @@ export const QUESTION = [{ role: "user", content: "Please explain stream resume 
 /** The prompt tokens the fakes count for a fresh request: the words of QUESTION. */
 export const P = wordCount(QUESTION[0]!.content);
 
-/** Usage summed over a break after `k` pieces and one continuation of the rest (see the brief's rule). */
-export function summedUsage(k: number): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
-  const prompt = P + (P + k);
-  return { prompt_tokens: prompt, completion_tokens: WORDS.length, total_tokens: prompt + WORDS.length };
+/**
+ * Usage summed over a break after `k` pieces and one continuation of the rest. The continuation
+ * reports its own counts (the fakes count words); the broken part is estimated as chatgate does
+ * it (src/gateway/resume-seam.ts): its completion is the tokenizer's count (o200k_base) of the text
+ * the client got from it (`delivered`, default the first `k` words), its prompt the continuation's
+ * less that count, or the prompt it reported itself (`promptReported`: Anthropic's message_start).
+ */
+export function summedUsage(k: number, options: { delivered?: string; promptReported?: boolean } = {}): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+  const broken = o200k(options.delivered ?? firstWords(k));
+  const next = P + k;
+  const prompt = (options.promptReported ? P : Math.max(0, next - broken)) + next;
+  const completion = broken + (WORDS.length - k);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 export type Continuation = ContinuationStyle | "none";

@@ -34,6 +34,8 @@ export class StreamTranslator {
   /** Events whose data was not a JSON object: dropped, and the stream went on. */
   malformed = 0;
   usage: CompletionUsage | undefined;
+  /** `usage` has message_delta's final output count, not only message_start's prompt. */
+  usageFinal = false;
   /** The chunk's constant fields as JSON without its closing brace: `{"id":…,"model":…`. */
   private base = "";
   /** `base` plus the start of the one choice, up to its delta. */
@@ -144,6 +146,7 @@ export class StreamTranslator {
 
   private messageDelta(event: Extract<StreamEvent, { type: "message_delta" }>): void {
     this.usage = toUsage(mergeUsage(this.inputUsage, event.usage));
+    this.usageFinal = true;
     const reason = event.delta?.stop_reason;
     if (reason === null || reason === undefined) return;
     const refusal = refusalText(reason, event.delta.stop_details);

@@ -89,12 +89,17 @@ async function* translate(
       }
       if (!ended) continue;
       timer.touch();
-      if (t.usage !== undefined) seen.usage = t.usage;
+      if (t.usage !== undefined) {
+        seen.usage = t.usage;
+        // Until message_delta, only the prompt is counted: a cut before it has its answer estimated.
+        seen.completionUnknown = !t.usageFinal;
+      }
       if (t.finished) seen.done = true;
       if (t.committed && t.out !== "") {
-        const out = t.out;
+        const out = encodeEvents(t.out);
         t.out = "";
-        yield encodeEvents(out);
+        seen.delivered.add(out);
+        yield out;
       }
       if (t.failure !== undefined) {
         seen.errorEvent = t.errorEvent;

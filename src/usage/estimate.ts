@@ -1,0 +1,94 @@
+// Usage for a request whose upstream reported none: counted with a real tokenizer from the request
+// and from what the client was sent.
+import type { ChatCompletion } from "openai/resources/chat/completions";
+import type { CompletionUsage } from "openai/resources/completions";
+import type { ChatRequest } from "../schema.ts";
+import { completionText, type Delivered } from "./delivered.ts";
+import { encodingFor, type Encoding } from "./encoding.ts";
+import { promptTokens } from "./prompt.ts";
+import { counterNow, loadCounter, type CountText } from "./tokenizer.ts";
+
+/**
+ * A usage to count because the upstream did not report it (or reported only its prompt). The
+ * counting runs once `encoding`'s tokenizer is loaded: at once when it is (`ready`), else after
+ * the one load of the process (`load`). A finish record that carries it says `usageEstimated`.
+ */
+export class Estimate {
+  private counted = false;
+  private result: CompletionUsage | undefined;
+
+  constructor(
+    readonly encoding: Encoding,
+    private readonly counting: (count: CountText) => CompletionUsage,
+  ) {}
+
+  /** An estimate already counted (stream resume counts its broken parts as it sums them). */
+  static of(usage: CompletionUsage): Estimate {
+    const estimate = new Estimate("o200k_base", () => usage);
+    estimate.counted = true;
+    estimate.result = usage;
+    return estimate;
+  }
+
+  /** Whether `value()` can count now: the tokenizer is loaded (or the count is made). */
+  get ready(): boolean {
+    return this.counted || counterNow(this.encoding) !== undefined;
+  }
+
+  /** Loads the tokenizer, when it must be; never rejects. */
+  load(): Promise<void> {
+    return this.ready ? Promise.resolve() : loadCounter(this.encoding).then(() => {});
+  }
+
+  /** The usage counted, once; undefined before `ready`, or when counting failed (reported). */
+  value(): CompletionUsage | undefined {
+    if (this.counted) return this.result;
+    const count = counterNow(this.encoding);
+    if (count === undefined) return undefined;
+    this.counted = true;
+    try {
+      this.result = this.counting(count);
+    } catch (err) {
+      console.error("chatgate: a usage estimate failed:", err);
+    }
+    return this.result;
+  }
+}
+
+/** What an estimate reads of a stream (the provider's StreamSeen). */
+export interface SeenUsage {
+  /** What the upstream reported, if anything. */
+  readonly usage: CompletionUsage | undefined;
+  /** The report has the prompt but not the final completion count (a stream cut before it came). */
+  readonly completionUnknown: boolean;
+  /** What the client was sent. */
+  readonly delivered: Delivered;
+}
+
+/**
+ * A stream's usage: the upstream's report when it made one, else an estimate of the prompt (the
+ * upstream's own prompt count when it gave one) and of the text the client was sent.
+ */
+export function streamUsage(seen: SeenUsage, request: ChatRequest, model: string): CompletionUsage | Estimate {
+  const reported = seen.usage;
+  if (reported !== undefined && !seen.completionUnknown) return reported;
+  const encoding = encodingFor(model);
+  return new Estimate(encoding, (count) => {
+    const prompt = reported?.prompt_tokens || promptTokens(count, request, encoding);
+    return withCounts(prompt, seen.delivered.tokens(count), reported);
+  });
+}
+
+/** A JSON answer's usage: the upstream's, or an estimate of the request and the answer's text. */
+export function completionUsage(completion: ChatCompletion, request: ChatRequest, model: string): CompletionUsage | Estimate {
+  if (completion.usage) return completion.usage;
+  const encoding = encodingFor(model);
+  return new Estimate(encoding, (count) => withCounts(promptTokens(count, request, encoding), count(completionText(completion))));
+}
+
+/** Usage with these counts; the prompt's details (cached tokens) kept from a partial report. */
+export function withCounts(prompt: number, completion: number, partial?: CompletionUsage): CompletionUsage {
+  const usage: CompletionUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (partial?.prompt_tokens_details) usage.prompt_tokens_details = partial.prompt_tokens_details;
+  return usage;
+}

@@ -1,0 +1,83 @@
+// A finish record whose usage must wait for the tokenizer: emitted once, when the count is made,
+// with usageEstimated; the request stays in flight until then, so a graceful shutdown waits for it.
+import { describe, expect, test } from "bun:test";
+import type { CompletionUsage } from "openai/resources/completions";
+import { Finishes, type FinishRecord } from "../../src/gateway/finish.ts";
+import { Run } from "../../src/gateway/run.ts";
+import { Stats } from "../../src/obs/stats.ts";
+import { Estimate } from "../../src/usage/estimate.ts";
+
+const USAGE: CompletionUsage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 };
+
+/** An estimate whose tokenizer "loads" when the test says so. */
+class SlowEstimate extends Estimate {
+  readonly loaded = Promise.withResolvers<void>();
+  private isLoaded = false;
+
+  constructor() {
+    super("o200k_base", () => USAGE);
+  }
+
+  override get ready(): boolean {
+    return this.isLoaded;
+  }
+
+  override load(): Promise<void> {
+    return this.loaded.promise.then(() => void (this.isLoaded = true));
+  }
+
+  override value(): CompletionUsage | undefined {
+    return this.isLoaded ? USAGE : undefined;
+  }
+}
+
+function setup() {
+  const finishes = new Finishes();
+  const stats = new Stats();
+  const records: FinishRecord[] = [];
+  finishes.subscribe((r) => records.push(r));
+  const run = new Run(finishes, stats, () => 1000, "/v1/chat/completions", true, "gpt-4o");
+  return { stats, records, run };
+}
+
+describe("a record waiting on the tokenizer", () => {
+  test("is emitted once, after the load, with the estimate and usageEstimated; until then the request is in flight and idle() waits", async () => {
+    const { stats, records, run } = setup();
+    const estimate = new SlowEstimate();
+    run.finish(200, "client_abort", () => estimate);
+    run.finish(200, "ok", () => USAGE);
+    expect(records).toHaveLength(0);
+    expect(stats.inFlightStreams).toBe(1);
+    let idle = false;
+    const waiting = stats.idle().then(() => (idle = true));
+    await Bun.sleep(5);
+    expect(idle).toBe(false);
+
+    estimate.loaded.resolve();
+    await waiting;
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: "client_abort", usage: USAGE, usageEstimated: true });
+    expect(stats.inFlightStreams).toBe(0);
+  });
+
+  test("with the tokenizer at hand the record is emitted at once; a reported usage is not marked estimated", () => {
+    const counted = setup();
+    counted.run.finish(200, "ok", () => Estimate.of(USAGE));
+    expect(counted.records).toEqual([expect.objectContaining({ usage: USAGE, usageEstimated: true })]);
+    expect(counted.stats.inFlightStreams).toBe(0);
+    const reported = setup();
+    reported.run.finish(200, "ok", () => USAGE);
+    expect(reported.records[0]!.usage).toBe(USAGE);
+    expect(reported.records[0]!.usageEstimated).toBeUndefined();
+  });
+
+  test("with no one listening nothing is counted and the request leaves at once", () => {
+    const finishes = new Finishes();
+    const stats = new Stats();
+    const run = new Run(finishes, stats, () => 0, "/v1/chat/completions", false, "gpt-4o");
+    let asked = false;
+    run.finish(200, "ok", () => ((asked = true), new SlowEstimate()));
+    expect(asked).toBe(false);
+    expect(stats.inFlightJson).toBe(0);
+  });
+});
