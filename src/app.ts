@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { buildCache } from "./cache/build-cache.ts";
 import type { Config } from "./config.ts";
 import { ModelEntry } from "./config/file-schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
@@ -11,8 +12,11 @@ import { ConnectionTimeouts } from "./http/connection.ts";
 import { cors, CorsPolicy, withCors } from "./http/cors.ts";
 import { Answering } from "./http/tracked.ts";
 import { docs } from "./http/docs.ts";
-import { guard, guardRules, type GuardPolicy } from "./http/guard.ts";
+import { guard, type GuardPolicy } from "./http/guard.ts";
 import { metricsRoute } from "./http/metrics-route.ts";
+import { usageRoute } from "./http/usage-route.ts";
+import { attachLedger } from "./ledger/attach.ts";
+import { spendSince } from "./ledger/spend.ts";
 import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
 import { opsRoutes, publicRoutes } from "./http/ops.ts";
 import { requestIds } from "./http/request-id.ts";
@@ -21,7 +25,11 @@ import { Metrics } from "./obs/metrics.ts";
 import { Stats } from "./obs/stats.ts";
 import { createProviders } from "./providers/registry.ts";
 import { AuthFailures } from "./auth/failures.ts";
-import { MemoryCounters } from "./state/counters.ts";
+import { priceLookup } from "./cost/target-prices.ts";
+import { ClientKey } from "./keys/client-key.ts";
+import { KeyLimits, seedSpend } from "./keys/key-limits.ts";
+import { periodStart, type BudgetPeriod } from "./keys/periods.ts";
+import { MemoryCounters, type Counters } from "./state/counters.ts";
 import { Limiter } from "./state/limiter.ts";
 import { Live } from "./live.ts";
 import { keepRestartOnly, reloadSummary, type ReloadState } from "./reload.ts";
@@ -47,13 +55,19 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const onCooldown = (event: CooldownEvent) => {
     for (const listener of cooldowns) listener(event);
   };
-  const start = generation(config, overrides, {}, onCooldown);
+  // The client keys' request, token and spend counters: one store for the process's life, which
+  // every config generation reads (a counter carries over a reload while its key's limit stays).
+  const keyCounters: Counters = new MemoryCounters({ limit: Number.POSITIVE_INFINITY });
+  const start = generation(config, overrides, { keyCounters }, onCooldown);
   const gateway = new Gateway(start.router, stats, now, config.timeoutMs);
+  gateway.cache = buildCache(config, undefined, now);
   // metrics: counted from the same finish records and cooldown events as the log, served at /metrics.
   const metrics = new Metrics({ stats, config: () => running, health: () => gateway.router.health });
   gateway.finishes.subscribe(metrics.record);
   cooldowns.add(metrics.countCooldown);
-  const rules = new Live(guardRules(start.guard));
+  // The usage ledger: a row per finish record, written off the request path. Off: not opened, no listener.
+  const ledger = config.ledger ? attachLedger({ finishes: gateway.finishes, config: () => running, now }) : undefined;
+  const rules = new Live(start.guard);
   let lastReload: ReloadState | undefined;
 
   /**
@@ -64,10 +78,11 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   function reload(parsed: Config): string {
     const { config: next, needRestart } = keepRestartOnly(running, parsed);
     const previous = { health: gateway.router.health, guard: rules.current };
-    const built = generation(next, overrides, carried(running, next, previous), onCooldown);
+    const built = generation(next, overrides, { ...carried(running, next, previous), keyCounters }, onCooldown);
     gateway.router = built.router;
     gateway.timeoutMs = next.timeoutMs;
-    rules.current = guardRules(built.guard);
+    gateway.cache = buildCache(next, gateway.cache, now);
+    rules.current = built.guard;
     const line = reloadSummary(running, next, needRestart);
     running = next;
     lastReload = { at: new Date(now()).toISOString(), ok: true, error: null };
@@ -104,12 +119,29 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(docs())
     // metrics: before the guard, so a scrape never counts against a rate limit; it checks keys itself.
     .use(metricsRoute({ metrics, metricsKeys: config.metricsKeyDigests, rules, server: () => app.server }))
+    // usage: before the guard too; it takes the admin key only.
+    .use(usageRoute({ ledger: ledger?.ledger, adminKeys: config.adminKeyDigests, rules, server: () => app.server, authFailureLimit: config.authFailureLimit, now }))
     .use(guard({ rules, stats, server: () => app.server }))
     .use(opsRoutes(gateway, stats, () => lastReload))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
+  /**
+   * Adds spend known from elsewhere to a client key's counter for the current UTC `period`: how the
+   * usage ledger makes budgets survive a restart. At start, before listening, for each budgeted
+   * key of the config (`config.clientKeys`): `SUM(cost_usd)` of its rows (`key_id`) since
+   * `periodStart(period, now)` (src/keys/periods.ts), NULL costs left out. Adds, never sets: call it
+   * once per key and period, with rows this process has not counted itself.
+   */
+  const seed = (keyId: string, period: BudgetPeriod, usd: number) => seedSpend(keyCounters, now(), keyId, period, usd);
+  if (ledger !== undefined) {
+    // Budgets count from what the ledger holds for this period: a restart does not reset them.
+    ledger.ledger.flush();
+    for (const key of config.clientKeys) {
+      if (key.budget !== undefined) seed(key.id, key.budget.period, spendSince(ledger.ledger.db, key.id, periodStart(key.budget.period, now())));
+    }
+  }
   // The router is `gateway.router`: the current one, which a reload replaces.
-  return { app, stats, gateway, reload, rejected, current, cooldowns };
+  return { app, stats, gateway, reload, rejected, current, cooldowns, ledger, seedSpend: seed };
 }
 
 /** What a reload keeps from the running generation: objects whose settings are the same. */
@@ -117,9 +149,11 @@ interface Carried {
   health?: TargetHealth;
   limiter?: Limiter;
   failures?: AuthFailures;
+  /** Always kept: each key's counters are named with its limits (see ClientKey), so unchanged ones carry over. */
+  keyCounters: Counters;
 }
 
-function carried(old: Config, next: Config, previous: { health: TargetHealth; guard: GuardPolicy }): Carried {
+function carried(old: Config, next: Config, previous: { health: TargetHealth; guard: GuardPolicy }): Omit<Carried, "keyCounters"> {
   const sameCooldown = old.cooldownAfter === next.cooldownAfter && old.cooldownMs === next.cooldownMs;
   const sameLimit = old.rateLimitMax === next.rateLimitMax && old.rateLimitWindowMs === next.rateLimitWindowMs;
   if (sameCooldown) previous.health.keepProviders(new Set(next.providers.map((p) => p.id)));
@@ -151,7 +185,9 @@ function generation(config: Config, overrides: AppOverrides, keep: Carried, onCo
     config.authFailureLimit > 0 && config.apiKeyDigests.length > 0
       ? keep.failures ?? new AuthFailures(new MemoryCounters({ limit: config.authFailureLimit }), config.authFailureLimit, overrides.now)
       : undefined;
-  const guard: GuardPolicy = { keyDigests: config.apiKeyDigests, limiter, failures, trustProxy: config.trustProxy };
+  const keyLimits = new KeyLimits({ store: keep.keyCounters, now, prices: priceLookup(config), reserveCompletionTokens: config.reserveCompletionTokens });
+  const keys = config.clientKeys.map((spec) => new ClientKey(spec, keyLimits));
+  const guard: GuardPolicy = { keyDigests: config.apiKeyDigests, keys, limiter, failures, trustProxy: config.trustProxy };
   return { router, guard };
 }
 

@@ -7,12 +7,17 @@ export const HELP = `chatgate ${VERSION} — OpenAI-compatible chat-completions 
 Usage: chatgate [options]
        chatgate check-config [<path>]   validate a config file and print what it resolves to
                                         (secrets as ***); exits 0, or 1 with the start-up error
+       chatgate usage [options]         requests, tokens and cost from the usage ledger
+                                        (chatgate usage --help for its options)
+       chatgate key new --id <id>       print a fresh client key once, and the keys: entry
+                                        for the config file (which holds only its digest)
 
 Options:
   --config <path>    YAML config file (overrides CHATGATE_CONFIG); see chatgate.example.yaml
   --host <address>   bind address (overrides HOST; default 127.0.0.1)
   --port <number>    listen port (overrides PORT; default 3000; 0 picks a free port)
   --mock             serve the built-in mock model (same as CHATGATE_MOCK=1)
+  --data-dir <path>  where the usage ledger is kept (overrides CHATGATE_DATA_DIR)
   -h, --help         show this help
   -v, --version      print the version
 
@@ -57,6 +62,12 @@ Environment (wins over the config file):
                                    prefix, vllm or none (default none)
   CHATGATE_CORS_ORIGINS            browser origins allowed to call the gateway, comma-separated
                                    (https://app.example.com), or * for any (default: CORS off)
+  CHATGATE_DATA_DIR                where the usage ledger is kept (default $STATE_DIRECTORY under
+                                   systemd, else $XDG_DATA_HOME/chatgate or ~/.local/share/chatgate)
+  CHATGATE_LEDGER                  0: keep no usage ledger (default on)
+  CHATGATE_RETENTION_DAYS          days the ledger keeps a request (default 90; file: retention)
+  CHATGATE_ADMIN_KEY               the key GET /v1/usage takes (may be sha256:<hex>); unset: the
+                                   usage report is off
 
 A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set, or the config file
 lists one.
@@ -68,9 +79,15 @@ export type Command =
   | { kind: "serve"; flags: Flags }
   /** `path` is the positional argument, else --config / CHATGATE_CONFIG (undefined: neither given). */
   | { kind: "check-config"; path?: string; flags: Flags }
+  /** `argv`: what follows `usage`, parsed by the command itself (src/ledger/usage-command.ts). */
+  | { kind: "usage"; argv: string[] }
+  /** `chatgate key new --id <id>`; the id is checked by the command (src/keys/new-key.ts). */
+  | { kind: "key-new"; id?: string }
   | { kind: "usage-error"; message: string };
 
 export function parseCommand(argv: string[]): Command {
+  // `usage` has options of its own (--from, --format, …), which the gateway's parser would refuse.
+  if (argv[0] === "usage") return { kind: "usage", argv: argv.slice(1) };
   let parsed;
   try {
     parsed = parseArgs({
@@ -82,6 +99,8 @@ export function parseCommand(argv: string[]): Command {
         port: { type: "string" },
         mock: { type: "boolean" },
         config: { type: "string" },
+        "data-dir": { type: "string" },
+        id: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -92,10 +111,16 @@ export function parseCommand(argv: string[]): Command {
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
-  const flags: Flags = { host: values.host, port: values.port, mock: values.mock, config: values.config };
+  const flags: Flags = { host: values.host, port: values.port, mock: values.mock, config: values.config, dataDir: values["data-dir"] };
   const [command, path, ...extra] = positionals;
+  if (command === "key") {
+    if (path !== "new" || extra.length > 0) return { kind: "usage-error", message: "key has one subcommand: chatgate key new --id <id>" };
+    return { kind: "key-new", id: values.id };
+  }
+  if (values.id !== undefined) return { kind: "usage-error", message: "--id belongs to chatgate key new" };
   if (command === undefined) return { kind: "serve", flags };
-  if (command !== "check-config") return { kind: "usage-error", message: `unknown command '${command}' (the only command is check-config)` };
+  if (command === "usage") return { kind: "usage-error", message: "usage takes its options after it: chatgate usage [options]" };
+  if (command !== "check-config") return { kind: "usage-error", message: `unknown command '${command}' (the commands are check-config, key new and usage)` };
   if (extra.length > 0) return { kind: "usage-error", message: "check-config takes one config file" };
   return { kind: "check-config", path, flags };
 }

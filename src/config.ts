@@ -1,13 +1,19 @@
 import { Type, type Static } from "@sinclair/typebox";
+import { homedir } from "node:os";
 import { sha256 } from "./auth/keys.ts";
-import { fileCore } from "./config/file-core.ts";
+import { durationMs, fileCore } from "./config/file-core.ts";
 import { parseCorsOrigins } from "./config/cors-origins.ts";
 import { FieldError } from "./config/field-error.ts";
 import { CONTINUATIONS } from "./config/file-schema.ts";
 import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
 import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
 import { resolveRouting } from "./config/routing.ts";
+import { ClientKeySpec } from "./keys/key-spec.ts";
+import { checkKeyModels, resolveKeys } from "./keys/resolve-keys.ts";
+import { ledgerEnabled, resolveDataDir } from "./ledger/data-dir.ts";
 import { LOG_LEVELS } from "./obs/log-levels.ts";
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from "./cache/memory-store.ts";
+import { DURATION_HINT, parseDuration } from "./config/duration.ts";
 
 /** Everything chatgate reads at start-up. The schema is the type; `parseConfig` fills it. */
 export const Config = Type.Object({
@@ -18,8 +24,12 @@ export const Config = Type.Object({
   /** True when OPENAI_API_KEY or OPENAI_BASE_URL was given: only then is the upstream provider on. */
   upstreamConfigured: Type.Boolean(),
   mock: Type.Boolean({ default: false }),
-  /** SHA-256 digests of the client keys; empty means no client auth. */
+  /** SHA-256 digests of the client keys (`api_keys` or CHATGATE_API_KEYS, then `keys:`); empty means no client auth. */
   apiKeyDigests: Type.Array(Type.Uint8Array()),
+  /** The key of each digest, index for index: its id (`key-1`… for plain keys), limits and models. */
+  clientKeys: Type.Array(ClientKeySpec),
+  /** The file's reserve_completion_tokens: what a request without max_tokens reserves against its key's tpm and budget. */
+  reserveCompletionTokens: Type.Integer({ minimum: 1 }),
   /** SHA-256 digests of CHATGATE_METRICS_KEY (env only): when set, the only keys /metrics takes; empty: the client keys'. */
   metricsKeyDigests: Type.Array(Type.Uint8Array()),
   allowNoAuth: Type.Boolean({ default: false }),
@@ -48,6 +58,15 @@ export const Config = Type.Object({
   resume: Type.Boolean({ default: false }),
   /** CHATGATE_CONTINUATION: how the implicit `openai` provider continues a partial answer. */
   implicitContinuation: Continuation,
+  /**
+   * CHATGATE_CACHE_TTL (a duration with its unit, `1h`), else the file's `cache.ttl`: how long the
+   * response cache keeps answers for models without their own `cache.ttl`; 0 (the default): off.
+   */
+  cacheTtlMs: Type.Integer({ minimum: 0, default: 0 }),
+  /** The file's `cache.max_entries`: most answers the response cache keeps in memory. */
+  cacheMaxEntries: Type.Integer({ minimum: 1, default: DEFAULT_MAX_ENTRIES }),
+  /** The file's `cache.max_bytes`: most bytes of answers the response cache keeps in memory. */
+  cacheMaxBytes: Type.Integer({ minimum: 1024, default: DEFAULT_MAX_BYTES }),
   /** CHATGATE_LOG_LEVEL: the least severe level written. */
   logLevel: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: "info" }),
   /** CHATGATE_LOG_REQUESTS: one line per request (0 turns it off; truncated streams are still logged). */
@@ -59,6 +78,17 @@ export const Config = Type.Object({
    * or `["*"]` for any; empty (the default) turns CORS off. See src/config/cors-origins.ts.
    */
   corsOrigins: Type.Array(Type.String()),
+  /**
+   * Where chatgate keeps its state (the usage ledger): --data-dir, CHATGATE_DATA_DIR, else
+   * $STATE_DIRECTORY (systemd), else $XDG_DATA_HOME/chatgate or ~/.local/share/chatgate.
+   */
+  dataDir: Type.String(),
+  /** CHATGATE_LEDGER: the usage ledger is on unless 0; off, nothing is opened and nothing listens for requests. */
+  ledger: Type.Boolean(),
+  /** SHA-256 digests of CHATGATE_ADMIN_KEY (env only): the keys GET /v1/usage takes; empty: the report is off. */
+  adminKeyDigests: Type.Array(Type.Uint8Array()),
+  /** How long the ledger keeps a request's row: the file's `retention`, or CHATGATE_RETENTION_DAYS. */
+  retentionMs: Type.Integer({ minimum: 1 }),
   // From here on: the config file (src/config/), whose schema holds these defaults.
   /** Every provider: the file's, then the implicit `openai` (OPENAI_*) and `mock` ones. */
   providers: Type.Array(ProviderSpec),
@@ -92,7 +122,11 @@ export interface Flags {
   mock?: boolean;
   /** --config: the YAML config file (else CHATGATE_CONFIG). */
   config?: string;
+  /** --data-dir: where the usage ledger lives (else CHATGATE_DATA_DIR, …). */
+  dataDir?: string;
 }
+
+const DAY_MS = 86_400_000;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
 
@@ -109,7 +143,11 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
   const doc = loadConfigFile(configPath, env);
   const file = inFile(configPath, () => fileCore(doc));
   // Set but empty is a refusal (parseKeys), not "unset": it must not fall back to the file's keys.
-  const keys = env.CHATGATE_API_KEYS === undefined && file.apiKeyDigests ? file.apiKeyDigests : parseKeys(env.CHATGATE_API_KEYS);
+  const plainFromFile = env.CHATGATE_API_KEYS === undefined && file.apiKeyDigests !== undefined;
+  const plain = plainFromFile ? file.apiKeyDigests! : parseKeys(env.CHATGATE_API_KEYS);
+  // The file's `keys:` come on top of the plain keys, whichever source those came from.
+  const clients = inFile(configPath, () => resolveKeys(plain, plainFromFile ? "file" : "env", doc.keys));
+  const keys = clients.digests;
   const host = nonEmpty(flags.host ?? env.HOST, file.host ?? "127.0.0.1");
   const core = {
     host,
@@ -119,6 +157,8 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     upstreamConfigured: Boolean(env.OPENAI_API_KEY || env.OPENAI_BASE_URL),
     mock: flags.mock === true || flag("CHATGATE_MOCK", env.CHATGATE_MOCK, file.mock),
     apiKeyDigests: keys,
+    clientKeys: clients.keys,
+    reserveCompletionTokens: doc.reserve_completion_tokens,
     metricsKeyDigests: parseKeys(env.CHATGATE_METRICS_KEY, "CHATGATE_METRICS_KEY", "let the client keys read /metrics"),
     allowNoAuth: flag("CHATGATE_ALLOW_NO_AUTH", env.CHATGATE_ALLOW_NO_AUTH, file.allowNoAuth),
     rateLimitMax: integer("CHATGATE_RATE_LIMIT_MAX", env.CHATGATE_RATE_LIMIT_MAX, file.rateLimitMax ?? 60, 0),
@@ -136,12 +176,19 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     idleConnectionTimeoutS: integer("CHATGATE_IDLE_CONNECTION_TIMEOUT_S", env.CHATGATE_IDLE_CONNECTION_TIMEOUT_S, 30, 1, 255),
     resume: flag("CHATGATE_RESUME", env.CHATGATE_RESUME, undefined),
     implicitContinuation: continuation(env.CHATGATE_CONTINUATION),
+    cacheTtlMs: duration("CHATGATE_CACHE_TTL", env.CHATGATE_CACHE_TTL, file.cacheTtlMs ?? 0),
+    cacheMaxEntries: file.cacheMaxEntries ?? DEFAULT_MAX_ENTRIES,
+    cacheMaxBytes: file.cacheMaxBytes ?? DEFAULT_MAX_BYTES,
     logLevel: oneOf("CHATGATE_LOG_LEVEL", env.CHATGATE_LOG_LEVEL, LOG_LEVELS, "info"),
     logRequests: flag("CHATGATE_LOG_REQUESTS", env.CHATGATE_LOG_REQUESTS, true),
     logFormat: env.CHATGATE_LOG_FORMAT?.trim() ? oneOf("CHATGATE_LOG_FORMAT", env.CHATGATE_LOG_FORMAT, ["json", "pretty"] as const, "json") : undefined,
     corsOrigins: parseCorsOrigins(env.CHATGATE_CORS_ORIGINS),
+    dataDir: resolveDataDir(env, env.HOME?.trim() || homedir(), flags.dataDir),
+    ledger: ledgerEnabled(env),
+    adminKeyDigests: adminKeys(env.CHATGATE_ADMIN_KEY, keys),
   };
   const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
+  inFile(configPath, () => checkKeyModels(doc.keys, routing));
   const config: Config = {
     ...core,
     ...routing,
@@ -149,6 +196,9 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     maxRetryWaitMs: integer("CHATGATE_MAX_RETRY_WAIT_MS", env.CHATGATE_MAX_RETRY_WAIT_MS, routing.maxRetryWaitMs, 0),
     cooldownAfter: integer("CHATGATE_COOLDOWN_AFTER", env.CHATGATE_COOLDOWN_AFTER, routing.cooldownAfter, 0),
     cooldownMs: integer("CHATGATE_COOLDOWN_MS", env.CHATGATE_COOLDOWN_MS, routing.cooldownMs, 1),
+    retentionMs: env.CHATGATE_RETENTION_DAYS?.trim()
+      ? integer("CHATGATE_RETENTION_DAYS", env.CHATGATE_RETENTION_DAYS, 0, 1, 100_000) * DAY_MS
+      : inFile(configPath, () => durationMs(doc.retention, "retention", 1)),
   };
   if (!isLoopback(config.host) && keys.length === 0 && !config.allowNoAuth) {
     throw new ConfigError(
@@ -183,6 +233,17 @@ function integer(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
+/**
+ * A duration with its unit (`90s`, `1h`), as the file writes them: a variable not named `_MS` has
+ * no unit to assume, and a bare number is refused rather than guessed.
+ */
+function duration(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new ConfigError(name, `${DURATION_HINT}, got "${value.trim()}"`);
+  return ms;
+}
+
 function flag(name: string, value: string | undefined, fallback = false): boolean {
   if (value === undefined || value === "") return fallback;
   const v = value.trim().toLowerCase();
@@ -215,6 +276,20 @@ function baseUrl(value: string | undefined): string {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("OPENAI_BASE_URL", "must be an http(s) URL");
   return url.href.replace(/\/+$/, "");
+}
+
+/**
+ * CHATGATE_ADMIN_KEY, read as client keys are. An admin key that is also a client key is refused:
+ * every holder of that client key could read everyone's usage.
+ */
+function adminKeys(value: string | undefined, clientKeys: readonly Uint8Array[]): Uint8Array[] {
+  const digests = parseKeys(value, "CHATGATE_ADMIN_KEY", "leave GET /v1/usage off");
+  digests.forEach((digest, i) => {
+    if (clientKeys.some((client) => Buffer.compare(client, digest) === 0)) {
+      throw new ConfigError("CHATGATE_ADMIN_KEY", `entry ${i + 1} is also a client key; give the admin key a value of its own`);
+    }
+  });
+  return digests;
 }
 
 /** SHA-256 of the empty string: what `sha256:$(printf %s "$MY_KEY" | sha256sum …)` gives with MY_KEY unset. */

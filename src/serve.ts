@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import { bannerLines, probeProviders, resumeNotes, startupFields } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config, type Flags } from "./config.ts";
+import { LedgerOpenError } from "./ledger/attach.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
 import type { FinishRecord } from "./gateway/finish.ts";
 import { cooldownLog, createLogger, requestLog } from "./obs/log.ts";
@@ -10,6 +11,17 @@ import { VERSION_LINE } from "./version.ts";
 
 /** How long after listening the providers' model lists are checked. */
 const PROBE_DELAY_MS = 250;
+
+/** The app, or exit 1 when its usage ledger cannot be opened (the message says how to fix or turn it off). */
+function createOrExit(): ReturnType<typeof createApp> {
+  try {
+    return createApp(config);
+  } catch (err) {
+    if (!(err instanceof LedgerOpenError)) throw err;
+    process.stderr.write(`chatgate: refusing to start: ${err.message}\n`);
+    process.exit(1);
+  }
+}
 
 async function configure(): Promise<{ config: Config; flags: Flags }> {
   const command = parseCommand(process.argv.slice(2));
@@ -31,6 +43,22 @@ async function configure(): Promise<{ config: Config; flags: Flags }> {
       process.stderr.write(result.stderr);
       process.exit(result.code);
     }
+    case "key-new": {
+      // Like check-config: loaded only for this command. The key goes to stdout once, nowhere else.
+      const { newKey } = await import("./keys/new-key.ts");
+      const result = newKey(command.id);
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      process.exit(result.code);
+    }
+    case "usage": {
+      // Like check-config: loaded only for this command.
+      const { usageCommand } = await import("./ledger/usage-command.ts");
+      const result = usageCommand(command.argv, process.env);
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      process.exit(result.code);
+    }
   }
   try {
     return { config: parseConfig(process.env, command.flags), flags: command.flags };
@@ -48,7 +76,7 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 // One reload at a time, in the order the signals came; never during a drain.
 process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
-const { app, stats, gateway, reload, rejected, current, cooldowns } = createApp(config);
+const { app, stats, gateway, reload, rejected, current, cooldowns, ledger } = createOrExit();
 // The logger loads once the port is open (pino and its modules cost start-up time); what ends
 // before then is held and logged as soon as it is ready.
 const early: FinishRecord[] = [];
@@ -69,6 +97,7 @@ gateway.finishes.subscribe(logRequest);
 holdEarly();
 for (const record of early.splice(0)) logRequest(record);
 cooldowns.add(cooldownLog(log));
+if (ledger) ledger.warn = (line) => log.warn(line);
 collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 if (logFormat === "pretty") {
@@ -105,6 +134,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) {
     // A second Ctrl-C (or SIGTERM) means now: what is in flight is cut.
     log.warn(`chatgate: ${signal} again: exiting now`);
+    // What the ledger holds is written even so; requests cut now have no row.
+    ledger?.close();
     process.exit(128 + (signal === "SIGINT" ? 2 : 15));
   }
   stopping = true;
@@ -126,6 +157,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     await Promise.race([Promise.all([closing, stats.idle()]), Bun.sleep(FLUSH_MS)]);
     await server.stop(true);
   }
+  // Every request has ended, and with it its finish record: the ledger's last rows go to disk.
+  ledger?.close();
   process.exit(0);
 }
 

@@ -3,6 +3,7 @@
 // `errorMessage` is ours, not TypeBox's: schema-errors.ts prefers it to TypeBox's own wording.
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { DURATION_HINT, DURATION_PATTERN } from "./duration.ts";
+import { KEY_ID, KEY_ID_HINT } from "../keys/key-spec.ts";
 
 const Duration = (options: { default?: string } = {}) => Type.String({ pattern: DURATION_PATTERN, errorMessage: DURATION_HINT, ...options });
 const NonEmpty = Type.String({ minLength: 1 });
@@ -74,6 +75,18 @@ export const PROVIDER_ENTRIES = [OpenAIEntry, AnthropicEntry, MockEntry] as cons
 export const ProviderEntry = Type.Union([...PROVIDER_ENTRIES]);
 export type ProviderEntry = Static<typeof ProviderEntry>;
 
+const UsdPerMillion = Type.Number({ minimum: 0, errorMessage: "expected a price in USD per 1M tokens (a number, 0 or more)" });
+
+/**
+ * What a call to a target costs, in USD per 1M tokens: wins over the shipped price table for that
+ * provider's model (a self-hosted model, a negotiated price, a model newer than the table).
+ * `cached_input` left out: cached prompt tokens cost `input`.
+ */
+export const PriceEntry = Type.Object(
+  { input: UsdPerMillion, output: UsdPerMillion, cached_input: Type.Optional(UsdPerMillion) },
+  { additionalProperties: false },
+);
+
 export const TargetEntry = Type.Object(
   {
     provider: NonEmpty,
@@ -82,6 +95,8 @@ export const TargetEntry = Type.Object(
     weight: Type.Number({ minimum: 0, default: 1 }),
     /** This target's continuation style, overriding its provider's. */
     continuation: Type.Optional(Continuation()),
+    /** This target's price for the usage ledger's cost, overriding the shipped table. */
+    price: Type.Optional(PriceEntry),
   },
   { additionalProperties: false },
 );
@@ -95,10 +110,39 @@ export const ModelEntry = Type.Object(
     resume: Type.Boolean({ default: false }),
     /** Continuations per stream at most. */
     max_resumes: Type.Integer({ minimum: 0, default: 2 }),
+    /** This model's response cache: answers kept for `ttl` (`0s`: not cached), over the global `cache.ttl`. */
+    cache: Type.Optional(Type.Object({ ttl: Duration() }, { additionalProperties: false })),
   },
   { additionalProperties: false, default: {} },
 );
 export type ModelEntry = Static<typeof ModelEntry>;
+
+/**
+ * A client key with an identity (`keys:`): its id in logs and the ledger, its own limits and the
+ * models it may use. See README, "Client keys".
+ */
+export const KeyEntry = Type.Object(
+  {
+    id: Type.String({ pattern: KEY_ID, errorMessage: KEY_ID_HINT }),
+    /** `sha256:<hex>` of the key (what `chatgate key new` prints), or `${VAR}` naming a variable that holds it. */
+    key: Type.String({ pattern: "\\S", errorMessage: "expected sha256:<hex> of the key, or ${VAR} naming a variable that holds it" }),
+    /** Requests per minute; left out, the global rate_limit applies. */
+    rpm: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Tokens per minute (prompt + completion). */
+    tpm: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Most USD spent per UTC day or month. */
+    budget: Type.Optional(
+      Type.Object(
+        { usd: Type.Number({ exclusiveMinimum: 0, errorMessage: "expected an amount in USD above 0" }), period: Type.Union([Type.Literal("day"), Type.Literal("month")], { errorMessage: "expected day or month" }) },
+        { additionalProperties: false },
+      ),
+    ),
+    /** The model names this key may use (public names, or provider/model); left out: all. */
+    models: Type.Optional(Type.Array(NonEmpty, { minItems: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type KeyEntry = Static<typeof KeyEntry>;
 
 const optional = <T extends TSchema>(schema: T) => Type.Optional(schema);
 const Count = (minimum: number) => Type.Integer({ minimum });
@@ -127,6 +171,13 @@ const core = {
   auth_failure_limit: optional(Count(0)),
   stream_buffer_bytes: optional(Count(1)),
   stream_heartbeat: optional(Duration()),
+  /**
+   * The response cache for every model (CHATGATE_CACHE_TTL): `ttl` (absent or `0s`: off unless a
+   * model turns it on), and the memory it may take: `max_entries` answers, `max_bytes` bytes.
+   */
+  cache: optional(
+    Type.Object({ ttl: optional(Duration()), max_entries: optional(Count(1)), max_bytes: optional(Count(1024)) }, { additionalProperties: false }),
+  ),
   mock: optional(Type.Boolean()),
 };
 
@@ -141,6 +192,15 @@ export const FileConfig = Type.Object(
     /** Failures in a row that put a target into cooldown; 0 turns cooldown off. */
     cooldown_after: Type.Integer({ minimum: 0, default: 3 }),
     cooldown: Duration({ default: "30s" }),
+    /** Client keys with an id and, optionally, limits, a budget and a model list (besides `api_keys`). */
+    keys: Type.Array(KeyEntry, { default: [] }),
+    /**
+     * Completion tokens a request naming no max_tokens / max_completion_tokens reserves against its
+     * key's tpm and budget until it ends (then the real usage counts).
+     */
+    reserve_completion_tokens: Type.Integer({ minimum: 1, default: 1024 }),
+    /** How long the usage ledger keeps a request's row; older rows are deleted daily. */
+    retention: Duration({ default: "90d" }),
     ...core,
   },
   { additionalProperties: false },

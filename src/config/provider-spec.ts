@@ -2,6 +2,7 @@
 // are resolved: camelCase, durations in ms, every default filled, secrets as given (never print
 // them: check-config masks them). Defaults live in file-schema.ts, not here.
 import { Type, type Static } from "@sinclair/typebox";
+import { PriceEntry } from "./file-schema.ts";
 
 const Timeouts = Type.Object({
   /** Longest wait for the upstream's first byte (JSON) or first event (stream). */
@@ -59,6 +60,8 @@ export const RouteTarget = Type.Object({
   weight: Type.Number({ minimum: 0 }),
   /** Overrides the provider's continuation style for this target. */
   continuation: Type.Optional(Continuation),
+  /** USD per 1M tokens for the usage ledger, overriding the shipped price table (src/cost/prices.ts PriceOverride). */
+  price: Type.Optional(PriceEntry),
 });
 
 /** A public model name's targets. Public names never contain `/` (that addresses `provider/model`). */
@@ -68,5 +71,7 @@ export const ModelRoute = Type.Object({
   /** Stream resume on: a committed stream that breaks is continued on a target that can. */
   resume: Type.Boolean(),
   maxResumes: Type.Integer({ minimum: 0 }),
+  /** The model's own response-cache TTL (`cache.ttl`; 0: not cached); absent: the global one. */
+  cacheTtlMs: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type ModelRoute = Static<typeof ModelRoute>;

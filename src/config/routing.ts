@@ -3,6 +3,7 @@
 // the shapes the registry and router read.
 import { Value } from "@sinclair/typebox/value";
 import type { Config } from "../config.ts";
+import { targetPrices } from "../cost/target-prices.ts";
 import { durationMs } from "./file-core.ts";
 import { FieldError, fieldPath } from "./field-error.ts";
 import { OpenAIEntry, type FileConfig, type ModelEntry, type ProviderEntry } from "./file-schema.ts";
@@ -20,6 +21,7 @@ export function resolveRouting(doc: FileConfig, globals: Globals, configPath?: s
   providers.push(...implicitProviders(doc, globals));
   const models: Record<string, ModelRoute> = {};
   for (const [name, entry] of Object.entries(doc.models)) models[name] = toRoute(name, entry, providers);
+  targetPrices(models);
   return {
     providers,
     models,
@@ -143,8 +145,13 @@ function toRoute(name: string, entry: ModelEntry, providers: ProviderSpec[]): Mo
   }
   return {
     strategy: entry.strategy,
-    targets: entry.targets.map((t) => ({ provider: t.provider, model: t.model, weight: t.weight, ...(t.continuation !== undefined ? { continuation: t.continuation } : {}) })),
+    targets: entry.targets.map((t) => ({
+      provider: t.provider, model: t.model, weight: t.weight,
+      ...(t.continuation !== undefined ? { continuation: t.continuation } : {}),
+      ...(t.price !== undefined ? { price: t.price } : {}),
+    })),
     resume: entry.resume,
     maxResumes: entry.max_resumes,
+    ...(entry.cache !== undefined ? { cacheTtlMs: durationMs(entry.cache.ttl, fieldPath(fieldPath(field, "cache"), "ttl"), 0) } : {}),
   };
 }

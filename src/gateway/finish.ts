@@ -37,6 +37,12 @@ export interface FinishRecord {
   /** Whether a stream was resumed after a break (stream resume): its attempts list every part. */
   resumed: boolean;
   usage: CompletionUsage | undefined;
+  /** `usage` is a tokenizer's estimate, not the upstream's report. Absent: false. */
+  usageEstimated?: boolean;
+  /** Answered from the response cache: no upstream call. Absent: false. */
+  cached?: boolean;
+  /** What the response cache did: `hit`, `miss` (answered upstream) or `skip` (took no part). Absent: skip. */
+  cache?: "hit" | "miss" | "skip";
   /** Milliseconds from the start of the request to the first byte of its answer. */
   ttfbMs: number | undefined;
   durationMs: number;

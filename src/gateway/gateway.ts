@@ -1,12 +1,18 @@
+import type { CompletionUsage } from "openai/resources/completions";
+import type { CacheMode } from "../cache/cache-control.ts";
+import { replayStream } from "../cache/replay.ts";
+import { sameModelThroughout, type CacheUse, type ResponseCache } from "../cache/response-cache.ts";
+import type { CachedAnswer } from "../cache/stored-answer.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
+import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
-import { Finishes, type Outcome } from "./finish.ts";
+import { Finishes, type FinishRecord, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
 import { ResumingStream, resumableRequest } from "./resume.ts";
-import type { Target } from "./route-table.ts";
+import type { Route, Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
 
 /** A stream the gateway has committed to: its first event has arrived. */
@@ -27,6 +33,31 @@ export interface Answer extends Completion {
   served: Served;
 }
 
+/** What a stream needs to store its answer when it ends. */
+interface StreamStoring {
+  cache: ResponseCache;
+  use: CacheUse;
+  call: ChatCall;
+  /** The upstream model the stream committed on: a continuation on another model is not stored. */
+  model: string;
+}
+
+/**
+ * Who a request comes from (a client key, src/keys/client-key.ts): its id for the finish record,
+ * the models it may use, and its limits' admission. No key (client auth off): null.
+ */
+export interface Client {
+  readonly id: string;
+  /** The model names it may use; undefined: any. Any other is a 404 `model_not_found`, as if it did not exist. */
+  readonly models: ReadonlySet<string> | undefined;
+  /**
+   * Reserves what the request may use on `route` against the client's limits, before any upstream
+   * call; throws the 429 when it does not fit. Returns what settles the reservation with the
+   * request's finish record. Absent: nothing to reserve.
+   */
+  admit?(call: ChatCall, route: Route): ((record: FinishRecord) => void) | Promise<(record: FinishRecord) => void>;
+}
+
 /** The API route a request came in on, for its finish record. */
 export type ApiRoute = "/v1/chat/completions" | "/chat";
 
@@ -41,6 +72,11 @@ export class Gateway {
   private readonly forget = (run: Run): void => void this.live.delete(run);
   /** Unix seconds at start: the `created` of the public model names. */
   private readonly startedAt: number;
+  /**
+   * The response cache (src/cache/); undefined while no model has it on, so then nothing of it
+   * runs. Swapped on a reload like the router; each request reads it once as it starts.
+   */
+  cache: ResponseCache | undefined;
 
   /**
    * The router and request timeout swap on a config reload: each request reads `router` once as it
@@ -55,33 +91,57 @@ export class Gateway {
     this.startedAt = Math.floor(now() / 1000);
   }
 
-  async complete(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions", keyId: string | null = null): Promise<Answer> {
-    const run = this.begin(api, false, call, keyId);
+  /** `cacheMode`: what the client's Cache-Control lets the response cache do (see cacheModeOf). */
+  async complete(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions", client: Client | null = null, cacheMode: CacheMode = "use"): Promise<Answer> {
+    const run = this.begin(api, false, call, client);
     const router = this.router;
+    const cache = this.cache;
     let answer: Completion;
+    let use: CacheUse | undefined;
     try {
-      const route = router.resolve(call.body.model);
+      const route = resolveFor(router, call.body.model, client);
+      if (client?.admit !== undefined) {
+        // The memory store answers at once: no await, no extra turn of the event loop.
+        const settle = client.admit(call, route);
+        run.settle = settle instanceof Promise ? await settle : settle;
+      }
+      use = cache?.use(call, cacheMode);
+      const stored = use && (await this.lookup(run, cache!, use));
+      if (stored !== undefined) return this.storedAnswer(run, stored);
       ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
       throw run.fail(toGatewayError(err));
     }
     run.firstByte();
-    run.finish(200, "ok", () => answer.completion.usage ?? undefined);
-    return { ...answer, served: run.served()! };
+    run.finish(200, "ok", () => completionUsage(answer.completion, call.body, run.served()!.model));
+    const served = run.served()!;
+    if (use !== undefined) cache!.saveCompletion(use, answer, served);
+    return { ...answer, served };
   }
 
   /**
    * Opens a stream and pulls its first event before returning, so everything that can fail
    * before the client sees a byte still fails with a real HTTP status (and may be retried).
    */
-  async stream(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions", keyId: string | null = null): Promise<OpenStream> {
-    const run = this.begin(api, true, call, keyId);
+  async stream(call: ChatCall, signal: AbortSignal, api: ApiRoute = "/v1/chat/completions", client: Client | null = null, cacheMode: CacheMode = "use"): Promise<OpenStream> {
+    const run = this.begin(api, true, call, client);
     const router = this.router;
+    const cache = this.cache;
     let opened: Omit<OpenStream, "served" | "end">;
+    let use: CacheUse | undefined;
+    let target: Target;
+    let resuming: ResumingStream | undefined;
     try {
-      const route = router.resolve(call.body.model);
+      const route = resolveFor(router, call.body.model, client);
+      if (client?.admit !== undefined) {
+        // The memory store answers at once: no await, no extra turn of the event loop.
+        const settle = client.admit(call, route);
+        run.settle = settle instanceof Promise ? await settle : settle;
+      }
+      use = cache?.use(call, cacheMode);
+      const stored = use && (await this.lookup(run, cache!, use));
+      if (stored !== undefined) return this.committed(run, replayStream(stored, call.body.stream_options?.include_usage === true));
       const resumable = route.resume && resumableRequest(call);
-      let target: Target;
       ({ value: opened, target } = await router.run(route, this.chain(signal, run), async (provider, target) => {
         const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run, resumable });
         const rest = events[Symbol.asyncIterator]();
@@ -95,26 +155,58 @@ export class Gateway {
       }));
       // Off, or whole already: nothing to resume, and nothing on the stream's path costs anything.
       if (resumable && !opened.complete) {
-        opened.rest = new ResumingStream(opened.first, opened.rest, { route, call, target, signal, run, seen: opened.seen }, router.resume);
+        opened.rest = resuming = new ResumingStream(opened.first, opened.rest, { route, call, target, signal, run, seen: opened.seen }, router.resume);
       }
     } catch (err) {
       throw run.fail(toGatewayError(err));
     }
+    // The upstream's usage, else an estimate of the prompt and of what the client was sent.
+    const seen = opened.seen;
+    const usage = resuming !== undefined ? () => resuming.usage() : () => streamUsage(seen, call.body, run.served()!.model);
+    return this.committed(run, opened, use && { cache: cache!, use, call, model: target.model }, usage);
+  }
+
+  /**
+   * A stream whose first event is in hand, upstream's or the cache's. With `storing`, its chunks
+   * are kept as they pass and, if it ends complete (and no continuation changed the model), its
+   * answer is stored.
+   */
+  private committed(run: Run, opened: Omit<OpenStream, "served" | "end">, storing?: StreamStoring, usage: () => CompletionUsage | Estimate | undefined = () => opened.seen.usage): OpenStream {
     run.firstByte();
     const seen = opened.seen;
+    const recorder = storing && storing.cache.recorder(opened.first, opened.rest);
+    if (recorder !== undefined) opened.rest = recorder;
     // A committed stream's status is the 200 already sent; the outcome says how it ended.
-    const usage = () => seen.usage;
-    const end = (outcome: Outcome, error?: GatewayError) => run.finish(200, outcome, usage, error ? (error.code ?? error.type) : null);
+    const end = (outcome: Outcome, error?: GatewayError) => {
+      run.finish(200, outcome, usage, error ? (error.code ?? error.type) : null);
+      if (recorder === undefined || outcome !== "ok" || !sameModelThroughout(run.attempts, storing!.model)) return;
+      storing!.cache.saveStream(storing!.use, recorder, storing!.call, seen.usage, run.served()!, opened.dropped);
+    };
     return { ...opened, served: run.served()!, end };
+  }
+
+  /** The stored answer for `use`, if there is one; the run says whether it was a hit or a miss. */
+  private async lookup(run: Run, cache: ResponseCache, use: CacheUse): Promise<CachedAnswer | undefined> {
+    const stored = await cache.lookup(use);
+    if (stored === undefined) run.cache = "miss";
+    else run.hit(stored);
+    return stored;
+  }
+
+  /** A JSON request answered from the cache: no upstream call, its record says so. */
+  private storedAnswer(run: Run, stored: CachedAnswer): Answer {
+    run.firstByte();
+    run.finish(200, "ok", () => stored.completion.usage ?? undefined);
+    return { completion: stored.completion, json: stored.json, dropped: stored.dropped, served: run.served()! };
   }
 
   /**
    * What a caller can use: the public model names (owned by chatgate), then each provider's models
    * as `provider/model` — or by their plain name for the env-only set-up's providers, as before
    * there was a config file. A provider whose list fails is left out; only when every
-   * one fails is that an error.
+   * one fails is that an error. `allowed` (a client key's models) keeps only those.
    */
-  async models(signal: AbortSignal): Promise<Model[]> {
+  async models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
     const router = this.router;
     const byId = new Map<string, Model>();
     for (const name of router.table.publicNames) byId.set(name, { id: name, object: "model", created: this.startedAt, owned_by: "chatgate" });
@@ -130,10 +222,12 @@ export class Gateway {
         if (!byId.has(id)) byId.set(id, { ...model, id, owned_by: provider.implicit ? model.owned_by : provider.id });
       }
     });
-    return [...byId.values()];
+    const all = [...byId.values()];
+    return allowed === undefined ? all : all.filter((m) => allowed.has(m.id));
   }
 
-  async model(id: string, signal: AbortSignal): Promise<Model> {
+  async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model> {
+    if (allowed !== undefined && !allowed.has(id)) throw modelNotFound(id);
     const model = (await this.models(signal)).find((m) => m.id === id);
     if (model === undefined) throw modelNotFound(id);
     return model;
@@ -147,8 +241,8 @@ export class Gateway {
     for (const run of this.live) run.stop(new ShuttingDownError());
   }
 
-  private begin(api: ApiRoute, stream: boolean, call: ChatCall, keyId: string | null): Run {
-    const run = new Run(this.finishes, this.stats, this.now, api, stream, call.body.model, this.forget, call.requestId ?? null, keyId);
+  private begin(api: ApiRoute, stream: boolean, call: ChatCall, client: Client | null): Run {
+    const run = new Run(this.finishes, this.stats, this.now, api, stream, call.body.model, this.forget, call.requestId ?? null, client?.id ?? null);
     this.live.add(run);
     return run;
   }
@@ -162,4 +256,13 @@ export class Gateway {
   private left(run: Run): number {
     return Math.max(1, run.deadlineAt - this.now());
   }
+}
+
+/**
+ * The route for `model`, as the client may see it: a name outside the client's models is the same
+ * 404 as a name nothing serves, before any upstream call or route lookup.
+ */
+function resolveFor(router: Router, model: string, client: Client | null): Route {
+  if (client?.models !== undefined && !client.models.has(model)) throw modelNotFound(model);
+  return router.resolve(model);
 }

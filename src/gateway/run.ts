@@ -1,7 +1,9 @@
 import type { CompletionUsage } from "openai/resources/completions";
+import type { CacheStatus, Producer } from "../cache/response-cache.ts";
 import { ClientClosedError, type GatewayError } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { CallTracker, Stoppable } from "../providers/provider.ts";
+import { Estimate } from "../usage/estimate.ts";
 import type { Attempt, FinishRecord, Finishes, Outcome } from "./finish.ts";
 
 /** Who served a request: the target that answered (or the last one tried) and how many attempts it took. */
@@ -9,6 +11,8 @@ export interface Served {
   provider: string;
   model: string;
   attempts: number;
+  /** What the response cache did (`x-chatgate-cache`); a hit was served by no attempt (0). */
+  cache?: CacheStatus;
 }
 
 /** Errors whose request already has its finish record, so the HTTP edge does not write a second. */
@@ -26,6 +30,12 @@ export class Run implements CallTracker {
   deadlineAt = Number.POSITIVE_INFINITY;
   /** A break in the stream was continued on a target (stream resume). */
   resumed = false;
+  /** Settles what the client key's limits reserved for this request, with its finish record (src/keys/). */
+  settle: ((record: FinishRecord) => void) | undefined;
+  /** What the response cache did for this request: `skip` until the gateway looks it up. */
+  cache: CacheStatus = "skip";
+  /** Who produced the stored answer of a cache hit. */
+  private cachedFrom: Producer | undefined;
   private readonly startedAt: number;
   private ttfbMs: number | undefined;
   private ended = false;
@@ -69,36 +79,67 @@ export class Run implements CallTracker {
     this.ttfbMs ??= this.now() - this.startedAt;
   }
 
-  /** Who served it, from the last attempt; undefined before any. */
-  served(): Served | undefined {
-    const last = this.attempts.at(-1);
-    return last && { provider: last.provider, model: last.model, attempts: this.attempts.length };
+  /** Answered from the response cache: no attempt; who produced the stored answer stands for who served it. */
+  hit(by: Producer): void {
+    this.cache = "hit";
+    this.cachedFrom = { provider: by.provider, model: by.model };
   }
 
-  /** `usage` is read only when someone listens for records: with none, a record costs nothing. */
-  finish(status: number, outcome: Outcome, usage?: () => CompletionUsage | undefined, errorCode: string | null = null): void {
+  /** Who served it, from the last attempt (or the cache hit); undefined before any. */
+  served(): Served | undefined {
+    if (this.cachedFrom !== undefined) return { ...this.cachedFrom, attempts: 0, cache: this.cache };
+    const last = this.attempts.at(-1);
+    return last && { provider: last.provider, model: last.model, attempts: this.attempts.length, cache: this.cache };
+  }
+
+  /**
+   * `usage` is read only when someone listens for records: with none, a record costs nothing. An
+   * Estimate (the upstream reported no usage) is counted now when the tokenizer is loaded; else the
+   * record waits for the process's one load of it (~0.3 s), and the request counts as in flight
+   * until its record is out, so a graceful shutdown (`stats.idle()`) waits for the record too.
+   */
+  finish(status: number, outcome: Outcome, usage?: () => CompletionUsage | Estimate | undefined, errorCode: string | null = null): void {
     if (this.ended) return;
     this.ended = true;
     this.call = undefined;
     this.onEnd?.(this);
-    if (this.stream) this.stats.endStream();
-    else this.stats.endJson();
-    if (!this.finishes.active) return;
-    const last = this.attempts.at(-1);
+    if (!this.finishes.active && this.settle === undefined) return this.leave();
+    const by = this.attempts.at(-1) ?? this.cachedFrom;
+    const found = usage?.();
     const record: FinishRecord = {
       requestId: this.requestId, keyId: this.keyId, route: this.route, stream: this.stream, model: this.model,
-      provider: last?.provider ?? null, upstreamModel: last?.model ?? null,
-      status, outcome, attempts: this.attempts, resumed: this.resumed, usage: usage?.(),
+      provider: by?.provider ?? null, upstreamModel: by?.model ?? null, cached: this.cache === "hit", cache: this.cache,
+      status, outcome, attempts: this.attempts, resumed: this.resumed, usage: found instanceof Estimate ? undefined : found,
       ttfbMs: this.ttfbMs, durationMs: this.now() - this.startedAt, errorCode,
     };
+    if (!(found instanceof Estimate)) return this.publish(record);
+    record.usageEstimated = true;
+    if (!found.ready) {
+      void found.load().then(() => this.publish(Object.assign(record, { usage: found.value() })));
+      return;
+    }
+    record.usage = found.value();
+    this.publish(record);
+  }
+
+  /** The request is no longer in flight. */
+  private leave(): void {
+    if (this.stream) this.stats.endStream();
+    else this.stats.endJson();
+  }
+
+  private publish(record: FinishRecord): void {
+    this.leave();
     this.finishes.emit(record);
+    this.settle?.(record);
   }
 
   /** Ends the run with `err` and marks it recorded; returns it with who served it attached. */
   fail(err: GatewayError): GatewayError {
     const outcome: Outcome = err instanceof ClientClosedError ? "client_abort" : "error";
     this.finish(err.status, outcome, undefined, err.code ?? err.type);
-    const out = err.with({ served: this.served() ?? { provider: "", model: "", attempts: 0 } });
+    const none: Served = { provider: "", model: "", attempts: 0, cache: this.cache };
+    const out = err.with({ served: this.served() ?? none });
     recorded.add(out);
     return out;
   }

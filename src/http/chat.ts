@@ -1,10 +1,11 @@
 import { Elysia } from "elysia";
+import { cacheModeOf } from "../cache/cache-control.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { ChatCompletion, ChatRequest } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
 import { requireMessageContent } from "./message-content.ts";
-import { keyIdOf } from "./guard.ts";
+import { clientOf } from "./guard.ts";
 import { requestIdOf } from "./request-id.ts";
 import { sseResponseBody } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
@@ -16,16 +17,17 @@ export function chatRoutes(gateway: Gateway, answering: Answering, maxBodyBytes:
     async ({ body, request, set }) => {
       requireMessageContent(body.messages);
       const call = { body, raw: rawBody(body), requestId: requestIdOf(set) };
-      const keyId = keyIdOf(set);
+      const client = clientOf(set);
+      const cacheMode = cacheModeOf(request.headers.get("cache-control"));
       if (body.stream !== true) {
-        const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/chat/completions", keyId));
+        const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/chat/completions", client, cacheMode));
         // The upstream's own JSON text, as a string: Elysia sends it with `set` as is, where a
         // Response would be rebuilt to merge the rate-limit headers into it.
         set.headers["content-type"] = "application/json";
         servedHeaders(set.headers, answer.served, answer.dropped);
         return answer.json;
       }
-      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/chat/completions", keyId), sseResponseBody);
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/chat/completions", client, cacheMode), sseResponseBody);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.
@@ -43,8 +45,10 @@ export function chatRoutes(gateway: Gateway, answering: Answering, maxBodyBytes:
           },
           400: errorResponse("Invalid request: `param` names the field at fault"),
           401: errorResponse("Missing or invalid client key"),
+          403: errorResponse("The client key has a budget and the model has no known price (`model_not_priced`)"),
+          404: errorResponse("No such model, or one the client key may not use (`model_not_found`)"),
           413: errorResponse("Request body over the size limit"),
-          429: errorResponse("Rate limit exceeded; `Retry-After` says when to try again"),
+          429: errorResponse("Rate limit exceeded (`rate_limit_exceeded`; `Retry-After` says when to try again), or the client key's budget spent (`insufficient_quota`)"),
           502: errorResponse("The upstream provider failed"),
           504: errorResponse("The upstream provider did not answer in time"),
         },

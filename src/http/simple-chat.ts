@@ -1,12 +1,13 @@
 import { Elysia } from "elysia";
 import { createParser } from "eventsource-parser";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import { cacheModeOf } from "../cache/cache-control.ts";
 import type { Gateway, OpenStream } from "../gateway/gateway.ts";
 import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
 import { DONE_EVENT, sseData, sseJson } from "../sse-encode.ts";
-import { keyIdOf } from "./guard.ts";
+import { clientOf } from "./guard.ts";
 import { requestIdOf } from "./request-id.ts";
 import { streamBody, type OnEnd, type Pacing } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
@@ -50,16 +51,17 @@ export function simpleChatRoutes(gateway: Gateway, answering: Answering, maxBody
     async ({ body, request, set }) => {
       const chat: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
       const requestId = requestIdOf(set);
-      const keyId = keyIdOf(set);
+      const client = clientOf(set);
+      const cacheMode = cacheModeOf(request.headers.get("cache-control"));
       if (body.stream !== true) {
         const call = { body: chat, raw: JSON.stringify(chat), requestId };
-        const { completion, served } = await answering.json(request, () => gateway.complete(call, request.signal, "/chat", keyId));
+        const { completion, served } = await answering.json(request, () => gateway.complete(call, request.signal, "/chat", client, cacheMode));
         servedHeaders(set.headers, served);
         return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
       }
       const streamed: ChatRequest = { ...chat, stream: true };
       const call = { body: streamed, raw: JSON.stringify(streamed), requestId };
-      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/chat", keyId), contentEvents);
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/chat", client, cacheMode), contentEvents);
     },
     {
       // The content type only labels the OpenAPI document; our parser answers every request.

@@ -44,12 +44,13 @@ function readable(log: Record<string, unknown>, messageKey: string): string {
 /** `req 1b2c… /v1/chat/completions gpt-4o → openai/gpt-4o-2024-08-06 200 ok stream 1 attempt 12+340 tokens ttfb 210 ms 1840 ms` */
 function requestSummary(r: Record<string, unknown>): string {
   const who = r.provider ? `${r.provider}/${r.upstream_model}` : "-";
-  const tokens = r.tokens_in !== null || r.tokens_out !== null ? ` ${r.tokens_in ?? "?"}+${r.tokens_out ?? "?"} tokens` : "";
+  const tokens = r.tokens_in !== null || r.tokens_out !== null ? ` ${r.usage_estimated ? "~" : ""}${r.tokens_in ?? "?"}+${r.tokens_out ?? "?"} tokens` : "";
   const attempts = `${r.attempts} attempt${r.attempts === 1 ? "" : "s"}`;
   const ttfb = r.ttfb_ms !== null && r.ttfb_ms !== undefined ? ` ttfb ${r.ttfb_ms} ms` : "";
   const key = r.key_id ? ` key ${r.key_id}` : "";
   const error = r.error ? ` (${r.error})` : "";
-  return `req ${r.req_id}${key} ${r.route} ${r.model ?? "-"} → ${who} ${r.status} ${r.outcome}${error}${r.stream ? " stream" : ""} ${attempts}${tokens}${ttfb} ${r.duration_ms} ms`;
+  const cached = r.cache === "hit" ? " cache hit" : "";
+  return `req ${r.req_id}${key} ${r.route} ${r.model ?? "-"} → ${who} ${r.status} ${r.outcome}${error}${r.stream ? " stream" : ""}${cached} ${attempts}${tokens}${ttfb} ${r.duration_ms} ms`;
 }
 
 /** What one request's line holds: who, what, how it ended, how long. Never a prompt, an answer or a key. */
@@ -67,8 +68,12 @@ export function requestFields(r: FinishRecord) {
     attempts: r.attempts.length,
     stream: r.stream,
     resumed: r.resumed,
+    /** What the response cache did: hit (no upstream call, cost 0), miss, or skip. */
+    cache: r.cache ?? (r.cached ? "hit" : "skip"),
     tokens_in: r.usage?.prompt_tokens ?? null,
     tokens_out: r.usage?.completion_tokens ?? null,
+    /** The tokens are a tokenizer's estimate: the upstream reported none (an abort, a cut, a provider without usage). */
+    usage_estimated: r.usageEstimated === true,
     ttfb_ms: r.ttfbMs === undefined ? null : Math.round(r.ttfbMs * 10) / 10,
     duration_ms: Math.round(r.durationMs * 10) / 10,
   };
