@@ -15,6 +15,21 @@ import { ResumingStream, resumableRequest } from "./resume.ts";
 import type { Route, Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
 
+/**
+ * The client key's admission (its tokens and spend reserved) for this request; what to settle when
+ * it ends goes on the run. The memory store answers at once: then there is nothing to await, and
+ * no extra turn of the event loop.
+ */
+function admit(run: Run, client: Client | null, call: ChatCall, route: Route): Promise<void> | undefined {
+  if (client?.admit === undefined) return undefined;
+  const settle = client.admit(call, route);
+  if (!(settle instanceof Promise)) {
+    run.settle = settle;
+    return undefined;
+  }
+  return settle.then((value) => void (run.settle = value));
+}
+
 /** A stream the gateway has committed to: its first event has arrived. */
 export interface OpenStream {
   first: Uint8Array;
@@ -100,11 +115,8 @@ export class Gateway {
     let use: CacheUse | undefined;
     try {
       const route = resolveFor(router, call.body.model, client);
-      if (client?.admit !== undefined) {
-        // The memory store answers at once: no await, no extra turn of the event loop.
-        const settle = client.admit(call, route);
-        run.settle = settle instanceof Promise ? await settle : settle;
-      }
+      const admitting = admit(run, client, call, route);
+      if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
       const stored = use && (await this.lookup(run, cache!, use));
       if (stored !== undefined) return this.storedAnswer(run, stored);
@@ -133,11 +145,8 @@ export class Gateway {
     let resuming: ResumingStream | undefined;
     try {
       const route = resolveFor(router, call.body.model, client);
-      if (client?.admit !== undefined) {
-        // The memory store answers at once: no await, no extra turn of the event loop.
-        const settle = client.admit(call, route);
-        run.settle = settle instanceof Promise ? await settle : settle;
-      }
+      const admitting = admit(run, client, call, route);
+      if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
       const stored = use && (await this.lookup(run, cache!, use));
       if (stored !== undefined) return this.committed(run, replayStream(stored, call.body.stream_options?.include_usage === true));

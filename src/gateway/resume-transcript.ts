@@ -1,6 +1,6 @@
 // What a resumed stream's client has been sent, read back from its chunks, and the request that
 // asks a target for the rest of it.
-import { createParser } from "eventsource-parser";
+import { forEachChunk } from "../providers/chunk-events.ts";
 import type { Continuation } from "../config/provider-spec.ts";
 import type { GatewayError } from "../errors.ts";
 import type { ChatCall } from "../providers/provider.ts";
@@ -30,32 +30,19 @@ export function readTranscript(chunks: readonly Uint8Array[]): Transcript | unde
   let text = "";
   let contentChunks = 0;
   let continuable = true;
-  const parser = createParser({
-    onEvent: ({ data }) => {
-      if (data === "[DONE]") return;
-      let chunk: unknown;
-      try {
-        chunk = JSON.parse(data);
-      } catch {
-        return;
+  forEachChunk(chunks, (chunk) => {
+    id ??= chunk.id;
+    created ??= chunk.created;
+    for (const choice of chunk.choices) {
+      const delta = (choice.delta ?? {}) as Record<string, unknown>;
+      if (choice.index !== 0 || choice.logprobs != null || choice.finish_reason != null) continuable = false;
+      if (delta.tool_calls != null || delta.function_call != null || nonEmpty(delta.refusal) || nonEmpty(delta.reasoning_content)) continuable = false;
+      if (nonEmpty(delta.content)) {
+        text += delta.content;
+        contentChunks++;
       }
-      const choices = (chunk as { choices?: unknown })?.choices;
-      if (!Array.isArray(choices)) return;
-      id ??= (chunk as { id?: unknown }).id;
-      created ??= (chunk as { created?: unknown }).created;
-      for (const choice of choices as Record<string, unknown>[]) {
-        const delta = (choice.delta ?? {}) as Record<string, unknown>;
-        if (choice.index !== 0 || choice.logprobs != null || choice.finish_reason != null) continuable = false;
-        if (delta.tool_calls != null || delta.function_call != null || nonEmpty(delta.refusal) || nonEmpty(delta.reasoning_content)) continuable = false;
-        if (nonEmpty(delta.content)) {
-          text += delta.content;
-          contentChunks++;
-        }
-      }
-    },
+    }
   });
-  const decoder = new TextDecoder();
-  for (const chunk of chunks) parser.feed(decoder.decode(chunk, { stream: true }));
   if (typeof id !== "string") return undefined;
   return { id, created: typeof created === "number" ? created : Math.floor(Date.now() / 1000), text, contentChunks, continuable };
 }

@@ -1,6 +1,6 @@
 // The answer a client was sent, as the text a tokenizer counts: content, refusal, reasoning and
 // tool calls (name and arguments), from streamed chunks or a JSON completion.
-import { createParser } from "eventsource-parser";
+import { forEachChunk } from "../providers/chunk-events.ts";
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CountText } from "./tokenizer.ts";
 
@@ -50,22 +50,9 @@ export class Delivered {
 /** The answer's text in whole SSE events of `chat.completion.chunk`s (every choice's, in order). */
 export function streamedText(chunks: readonly Uint8Array[]): string {
   let out = "";
-  const parser = createParser({
-    onEvent: ({ data }) => {
-      if (data === "[DONE]") return;
-      let chunk: unknown;
-      try {
-        chunk = JSON.parse(data);
-      } catch {
-        return;
-      }
-      const choices = (chunk as Loose | null)?.choices;
-      if (!Array.isArray(choices)) return;
-      for (const choice of choices as Loose[]) out += messageText(choice?.delta);
-    },
+  forEachChunk(chunks, (chunk) => {
+    for (const choice of chunk.choices) out += messageText(choice?.delta);
   });
-  const decoder = new TextDecoder();
-  for (const chunk of chunks) parser.feed(decoder.decode(chunk, { stream: true }));
   return out;
 }
 
