@@ -1,5 +1,6 @@
 import { GatewayError } from "../errors.ts";
-import type { Counters } from "../state/counters.ts";
+// Failed key attempts stay in this process's memory (per address, never Redis): answers must be synchronous here.
+import type { MemoryCounters } from "../state/counters.ts";
 
 /** Failed key attempts are counted per client address over this fixed window. */
 export const FAILURE_WINDOW_MS = 60_000;
@@ -20,7 +21,7 @@ export class AuthFailures {
   private blockedUntil = 0;
 
   constructor(
-    private readonly counters: Counters,
+    private readonly counters: MemoryCounters,
     readonly limit: number,
     private readonly now: () => number = Date.now,
   ) {}

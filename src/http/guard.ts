@@ -10,6 +10,7 @@ import { keyRequestsLimited } from "../keys/key-errors.ts";
 import { requestHeaders } from "../keys/rate-headers.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { Live } from "../live.ts";
+import type { MaybePromise, WindowCount } from "../state/counters.ts";
 import type { LimitDecision, Limiter } from "../state/limiter.ts";
 
 /** What a config reload replaces: the keys and limits a new request is checked against. */
@@ -19,7 +20,7 @@ export interface GuardPolicy {
   /** The key of each digest, index for index: its id (in logs and the ledger), limits and models. */
   keys: readonly ClientKey[];
   /** The global per-client request limit; undefined turns it off. A key with its own rpm is counted by that instead. */
-  limiter: Limiter | undefined;
+  limiter: Limiter<MaybePromise<WindowCount>> | undefined;
   /** Failed key attempts per client address; undefined turns that limit off. */
   failures: AuthFailures | undefined;
   /** Read `X-Forwarded-For` for the client address (only behind a proxy you run). */
@@ -72,6 +73,12 @@ function admitRequest(headers: Record<string, unknown>, decision: LimitDecision,
   if (!decision.allowed) throw keyRequestsLimited(keyId, decision.limit, decision.resetMs);
 }
 
+/** The headers of the global per-client limit, and its 429 when over. */
+function admitClient(headers: Record<string, unknown>, decision: LimitDecision): void {
+  requestHeaders(headers, decision);
+  if (!decision.allowed) throw rateLimited(decision.limit, decision.resetMs);
+}
+
 const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>'.";
 const WRONG_KEY = "Incorrect API key provided.";
 
@@ -107,7 +114,7 @@ export function guard(options: GuardOptions) {
     return r.keys[index]!;
   }
 
-  /** Returns a promise only when a networked store (Redis) holds the key's request count. */
+  /** Returns a promise only when a networked store (Redis) holds the request counts. */
   function check(request: Request, set: ResponseSet): void | Promise<void> {
     if (set[GUARDED]) return;
     set[GUARDED] = true;
@@ -126,8 +133,8 @@ export function guard(options: GuardOptions) {
     const limiter = r.limiter;
     if (limiter === undefined) return;
     const decision = limiter.hit(client);
-    requestHeaders(set.headers, decision);
-    if (!decision.allowed) throw rateLimited(decision.limit, decision.resetMs);
+    if (decision instanceof Promise) return decision.then((d) => admitClient(set.headers, d));
+    admitClient(set.headers, decision);
   }
 
   return (

@@ -40,16 +40,16 @@ export interface AdjustItem {
 }
 
 /**
- * Per-key window counters. Memory and (later) Redis stores share these methods, so the limiters
+ * Per-key window counters. Memory and Redis (src/state/redis-counters.ts) stores share these methods, so the limiters
  * do not care where counts live. `incr`/`peek` count hits in windows that open with the first hit
  * (the global per-client limit, failed keys); `reserve`/`adjust` hold the per-key request, token
  * and spend windows, whose names are bounded by the config (never chosen by a client).
  */
 export interface Counters {
   /** Adds one hit for `key` in its current window (a new window of `windowMs` if none is open). */
-  incr(key: string, windowMs: number, now: number): WindowCount;
+  incr(key: string, windowMs: number, now: number): MaybePromise<WindowCount>;
   /** The open window of `key`, without counting a hit; undefined when none is open. */
-  peek(key: string, now: number): WindowCount | undefined;
+  peek(key: string, now: number): MaybePromise<WindowCount | undefined>;
   /**
    * Check-and-reserve, one atomic operation over every item (Redis: one Lua script): each item's
    * window — a fresh one when the stored one has ended — gets its amount only if every item stays

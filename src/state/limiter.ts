@@ -1,4 +1,4 @@
-import type { Counters, WindowCount } from "./counters.ts";
+import type { MaybePromise, WindowCount } from "./counters.ts";
 
 export interface LimitDecision {
   allowed: boolean;
@@ -18,17 +18,25 @@ export function decide(window: WindowCount, limit: number, now: number): LimitDe
   };
 }
 
-/** Fixed-window request limiter: `max` requests per `windowMs` per client key. */
-export class Limiter {
+/** A decision now when the store answers now (memory), a promise when it answers later (Redis). */
+type DecisionOf<W> = W extends Promise<WindowCount> ? Promise<LimitDecision> : LimitDecision;
+
+/**
+ * Fixed-window request limiter: `max` requests per `windowMs` per client key. Typed by its store's
+ * answer, so over MemoryCounters a hit is a plain decision and nothing on the hot path awaits.
+ */
+export class Limiter<W extends MaybePromise<WindowCount> = WindowCount> {
   constructor(
-    private readonly counters: Counters,
+    private readonly counters: { incr(key: string, windowMs: number, now: number): W },
     readonly max: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  hit(key: string): LimitDecision {
+  hit(key: string): DecisionOf<W> {
     const now = this.now();
-    return decide(this.counters.incr(key, this.windowMs, now), this.max, now);
+    const window: MaybePromise<WindowCount> = this.counters.incr(key, this.windowMs, now);
+    const decision = window instanceof Promise ? window.then((w) => decide(w, this.max, now)) : decide(window, this.max, now);
+    return decision as DecisionOf<W>;
   }
 }

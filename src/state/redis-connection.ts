@@ -1,0 +1,128 @@
+import { RedisClient } from "bun";
+
+/** What a feature does while Redis does not answer: let requests through, or refuse them (503). */
+export type OnRedisError = "fail_open" | "fail_closed";
+
+export interface RedisConnectionOptions {
+  /** `redis://[user:pass@]host:port[/db]` (CHATGATE_REDIS_URL). */
+  url: string;
+  /** Longest wait for one command's answer (default 100 ms); a slower answer counts as a failure. */
+  timeoutMs?: number;
+  /** Told once when Redis stops answering and once when it answers again (default: stderr). */
+  warn?: (line: string) => void;
+  /** Least time between two connection attempts while Redis is down (default 250 ms). */
+  reconnectMs?: number;
+}
+
+/** Why a command did not get an answer in time (or at all). */
+export class RedisUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RedisUnavailable";
+  }
+}
+
+/**
+ * Bun's RedisClient with what the limits and the cache need around it: each command waits at most
+ * `timeoutMs` (a slow Redis must not become a slow gateway), failures flip one up/down state that
+ * is logged once per outage and read by /metrics, and the connection is re-made by us while down.
+ *
+ * Reconnecting is ours, not Bun's `autoReconnect`: that gives up after `maxRetries` and then never
+ * tries again, and an idle timeout never reconnects (Bun's RedisOptions docs). Commands are not
+ * queued while disconnected (`enableOfflineQueue: false`): a limit check that waited for Redis to
+ * come back would hold the request for the whole outage. Instead a command while down fails at
+ * once and starts one connection attempt, at most one per `reconnectMs`.
+ */
+export class RedisConnection {
+  readonly client: RedisClient;
+  /** Commands that failed or timed out since start (chatgate_redis_errors_total). */
+  errors = 0;
+  /** Whether the last command got its answer (chatgate_redis_up); true until a command fails. */
+  up = true;
+  private readonly timeoutMs: number;
+  private readonly reconnectMs: number;
+  private readonly warn: (line: string) => void;
+  private connecting: Promise<void> | undefined;
+  private lastAttempt = 0;
+  private closed = false;
+
+  constructor(options: RedisConnectionOptions) {
+    this.timeoutMs = options.timeoutMs ?? 100;
+    this.reconnectMs = options.reconnectMs ?? 250;
+    this.warn = options.warn ?? ((line) => console.error(line));
+    this.client = new RedisClient(options.url, {
+      autoReconnect: false,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      connectionTimeout: Math.max(this.timeoutMs, 1_000),
+    });
+    // Nothing to do on close: the next command finds the client disconnected and reconnects.
+    this.client.onclose = () => {};
+    this.connect();
+  }
+
+  /**
+   * Sends one command and waits at most `timeoutMs` for its answer. Rejects with RedisUnavailable
+   * when Redis is down, slow or refuses (a script error too: to the caller all are "no answer").
+   */
+  async send(command: string, args: string[]): Promise<unknown> {
+    if (!this.client.connected) this.connect();
+    // Not connected and no attempt under way (one failed a moment ago): fail now, not after the bound.
+    if (!this.client.connected && this.connecting === undefined) throw this.failed(new RedisUnavailable("not connected"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailable(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      // A connection being made (at start, or after an outage) is waited for, within the same bound.
+      if (this.connecting !== undefined) await Promise.race([this.connecting, timeout]);
+      if (!this.client.connected) throw new RedisUnavailable("not connected");
+      const answer = await Promise.race([this.client.send(command, args), timeout]);
+      this.answered();
+      return answer;
+    } catch (err) {
+      if (isNoScript(err)) throw err;
+      throw this.failed(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the connection for good (shutdown): no reconnect afterwards. */
+  close(): void {
+    this.closed = true;
+    this.client.close();
+  }
+
+  private connect(): void {
+    const now = Date.now();
+    if (this.closed || this.connecting !== undefined || now - this.lastAttempt < this.reconnectMs) return;
+    this.lastAttempt = now;
+    this.connecting = this.client
+      .connect()
+      .then(() => this.answered())
+      .catch((err: unknown) => void this.failed(err))
+      .finally(() => (this.connecting = undefined));
+  }
+
+  private answered(): void {
+    if (this.up) return;
+    this.up = true;
+    this.warn("chatgate: redis is answering again");
+  }
+
+  private failed(err: unknown): RedisUnavailable {
+    this.errors++;
+    const message = err instanceof Error ? err.message : String(err);
+    if (this.up) {
+      this.up = false;
+      this.warn(`chatgate: redis is not answering (${message}); limits and budgets follow their on_error policy until it is back`);
+    }
+    return err instanceof RedisUnavailable ? err : new RedisUnavailable(message);
+  }
+}
+
+/** Redis lost its scripts (a restart, SCRIPT FLUSH): the caller sends the script itself. */
+export function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith("NOSCRIPT");
+}
