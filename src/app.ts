@@ -29,7 +29,8 @@ import { priceLookup } from "./cost/target-prices.ts";
 import { ClientKey } from "./keys/client-key.ts";
 import { KeyLimits, seedSpend } from "./keys/key-limits.ts";
 import { periodStart, type BudgetPeriod } from "./keys/periods.ts";
-import { MemoryCounters, type Counters } from "./state/counters.ts";
+import { MemoryCounters, type Counters, type MaybePromise, type WindowCount } from "./state/counters.ts";
+import { redisShared } from "./state/redis-shared.ts";
 import { Limiter } from "./state/limiter.ts";
 import { Live } from "./live.ts";
 import { keepRestartOnly, reloadSummary, type ReloadState } from "./reload.ts";
@@ -57,12 +58,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   };
   // The client keys' request, token and spend counters: one store for the process's life, which
   // every config generation reads (a counter carries over a reload while its key's limit stays).
-  const keyCounters: Counters = new MemoryCounters({ limit: Number.POSITIVE_INFINITY });
-  const start = generation(config, overrides, { keyCounters }, onCooldown);
+  // CHATGATE_REDIS_URL: those counters, the global per-client limit's and the cache's answers live
+  // in Redis instead, shared by every instance; the ledger stays this instance's own.
+  const redis = config.redisUrl !== undefined ? redisShared(config) : undefined;
+  const keyCounters: Counters = redis?.counters ?? new MemoryCounters({ limit: Number.POSITIVE_INFINITY });
+  const start = generation(config, overrides, { keyCounters, shared: redis?.counters }, onCooldown);
   const gateway = new Gateway(start.router, stats, now, config.timeoutMs);
-  gateway.cache = buildCache(config, undefined, now);
+  gateway.cache = buildCache(config, undefined, now, redis?.cacheStore);
   // metrics: counted from the same finish records and cooldown events as the log, served at /metrics.
-  const metrics = new Metrics({ stats, config: () => running, health: () => gateway.router.health });
+  const metrics = new Metrics({ stats, config: () => running, health: () => gateway.router.health, redis: redis?.connection });
   gateway.finishes.subscribe(metrics.record);
   cooldowns.add(metrics.countCooldown);
   // The usage ledger: a row per finish record, written off the request path. Off: not opened, no listener.
@@ -78,10 +82,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   function reload(parsed: Config): string {
     const { config: next, needRestart } = keepRestartOnly(running, parsed);
     const previous = { health: gateway.router.health, guard: rules.current };
-    const built = generation(next, overrides, { ...carried(running, next, previous), keyCounters }, onCooldown);
+    const built = generation(next, overrides, { ...carried(running, next, previous), keyCounters, shared: redis?.counters }, onCooldown);
     gateway.router = built.router;
     gateway.timeoutMs = next.timeoutMs;
-    gateway.cache = buildCache(next, gateway.cache, now);
+    gateway.cache = buildCache(next, gateway.cache, now, redis?.cacheStore);
     rules.current = built.guard;
     const line = reloadSummary(running, next, needRestart);
     running = next;
@@ -133,7 +137,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
    * once per key and period, with rows this process has not counted itself.
    */
   const seed = (keyId: string, period: BudgetPeriod, usd: number) => seedSpend(keyCounters, now(), keyId, period, usd);
-  if (ledger !== undefined) {
+  // With Redis the spend is already counted there, by every instance: seeding it again from this
+  // instance's ledger would count it twice.
+  if (ledger !== undefined && redis === undefined) {
     // Budgets count from what the ledger holds for this period: a restart does not reset them.
     ledger.ledger.flush();
     for (const key of config.clientKeys) {
@@ -141,14 +147,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     }
   }
   // The router is `gateway.router`: the current one, which a reload replaces.
-  return { app, stats, gateway, reload, rejected, current, cooldowns, ledger, seedSpend: seed };
+  return { app, stats, gateway, reload, rejected, current, cooldowns, ledger, seedSpend: seed, redis: redis?.connection };
 }
 
 /** What a reload keeps from the running generation: objects whose settings are the same. */
 interface Carried {
   health?: TargetHealth;
-  limiter?: Limiter;
+  limiter?: Limiter<MaybePromise<WindowCount>>;
   failures?: AuthFailures;
+  /** The Redis counters (CHATGATE_REDIS_URL): the global per-client limit counts there, not in memory. */
+  shared?: Counters;
   /** Always kept: each key's counters are named with its limits (see ClientKey), so unchanged ones carry over. */
   keyCounters: Counters;
 }
@@ -179,7 +187,7 @@ function generation(config: Config, overrides: AppOverrides, keep: Carried, onCo
   });
   const limiter =
     config.rateLimitMax > 0
-      ? keep.limiter ?? new Limiter(new MemoryCounters({ limit: config.rateLimitMax }), config.rateLimitMax, config.rateLimitWindowMs, overrides.now)
+      ? keep.limiter ?? new Limiter<MaybePromise<WindowCount>>(keep.shared ?? new MemoryCounters({ limit: config.rateLimitMax }), config.rateLimitMax, config.rateLimitWindowMs, overrides.now)
       : undefined;
   const failures =
     config.authFailureLimit > 0 && config.apiKeyDigests.length > 0

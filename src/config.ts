@@ -4,7 +4,7 @@ import { sha256 } from "./auth/keys.ts";
 import { durationMs, fileCore } from "./config/file-core.ts";
 import { parseCorsOrigins } from "./config/cors-origins.ts";
 import { FieldError } from "./config/field-error.ts";
-import { CONTINUATIONS } from "./config/file-schema.ts";
+import { CONTINUATIONS, ON_REDIS_ERROR } from "./config/file-schema.ts";
 import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
 import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
 import { resolveRouting } from "./config/routing.ts";
@@ -67,6 +67,14 @@ export const Config = Type.Object({
   cacheMaxEntries: Type.Integer({ minimum: 1, default: DEFAULT_MAX_ENTRIES }),
   /** The file's `cache.max_bytes`: most bytes of answers the response cache keeps in memory. */
   cacheMaxBytes: Type.Integer({ minimum: 1024, default: DEFAULT_MAX_BYTES }),
+  /** CHATGATE_REDIS_URL, else the file's `redis.url`: limits, budgets and the cache shared through this Redis; unset: in memory. */
+  redisUrl: Type.Optional(Type.String()),
+  /** CHATGATE_REDIS_TIMEOUT_MS, else `redis.timeout`: the longest wait for one Redis command (default 100 ms). */
+  redisTimeoutMs: Type.Integer({ minimum: 1, default: 100 }),
+  /** CHATGATE_REDIS_LIMITS_ON_ERROR, else `redis.on_error.limits`: request and token limits while Redis does not answer. */
+  redisLimitsOnError: Type.Union(ON_REDIS_ERROR.map((p) => Type.Literal(p)), { default: "fail_open" }),
+  /** CHATGATE_REDIS_BUDGETS_ON_ERROR, else `redis.on_error.budgets`: budgets while Redis does not answer (fail_closed: 503). */
+  redisBudgetsOnError: Type.Union(ON_REDIS_ERROR.map((p) => Type.Literal(p)), { default: "fail_closed" }),
   /** CHATGATE_LOG_LEVEL: the least severe level written. */
   logLevel: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: "info" }),
   /** CHATGATE_LOG_REQUESTS: one line per request (0 turns it off; truncated streams are still logged). */
@@ -179,6 +187,10 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     cacheTtlMs: duration("CHATGATE_CACHE_TTL", env.CHATGATE_CACHE_TTL, file.cacheTtlMs ?? 0),
     cacheMaxEntries: file.cacheMaxEntries ?? DEFAULT_MAX_ENTRIES,
     cacheMaxBytes: file.cacheMaxBytes ?? DEFAULT_MAX_BYTES,
+    redisUrl: redisUrl(env.CHATGATE_REDIS_URL?.trim() || doc.redis?.url),
+    redisTimeoutMs: integer("CHATGATE_REDIS_TIMEOUT_MS", env.CHATGATE_REDIS_TIMEOUT_MS, inFile(configPath, () => durationMs(doc.redis?.timeout ?? "100ms", "redis.timeout", 1)), 1),
+    redisLimitsOnError: oneOf("CHATGATE_REDIS_LIMITS_ON_ERROR", env.CHATGATE_REDIS_LIMITS_ON_ERROR, ON_REDIS_ERROR, doc.redis?.on_error?.limits ?? "fail_open"),
+    redisBudgetsOnError: oneOf("CHATGATE_REDIS_BUDGETS_ON_ERROR", env.CHATGATE_REDIS_BUDGETS_ON_ERROR, ON_REDIS_ERROR, doc.redis?.on_error?.budgets ?? "fail_closed"),
     logLevel: oneOf("CHATGATE_LOG_LEVEL", env.CHATGATE_LOG_LEVEL, LOG_LEVELS, "info"),
     logRequests: flag("CHATGATE_LOG_REQUESTS", env.CHATGATE_LOG_REQUESTS, true),
     logFormat: env.CHATGATE_LOG_FORMAT?.trim() ? oneOf("CHATGATE_LOG_FORMAT", env.CHATGATE_LOG_FORMAT, ["json", "pretty"] as const, "json") : undefined,
@@ -276,6 +288,19 @@ function baseUrl(value: string | undefined): string {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("OPENAI_BASE_URL", "must be an http(s) URL");
   return url.href.replace(/\/+$/, "");
+}
+
+/** A redis:// (or rediss://, valkey://) URL; its password is never echoed back in the error. */
+function redisUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError("CHATGATE_REDIS_URL", "not a URL (expected redis://host:port)");
+  }
+  if (!/^(redis|rediss|valkey|valkeys|redis\+unix|valkey\+unix):$/.test(url.protocol)) throw new ConfigError("CHATGATE_REDIS_URL", `expected a redis:// URL, got ${url.protocol}//…`);
+  return value;
 }
 
 /**

@@ -16,6 +16,11 @@ const RESTART_ONLY = {
   defaultModel: "CHATGATE_DEFAULT_MODEL",
   // The ledger is opened once, with its retention (the data dir and CHATGATE_LEDGER are not in the file).
   retentionMs: "CHATGATE_RETENTION_DAYS",
+  // One Redis connection for the process's life, with its bound and policies.
+  redisUrl: "CHATGATE_REDIS_URL",
+  redisTimeoutMs: "CHATGATE_REDIS_TIMEOUT_MS",
+  redisLimitsOnError: "CHATGATE_REDIS_LIMITS_ON_ERROR",
+  redisBudgetsOnError: "CHATGATE_REDIS_BUDGETS_ON_ERROR",
 } as const satisfies Partial<Record<keyof Config, string>>;
 
 /** `next` with the restart-only settings put back to their running values, and which of them differed. */

@@ -152,6 +152,10 @@ const Count = (minimum: number) => Type.Integer({ minimum });
  * defaults here: absent means "not set in the file", and the environment or the built-in value
  * (src/config.ts) applies. Sizes are bytes; durations have units.
  */
+/** What limits or budgets do while Redis does not answer: let requests through, or refuse them (503). */
+export const ON_REDIS_ERROR = ["fail_open", "fail_closed"] as const;
+const OnRedisError = Type.Union(ON_REDIS_ERROR.map((p) => Type.Literal(p)));
+
 const core = {
   host: optional(NonEmpty),
   port: optional(Type.Integer({ minimum: 0, maximum: 65535 })),
@@ -179,6 +183,21 @@ const core = {
     Type.Object({ ttl: optional(Duration()), max_entries: optional(Count(1)), max_bytes: optional(Count(1024)) }, { additionalProperties: false }),
   ),
   mock: optional(Type.Boolean()),
+  /**
+   * Shared state for many instances (CHATGATE_REDIS_URL and CHATGATE_REDIS_*): limits, budgets and
+   * the response cache live in this Redis; `timeout` bounds each command; `on_error` says what limits
+   * (default fail_open) and budgets (default fail_closed: 503) do while it does not answer.
+   */
+  redis: optional(
+    Type.Object(
+      {
+        url: optional(NonEmpty),
+        timeout: optional(Duration()),
+        on_error: optional(Type.Object({ limits: optional(OnRedisError), budgets: optional(OnRedisError) }, { additionalProperties: false })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 };
 
 export const FileConfig = Type.Object(

@@ -1,4 +1,5 @@
 // Loaded lazily (see metrics.ts): this module is where prom-client comes in.
+import Counter from "prom-client/lib/counter.js";
 import Gauge from "prom-client/lib/gauge.js";
 import Histogram from "prom-client/lib/histogram.js";
 import Registry from "prom-client/lib/registry.js";
@@ -18,6 +19,8 @@ export interface MetricsDeps {
   config: () => Pick<Config, "models" | "providers" | "defaultModel">;
   /** The current router's target health, for the targets cooling down. */
   health: () => TargetHealth;
+  /** The Redis connection (CHATGATE_REDIS_URL), read at scrape time; absent: no redis metrics. */
+  redis?: { readonly up: boolean; readonly errors: number };
 }
 
 /** Whole requests: from a few ms (refusals, the mock) to minutes (long streams). */
@@ -78,7 +81,29 @@ export class MetricsSink {
         for (const target of deps.health().snapshot()) if (target.state === "cooling_down") this.inc({ provider: names.provider(target.provider) });
       },
     });
+    if (deps.redis !== undefined) this.redisMetrics(deps.redis);
     processMetrics(this.registry);
+  }
+
+  /** Whether Redis answers now, and the commands that got no answer (each is a fail_open or fail_closed decision). */
+  private redisMetrics(redis: NonNullable<MetricsDeps["redis"]>): void {
+    new Gauge({
+      name: "chatgate_redis_up",
+      help: "1 while the shared Redis (CHATGATE_REDIS_URL) answers, 0 during an outage.",
+      registers: [this.registry],
+      collect() {
+        this.set(redis.up ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: "chatgate_redis_errors_total",
+      help: "Redis commands that failed or got no answer in time; limits and budgets then followed their on_error policy.",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(redis.errors);
+      },
+    });
   }
 
   /** The text a scrape gets. */
