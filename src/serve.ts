@@ -76,7 +76,7 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 // One reload at a time, in the order the signals came; never during a drain.
 process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
-const { app, stats, gateway, reload, rejected, current, cooldowns, ledger } = createOrExit();
+const { app, stats, gateway, reload, rejected, current, cooldowns, ledger, redis } = createOrExit();
 // The logger loads once the port is open (pino and its modules cost start-up time); what ends
 // before then is held and logged as soon as it is ready.
 const early: FinishRecord[] = [];
@@ -98,6 +98,7 @@ holdEarly();
 for (const record of early.splice(0)) logRequest(record);
 cooldowns.add(cooldownLog(log));
 if (ledger) ledger.warn = (line) => log.warn(line);
+if (redis) redis.warn = (line) => log.warn(line);
 collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 if (logFormat === "pretty") {

@@ -39,9 +39,10 @@ export class RedisConnection {
   errors = 0;
   /** Whether the last command got its answer (chatgate_redis_up); true until a command fails. */
   up = true;
+  /** Where the down/up lines go (serve.ts points it at the log once the logger is ready). */
+  warn: (line: string) => void;
   private readonly timeoutMs: number;
   private readonly reconnectMs: number;
-  private readonly warn: (line: string) => void;
   private connecting: Promise<void> | undefined;
   private lastAttempt = 0;
   private closed = false;
