@@ -23,6 +23,38 @@ const AS_TEXT = { disallowedSpecial: new Set<string>() };
 const utf8 = new TextEncoder();
 export const roughCount: CountText = (text) => Math.ceil(utf8.encode(text).length / 4);
 
+/** Text longer than this is counted on its first SAMPLE_CHARS characters and scaled by length. */
+export const SAMPLE_CHARS = 32_768;
+/** No piece handed to the tokenizer is longer than this. */
+export const PIECE_CHARS = 256;
+/** How far back from a piece's end a space is looked for, so a cut falls between words. */
+const CUT_WINDOW = 48;
+
+/**
+ * Counts `text` in pieces of at most PIECE_CHARS, cut at a space where one is near, over at most
+ * SAMPLE_CHARS. Byte-pair merging costs the square of a word's length, and a word can be as long
+ * as the text (a run of one character: 128 KiB of "yyyy…" took minutes of the event loop), so no
+ * piece may be long. The cuts add at most a token a piece; the sample bounds the work per count,
+ * whatever the size of a prompt or an answer.
+ */
+export function boundedCount(count: CountText): CountText {
+  return (text) => {
+    if (text === "") return 0;
+    const sample = text.length > SAMPLE_CHARS ? text.slice(0, SAMPLE_CHARS) : text;
+    let tokens = 0;
+    for (let at = 0; at < sample.length; ) {
+      let end = Math.min(at + PIECE_CHARS, sample.length);
+      if (end < sample.length) {
+        const space = sample.lastIndexOf(" ", end);
+        if (space > at && space >= end - CUT_WINDOW) end = space;
+      }
+      tokens += count(sample.slice(at, end));
+      at = end;
+    }
+    return sample === text ? tokens : Math.round((tokens * text.length) / sample.length);
+  };
+}
+
 const ready = new Map<Encoding, CountText>();
 const pending = new Map<Encoding, Promise<CountText>>();
 
@@ -41,7 +73,7 @@ export function loadCounter(encoding: Encoding, onFailure: (err: unknown) => voi
   let loading = pending.get(encoding);
   if (loading === undefined) {
     loading = LOADERS[encoding]().then(
-      (module): CountText => (text) => (text === "" ? 0 : module.countTokens(text, AS_TEXT)),
+      (module): CountText => boundedCount((text) => module.countTokens(text, AS_TEXT)),
       (err: unknown): CountText => {
         onFailure(err);
         return roughCount;

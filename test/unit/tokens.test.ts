@@ -9,7 +9,7 @@ import { Delivered, KEEP_BYTES, completionText, streamedText } from "../../src/u
 import { encodingFor } from "../../src/usage/encoding.ts";
 import { Estimate, completionUsage, streamUsage } from "../../src/usage/estimate.ts";
 import { promptTokens } from "../../src/usage/prompt.ts";
-import { counterNow, loadCounter, roughCount } from "../../src/usage/tokenizer.ts";
+import { PIECE_CHARS, SAMPLE_CHARS, boundedCount, counterNow, loadCounter, roughCount } from "../../src/usage/tokenizer.ts";
 
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 const encoder = new TextEncoder();
@@ -187,5 +187,32 @@ describe("estimates", () => {
   test("the fallback when the tokenizer cannot load is four bytes a token", () => {
     expect(roughCount("12345678")).toBe(2);
     expect(roughCount("é")).toBe(1);
+  });
+});
+
+describe("boundedCount: the tokenizer never gets a long piece", () => {
+  test("a run of one character is counted in pieces of at most PIECE_CHARS, over at most SAMPLE_CHARS, and scaled", () => {
+    const pieces: number[] = [];
+    const count = boundedCount((text) => (pieces.push(text.length), Math.ceil(text.length / 4)));
+    const text = "y".repeat(200_000);
+    expect(count(text)).toBe(Math.round(((SAMPLE_CHARS / 4) * text.length) / SAMPLE_CHARS));
+    expect(Math.max(...pieces)).toBeLessThanOrEqual(PIECE_CHARS);
+    expect(pieces.reduce((a, b) => a + b, 0)).toBe(SAMPLE_CHARS);
+  });
+
+  test("text with spaces is cut between words, so the count matches the whole text's", () => {
+    const cuts: string[] = [];
+    const words = (t: string) => t.split(" ").filter((w) => w !== "").length;
+    const count = boundedCount((text) => (cuts.push(text), words(text)));
+    const text = "The quick brown fox jumps over the lazy dog. ".repeat(100);
+    expect(count(text)).toBe(words(text));
+    expect(cuts.join("")).toBe(text);
+    let at = 0;
+    for (const cut of cuts.slice(0, -1)) expect(text[(at += cut.length)]).toBe(" ");
+  });
+
+  test("the real tokenizer counts 128 KiB of one repeated character", async () => {
+    const counter = await loadCounter("o200k_base");
+    expect(counter("y".repeat(131_072))).toBeGreaterThan(1_000);
   });
 });
