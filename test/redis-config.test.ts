@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../src/config.ts";
+import { runGateway, SOURCE_CMD } from "./support/process.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "chatgate-redis-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,4 +33,14 @@ test("a URL that is not redis:// and an unknown policy are refused, naming the v
   expect(() => parseConfig({ CHATGATE_MOCK: "1", CHATGATE_REDIS_URL: "not a url" })).toThrow(/CHATGATE_REDIS_URL/);
   expect(() => parseConfig({ CHATGATE_MOCK: "1", CHATGATE_REDIS_LIMITS_ON_ERROR: "ignore" })).toThrow(/CHATGATE_REDIS_LIMITS_ON_ERROR: expected one of fail_open, fail_closed/);
   expect(() => parseConfig(withFile("redis: {on_error: {budgets: maybe}}\n"))).toThrow(/budgets/);
+});
+
+test("check-config shows where each Redis setting came from, never the URL's password", async () => {
+  const env = withFile("redis:\n  url: redis://ops:hunter2@10.0.0.5:6379/0\n");
+  const { stdout, stderr } = await runGateway([...SOURCE_CMD, "check-config", env.CHATGATE_CONFIG!], { CHATGATE_REDIS_URL: "redis://:s3cret@127.0.0.1:7000", CHATGATE_REDIS_TIMEOUT_MS: "50" });
+  const out = stdout + stderr;
+  expect(out).toContain("redis.url: redis://***@127.0.0.1:7000 (from CHATGATE_REDIS_URL, overrides the file's redis://***@10.0.0.5:6379/0)");
+  expect(out).toContain("redis.timeout: 50ms (from CHATGATE_REDIS_TIMEOUT_MS)");
+  expect(out).toContain("redis.on_error.budgets: fail_closed (default)");
+  expect(out).not.toMatch(/hunter2|s3cret/);
 });

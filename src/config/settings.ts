@@ -12,6 +12,21 @@ export interface CoreSetting {
   flag?: "host" | "port" | "mock";
   /** The resolved value as check-config prints it: never a key. */
   show(config: Config): string;
+  /** How the file's own value is shown, when it may hold a secret (a password in a URL). */
+  hide?: (text: string) => string;
+}
+
+/** A URL with its password (and user) replaced: `redis://***@host:6379/0`. */
+export function withoutCredentials(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.username === "" && url.password === "") return text;
+    url.username = "***";
+    url.password = "";
+    return url.href;
+  } catch {
+    return "(not a URL)";
+  }
 }
 
 const keyCount = (n: number) => `${n} key${n === 1 ? "" : "s"}`;
@@ -42,6 +57,10 @@ export const CORE_SETTINGS: readonly CoreSetting[] = [
   { key: "cooldown_after", env: "CHATGATE_COOLDOWN_AFTER", show: (c) => String(c.cooldownAfter) },
   { key: "cooldown", env: "CHATGATE_COOLDOWN_MS", show: ms((c) => c.cooldownMs) },
   { key: "retention", env: "CHATGATE_RETENTION_DAYS", show: ms((c) => c.retentionMs) },
+  { key: "redis.url", env: "CHATGATE_REDIS_URL", show: (c) => (c.redisUrl === undefined ? "none, state in memory" : withoutCredentials(c.redisUrl)), hide: withoutCredentials },
+  { key: "redis.timeout", env: "CHATGATE_REDIS_TIMEOUT_MS", show: ms((c) => c.redisTimeoutMs) },
+  { key: "redis.on_error.limits", env: "CHATGATE_REDIS_LIMITS_ON_ERROR", show: (c) => c.redisLimitsOnError },
+  { key: "redis.on_error.budgets", env: "CHATGATE_REDIS_BUDGETS_ON_ERROR", show: (c) => c.redisBudgetsOnError },
 ];
 
 /** The value the file gave a setting, as written there (keys counted, never shown). */
@@ -54,7 +73,8 @@ export function fileValue(doc: FileConfig, key: string): string | undefined {
 
 /** "port: 8080 (from PORT, overrides the file's 3000)" — what wins, and what it overrides. */
 export function describeSetting(setting: CoreSetting, config: Config, doc: FileConfig, env: Env, flags: Flags): string {
-  const given = fileValue(doc, setting.key);
+  const written = fileValue(doc, setting.key);
+  const given = written !== undefined && setting.hide !== undefined ? setting.hide(written) : written;
   const flagGiven = setting.flag !== undefined && flags[setting.flag] !== undefined && flags[setting.flag] !== false;
   const envGiven = (env[setting.env] ?? "").trim() !== "";
   const winner = flagGiven ? `--${setting.flag}` : envGiven ? setting.env : undefined;
