@@ -49,7 +49,9 @@ function bannerFacts(config: Config, url: string) {
     return `${p.id} → ${printableUrl(p.baseUrl)} (${p.type}, ${key})`;
   });
   const where = config.providers.map((p) => (p.type === "mock" ? "built-in mock model" : `provider ${new URL(p.baseUrl).host}`)).join(" + ");
-  const limit = config.rateLimitMax > 0 ? `${config.rateLimitMax} requests per ${config.rateLimitWindowMs / 1000} s per ${keys > 0 ? "key" : "client address"}` : "off";
+  const perInstance = config.rateLimitMax > 0 ? `${config.rateLimitMax} requests per ${config.rateLimitWindowMs / 1000} s per ${keys > 0 ? "key" : "client address"}` : "off";
+  // With Redis the limits, budgets and cache are every instance's together: say where they live.
+  const limit = config.redisUrl !== undefined ? `${perInstance}; limits, budgets and cache shared through redis at ${new URL(config.redisUrl).host || config.redisUrl.split(":")[0]}` : perInstance;
   const model = Object.keys(config.models)[0] ?? (config.mock ? "mock" : config.defaultModel);
   const auth = keys > 0 ? ` -H "Authorization: Bearer $CHATGATE_KEY"` : "";
   return {

@@ -58,8 +58,9 @@ export class RedisConnection {
       connectionTimeout: Math.max(this.timeoutMs, 1_000),
     });
     // Nothing to do on close: the next command finds the client disconnected and reconnects.
+    // Nor at start: the first command connects, so an outage is reported through the log that
+    // serve.ts sets up after the app is built, not before it.
     this.client.onclose = () => {};
-    this.connect();
   }
 
   /**
