@@ -98,7 +98,10 @@ holdEarly();
 for (const record of early.splice(0)) logRequest(record);
 cooldowns.add(cooldownLog(log));
 if (ledger) ledger.warn = (line) => log.warn(line);
-if (redis) redis.warn = (line) => log.warn(line);
+if (redis) {
+  redis.warn = (line) => log.warn(line);
+  redis.open();
+}
 collectWhenIdle(stats);
 const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 if (logFormat === "pretty") {

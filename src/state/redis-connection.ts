@@ -73,7 +73,9 @@ export class RedisConnection {
     if (!this.client.connected && this.connecting === undefined) throw this.failed(new RedisUnavailable("not connected"));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisUnavailable(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      // The answer may be waiting in the socket while a busy event loop ran this timer first:
+      // give the loop's I/O one more turn (setImmediate runs after it) before calling it late.
+      timer = setTimeout(() => setImmediate(() => reject(new RedisUnavailable(`no answer within ${this.timeoutMs} ms`))), this.timeoutMs);
     });
     try {
       // A connection being made (at start, or after an outage) is waited for, within the same bound.
@@ -88,6 +90,11 @@ export class RedisConnection {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Connects now rather than at the first command (serve.ts, once `warn` goes to the log), so the first burst does not wait for it. */
+  open(): void {
+    this.connect();
   }
 
   /** Closes the connection for good (shutdown): no reconnect afterwards. */
