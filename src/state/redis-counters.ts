@@ -106,7 +106,8 @@ export class RedisCounters implements Counters {
     }
   }
 
-  async reserve(items: readonly ReserveItem[], now: number): Promise<Reserved> {
+  // No clock needed: Redis expires each window at its `endsAt` (PEXPIREAT), so an ended one is simply absent.
+  async reserve(items: readonly ReserveItem[], _now: number): Promise<Reserved> {
     if (items.length === 0) return { refused: -1, windows: [] };
     const args: string[] = [];
     for (const item of items) args.push(String(Math.round(item.amount)), Number.isFinite(item.limit) ? String(item.limit) : "-1", String(item.endsAt));
@@ -119,17 +120,15 @@ export class RedisCounters implements Counters {
       // Let through, as if this request were the window's first: the headers show its own use.
       return { refused: -1, windows: items.map((i) => ({ count: i.amount, resetAt: i.endsAt })) };
     }
-    void now;
   }
 
-  async adjust(items: readonly AdjustItem[], now: number): Promise<void> {
+  async adjust(items: readonly AdjustItem[], _now: number): Promise<void> {
     if (items.length === 0) return;
     try {
       await ADJUST.run(this.redis, items.map((i) => this.windowKey(i)), items.map((i) => String(Math.round(i.delta))));
     } catch {
       // Already logged as an outage; the reservation stays counted (the safe side) or is gone with Redis.
     }
-    void now;
   }
 
   private windowKey(item: { key: string; endsAt: number }): string {
