@@ -15,18 +15,12 @@ import { post, startGateway, type TestGateway } from "./support/gateway.ts";
 import { DEFAULT_WORDS, chatCompletion } from "./support/openai-wire.ts";
 import { startRouted, within } from "./support/routed.ts";
 import { readSse } from "./support/sse.ts";
+import { COOKBOOK_MESSAGES } from "./support/cookbook.ts";
 import { fakeOpenAI, type FakeOpenAI } from "./support/upstream.ts";
 
 const MODEL = "gpt-4o-mini";
 /** OpenAI's cookbook ("How to count tokens with tiktoken"): the API counts these as 124 prompt tokens on gpt-4o-mini. */
-const COOKBOOK = [
-  { role: "system", content: "You are a helpful, pattern-following assistant that translates corporate jargon into plain English." },
-  { role: "system", name: "example_user", content: "New synergies will help drive top-line growth." },
-  { role: "system", name: "example_assistant", content: "Things working well together will increase revenue." },
-  { role: "system", name: "example_user", content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage." },
-  { role: "system", name: "example_assistant", content: "Let's talk later when we're less busy about how to do better." },
-  { role: "user", content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
-];
+const COOKBOOK = COOKBOOK_MESSAGES;
 const COOKBOOK_PROMPT = 124;
 const WORDS = " The quick brown fox jumps over the lazy dog while the gateway counts every token it passes on".split(/(?= )/);
 

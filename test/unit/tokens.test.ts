@@ -9,21 +9,13 @@ import { Delivered, KEEP_BYTES, completionText, streamedText } from "../../src/u
 import { encodingFor } from "../../src/usage/encoding.ts";
 import { Estimate, completionUsage, streamUsage } from "../../src/usage/estimate.ts";
 import { promptTokens } from "../../src/usage/prompt.ts";
+import { COOKBOOK_MESSAGES } from "../support/cookbook.ts";
 import { PIECE_CHARS, SAMPLE_CHARS, boundedCount, counterNow, loadCounter, roughCount } from "../../src/usage/tokenizer.ts";
 
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 const encoder = new TextEncoder();
 const request = (messages: unknown[], extra: Record<string, unknown> = {}) => ({ model: "gpt-4o", messages, ...extra }) as ChatRequest;
 
-/** OpenAI cookbook, "How to count tokens with tiktoken", §6: the API counted 124 (gpt-4o, gpt-4o-mini) and 129 (gpt-4, gpt-3.5-turbo). */
-const COOKBOOK_MESSAGES = [
-  { role: "system", content: "You are a helpful, pattern-following assistant that translates corporate jargon into plain English." },
-  { role: "system", name: "example_user", content: "New synergies will help drive top-line growth." },
-  { role: "system", name: "example_assistant", content: "Things working well together will increase revenue." },
-  { role: "system", name: "example_user", content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage." },
-  { role: "system", name: "example_assistant", content: "Let's talk later when we're less busy about how to do better." },
-  { role: "user", content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
-];
 
 /** §7 of the same notebook: with this tool the API counted 101 (gpt-4o, gpt-4o-mini) and 105 (gpt-4, gpt-3.5-turbo). */
 const WEATHER_TOOLS = [{
