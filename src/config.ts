@@ -1,10 +1,9 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { homedir } from "node:os";
-import { sha256 } from "./auth/keys.ts";
 import { durationMs, fileCore } from "./config/file-core.ts";
 import { parseCorsOrigins } from "./config/cors-origins.ts";
 import { FieldError } from "./config/field-error.ts";
-import { CONTINUATIONS, ON_REDIS_ERROR } from "./config/file-schema.ts";
+import { ON_REDIS_ERROR } from "./config/file-schema.ts";
 import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
 import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
 import { resolveRouting } from "./config/routing.ts";
@@ -13,7 +12,11 @@ import { checkKeyModels, resolveKeys } from "./keys/resolve-keys.ts";
 import { ledgerEnabled, resolveDataDir } from "./ledger/data-dir.ts";
 import { LOG_LEVELS } from "./obs/log-levels.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from "./cache/memory-store.ts";
-import { DURATION_HINT, parseDuration } from "./config/duration.ts";
+import { ConfigError } from "./config/config-error.ts";
+import { adminKeys, parseKeys } from "./config/env-keys.ts";
+import { baseUrl, continuation, duration, flag, integer, nonEmpty, oneOf, redisUrl } from "./config/env-values.ts";
+
+export { ConfigError, parseKeys };
 
 /** Everything chatgate reads at start-up. The schema is the type; `parseConfig` fills it. */
 export const Config = Type.Object({
@@ -114,12 +117,6 @@ export const Config = Type.Object({
 });
 export type Config = Static<typeof Config>;
 
-export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
 
 export type Env = Record<string, string | undefined>;
 
@@ -230,123 +227,4 @@ function inFile<T>(path: string | undefined, read: () => T): T {
     if (err instanceof FieldError) throw new ConfigError(path ?? "config", err.message);
     throw err;
   }
-}
-
-function nonEmpty(value: string | undefined, fallback: string): string {
-  return value === undefined || value.trim() === "" ? fallback : value.trim();
-}
-
-function integer(name: string, value: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined || value.trim() === "") return fallback;
-  const text = value.trim();
-  if (!/^\d+$/.test(text)) throw new ConfigError(name, `expected a whole number, got "${text}"`);
-  const n = Number(text);
-  if (n < min || n > max) throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${text}`);
-  return n;
-}
-
-/**
- * A duration with its unit (`90s`, `1h`), as the file writes them: a variable not named `_MS` has
- * no unit to assume, and a bare number is refused rather than guessed.
- */
-function duration(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value.trim() === "") return fallback;
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new ConfigError(name, `${DURATION_HINT}, got "${value.trim()}"`);
-  return ms;
-}
-
-function flag(name: string, value: string | undefined, fallback = false): boolean {
-  if (value === undefined || value === "") return fallback;
-  const v = value.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(v)) return true;
-  if (["0", "false", "no", "off"].includes(v)) return false;
-  throw new ConfigError(name, `expected 1 or 0, got "${value}"`);
-}
-
-function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
-  const text = (value ?? "").trim().toLowerCase();
-  if (text === "") return fallback;
-  if (!(allowed as readonly string[]).includes(text)) throw new ConfigError(name, `expected one of ${allowed.join(", ")}, got "${value}"`);
-  return text as T;
-}
-
-function continuation(value: string | undefined): Continuation {
-  const text = (value ?? "").trim();
-  if (text === "") return "none";
-  if (!(CONTINUATIONS as readonly string[]).includes(text)) throw new ConfigError("CHATGATE_CONTINUATION", `expected one of ${CONTINUATIONS.join(", ")}, got "${text}"`);
-  return text as Continuation;
-}
-
-function baseUrl(value: string | undefined): string {
-  if (value === undefined || value.trim() === "") return "https://api.openai.com/v1";
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new ConfigError("OPENAI_BASE_URL", `not a URL: "${value}"`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("OPENAI_BASE_URL", "must be an http(s) URL");
-  return url.href.replace(/\/+$/, "");
-}
-
-/** A redis:// (or rediss://, valkey://) URL; its password is never echoed back in the error. */
-function redisUrl(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError("CHATGATE_REDIS_URL", "not a URL (expected redis://host:port)");
-  }
-  if (!/^(redis|rediss|valkey|valkeys|redis\+unix|valkey\+unix):$/.test(url.protocol)) throw new ConfigError("CHATGATE_REDIS_URL", `expected a redis:// URL, got ${url.protocol}//…`);
-  return value;
-}
-
-/**
- * CHATGATE_ADMIN_KEY, read as client keys are. An admin key that is also a client key is refused:
- * every holder of that client key could read everyone's usage.
- */
-function adminKeys(value: string | undefined, clientKeys: readonly Uint8Array[]): Uint8Array[] {
-  const digests = parseKeys(value, "CHATGATE_ADMIN_KEY", "leave GET /v1/usage off");
-  digests.forEach((digest, i) => {
-    if (clientKeys.some((client) => Buffer.compare(client, digest) === 0)) {
-      throw new ConfigError("CHATGATE_ADMIN_KEY", `entry ${i + 1} is also a client key; give the admin key a value of its own`);
-    }
-  });
-  return digests;
-}
-
-/** SHA-256 of the empty string: what `sha256:$(printf %s "$MY_KEY" | sha256sum …)` gives with MY_KEY unset. */
-const EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-/**
- * Client keys (and the metrics key: `variable` names where they came from, `unsetMeans` what leaving
- * it unset does): plain secrets are digested at once; `sha256:<hex>` entries are taken as digests.
- * Unset means no client auth. An empty key is refused, never skipped: a variable that is set but
- * empty, an empty entry (`a,,b`) or the digest of the empty string is a script whose key variable
- * was unset, and starting on it would either open the gateway or accept an empty key. Messages
- * name the entry by position, never by value (values are secrets).
- */
-export function parseKeys(value: string | undefined, variable = "CHATGATE_API_KEYS", unsetMeans = "run without client auth"): Uint8Array[] {
-  if (value === undefined) return [];
-  const fail = (message: string) => new ConfigError(variable, message);
-  if (value.replace(/[\s,]/g, "") === "") {
-    throw fail(`is set but holds no key; unset it to ${unsetMeans}, or give comma-separated keys`);
-  }
-  const digests: Uint8Array[] = [];
-  for (const [i, entry] of value.split(",").entries()) {
-    const key = entry.trim();
-    const which = `entry ${i + 1}`;
-    if (key === "") throw fail(`${which} is empty (two commas in a row, or one at either end?); remove it`);
-    if (key.startsWith("sha256:")) {
-      const hex = key.slice(7).toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(hex)) throw fail(`${which}: a sha256: entry needs 64 hex digits`);
-      if (hex === EMPTY_DIGEST) throw fail(`${which} is the SHA-256 of the empty string: the key it was made from was empty (an unset variable?)`);
-      digests.push(Uint8Array.from(Buffer.from(hex, "hex")));
-    } else {
-      digests.push(sha256(key));
-    }
-  }
-  return digests;
 }

@@ -1,6 +1,8 @@
 // The core settings as the file gives them, in Config's units (ms, key digests). Absent keys stay
 // absent: the environment, then src/config.ts's built-in value, fills those.
-import { ConfigError, parseKeys, type Config } from "../config.ts";
+import type { Config } from "../config.ts";
+import { ConfigError } from "./config-error.ts";
+import { parseKeys } from "./env-keys.ts";
 import { parseDuration } from "./duration.ts";
 import { FieldError, fieldPath } from "./field-error.ts";
 import type { FileConfig } from "./file-schema.ts";

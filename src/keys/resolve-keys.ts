@@ -2,7 +2,8 @@
 // key-2, …) then the file's `keys:` with their ids and limits, checked for what a schema cannot
 // say (unique ids and keys; once routing is resolved, model names that can exist). Messages name
 // entries, never a key.
-import { ConfigError, parseKeys } from "../config.ts";
+import { ConfigError } from "../config/config-error.ts";
+import { parseKeys } from "../config/env-keys.ts";
 import { FieldError, fieldPath } from "../config/field-error.ts";
 import type { KeyEntry } from "../config/file-schema.ts";
 import type { ModelRoute, ProviderSpec } from "../config/provider-spec.ts";
