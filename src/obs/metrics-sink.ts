@@ -1,14 +1,13 @@
 // Loaded lazily (see metrics.ts): this module is where prom-client comes in.
 import Counter from "prom-client/lib/counter.js";
 import Gauge from "prom-client/lib/gauge.js";
-import Histogram from "prom-client/lib/histogram.js";
 import Registry from "prom-client/lib/registry.js";
 import type { Config } from "../config.ts";
 import type { FinishRecord } from "../gateway/finish.ts";
 import type { CooldownEvent, TargetHealth } from "../gateway/health.ts";
-import { Children } from "./metrics-children.ts";
 import { MetricLabels, reasonLabel, routeLabel } from "./metrics-labels.ts";
 import { processMetrics } from "./metrics-process.ts";
+import { TalliedHistogram } from "./metrics-histogram.ts";
 import { TalliedCounter } from "./metrics-tally.ts";
 import type { Stats } from "./stats.ts";
 
@@ -163,9 +162,7 @@ export class MetricsSink {
     return new TalliedCounter(this.registry, name, help, labelNames);
   }
 
-  /** A histogram's label-bound children: prom-client's `observe`, without its `labels(...)` per call. */
-  private histogram(name: string, help: string, labelNames: string[], buckets: number[]) {
-    const histogram = new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
-    return new Children((...values) => histogram.labels(...values));
+  private histogram(name: string, help: string, labelNames: string[], buckets: number[]): TalliedHistogram {
+    return new TalliedHistogram(this.registry, name, help, labelNames, buckets);
   }
 }
