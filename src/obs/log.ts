@@ -25,7 +25,7 @@ export async function createLogger({ level, format, fd = 1 }: LogOptions): Promi
   const { pino } = await import("pino");
   const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
   if (format === "json") {
-    const writer = turnWriter(fd);
+    const writer = heldWriter(fd);
     const log = pino(options, writer);
     // The line per request, the one written at request rate, skips pino's serializer for one
     // JSON.stringify of the same fields in the same shape (measured ~8 µs a line less).
@@ -42,23 +42,39 @@ export async function createLogger({ level, format, fd = 1 }: LogOptions): Promi
 }
 
 /**
- * The lines of one turn of the event loop go out in one synchronous write at its end, not one
- * write each: under load a write a line was most of the log's cost (measured ~25 µs a request
- * writing to a file, one line each). Nothing waits on another thread; the process's exit writes
- * what is pending, and a SIGKILL loses at most the lines of the turn it interrupted.
+ * Lines are held and written together, at most `FLUSH_MS` after the first of them or once
+ * `FLUSH_BYTES` are held, not one write each: under load a write a line was most of the log's cost
+ * (measured ~25 µs a request writing to a file, one line each; ~2.3 µs a line for the syscall
+ * alone, ~0.3 µs in writes of 16). Still synchronous writes from the main thread, no worker: the
+ * process's exit writes what is held, and a SIGKILL loses at most the last `FLUSH_MS` of lines.
  */
-function turnWriter(fd: number) {
+const FLUSH_MS = 50;
+const FLUSH_BYTES = 64 * 1024;
+
+function heldWriter(fd: number) {
   let pending: string[] = [];
+  let bytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
     if (pending.length === 0) return;
     const out = pending.length === 1 ? pending[0]! : pending.join("");
     pending = [];
+    bytes = 0;
     writeAll(fd, out);
   };
   process.on("exit", flush);
   return {
     write(line: string): boolean {
-      if (pending.push(line) === 1) setImmediate(flush);
+      pending.push(line);
+      bytes += line.length;
+      if (bytes >= FLUSH_BYTES) flush();
+      else if (timer === undefined) {
+        timer = setTimeout(flush, FLUSH_MS);
+        // The exit handler writes what is held: the timer never keeps the process alive.
+        timer.unref();
+      }
       return true;
     },
   };
