@@ -190,6 +190,14 @@ describe("bad requests are 400s in OpenAI's shape naming the field", () => {
     });
   }
 
+  test("a body over the size limit is a 413 in OpenAI's shape, with no upstream call", async () => {
+    await using up = fakeOpenAI();
+    await using gw = startRouted({ providers: [openaiAt("a", up)] }, {}, { CHATGATE_MAX_BODY_BYTES: "1024" });
+    const { status, error } = await errorOf(await embed(gw, { model: `a/${SMALL}`, input: "x".repeat(2048) }));
+    expect([status, error.code]).toEqual([413, "request_too_large"]);
+    expect(up.calls).toHaveLength(0);
+  });
+
   test("a name nothing serves is a 404 model_not_found", async () => {
     await using up = fakeOpenAI();
     await using gw = startRouted({ providers: [openaiAt("a", up, { models: [SMALL] })] });
