@@ -71,9 +71,9 @@ export class KeyLimits {
   }
 
   /**
-   * Reserves the request's tokens (the prompt's estimate and its max_tokens, or the default; an
-   * embeddings request's input and no completion) against
-   * the key's tpm, and the most it could cost against its budget, in one check-and-reserve; writes
+   * Reserves the request's tokens (the prompt's estimate and its max_tokens, or the default; for
+   * embeddings, the input's estimate and no completion) against the key's tpm, and the most it
+   * could cost against its budget, in one check-and-reserve; writes
    * the token headers to `headers`. Throws the 429 (or, for a budget on an unpriced model, the 403)
    * when it does not fit; else returns the settlement for its finish record.
    */
