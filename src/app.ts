@@ -8,6 +8,7 @@ import { RouteTable } from "./gateway/route-table.ts";
 import { Router } from "./gateway/router.ts";
 import { sleep } from "./gateway/sleep.ts";
 import { chatRoutes } from "./http/chat.ts";
+import { embeddingsRoutes } from "./http/embeddings.ts";
 import { ConnectionTimeouts } from "./http/connection.ts";
 import { cors, CorsPolicy, withCors } from "./http/cors.ts";
 import { Answering } from "./http/tracked.ts";
@@ -128,6 +129,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(guard({ rules, stats, server: () => app.server }))
     .use(opsRoutes(gateway, stats, () => lastReload))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
+    .use(embeddingsRoutes(gateway, answering, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
   /**
    * Adds spend known from elsewhere to a client key's counter for the current UTC `period`: how the

@@ -143,7 +143,7 @@ describe("schema violations", () => {
 describe("routes and methods", () => {
   test("an unknown route gets a 404 OpenAI error, whatever the method", async () => {
     await using gw = startGateway({ CHATGATE_MOCK: "1" });
-    await expectOpenAIError(await fetch(`${gw.url}/v1/embeddings`, { method: "POST", body: "{}" }), 404, { type: "invalid_request_error" });
+    await expectOpenAIError(await fetch(`${gw.url}/v1/fine_tuning/jobs`, { method: "POST", body: "{}" }), 404, { type: "invalid_request_error" });
     await expectOpenAIError(await fetch(`${gw.url}/nowhere/at/all?x=1`), 404);
     await expectOpenAIError(await fetch(`${gw.url}/v1/chat/completions/extra`, { method: "POST", body: JSON.stringify(valid()) }), 404);
   });

@@ -94,6 +94,7 @@ describe("a wrong method on a known route", () => {
     ["GET", "/v1/chat/completions", "POST"],
     ["PUT", "/v1/chat/completions", "POST"],
     ["GET", "/chat", "POST"],
+    ["GET", "/v1/embeddings", "POST"],
     ["DELETE", "/health", "GET, HEAD"],
     ["POST", "/v1/models", "GET, HEAD"],
     ["DELETE", "/v1/models/mock", "GET, HEAD"],
@@ -113,8 +114,8 @@ describe("a wrong method on a known route", () => {
 
   test("unknown paths stay 404 whatever the method, and HEAD on a protected GET route needs a key like GET", async () => {
     for (const method of ["GET", "POST", "DELETE"]) {
-      const error = await expectOpenAIError(await fetch(`${gw.url}/v1/embeddings`, { method, body: method === "GET" ? undefined : "{}" }), 404);
-      expect(error.message).toBe(`Invalid URL (${method} /v1/embeddings).`);
+      const error = await expectOpenAIError(await fetch(`${gw.url}/v1/fine_tuning/jobs`, { method, body: method === "GET" ? undefined : "{}" }), 404);
+      expect(error.message).toBe(`Invalid URL (${method} /v1/fine_tuning/jobs).`);
     }
     expect((await fetch(`${gw.url}/status`, { method: "HEAD" })).status).toBe(401);
     expect((await fetch(`${gw.url}/status`, { method: "HEAD", headers: bearer })).status).toBe(200);

@@ -49,6 +49,10 @@ export const PRICE_TABLE: Readonly<Record<string, Price>> = {
   "gpt-5": { input: 1.25, cachedInput: 0.125, output: 10 },
   "gpt-5-mini": { input: 0.25, cachedInput: 0.025, output: 2 },
   "gpt-5-nano": { input: 0.05, cachedInput: 0.005, output: 0.4 },
+  // Embeddings: input only (an embeddings call has no completion tokens).
+  "text-embedding-3-small": { input: 0.02, output: 0 },
+  "text-embedding-3-large": { input: 0.13, output: 0 },
+  "text-embedding-ada-002": { input: 0.1, output: 0 },
 
   // Anthropic: dated ids (claude-sonnet-4-5-20250929) find these by the snapshot rule in prices.ts;
   // the `-0` and `-latest` aliases Anthropic also accepts are listed as keys of their own.

@@ -6,9 +6,10 @@ import type { CachedAnswer } from "../cache/stored-answer.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
 import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
-import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
+import type { ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
+import { embeddingRoute } from "./embedding-route.ts";
 import { Finishes, type FinishRecord, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
 import { ResumingStream, resumableRequest } from "./resume.ts";
@@ -20,7 +21,7 @@ import { Run, type Served } from "./run.ts";
  * it ends goes on the run. The memory store answers at once: then there is nothing to await, and
  * no extra turn of the event loop.
  */
-function admit(run: Run, client: Client | null, call: ChatCall, route: Route): Promise<void> | undefined {
+function admit(run: Run, client: Client | null, call: ChatCall | EmbeddingCall, route: Route): Promise<void> | undefined {
   if (client?.admit === undefined) return undefined;
   const settle = client.admit(call, route);
   if (!(settle instanceof Promise)) {
@@ -48,6 +49,11 @@ export interface Answer extends Completion {
   served: Served;
 }
 
+/** An embeddings answer (the upstream's own JSON text) and who served it. */
+export interface EmbeddingAnswer extends Embeddings {
+  served: Served;
+}
+
 /** What a stream needs to store its answer when it ends. */
 interface StreamStoring {
   cache: ResponseCache;
@@ -70,11 +76,11 @@ export interface Client {
    * call; throws the 429 when it does not fit. Returns what settles the reservation with the
    * request's finish record. Absent: nothing to reserve.
    */
-  admit?(call: ChatCall, route: Route): ((record: FinishRecord) => void) | Promise<(record: FinishRecord) => void>;
+  admit?(call: ChatCall | EmbeddingCall, route: Route): ((record: FinishRecord) => void) | Promise<(record: FinishRecord) => void>;
 }
 
 /** The API route a request came in on, for its finish record. */
-export type ApiRoute = "/v1/chat/completions" | "/chat";
+export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/embeddings";
 
 /**
  * What the HTTP layer calls: no Elysia here, only requests in and typed answers out. Every request
@@ -176,6 +182,30 @@ export class Gateway {
   }
 
   /**
+   * OpenAI's embeddings API through the same router as chat (retries, fallback, cooldown, the
+   * client key's admission), over the route's targets that offer embeddings. Never cached. Its
+   * record's usage has no completion tokens.
+   */
+  async embed(call: EmbeddingCall, signal: AbortSignal, client: Client | null = null): Promise<EmbeddingAnswer> {
+    const run = this.begin("/v1/embeddings", false, call, client);
+    const router = this.router;
+    let answer: Embeddings;
+    try {
+      const route = embeddingRoute(resolveFor(router, call.body.model, client), router.providers);
+      const admitting = admit(run, client, call, route);
+      if (admitting !== undefined) await admitting;
+      // embeddingRoute keeps only targets whose provider has `embed`.
+      ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.embed!(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
+    } catch (err) {
+      throw run.fail(toGatewayError(err));
+    }
+    run.firstByte();
+    const usage = answer.usage;
+    run.finish(200, "ok", () => usage && { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens });
+    return { ...answer, served: run.served()! };
+  }
+
+  /**
    * A stream whose first event is in hand, upstream's or the cache's. With `storing`, its chunks
    * are kept as they pass and, if it ends complete (and no continuation changed the model), its
    * answer is stored.
@@ -250,7 +280,7 @@ export class Gateway {
     for (const run of this.live) run.stop(new ShuttingDownError());
   }
 
-  private begin(api: ApiRoute, stream: boolean, call: ChatCall, client: Client | null): Run {
+  private begin(api: ApiRoute, stream: boolean, call: { body: { model: string }; requestId?: string }, client: Client | null): Run {
     const run = new Run(this.finishes, this.stats, this.now, api, stream, call.body.model, this.forget, call.requestId ?? null, client?.id ?? null);
     this.live.add(run);
     return run;

@@ -1,5 +1,5 @@
 import type { Client } from "../gateway/gateway.ts";
-import type { ChatCall } from "../providers/provider.ts";
+import type { ChatCall, EmbeddingCall } from "../providers/provider.ts";
 import type { Route } from "../gateway/route-table.ts";
 import type { Budget, ClientKeySpec } from "./key-spec.ts";
 import type { KeyLimits, Settle } from "./key-limits.ts";
@@ -62,7 +62,7 @@ class MeteredRequest implements Client {
     this.models = key.models;
   }
 
-  admit(call: ChatCall, route: Route): Settle | Promise<Settle> {
+  admit(call: ChatCall | EmbeddingCall, route: Route): Settle | Promise<Settle> {
     return this.key.limits.admit(this.key, call, route, this.headers);
   }
 }

@@ -3,6 +3,7 @@
 import type { CompletionUsage } from "openai/resources/completions";
 import { costOf, tokenCounts } from "../cost/cost.ts";
 import type { Price } from "../cost/prices.ts";
+import type { EmbeddingRequest } from "../embeddings-schema.ts";
 import type { ChatRequest } from "../schema.ts";
 
 /** Spend is counted in whole nano-dollars: exact sums in any store (Redis INCRBY), far below any bill. */
@@ -28,6 +29,17 @@ export function promptEstimate(messages: ChatRequest["messages"]): number {
     if (Array.isArray(calls)) for (const call of calls) chars += argumentsLength(call);
   }
   return Math.ceil(chars / 4) + PER_MESSAGE * messages.length;
+}
+
+/**
+ * An embeddings request's tokens, roughly: characters / 4 of its texts, or the count of the token
+ * ids it sent as they are.
+ */
+export function inputEstimate(input: EmbeddingRequest["input"]): number {
+  if (typeof input === "string") return Math.ceil(input.length / 4);
+  let tokens = 0;
+  for (const item of input) tokens += typeof item === "number" ? 1 : typeof item === "string" ? Math.ceil(item.length / 4) : item.length;
+  return tokens;
 }
 
 function argumentsLength(call: unknown): number {

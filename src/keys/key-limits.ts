@@ -3,11 +3,11 @@
 import type { Price } from "../cost/prices.ts";
 import type { Attempt, FinishRecord } from "../gateway/finish.ts";
 import type { Route } from "../gateway/route-table.ts";
-import type { ChatCall } from "../providers/provider.ts";
+import type { ChatCall, EmbeddingCall } from "../providers/provider.ts";
 import type { AdjustItem, Counters, MaybePromise, Reserved, ReserveItem } from "../state/counters.ts";
 import type { LimitDecision } from "../state/limiter.ts";
 import { spendCounter, type ClientKey } from "./client-key.ts";
-import { completionReserve, costReserve, fromNano, highestPrice, promptEstimate, toNano, usedCost, usedTokens } from "./estimate.ts";
+import { completionReserve, costReserve, fromNano, highestPrice, inputEstimate, promptEstimate, toNano, usedCost, usedTokens } from "./estimate.ts";
 import { keyOverBudget, keyRequestTooLarge, keyTokensLimited, modelNotPriced } from "./key-errors.ts";
 import { minuteEnd, periodEnd, periodStart, type BudgetPeriod } from "./periods.ts";
 import { tokenHeaders } from "./rate-headers.ts";
@@ -71,15 +71,17 @@ export class KeyLimits {
   }
 
   /**
-   * Reserves the request's tokens (the prompt's estimate and its max_tokens, or the default) against
-   * the key's tpm, and the most it could cost against its budget, in one check-and-reserve; writes
+   * Reserves the request's tokens (the prompt's estimate and its max_tokens, or the default; for
+   * embeddings, the input's estimate and no completion) against the key's tpm, and the most it
+   * could cost against its budget, in one check-and-reserve; writes
    * the token headers to `headers`. Throws the 429 (or, for a budget on an unpriced model, the 403)
    * when it does not fit; else returns the settlement for its finish record.
    */
-  admit(key: ClientKey, call: ChatCall, route: Route, headers: Record<string, unknown>): MaybePromise<Settle> {
+  admit(key: ClientKey, call: ChatCall | EmbeddingCall, route: Route, headers: Record<string, unknown>): MaybePromise<Settle> {
     const now = this.now();
-    const prompt = promptEstimate(call.body.messages);
-    const completion = completionReserve(call.body, this.reserveCompletionTokens);
+    const embeddings = "kind" in call;
+    const prompt = embeddings ? inputEstimate(call.body.input) : promptEstimate(call.body.messages);
+    const completion = embeddings ? 0 : completionReserve(call.body, this.reserveCompletionTokens);
     const items: ReserveItem[] = [];
     if (key.tpm !== undefined) items.push({ key: key.tpmCounter, amount: prompt + completion, limit: key.tpm, endsAt: minuteEnd(now) });
     const budget = key.budget;

@@ -1,7 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
-import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
+import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EmbeddingCall, type Embeddings, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { DONE_EVENT, sseJson } from "../sse-encode.ts";
 
 export const MOCK_MODELS: readonly string[] = ["mock"];
@@ -114,6 +114,12 @@ export class MockProvider implements Provider {
     const seen = new StreamSeen();
     const events = mockEvents(body, model, answer, seen);
     return { seen, [Symbol.asyncIterator]: () => events };
+  }
+
+  /** Deterministic unit vectors for any model name it is routed (src/providers/mock-embeddings.ts, loaded on first use). */
+  async embed({ body }: EmbeddingCall, { model }: CallOptions): Promise<Embeddings> {
+    const { mockEmbeddings } = await import("./mock-embeddings.ts");
+    return mockEmbeddings(body, model);
   }
 }
 

@@ -3,7 +3,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import { badGateway, type GatewayError } from "../errors.ts";
 import type { Model } from "../schema.ts";
 import { Deadline } from "./deadline.ts";
-import { StreamSeen, callHeaders, type CallOptions, type ChatCall, type Completion, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
+import { StreamSeen, callHeaders, type CallOptions, type ChatCall, type Completion, type EmbeddingCall, type Embeddings, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "./read-body.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromErrorEvent, fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
@@ -199,6 +199,13 @@ export class OpenAIProvider implements Provider {
       failedMidStream: resumable ? (data: string) => fromErrorEvent(this.id, data, this.redact, "during") : undefined,
     });
     return { seen, [Symbol.asyncIterator]: () => events };
+  }
+
+  /** `{baseUrl}/embeddings` with the client's bytes (see openai-embeddings.ts, loaded on first use). */
+  async embed(call: EmbeddingCall, options: CallOptions): Promise<Embeddings> {
+    const { postEmbeddings } = await import("./openai-embeddings.ts");
+    const up = { id: this.id, url: `${this.options.baseUrl}/embeddings`, headers: this.headers, fetch: this.fetch, redact: this.redact, maxBytes: this.maxBytes, totalMs: this.options.timeouts.totalMs };
+    return postEmbeddings(up, call, options);
   }
 
   async models({ signal }: ModelsOptions): Promise<Model[]> {

@@ -3,6 +3,7 @@ import type { CompletionUsage } from "openai/resources/completions";
 import type { GatewayError } from "../errors.ts";
 import type { Continuation } from "../config/provider-spec.ts";
 import type { ChatRequest, Model } from "../schema.ts";
+import type { EmbeddingRequest } from "../embeddings-schema.ts";
 import { Delivered } from "../usage/delivered.ts";
 
 /** One chat call as a provider sees it. */
@@ -15,8 +16,30 @@ export interface ChatCall {
   requestId?: string;
 }
 
+/** One embeddings call as a provider sees it: the validated request and the client's own bytes. */
+export interface EmbeddingCall {
+  /** Tells it from a ChatCall where either may come (a client key's admission); both bodies are open to any field. */
+  kind: "embeddings";
+  body: EmbeddingRequest;
+  raw: string | Uint8Array;
+  requestId?: string;
+}
+
+/** What an embeddings call used: OpenAI reports prompt and total tokens only. */
+export interface EmbeddingUsage {
+  prompt_tokens: number;
+  total_tokens: number;
+}
+
+/** An embeddings answer: the upstream's own JSON text, passed on as is, and the usage read from it. */
+export interface Embeddings {
+  json: string;
+  /** Undefined: the upstream reported none. */
+  usage: EmbeddingUsage | undefined;
+}
+
 /** A provider's fixed headers plus the request's id, so the upstream's logs can be matched to ours. */
-export function callHeaders(base: Record<string, string>, call: ChatCall): Record<string, string> {
+export function callHeaders(base: Record<string, string>, call: { requestId?: string }): Record<string, string> {
   return call.requestId === undefined ? base : { ...base, "x-request-id": call.requestId };
 }
 
@@ -133,4 +156,6 @@ export interface Provider {
   models(options: ModelsOptions): Promise<Model[]>;
   complete(call: ChatCall, options: CallOptions): Promise<Completion>;
   stream(call: ChatCall, options: CallOptions): Promise<EventStream>;
+  /** OpenAI's embeddings API; absent where the upstream has none (Anthropic): routes skip such targets. */
+  embed?(call: EmbeddingCall, options: CallOptions): Promise<Embeddings>;
 }

@@ -324,8 +324,8 @@ describe("fakeOpenAI", () => {
 
   test("any other path gets a 404 OpenAI error", async () => {
     await using fake = fakeOpenAI();
-    const response = await fetch(`${fake.url}/embeddings`, { method: "POST", body: "{}" });
+    const response = await fetch(`${fake.url}/fine_tuning/jobs`, { method: "POST", body: "{}" });
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ error: { message: "Invalid URL (POST /v1/embeddings)", type: "invalid_request_error", param: null, code: null } });
+    expect(await response.json()).toEqual({ error: { message: "Invalid URL (POST /v1/fine_tuning/jobs)", type: "invalid_request_error", param: null, code: null } });
   });
 });

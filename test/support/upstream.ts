@@ -12,6 +12,7 @@ import {
   type OpenAIError,
 } from "./openai-wire.ts";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import { embeddingsText, type EmbeddingsRequestBody } from "./embeddings-wire.ts";
 import {
   answerPieces,
   breakEvents,
@@ -230,17 +231,37 @@ export function fakeOpenAI(options: { models?: string[] } = {}): FakeOpenAI {
   const waiters: Array<(call: RecordedCall) => void> = [];
   let taken = 0;
 
-  async function chat(request: Request, path: string): Promise<Response> {
-    const { call, ex } = await recordCall(request, path);
-    const body = call.body;
-    fake.calls.push(call);
+  async function record(request: Request, path: string) {
+    const recorded = await recordCall(request, path);
+    fake.calls.push(recorded.call);
     const waiter = waiters.shift();
-    if (waiter) (taken++, waiter(call));
+    if (waiter) (taken++, waiter(recorded.call));
+    return recorded;
+  }
 
+  async function chat(request: Request, path: string): Promise<Response> {
+    const { call, ex } = await record(request, path);
+    const body = call.body;
     const fields: Record<string, unknown> = typeof body === "object" && body !== null ? { ...body } : {};
     const model = typeof fields.model === "string" ? fields.model : "gpt-4o-mini";
     const reply = queue.shift() ?? { kind: fields.stream === true ? "stream" : "completion" };
     return chatResponse(reply, model, fields, ex);
+  }
+
+  /**
+   * `/v1/embeddings`: by default (or a `completion` reply, whose `usage` replaces the counted one)
+   * the answer embeddingsText builds; other replies (errors, raw bodies, stalls, resets) as for chat.
+   */
+  async function embeddings(request: Request, path: string): Promise<Response> {
+    const { call, ex } = await record(request, path);
+    const body = call.body as EmbeddingsRequestBody;
+    const reply = queue.shift();
+    if (reply !== undefined && reply.kind !== "completion") return chatResponse(reply, String(body.model), { ...body }, ex);
+    if (reply?.delayMs !== undefined) await wait(reply.delayMs, ex.signal);
+    ex.settle("finished");
+    return new Response(embeddingsText(body, reply?.usage && { prompt_tokens: reply.usage.prompt_tokens, total_tokens: reply.usage.total_tokens }), {
+      headers: { "content-type": JSON_TYPE, ...reply?.headers },
+    });
   }
 
   const server = Bun.serve({
@@ -249,6 +270,7 @@ export function fakeOpenAI(options: { models?: string[] } = {}): FakeOpenAI {
     async fetch(request) {
       const { pathname: path } = new URL(request.url);
       if (path === "/v1/chat/completions" && request.method === "POST") return chat(request, path);
+      if (path === "/v1/embeddings" && request.method === "POST") return embeddings(request, path);
       if (request.method === "GET" && path === "/v1/models") {
         fake.modelsCalls++;
         return json(200, { object: "list", data: fake.models.map(modelObject) });
