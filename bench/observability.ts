@@ -1,6 +1,7 @@
 // What chatgate logged and counted while the bench ran it as in production: the lines its log
 // file received, and one /metrics scrape at the end, parsed as Prometheus would; for
 // chatgate-redis also whether Redis answered every command and how many it served.
+import type { RedisStats } from "./redis.ts";
 import type { Target } from "./targets.ts";
 
 export interface MetricsCheck {
@@ -20,8 +21,8 @@ export interface MetricsCheck {
 export interface RedisTargetCheck {
   log?: LogCheck;
   metrics?: MetricsCheck;
-  /** The redis-server's total_commands_processed at the end (its own PINGs and INFO included). */
-  redisCommands: number | null;
+  /** What the redis-server did over the whole bench (redis.ts); null when it did not answer. */
+  redis: RedisStats | null;
 }
 
 export interface LogCheck {
@@ -108,10 +109,13 @@ export function redisMarkdown(requests: number, check: RedisTargetCheck): string
     const ok = m.redisUp === 1 && m.redisErrors === 0;
     lines.push(`- Redis as chatgate saw it: chatgate_redis_up ${m.redisUp ?? "absent"}, chatgate_redis_errors_total ${m.redisErrors ?? "absent"}: ${ok ? "ok, every command answered in time" : "MISS"}`);
   }
-  const served = check.redisCommands;
-  if (served !== null) {
-    const ok = served >= requests;
-    lines.push(`- commands redis-server processed: ${count(served)}${requests ? ` (${(served / requests).toFixed(2)} per measured request, warm-ups and probes included)` : ""}: ${ok ? "ok, at least one per request" : "MISS: fewer commands than requests"}`);
-  }
+  const r = check.redis;
+  // Everything chatgate-redis served went through the scripts: warm-ups and probes too, which /metrics counted.
+  const served = m?.requestsTotal ?? requests;
+  if (r) {
+    const ok = r.scripts >= served;
+    const per = served ? ` (${(r.scripts / served).toFixed(2)} per request of chatgate_requests_total)` : "";
+    lines.push(`- redis-server ran ${count(r.scripts)} Lua scripts (EVALSHA/EVAL, one round trip each)${per} and ${count(r.commands)} commands in all, the scripts' own included: ${ok ? "ok, at least one script per request" : "MISS: fewer scripts than requests"}`);
+  } else lines.push("- redis-server's INFO commandstats: no answer: MISS");
   return lines.join("\n");
 }

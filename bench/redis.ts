@@ -74,13 +74,26 @@ export async function startRedis(cpu: number): Promise<BenchRedis> {
   return { proc, url };
 }
 
-/** Commands the server has processed since it started (INFO stats), null when it does not answer. */
-export async function commandsProcessed(url: string): Promise<number | null> {
+/** What the server did since it started: Lua scripts run (a limit check or settlement each), and commands in all. */
+export interface RedisStats {
+  /** EVALSHA and EVAL calls: chatgate's round trips for the key limits and budget. */
+  scripts: number;
+  /** Every command, the scripts' own calls included (and the bench's PINGs and INFO). */
+  commands: number;
+}
+
+/** INFO commandstats, summed; null when the server does not answer. */
+export async function redisStats(url: string): Promise<RedisStats | null> {
   try {
     const c = await client(url);
-    const info = String(await c.send("INFO", ["stats"]).finally(() => c.close()));
-    const n = /^total_commands_processed:(\d+)/m.exec(info)?.[1];
-    return n === undefined ? null : Number(n);
+    const info = String(await c.send("INFO", ["commandstats"]).finally(() => c.close()));
+    const stats: RedisStats = { scripts: 0, commands: 0 };
+    for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) {
+      const calls = Number(m[2]);
+      stats.commands += calls;
+      if (m[1] === "evalsha" || m[1] === "eval") stats.scripts += calls;
+    }
+    return stats;
   } catch {
     return null;
   }

@@ -13,7 +13,7 @@ import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable,
 import { type RunMeta, type RunRecord, type TargetInfo, renderReport } from "./report.ts";
 import { PATHS, clientWire } from "./client.ts";
 import { ONLY, SCENARIOS, type Scenario, WARMUP_IDS, runsScenario } from "./scenarios.ts";
-import { type BenchRedis, commandsProcessed, ensureRedis, startRedis } from "./redis.ts";
+import { type BenchRedis, ensureRedis, redisStats, startRedis } from "./redis.ts";
 import { ensureWrk } from "./wrk.ts";
 import { type SoakResult, soak, soakMarkdown } from "./soak.ts";
 import { timeStartups } from "./startup.ts";
@@ -237,7 +237,7 @@ async function main(o: Options): Promise<number> {
     return l ? { path: l.path, ...l.totals() } : undefined;
   };
   const redisTarget: RedisTargetCheck | undefined = redis && targets.some((t) => t.name === "chatgate-redis")
-    ? { log: logged("chatgate-redis"), metrics: await scrape("chatgate-redis"), redisCommands: await commandsProcessed(redis.url) }
+    ? { log: logged("chatgate-redis"), metrics: await scrape("chatgate-redis"), redis: await redisStats(redis.url) }
     : undefined;
   const meta2: RunMeta = { ...meta, targets: infos, runs, chatgateLog: logged("chatgate"), metrics: await scrape("chatgate"), redisTarget };
   const { md, aggregates: aggs, budget } = renderReport(meta2, o.scenarios);
