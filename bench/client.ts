@@ -1,7 +1,7 @@
 // What a client sends a target and how its answer is checked, for either wire it may speak:
 // OpenAI's chat completions (every target in the OpenAI scenarios, chatgate in the translated
 // ones) or Anthropic's Messages API (direct and passthrough in the translated ones).
-import type { TargetName } from "./targets.ts";
+import type { TargetName } from "./commands.ts";
 import { type Expectation, type VerifyLevel, verifyCompletion, verifyStreamFull, verifyStreamLight } from "./verify.ts";
 import { verifyEventsFull, verifyEventsLight, verifyMessage } from "./verify-anthropic.ts";
 import { ANTHROPIC_MODEL, ANTHROPIC_VERSION, anthropicRequestBody } from "./wire-anthropic.ts";
@@ -16,10 +16,14 @@ export const TRANSLATED_MODEL = "bench-translated";
 
 export const PATHS: Record<Wire, string> = { openai: "/v1/chat/completions", anthropic: "/v1/messages" };
 
-/** The wire a client speaks to a target, and the model it asks for: chatgate always takes OpenAI's. */
+/**
+ * The wire a client speaks to a target, and the model it asks for: direct and passthrough relay
+ * Anthropic's wire as is; chatgate (either target) always takes OpenAI's and translates.
+ */
 export function clientWire(upstream: UpstreamApi, target: TargetName): { wire: Wire; model: string } {
   if (upstream === "openai") return { wire: "openai", model: MODEL };
-  return target === "chatgate" ? { wire: "openai", model: TRANSLATED_MODEL } : { wire: "anthropic", model: ANTHROPIC_MODEL };
+  const relays = target === "direct" || target === "passthrough";
+  return relays ? { wire: "anthropic", model: ANTHROPIC_MODEL } : { wire: "openai", model: TRANSLATED_MODEL };
 }
 
 export interface ClientSpec {

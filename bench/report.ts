@@ -1,7 +1,7 @@
 // Turns the runs into figures per target and scenario, ratios to the references taken round by
 // round (so a noisy round moves both sides alike), the markdown tables and the budget check.
 import type { RunFigures } from "./measure.ts";
-import { type LogCheck, type MetricsCheck, productionMarkdown } from "./observability.ts";
+import { type LogCheck, type MetricsCheck, type RedisTargetCheck, productionMarkdown, redisMarkdown } from "./observability.ts";
 import type { Mode, Scenario } from "./scenarios.ts";
 import { median } from "./stats.ts";
 import type { TargetName } from "./targets.ts";
@@ -55,6 +55,8 @@ export interface Aggregate {
   vsDirect: Record<Fig, number>;
   /** Median over rounds of (this − direct) for time to first chunk, ms. */
   ttfcAddedP50: number;
+  /** Median over rounds of (this − chatgate) for latency p50, ms: what chatgate-redis adds to chatgate. */
+  latAddedOverChatgateP50: number;
   completed: number;
   errors: number;
   errorSamples: string[];
@@ -85,6 +87,13 @@ export function aggregate(runs: readonly RunRecord[], scenarios: readonly Scenar
   for (const s of scenarios) {
     const direct = byRound(runs, s.id, "direct");
     const pass = byRound(runs, s.id, "passthrough");
+    const chatgate = byRound(runs, s.id, "chatgate");
+    /** Median over rounds of (mine − the reference's) in one figure, taken within each round. */
+    const added = (mine: Map<number, RunFigures>, ref: Map<number, RunFigures>, k: Fig) =>
+      median([...mine].map(([round, f]) => {
+        const r = ref.get(round);
+        return r ? fig(f, k) - fig(r, k) : Number.NaN;
+      }));
     for (const t of targets) {
       const mine = byRound(runs, s.id, t);
       if (mine.size === 0) continue;
@@ -97,10 +106,8 @@ export function aggregate(runs: readonly RunRecord[], scenarios: readonly Scenar
         median: med,
         vsPassthrough: ratios(mine, pass),
         vsDirect: ratios(mine, direct),
-        ttfcAddedP50: median([...mine].map(([round, f]) => {
-          const d = direct.get(round);
-          return d ? fig(f, "ttfcP50") - fig(d, "ttfcP50") : Number.NaN;
-        })),
+        ttfcAddedP50: added(mine, direct, "ttfcP50"),
+        latAddedOverChatgateP50: added(mine, chatgate, "latP50"),
         completed: all.reduce((a, f) => a + f.completed, 0),
         errors: all.reduce((a, f) => a + f.errors, 0),
         errorSamples: [...new Set(all.flatMap((f) => f.errorSamples))].slice(0, 5),
@@ -167,7 +174,7 @@ export interface BudgetLine {
 export function budgetCheck(aggs: readonly Aggregate[], infos: readonly TargetInfo[], settleMs: number): BudgetLine[] {
   const get = (scenario: string) => aggs.find((a) => a.scenario === scenario && a.target === "chatgate");
   const out: BudgetLine[] = [];
-  const add = (line: string, budget: string, value: number | null, ok: (v: number) => boolean, show: (v: number) => string) => {
+  const add: AddLine = (line, budget, value, ok, show) => {
     const v = value !== null && Number.isFinite(value) ? value : null;
     out.push({ line, budget, measured: v === null ? "not measured" : show(v), ok: v === null ? null : ok(v) });
   };
@@ -226,8 +233,31 @@ export function budgetCheck(aggs: readonly Aggregate[], infos: readonly TargetIn
       : "not measured",
     ok: s500 ? s500.minMaxOpen >= want : null,
   });
+  redisBudget(aggs, add);
   if (!settled) out.push({ line: "note", budget: "", measured: `RSS read ${settleMs / 1000} s after load, not 30 s: no verdict`, ok: null });
   return out;
+}
+
+/** Adds a budget line measured as `value` (null: not measured); `ok` gives the verdict, null for information. */
+type AddLine = (line: string, budget: string, value: number | null, ok: (v: number) => boolean | null, show: (v: number) => string) => void;
+
+/**
+ * chatgate-redis against the same run's passthrough and chatgate (in-memory key limits): its CPU
+ * per request, and the latency the Redis round trips add. At c1 nothing queues, so the added p50 is
+ * the round trips' own; at c16 the target is saturated and p50 is mostly the queue of 16 requests
+ * each paying the extra CPU (the CPU line's business), so it is shown for information.
+ */
+function redisBudget(aggs: readonly Aggregate[], add: AddLine): void {
+  const of = (target: TargetName, scenario: string) => aggs.find((a) => a.scenario === scenario && a.target === target);
+  const redis = (scenario: string) => of("chatgate-redis", scenario);
+  const cpu = redis("ns-c16");
+  add("redis: CPU per non-stream request (c16)", "≤ 2.5 × passthrough", cpu?.vsPassthrough.cpu ?? null, (v) => v <= 2.5, (v) =>
+    `${v.toFixed(2)} × (${int(cpu?.median.cpu ?? Number.NaN)} µs; in-memory chatgate ${int(of("chatgate", "ns-c16")?.median.cpu ?? Number.NaN)} µs)`);
+  for (const s of ["ns-c1", "ns-c16"]) {
+    const show = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(3)} ms (p50 ${n(redis(s)?.median.latP50 ?? Number.NaN, 3)} ms; in-memory chatgate ${n(of("chatgate", s)?.median.latP50 ?? Number.NaN, 3)} ms)`;
+    const budgeted = s === "ns-c1";
+    add(`redis: added latency p50 over in-memory chatgate (${s.slice(3)})`, budgeted ? "≤ 0.3 ms" : "information (saturated: queueing)", redis(s)?.latAddedOverChatgateP50 ?? null, (v) => (budgeted ? v <= 0.3 : null), show);
+  }
 }
 
 /** Median over rounds of mine ÷ the reference's start-up in the same round. */
@@ -257,6 +287,10 @@ export interface RunMeta {
   chatgateLog?: LogCheck;
   /** One /metrics scrape at the end of the runs. */
   metrics?: MetricsCheck;
+  /** chatgate-redis's log, scrape and the commands Redis served; absent when it did not run. */
+  redisTarget?: RedisTargetCheck;
+  /** How the chatgate targets were set up, for the report's header (absent in older runs). */
+  setup?: string[];
 }
 
 export function renderReport(m: RunMeta, scenarios: readonly Scenario[]): { md: string; aggregates: Aggregate[]; budget: BudgetLine[] | null } {
@@ -266,13 +300,15 @@ export function renderReport(m: RunMeta, scenarios: readonly Scenario[]): { md: 
     `## chatgate bench, ${m.mode.name} mode, ${m.startedAt}`,
     "",
     `Bun ${m.bun}, ${m.cores} × ${m.cpu}; pinning ${m.pinned ? "on" : "off"}; ${m.mode.rounds} round(s) of ${m.mode.durationMs / 1000} s per run, interleaved.`,
+    ...(m.setup ?? []).map((s) => `\n${s}`),
     ...m.skipped.map((s) => `\n**Skipped** ${s}`),
   ].join("\n");
   let md = `${header}\n\n${markdownTables(aggs, scenarios, m.targets)}`;
-  if (m.chatgateLog || m.metrics) {
-    const requests = m.runs.filter((r) => r.target === "chatgate").reduce((a, r) => a + r.figures.completed, 0);
-    md += `\n\n### chatgate as in production\n\n${productionMarkdown(requests, m.maxHttpRequests, m.chatgateLog, m.metrics)}`;
-  }
+  const requestsOf = (target: TargetName) => m.runs.filter((r) => r.target === target).reduce((a, r) => a + r.figures.completed, 0);
+  const production: string[] = [];
+  if (m.chatgateLog || m.metrics) production.push(productionMarkdown(requestsOf("chatgate"), m.maxHttpRequests, m.chatgateLog, m.metrics));
+  if (m.redisTarget) production.push(redisMarkdown(requestsOf("chatgate-redis"), m.redisTarget));
+  if (production.length) md += `\n\n### chatgate as in production\n\n${production.join("\n\n")}`;
   const budget = m.mode.checkBudget && ran.includes("chatgate") ? budgetCheck(aggs, m.targets, m.mode.settleMs) : null;
   if (budget) md += `\n\n### Budget (ratios from the same run)\n\n${budgetMarkdown(budget)}`;
   else if (m.mode.checkBudget) md += "\n\nBudget not checked: chatgate did not run.";

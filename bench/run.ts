@@ -6,13 +6,14 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import type { LoadSpec } from "./load.ts";
 import { type GateOptions, type RunFigures, measure, quietGate } from "./measure.ts";
-import { type StartKind, productionMaxHttpRequests } from "./commands.ts";
-import { type LogCheck, type MetricsCheck, scrapeMetrics } from "./observability.ts";
+import { type Backends, CLIENT_KEY_ID, KEY_LIMITS, type StartKind, type TargetName, isChatgate, productionMaxHttpRequests } from "./commands.ts";
+import { type LogCheck, type MetricsCheck, type RedisTargetCheck, scrapeMetrics } from "./observability.ts";
 import { type Options, parseOptions } from "./options.ts";
 import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopAll, treeOf, treeUsage } from "./proc.ts";
 import { type RunMeta, type RunRecord, type TargetInfo, renderReport } from "./report.ts";
 import { PATHS, clientWire } from "./client.ts";
-import { SCENARIOS, type Scenario, WARMUP_IDS } from "./scenarios.ts";
+import { ONLY, SCENARIOS, type Scenario, WARMUP_IDS, runsScenario } from "./scenarios.ts";
+import { type BenchRedis, ensureRedis, redisStats, startRedis } from "./redis.ts";
 import { ensureWrk } from "./wrk.ts";
 import { type SoakResult, soak, soakMarkdown } from "./soak.ts";
 import { timeStartups } from "./startup.ts";
@@ -62,28 +63,55 @@ async function main(o: Options): Promise<number> {
   pinSelf(LOAD_CPU);
   const failures: string[] = [];
   const skipped: string[] = [];
+  const skip = (name: TargetName, why: string) => {
+    skipped.push(`${name}: ${why}`);
+    log(`${name} target SKIPPED: ${why}`);
+  };
   let names = [...o.targets];
-  if (names.includes("chatgate")) {
+  if (names.some(isChatgate)) {
     const why = ensureChatgate(o.build);
     if (why) {
-      skipped.push(`chatgate: ${why}`);
-      log(`chatgate target SKIPPED: ${why}`);
+      for (const name of names.filter(isChatgate)) skip(name, why);
       // Missing source is expected while the gateway is written; a failed build is an error.
       if (existsSync(join(import.meta.dir, "..", "src", "main.ts"))) failures.push(`chatgate: ${why}`);
-      names = names.filter((n) => n !== "chatgate");
+      names = names.filter((n) => !isChatgate(n));
     }
   }
-  log(`${o.soak ? "soak" : o.mode.name} mode; targets ${names.join(", ")}; pinning ${pinningAvailable() ? "on (load+upstream: CPU 0, target: CPU 1)" : "OFF"}`);
+  const redisWhy = names.includes("chatgate-redis") ? redisMissing(o) : null;
+  if (redisWhy) {
+    skip("chatgate-redis", redisWhy);
+    names = names.filter((n) => n !== "chatgate-redis");
+  }
+  log(`${o.soak ? "soak" : o.mode.name} mode; targets ${names.join(", ")}; pinning ${pinningAvailable() ? `on (load+upstream${names.includes("chatgate-redis") ? "+redis" : ""}: CPU 0, target: CPU 1)` : "OFF"}`);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  // chatgate as in production: the unit's cap on upstream requests, its output into a real file.
-  const maxHttpRequests = names.includes("chatgate") ? productionMaxHttpRequests() : undefined;
-  const chatgateLog = names.includes("chatgate") ? new TargetLog(join(o.outDir, `chatgate-${stamp}.log`)) : null;
-  if (chatgateLog) log(`chatgate: BUN_CONFIG_MAX_HTTP_REQUESTS=${maxHttpRequests} (deploy/chatgate.service); stdout and stderr into ${chatgateLog.path}`);
+  // chatgate as in production: the unit's cap on upstream requests, its output into a real file
+  // (one per chatgate target; the by-hand starts write into chatgate's).
+  const maxHttpRequests = names.some(isChatgate) ? productionMaxHttpRequests() : undefined;
+  const logs = new Map<TargetName, TargetLog>(names.filter(isChatgate).map((n) => [n, new TargetLog(join(o.outDir, `${n}-${stamp}.log`))]));
+  const logOf = (kind: StartKind) => logs.get(kind === "chatgate-by-hand" ? "chatgate" : kind) ?? null;
+  const rotateLogs = () => {
+    for (const l of logs.values()) l.rotate();
+  };
+  for (const [n, l] of logs) log(`${n}: BUN_CONFIG_MAX_HTTP_REQUESTS=${maxHttpRequests} (deploy/chatgate.service); stdout and stderr into ${l.path}`);
   const upstream = await startUpstream();
+  let redis: BenchRedis | null = null;
+  if (names.includes("chatgate-redis")) {
+    try {
+      redis = await startRedis(LOAD_CPU);
+      log(`redis-server (pid ${redis.proc.pid}) at ${redis.url}, no persistence, pinned with the load generator: ${pinningAvailable() ? `CPU ${LOAD_CPU}` : "not pinned"}`);
+    } catch (e) {
+      failures.push(`chatgate-redis: ${e instanceof Error ? e.message : String(e)}`);
+      log(`chatgate-redis: redis-server failed to start: ${e instanceof Error ? e.message : String(e)}`);
+      names = names.filter((n) => n !== "chatgate-redis");
+    }
+  }
+  const backends: Backends = { upstreamPort: upstream.port, redisUrl: redis?.url ?? null };
+  // The harness's own long-lived processes: their CPU is never foreign load.
+  const servers = [upstream.proc.pid, ...(redis ? [redis.proc.pid] : [])];
   const kinds: StartKind[] = names.includes("chatgate") ? [...names, "chatgate-by-hand"] : [...names];
   // Each round of starts waits for a quiet machine, as each load run does.
-  const quiet = () => quietGate([upstream.proc.pid], { maxForeignCores: o.maxForeignCores, maxWaitMs: o.mode.name === "smoke" ? 0 : 10_000, retries: 0 });
-  const startups = await timeStartups(kinds, upstream.port, o.mode.starts, chatgateLog, quiet);
+  const quiet = () => quietGate(servers, { maxForeignCores: o.maxForeignCores, maxWaitMs: o.mode.name === "smoke" ? 0 : 10_000, retries: 0 });
+  const startups = await timeStartups(kinds, backends, o.mode.starts, logOf, quiet);
   const startupOf = (kind: StartKind) => startups.times.get(kind) ?? [];
   for (const [kind, why] of startups.failed) {
     failures.push(`${kind}: ${why}`);
@@ -92,7 +120,7 @@ async function main(o: Options): Promise<number> {
   const targets: Target[] = [];
   for (const name of names.filter((n) => !startups.failed.has(n))) {
     try {
-      const t = await startTarget(name, upstream, chatgateLog);
+      const t = await startTarget(name, upstream, backends, logOf(name));
       const bad = await probe(t);
       if (bad) throw new Error(bad);
       targets.push(t);
@@ -105,7 +133,7 @@ async function main(o: Options): Promise<number> {
   if (startupOf("chatgate-by-hand").length) log(`chatgate by hand (variable unset, re-exec): up in ${startupOf("chatgate-by-hand").map((m) => m.toFixed(1)).join(", ")} ms`);
   // Smoke checks answers, not speed: the Bun generator checks fully and needs no install.
   const useWrk = o.loader === "wrk" || (o.loader === "auto" && o.mode.name !== "smoke" && !o.soak) ? ensureWrk(log) : false;
-  const rootPids = [upstream.proc.pid, ...targets.filter((t) => t.proc).map((t) => t.pid)];
+  const rootPids = [...servers, ...targets.filter((t) => t.proc).map((t) => t.pid)];
   const smoke = o.mode.name === "smoke";
   const gate: GateOptions = { maxForeignCores: o.maxForeignCores, maxWaitMs: smoke ? 0 : 10_000, retries: smoke ? 0 : o.retries };
   const meta: Omit<RunMeta, "targets" | "runs"> = {
@@ -117,11 +145,12 @@ async function main(o: Options): Promise<number> {
     mode: o.mode,
     skipped,
     maxHttpRequests,
+    setup: setupLines(targets.map((t) => t.name)),
   };
 
   if (o.soak) {
     const results: SoakResult[] = [];
-    for (const t of targets.filter((x) => x.name !== "direct")) results.push(await soak(t, rootPids, gate, o.soak, t.name === "chatgate" ? chatgateLog : null));
+    for (const t of targets.filter((x) => x.name !== "direct")) results.push(await soak(t, rootPids, gate, o.soak, logs.get(t.name) ?? null));
     const md = `## chatgate soak, c${o.soak.concurrency} non-stream, ${o.soak.seconds} s, ${meta.startedAt}\n\n${soakMarkdown(results)}`;
     console.log(md);
     log(`written ${write(o, `soak-${stamp}`, md, { ...meta, soak: results, failures })}`);
@@ -141,10 +170,10 @@ async function main(o: Options): Promise<number> {
     dead.add(t.name);
   };
   for (const t of targets) {
-    for (const s of warm) {
+    for (const s of warm.filter((w) => runsScenario(t.name, w))) {
       if (dead.has(t.name)) continue;
       try {
-        chatgateLog?.rotate();
+        rotateLogs();
         const f = await measure({ ...specFor(s, t, o, useWrk), durationMs: o.mode.warmupMs }, t.pid, rootPids, { maxForeignCores: 99, maxWaitMs: 0, retries: 0 });
         if (f.errors) failures.push(`${t.name} warm-up ${s.id}: ${f.errors} errors: ${f.errorSamples.join("; ")}`);
       } catch (e) {
@@ -154,7 +183,7 @@ async function main(o: Options): Promise<number> {
   }
 
   const runs: RunRecord[] = [];
-  const total = o.mode.rounds * o.scenarios.length * targets.length;
+  const total = o.mode.rounds * o.scenarios.reduce((sum, s) => sum + targets.filter((t) => runsScenario(t.name, s)).length, 0);
   const t0 = Date.now();
   // On a busy machine, gate waits and re-runs could stretch the run far past its plan: a run that
   // starts behind schedule (plan + 15 % + 1 min) gets no wait and no re-run, and is marked noisy if
@@ -163,13 +192,14 @@ async function main(o: Options): Promise<number> {
   const behind: GateOptions = { ...gate, retries: 0, maxWaitMs: Math.min(gate.maxWaitMs, 1000) };
   for (let round = 0; round < o.mode.rounds; round++) {
     for (const [si, s] of o.scenarios.entries()) {
-      for (const t of rotate(targets, round + si)) {
+      // A target that runs only some scenarios (ONLY) takes its turns among those that run this one.
+      for (const t of rotate(targets.filter((x) => runsScenario(x.name, s)), round + si)) {
         const late = Date.now() - t0 > runs.length * perRunMs * 1.15 + 60_000;
         if (dead.has(t.name)) continue;
         let f: RunFigures;
         try {
           // Idle between runs: the log's lines so far are counted and the file emptied (disk, not CPU).
-          chatgateLog?.rotate();
+          rotateLogs();
           f = await measure(specFor(s, t, o, useWrk), t.pid, rootPids, late && !smoke ? behind : gate);
         } catch (e) {
           fatal(t, s.id, e);
@@ -196,11 +226,20 @@ async function main(o: Options): Promise<number> {
     rssAfterLoadBytes: dead.has(t.name) ? null : treeUsage(treeOf(t.pid)).rssBytes,
     settleMs: o.mode.settleMs,
   }));
-  // After RSS is read: the scrape allocates. What /metrics counted, and what the log file received.
-  const cg = targets.find((t) => t.name === "chatgate" && !dead.has(t.name));
-  const metrics: MetricsCheck | undefined = cg ? await scrapeMetrics(cg) : undefined;
-  const logged: LogCheck | undefined = chatgateLog ? { path: chatgateLog.path, ...chatgateLog.totals() } : undefined;
-  const meta2: RunMeta = { ...meta, targets: infos, runs, chatgateLog: logged, metrics };
+  // After RSS is read: the scrape allocates. What /metrics counted, and what the log files received.
+  const alive = (name: TargetName) => targets.find((t) => t.name === name && !dead.has(t.name));
+  const scrape = async (name: TargetName): Promise<MetricsCheck | undefined> => {
+    const t = alive(name);
+    return t ? await scrapeMetrics(t) : undefined;
+  };
+  const logged = (name: TargetName): LogCheck | undefined => {
+    const l = logs.get(name);
+    return l ? { path: l.path, ...l.totals() } : undefined;
+  };
+  const redisTarget: RedisTargetCheck | undefined = redis && targets.some((t) => t.name === "chatgate-redis")
+    ? { log: logged("chatgate-redis"), metrics: await scrape("chatgate-redis"), redis: await redisStats(redis.url) }
+    : undefined;
+  const meta2: RunMeta = { ...meta, targets: infos, runs, chatgateLog: logged("chatgate"), metrics: await scrape("chatgate"), redisTarget };
   const { md, aggregates: aggs, budget } = renderReport(meta2, o.scenarios);
   for (const a of aggs) {
     if (a.errors) failures.push(`${a.target} ${a.scenario}: ${a.errors} errors: ${a.errorSamples.join("; ")}`);
@@ -211,6 +250,28 @@ async function main(o: Options): Promise<number> {
   for (const f of failures) log(`FAIL ${f}`);
   if (smoke) console.log(failures.length ? `bench smoke: FAILED (${failures.length} problem(s))` : "bench smoke: ok");
   return failures.length ? 1 : 0;
+}
+
+/**
+ * Why the chatgate-redis target cannot run (null: it can): none of its scenarios is selected, or
+ * there is no redis-server (installed as root, except in smoke mode, which installs nothing).
+ */
+function redisMissing(o: Options): string | null {
+  const own = ONLY["chatgate-redis"] ?? [];
+  if (!o.soak && !o.scenarios.some((s) => runsScenario("chatgate-redis", s))) return `it runs only ${own.join(", ")}, and none is selected`;
+  return ensureRedis(o.mode.name !== "smoke", log);
+}
+
+/** The report's header: how the chatgate targets were set up (the same config file and key for both). */
+function setupLines(names: readonly TargetName[]): string[] {
+  if (!names.some(isChatgate)) return [];
+  const lines = [
+    `**chatgate with ledger and key limits on**: the load generator's key is a \`keys:\` entry (id \`${CLIENT_KEY_ID}\`) with rpm ${KEY_LIMITS.rpm.toLocaleString("en-US")}, tpm ${KEY_LIMITS.tpm.toLocaleString("en-US")} and a budget of ${KEY_LIMITS.budgetUsd.toLocaleString("en-US")} USD a month, out of reach but checked, reserved and settled on every request (the bench's models are priced in the config), and the usage ledger is on. \`chatgate\` keeps the key limits in memory: every chatgate budget line below is measured with the ledger and in-memory key limits on.`,
+  ];
+  if (names.includes("chatgate-redis")) {
+    lines.push("`chatgate-redis`: the same binary, config and key with `CHATGATE_REDIS_URL` pointing at a redis-server the bench starts (no persistence, pinned with the load generator and the upstream, so Redis's own CPU is not in the target's figures); it runs only " + (ONLY["chatgate-redis"] ?? []).join(", ") + ".");
+  }
+  return lines;
 }
 
 /** `--render FILE.json`: the tables and budget again from a saved run, e.g. after report changes. */

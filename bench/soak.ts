@@ -84,7 +84,7 @@ export function soakMarkdown(results: readonly SoakResult[]): string {
   ];
   for (const r of results) {
     const growth = r.rssAfterWarmupBytes ? r.rssEndBytes - r.rssAfterWarmupBytes : Number.NaN;
-    const verdict = r.target !== "chatgate" ? "–" : growth < SOAK_GROWTH_LIMIT_BYTES && r.errors === 0 ? "ok" : "MISS";
+    const verdict = !r.target.startsWith("chatgate") ? "–" : growth < SOAK_GROWTH_LIMIT_BYTES && r.errors === 0 ? "ok" : "MISS";
     lines.push(
       `| ${r.target} | ${r.seconds} | ${r.completed.toLocaleString("en-US")} | ${Math.round(r.rps)} | ${r.latency.p50.toFixed(2)} | ${r.latency.p99.toFixed(2)} | ${Math.round(r.cpuUsPerReq)} | ${mb(r.rssAfterWarmupBytes)} | ${mb(r.rssEndBytes)} | ${Number.isNaN(growth) ? "–" : `${growth >= 0 ? "+" : ""}${mb(growth)}`} | ${mb(r.rssPeakBytes)} | ${r.errors}${r.errorSamples[0] ? ` (${r.errorSamples[0]})` : ""} | ${verdict} |`,
     );

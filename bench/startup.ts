@@ -1,7 +1,7 @@
 // Start-up timing: spawn to the first 200 on /health, each kind of start taking turns round by
 // round (as the load runs do), so the ratio to the passthrough compares starts the machine made
 // at the same moment.
-import { type StartKind, commandFor } from "./commands.ts";
+import { type Backends, type StartKind, commandFor, isChatgate } from "./commands.ts";
 import { type Child, type Output, freePort, onCpu, spawnTracked, stderrTail, stopProcess } from "./proc.ts";
 import type { TargetLog } from "./target-log.ts";
 
@@ -26,13 +26,16 @@ async function waitHealthy(base: string, p: Child, timeoutMs: number): Promise<v
 
 /** chatgate writes into its log file (stdout and stderr, as under systemd); the others' stdout is dropped. */
 function outputFor(kind: StartKind, log: TargetLog | null): Output {
-  return log && (kind === "chatgate" || kind === "chatgate-by-hand") ? { fd: log.fd, tail: () => log.tail() } : "ignore";
+  return log && isChatgate(kind) ? { fd: log.fd, tail: () => log.tail() } : "ignore";
 }
 
+/** The log file each kind of chatgate writes into (null: none, or not chatgate). */
+export type LogOf = (kind: StartKind) => TargetLog | null;
+
 /** Spawns one start of `kind` on the target's core and times spawn to the first 200 on /health. */
-export async function spawnTimed(kind: StartKind, upstreamPort: number, log: TargetLog | null): Promise<{ proc: Child; port: number; ms: number }> {
+export async function spawnTimed(kind: StartKind, backends: Backends, log: TargetLog | null): Promise<{ proc: Child; port: number; ms: number }> {
   const port = freePort();
-  const { cmd, env } = commandFor(kind, upstreamPort, port);
+  const { cmd, env } = commandFor(kind, backends, port);
   const t0 = performance.now();
   const proc = spawnTracked(onCpu(TARGET_CPU, cmd), env, outputFor(kind, log));
   try {
@@ -53,9 +56,9 @@ export async function spawnTimed(kind: StartKind, upstreamPort: number, log: Tar
  */
 export async function timeStartups(
   kinds: readonly StartKind[],
-  upstreamPort: number,
+  backends: Backends,
   starts: number,
-  log: TargetLog | null,
+  logOf: LogOf,
   beforeRound: () => Promise<unknown> = async () => {},
 ): Promise<{ times: Map<StartKind, number[]>; failed: Map<StartKind, string> }> {
   const times = new Map<StartKind, number[]>(kinds.map((k) => [k, []]));
@@ -65,7 +68,7 @@ export async function timeStartups(
     const order = [...kinds.slice(round % kinds.length), ...kinds.slice(0, round % kinds.length)];
     for (const kind of order.filter((k) => !failed.has(k))) {
       try {
-        const s = await spawnTimed(kind, upstreamPort, log);
+        const s = await spawnTimed(kind, backends, logOf(kind));
         await stopProcess(s.proc);
         times.get(kind)?.push(s.ms);
       } catch (e) {

@@ -1,9 +1,10 @@
 // The processes under test: the mock upstream (also the `direct` target), the passthrough floor and
-// the compiled chatgate (how each is started: commands.ts; start-up timing: startup.ts).
+// the compiled chatgate, alone and with Redis (how each is started: commands.ts; start-up timing:
+// startup.ts; the redis-server: redis.ts).
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PATHS, TRANSLATED_MODEL, type UpstreamApi, clientRequest, clientWire, verifierFor } from "./client.ts";
-import { ANTHROPIC_PROVIDER, CHATGATE_BIN, CLIENT_KEY, type TargetName } from "./commands.ts";
+import { ANTHROPIC_PROVIDER, type Backends, CHATGATE_BIN, CLIENT_KEY, KEY_LIMITS, type TargetName, isChatgate } from "./commands.ts";
 import { type Child, onCpu, readPort, spawnTracked, treeOf, treeUsage } from "./proc.ts";
 import { spawnTimed } from "./startup.ts";
 import type { TargetLog } from "./target-log.ts";
@@ -12,7 +13,7 @@ import { DEFAULT_ANSWER_BYTES, MODEL, answerPieces, expectedPromptChars } from "
 
 export { CLIENT_KEY, type TargetName } from "./commands.ts";
 export { TARGET_CPU } from "./startup.ts";
-export const TARGET_NAMES: readonly TargetName[] = ["direct", "passthrough", "chatgate"];
+export const TARGET_NAMES: readonly TargetName[] = ["direct", "passthrough", "chatgate", "chatgate-redis"];
 
 /** Load generator and upstream share this core; the target has the other to itself. */
 export const LOAD_CPU = 0;
@@ -67,8 +68,8 @@ export async function startUpstream(): Promise<Upstream> {
  * Starts the target that the runs use (its start-ups are timed apart, by startup.ts). `direct` is
  * the shared upstream; nothing is started for it. chatgate writes into `log`.
  */
-export async function startTarget(name: TargetName, upstream: Upstream, log: TargetLog | null): Promise<Target> {
-  const kept = name === "direct" ? null : await spawnTimed(name, upstream.port, log);
+export async function startTarget(name: TargetName, upstream: Upstream, backends: Backends, log: TargetLog | null): Promise<Target> {
+  const kept = name === "direct" ? null : await spawnTimed(name, backends, log);
   const proc = kept?.proc ?? null;
   const pid = proc?.pid ?? upstream.proc.pid;
   // A moment for start-up allocations to settle before "RSS after start" is read.
@@ -101,8 +102,19 @@ async function probeChat(t: Target, api: UpstreamApi): Promise<string | null> {
     const provider = res.headers.get("x-chatgate-provider");
     const want = api === "openai" ? "openai" : ANTHROPIC_PROVIDER;
     if (provider !== null && provider !== want) return `${what}: served by ${provider}, expected ${want}`;
+    if (isChatgate(t.name)) return keyLimitsOn(what, res.headers);
   } catch (e) {
     return `${what}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return null;
+}
+
+/** chatgate counted the request against the key's own rpm and tpm (its limit headers say which), not the global limit. */
+function keyLimitsOn(what: string, headers: Headers): string | null {
+  const requests = headers.get("x-ratelimit-limit-requests");
+  const tokens = headers.get("x-ratelimit-limit-tokens");
+  if (requests !== String(KEY_LIMITS.rpm) || tokens !== String(KEY_LIMITS.tpm)) {
+    return `${what}: x-ratelimit-limit-requests ${requests}, x-ratelimit-limit-tokens ${tokens}: expected the bench key's rpm ${KEY_LIMITS.rpm} and tpm ${KEY_LIMITS.tpm}`;
   }
   return null;
 }
@@ -114,7 +126,7 @@ export async function probe(t: Target): Promise<string | null> {
     const res = await fetch(`${t.base}/v1/models`, { headers, signal: AbortSignal.timeout(5000) });
     const text = await res.text();
     if (res.status !== 200 || !text.includes(MODEL)) return `GET /v1/models: ${res.status} ${text.slice(0, 200)}`;
-    if (t.name === "chatgate" && !text.includes(TRANSLATED_MODEL)) return `GET /v1/models: no ${TRANSLATED_MODEL}: ${text.slice(0, 200)}`;
+    if (isChatgate(t.name) && !text.includes(TRANSLATED_MODEL)) return `GET /v1/models: no ${TRANSLATED_MODEL}: ${text.slice(0, 200)}`;
   } catch (e) {
     return `GET /v1/models: ${e instanceof Error ? e.message : String(e)}`;
   }
