@@ -38,12 +38,12 @@ interface Hooked extends AsyncDisposable {
 function hooked(hooks: Doc): Hooked {
   const up = fakeOpenAI();
   const clock = new TestClock(T0);
-  const env = { ...routedEnv(docFor(up, hooks) as never), CHATGATE_LEDGER: "0" };
+  const env: Record<string, string> = { ...routedEnv(docFor(up, hooks) as never), CHATGATE_LEDGER: "0" };
   const gw = startGateway(env, clock.overrides);
   const records: FinishRecord[] = [];
   gw.app.gateway.finishes.subscribe((r) => void records.push(r));
   const reload = (next: Doc) => {
-    writeFileSync(env.CHATGATE_CONFIG, JSON.stringify(docFor(up, next)));
+    writeFileSync(env.CHATGATE_CONFIG!, JSON.stringify(docFor(up, next)));
     return gw.app.reload(parseConfig({ ...TEST_DEFAULTS, ...env, PORT: "0", HOST: "127.0.0.1" }));
   };
   return { gw, up, clock, records, reload, [Symbol.asyncDispose]: () => gw.stop().then(() => up.stop()) };
@@ -63,8 +63,19 @@ function send(h: Hooked, name: string, body: Doc | string, options: { at?: numbe
   return fetch(`${h.gw.url}/hooks/${name}`, { method: "POST", headers, body: raw });
 }
 
+/** What a hook or an error answers, as the tests read it. */
+interface Wire {
+  reply: string | null;
+  model: string;
+  session: { from: string; turns: number };
+  usage: unknown;
+  channels?: unknown;
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+const read = async (res: Response | Promise<Response>): Promise<Wire> => (await (await res).json()) as Wire;
+
 const messagesOf = (up: FakeOpenAI, i: number) => (up.calls[i]!.body as { messages: unknown[] }).messages;
-const status = async (h: Hooked) => (await (await fetch(`${h.gw.url}/status`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).json()) as { channels?: unknown };
+const status = async (h: Hooked) => (await read(fetch(`${h.gw.url}/status`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } }))) as { channels?: unknown };
 
 const SUPPORT = { model: "smart", system: "You are the support desk.", secret: SECRET, memory: { turns: 2, ttl: "10m" } };
 
@@ -75,11 +86,11 @@ describe("a conversation through a hook", () => {
     const first = await send(h, "support", { text: "Q1", from: "alice" });
     expect(first.status).toBe(200);
     expect(first.headers.get("x-chatgate-provider")).toBe("up");
-    const body = await first.json();
-    expect(body).toEqual({ reply: "A1", model: "gpt-4o-mini", session: { from: "alice", turns: 1 }, usage: expect.objectContaining({ total_tokens: expect.any(Number) }) });
-    expect((await (await send(h, "support", { text: "Q2", from: "alice" })).json()).session).toEqual({ from: "alice", turns: 2 });
-    expect((await (await send(h, "support", { text: "Q3", from: "alice" })).json()).session).toEqual({ from: "alice", turns: 2 });
-    expect((await (await send(h, "support", { text: "Hi", from: "bob" })).json()).reply).toBe("B1");
+    const body = await read(first);
+    expect<unknown>(body).toEqual({ reply: "A1", model: "gpt-4o-mini", session: { from: "alice", turns: 1 }, usage: expect.objectContaining({ total_tokens: expect.any(Number) }) });
+    expect((await read(send(h, "support", { text: "Q2", from: "alice" }))).session).toEqual({ from: "alice", turns: 2 });
+    expect((await read(send(h, "support", { text: "Q3", from: "alice" }))).session).toEqual({ from: "alice", turns: 2 });
+    expect((await read(send(h, "support", { text: "Hi", from: "bob" }))).reply).toBe("B1");
     const system = { role: "system", content: "You are the support desk." };
     expect(h.up.calls[0]!.body).toEqual({ model: "gpt-4o-mini", messages: [system, { role: "user", content: "Q1" }] });
     expect(messagesOf(h.up, 1)).toEqual([system, { role: "user", content: "Q1" }, { role: "assistant", content: "A1" }, { role: "user", content: "Q2" }]);
@@ -87,7 +98,7 @@ describe("a conversation through a hook", () => {
     expect(messagesOf(h.up, 2)).toEqual([system, { role: "user", content: "Q1" }, { role: "assistant", content: "A1" }, { role: "user", content: "Q2" }, { role: "assistant", content: "A2" }, { role: "user", content: "Q3" }]);
     expect(messagesOf(h.up, 3)).toEqual([system, { role: "user", content: "Hi" }]);
     const next = send(h, "support", { text: "Q4", from: "alice" });
-    expect(await (await next).json()).toMatchObject({ session: { turns: 2 } });
+    expect(await read(next)).toMatchObject({ session: { turns: 2 } });
     expect(messagesOf(h.up, 4).slice(1, 3)).toEqual([{ role: "user", content: "Q2" }, { role: "assistant", content: "A2" }]);
     // One record per message, under the hook's route; no client key.
     expect(h.records.map((r) => [r.route, r.status, r.keyId, r.model])).toEqual(Array(5).fill(["/hooks/support", 200, null, "smart"]));
@@ -98,7 +109,7 @@ describe("a conversation through a hook", () => {
     await send(h, "support", { text: "Q1", from: "alice" });
     const reset = await send(h, "support", { from: "alice", action: "reset" });
     expect(reset.status).toBe(200);
-    expect(await reset.json()).toEqual({ reply: null, model: "smart", session: { from: "alice", turns: 0 }, usage: null });
+    expect<unknown>(await read(reset)).toEqual({ reply: null, model: "smart", session: { from: "alice", turns: 0 }, usage: null });
     expect(h.up.calls).toHaveLength(1);
     await send(h, "support", { text: "Q2", from: "alice" });
     expect(messagesOf(h.up, 1)).toEqual([{ role: "system", content: "You are the support desk." }, { role: "user", content: "Q2" }]);
@@ -123,10 +134,10 @@ describe("a conversation through a hook", () => {
     const body = JSON.stringify({ text: "Q1", from: "alice", id: "evt-1" });
     const failed = await send(h, "support", body);
     expect(failed.status).toBe(502);
-    expect((await failed.json()).error.code).toBe("upstream_error");
+    expect((await read(failed)).error.code).toBe("upstream_error");
     const again = await send(h, "support", body);
     expect(again.status).toBe(200);
-    expect((await again.json()).session.turns).toBe(1);
+    expect((await read(again)).session.turns).toBe(1);
     await send(h, "support", { text: "Q2", from: "alice" });
     expect(messagesOf(h.up, 2)).toHaveLength(4);
   });
@@ -145,8 +156,8 @@ describe("signed hooks", () => {
     for (const [response, code, error] of cases) {
       const res = await response;
       expect(res.status).toBe(code);
-      const json = await res.json();
-      expect(json).toEqual({ error: { message: expect.any(String), type: "authentication_error", param: null, code: error } });
+      const json = await read(res);
+      expect<unknown>(json).toEqual({ error: { message: expect.any(String), type: "authentication_error", param: null, code: error } });
       expect(JSON.stringify(json)).not.toContain(SECRET);
     }
     // The body's bytes exactly: the same JSON with another spacing is another body.
@@ -155,15 +166,15 @@ describe("signed hooks", () => {
       headers: { "content-type": "application/json", "x-chatgate-signature": signature(body), "x-chatgate-timestamp": String(T0 / 1000) },
       body: JSON.stringify({ text: "hello", from: "alice" }, null, 1),
     });
-    expect((await reformatted.json()).error.code).toBe("invalid_signature");
+    expect((await read(reformatted)).error.code).toBe("invalid_signature");
     expect(h.up.calls).toHaveLength(0);
     expect((await send(h, "support", body)).status).toBe(200);
     const replayed = await send(h, "support", body);
     expect(replayed.status).toBe(401);
-    expect((await replayed.json()).error.code).toBe("signature_replayed");
+    expect((await read(replayed)).error.code).toBe("signature_replayed");
     // A fresh timestamp does not make the same body new within the window.
     h.clock.advance(60_000);
-    expect((await (await send(h, "support", body)).json()).error.code).toBe("signature_replayed");
+    expect((await read(send(h, "support", body))).error.code).toBe("signature_replayed");
     expect(h.up.calls).toHaveLength(1);
     expect(h.records.filter((r) => r.status === 401).map((r) => r.route)).toEqual(Array(7).fill("/hooks/support"));
   });
@@ -172,7 +183,7 @@ describe("signed hooks", () => {
     await using h = hooked({ support: SUPPORT });
     const res = await send(h, "support", { text: "hi", from: "alice" }, { sign: false, key: CLIENT_KEY });
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe("missing_signature");
+    expect((await read(res)).error.code).toBe("missing_signature");
     expect((await send(h, "support", { text: "hi", from: "alice" })).status).toBe(200);
   });
 
@@ -180,10 +191,10 @@ describe("signed hooks", () => {
     await using h = hooked({ support: SUPPORT });
     const unknown = await fetch(`${h.gw.url}/hooks/sales`, { method: "POST", body: "{}" });
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ error: { message: "No hook named 'sales' is configured.", type: "invalid_request_error", param: null, code: "hook_not_found" } });
+    expect<unknown>(await read(unknown)).toEqual({ error: { message: "No hook named 'sales' is configured.", type: "invalid_request_error", param: null, code: "hook_not_found" } });
     const bad = await send(h, "support", { text: "", from: "alice" });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatchObject({ param: "text", type: "invalid_request_error" });
+    expect((await read(bad)).error).toMatchObject({ param: "text", type: "invalid_request_error" });
     const notJson = await send(h, "support", "text=hi");
     expect(notJson.status).toBe(400);
     const huge = await send(h, "support", { text: "x".repeat(300_000), from: "alice" });
@@ -197,11 +208,11 @@ describe("hooks without a secret", () => {
     await using h = hooked({ open: { model: "smart" } });
     const none = await send(h, "open", { text: "hi", from: "alice" }, { sign: false });
     expect(none.status).toBe(401);
-    expect((await none.json()).error.code).toBe("invalid_api_key");
+    expect((await read(none)).error.code).toBe("invalid_api_key");
     expect((await send(h, "open", { text: "hi", from: "alice" }, { sign: false, key: "ck-wrong" })).status).toBe(401);
     const narrow = await send(h, "open", { text: "hi", from: "alice" }, { sign: false, key: "ck-narrow-key-0002" });
     expect(narrow.status).toBe(404);
-    expect((await narrow.json()).error.code).toBe("model_not_found");
+    expect((await read(narrow)).error.code).toBe("model_not_found");
     const ok = await send(h, "open", { text: "hi", from: "alice" }, { sign: false, key: CLIENT_KEY });
     expect(ok.status).toBe(200);
     expect(h.records.map((r) => [r.status, r.keyId])).toEqual([[401, null], [401, null], [404, "narrow"], [200, "team-a"]]);
@@ -227,7 +238,7 @@ describe("a hook's rpm", () => {
     expect(over.status).toBe(429);
     expect(over.headers.get("retry-after")).toBe("60");
     expect(over.headers.get("x-ratelimit-limit-requests")).toBe("2");
-    expect(await over.json()).toEqual({ error: { message: "Rate limit reached for hook support: 2 requests per minute. Please try again in 60s.", type: "requests", param: null, code: "rate_limit_exceeded" } });
+    expect<unknown>(await read(over)).toEqual({ error: { message: "Rate limit reached for hook support: 2 requests per minute. Please try again in 60s.", type: "requests", param: null, code: "rate_limit_exceeded" } });
     h.clock.advance(60_000);
     // The refused delivery's signature was given back: the sender's retry goes through.
     expect((await send(h, "support", { text: "3", from: "carol", id: "a" })).status).toBe(200);
@@ -254,8 +265,8 @@ describe("one sender's messages sent together", () => {
     // Bob's message went up while Alice's second waits for her first.
     expect((k.up.calls[1]!.messages as { content: string }[]).at(-1)!.content).toBe("Hi");
     k.up.release();
-    expect((await (await first).json()).session.turns).toBe(1);
-    expect((await (await second).json()).session.turns).toBe(2);
+    expect((await read(first)).session.turns).toBe(1);
+    expect((await read(second)).session.turns).toBe(2);
     expect((await other).status).toBe(200);
     expect((k.up.calls[2]!.messages as { content: string }[]).map((m) => m.content)).toEqual(["You are the support desk.", "Q1", "Hello from upstream", "Q2"]);
   });
@@ -273,20 +284,20 @@ describe("/status and reload", () => {
 
   test("without hooks /status has no channels and /hooks/<any> is a 404", async () => {
     await using gw = startGateway({ CHATGATE_MOCK: "1" });
-    expect("channels" in ((await (await fetch(`${gw.url}/status`)).json()) as object)).toBe(false);
+    expect("channels" in ((await read(fetch(`${gw.url}/status`))) as object)).toBe(false);
     const res = await fetch(`${gw.url}/hooks/support`, { method: "POST", body: "{}" });
     expect(res.status).toBe(404);
-    expect((await res.json()).error.code).toBe("hook_not_found");
+    expect((await read(res)).error.code).toBe("hook_not_found");
   });
 
   test("a reload applies the new hooks to new requests; a hook that stays keeps its conversations while its memory settings do", async () => {
     await using h = hooked({ support: SUPPORT });
     await send(h, "support", { text: "Q1", from: "alice" });
     expect(h.reload({ support: SUPPORT, sales: { model: "smart", secret: "whsec-sales-0123456789" } })).toContain("2 hooks (was 1)");
-    expect((await (await send(h, "support", { text: "Q2", from: "alice" })).json()).session.turns).toBe(2);
+    expect((await read(send(h, "support", { text: "Q2", from: "alice" }))).session.turns).toBe(2);
     expect((await send(h, "sales", { text: "hi", from: "alice" }, { secret: "whsec-sales-0123456789" })).status).toBe(200);
     h.reload({ support: { ...SUPPORT, memory: { turns: 5, ttl: "10m" } } });
-    expect((await (await send(h, "support", { text: "Q3", from: "alice" })).json()).session.turns).toBe(1);
+    expect((await read(send(h, "support", { text: "Q3", from: "alice" }))).session.turns).toBe(1);
     expect((await send(h, "sales", { text: "hi again", from: "alice" }, { secret: "whsec-sales-0123456789" })).status).toBe(404);
     const rotated = "whsec-support-rotated-01";
     h.reload({ support: { ...SUPPORT, memory: { turns: 5, ttl: "10m" }, secret: rotated } });
