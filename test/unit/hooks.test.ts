@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, parseConfig } from "../../src/config.ts";
+import { checkConfig } from "../../src/config/check-config.ts";
 import { hookMessage } from "../../src/hooks/hook-body.ts";
 import { MAX_WAITING, SenderQueue } from "../../src/hooks/sender-queue.ts";
 import { Sessions } from "../../src/hooks/sessions.ts";
@@ -255,6 +256,14 @@ describe("hooks: in the config file", () => {
       support: { name: "support", model: "smart", system: "Be brief.", secret: SECRET, turns: 4, ttlMs: 3_600_000, maxSenders: 10_000, maxBytes: 16 * 1024 * 1024, rpm: 30 },
       "open-1": { name: "open-1", model: "up/gpt-4o-mini", turns: 10, ttlMs: 3_600_000, maxSenders: 10_000, maxBytes: 16 * 1024 * 1024 },
     });
+  });
+
+  test("check-config lists the hooks, the secret as ***", () => {
+    const { path } = load("hooks:\n  support: {model: smart, secret: '${HOOK_SECRET}', rpm: 30}\n  open: {model: smart, memory: {turns: 0, ttl: 90s}}\n");
+    const { code, stdout } = checkConfig(path, { HOOK_SECRET: SECRET }, {});
+    expect(code).toBe(0);
+    expect(stdout).toContain("hooks:\n  /hooks/support → smart (secret ***; memory 10 turns, ttl 1h, 10000 senders, 16777216 bytes, rpm 30)\n  /hooks/open → smart (client key; memory 0 turns, ttl 90s, 10000 senders, 16777216 bytes)\n");
+    expect(stdout).not.toContain(SECRET);
   });
 
   test("a bad hook refuses to start, naming the field; a secret is never in the message", () => {
