@@ -1,7 +1,7 @@
 // The webhook channels' parts, with an injected clock: conversations and their bounds, signatures
 // and replays, the message shape, and the `hooks:` section of the config file.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, parseConfig } from "../../src/config.ts";
@@ -255,6 +255,17 @@ describe("hooks: in the config file", () => {
     expect(config().hooks).toEqual({
       support: { name: "support", model: "smart", system: "Be brief.", secret: SECRET, turns: 4, ttlMs: 3_600_000, maxSenders: 10_000, maxBytes: 16 * 1024 * 1024, rpm: 30 },
       "open-1": { name: "open-1", model: "up/gpt-4o-mini", turns: 10, ttlMs: 3_600_000, maxSenders: 10_000, maxBytes: 16 * 1024 * 1024 },
+    });
+  });
+
+  test("chatgate.example.yaml's hooks block, uncommented, is valid and states the defaults", () => {
+    const example = readFileSync(join(import.meta.dir, "..", "..", "chatgate.example.yaml"), "utf8");
+    const block = /^# hooks:\n(?:#   .*\n)+/m.exec(example)?.[0];
+    expect(block).toBeDefined();
+    const { config } = load(block!.replace(/^# /gm, ""), { SUPPORT_HOOK_SECRET: SECRET });
+    expect(config().hooks.support).toEqual({
+      name: "support", model: "smart", system: "You answer for the support desk. Be brief.", secret: SECRET,
+      turns: 10, ttlMs: 3_600_000, maxSenders: 10_000, maxBytes: 16_777_216, rpm: 60,
     });
   });
 
