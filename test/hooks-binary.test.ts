@@ -2,7 +2,7 @@
 // them: signatures made with openssl as the README shows, replays, conversations and their bounds
 // as a fake OpenAI upstream receives them, client keys for a hook without a secret, /status.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compiledBinary, spawnBinary } from "./support/binary.ts";
@@ -101,6 +101,17 @@ describe("signed webhooks on the binary", () => {
     expect(await replayed.json()).toEqual({ error: { message: expect.stringContaining("already received"), type: "authentication_error", param: null, code: "signature_replayed" } });
     expect(up.calls.length).toBe(calls);
     expect(gw.output()).not.toContain(SECRET);
+  });
+
+  test("the README's example, run by a shell with openssl and curl, is answered", async () => {
+    const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+    const script = /## Webhook channels[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(script).toBeDefined();
+    up.reply({ kind: "completion", content: "It left our warehouse this morning." });
+    const proc = Bun.spawn(["bash", "-c", script!.replaceAll("localhost:3000", gw.url)], { env: { PATH: "/usr/bin:/bin", SUPPORT_HOOK_SECRET: SECRET }, stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ reply: "It left our warehouse this morning.", model: "gpt-4o-mini", session: { from: "+15551234567", turns: 1 } });
   });
 
   test("an unknown hook is a 404 whatever the headers; a hook without a secret takes the client key", async () => {

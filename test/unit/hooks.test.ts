@@ -269,6 +269,13 @@ describe("hooks: in the config file", () => {
     });
   });
 
+  test("the README's webhook example is valid", () => {
+    const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+    const yaml = /## Webhook channels[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    expect(load(yaml!, { SUPPORT_HOOK_SECRET: SECRET }).config().hooks.support).toMatchObject({ model: "smart", secret: SECRET, turns: 10, ttlMs: 3_600_000, rpm: 60 });
+  });
+
   test("check-config lists the hooks, the secret as ***", () => {
     const { path } = load("hooks:\n  support: {model: smart, secret: '${HOOK_SECRET}', rpm: 30}\n  open: {model: smart, memory: {turns: 0, ttl: 90s}}\n");
     const { code, stdout } = checkConfig(path, { HOOK_SECRET: SECRET }, {});
