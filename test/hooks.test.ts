@@ -290,6 +290,18 @@ describe("/status and reload", () => {
     expect((await read(res)).error.code).toBe("hook_not_found");
   });
 
+  test("hooks added by a reload to a gateway that started without any work at once; removed, they are 404s again", async () => {
+    await using h = hooked({});
+    expect((await send(h, "support", { text: "hi", from: "alice" })).status).toBe(404);
+    expect((await status(h)).channels).toBeUndefined();
+    expect(h.reload({ support: SUPPORT })).toContain("1 hook (was 0)");
+    expect((await send(h, "support", { text: "hi", from: "alice" })).status).toBe(200);
+    expect((await status(h)).channels).toEqual([{ name: "support", model: "smart", sessions: 1 }]);
+    h.reload({});
+    expect((await read(send(h, "support", { text: "again", from: "alice" }))).error.code).toBe("hook_not_found");
+    expect((await status(h)).channels).toEqual([]);
+  });
+
   test("a reload applies the new hooks to new requests; a hook that stays keeps its conversations while its memory settings do", async () => {
     await using h = hooked({ support: SUPPORT });
     await send(h, "support", { text: "Q1", from: "alice" });
