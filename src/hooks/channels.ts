@@ -1,6 +1,7 @@
 // The webhook channels of the running config: each hook's conversations, rate limit and signature
 // check, and the one call a message makes through the gateway. No Elysia: src/http/hooks-route.ts
 // is the HTTP edge.
+import { HOOK_NAME } from "../config/file-schema.ts";
 import type { HookSpec } from "../config/hook-spec.ts";
 import { GatewayError, notFound } from "../errors.ts";
 import type { Client, Gateway } from "../gateway/gateway.ts";
@@ -15,7 +16,8 @@ import { Sessions } from "./sessions.ts";
 import { ReplayGuard, verifySignature } from "./signature.ts";
 
 const MINUTE_MS = 60_000;
-const PLAIN_NAME = /^[a-z0-9_-]{1,64}$/;
+/** Only a name that could be a hook's is echoed back. */
+const PLAIN_NAME = new RegExp(HOOK_NAME);
 
 /** Unknown hook: said before anything about keys or signatures, so it reveals no more than the URL did. */
 export const hookNotFound = (name: string) =>
