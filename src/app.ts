@@ -13,7 +13,9 @@ import { ConnectionTimeouts } from "./http/connection.ts";
 import { cors, CorsPolicy, withCors } from "./http/cors.ts";
 import { Answering } from "./http/tracked.ts";
 import { docs } from "./http/docs.ts";
-import { guard, type GuardPolicy } from "./http/guard.ts";
+import { admission, guard, type GuardPolicy } from "./http/guard.ts";
+import { hooksRoute } from "./http/hooks-route.ts";
+import { Channels } from "./hooks/channels.ts";
 import { metricsRoute } from "./http/metrics-route.ts";
 import { usageRoute } from "./http/usage-route.ts";
 import { attachLedger } from "./ledger/attach.ts";
@@ -74,6 +76,13 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const ledger = config.ledger ? attachLedger({ finishes: gateway.finishes, config: () => running, now }) : undefined;
   const rules = new Live(start.guard);
   let lastReload: ReloadState | undefined;
+  // Webhook channels: built once a config has hooks (at start or by a reload); without any, nothing of them runs.
+  let channels: Channels | undefined;
+  const updateChannels = (c: Config) => {
+    if (channels === undefined && Object.keys(c.hooks).length === 0) return;
+    (channels ??= new Channels({ gateway, now, shared: redis?.counters })).update(c.hooks);
+  };
+  updateChannels(config);
 
   /**
    * Applies a config parsed anew (a SIGHUP): new requests see the new providers, routes, keys and
@@ -88,6 +97,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     gateway.timeoutMs = next.timeoutMs;
     gateway.cache = buildCache(next, gateway.cache, now, redis?.cacheStore);
     rules.current = built.guard;
+    updateChannels(next);
     const line = reloadSummary(running, next, needRestart);
     running = next;
     lastReload = { at: new Date(now()).toISOString(), ok: true, error: null };
@@ -126,8 +136,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(metricsRoute({ metrics, metricsKeys: config.metricsKeyDigests, rules, server: () => app.server }))
     // usage: before the guard too; it takes the admin key only.
     .use(usageRoute({ ledger: ledger?.ledger, adminKeys: config.adminKeyDigests, rules, server: () => app.server, authFailureLimit: config.authFailureLimit, now }))
+    // hooks: before the guard too; a signed hook takes no client key, one without a secret runs the guard's check itself.
+    .use(hooksRoute({ channels: () => channels, admission: admission({ rules, server: () => app.server }), answering, maxBodyBytes: config.maxBodyBytes }))
     .use(guard({ rules, stats, server: () => app.server }))
-    .use(opsRoutes(gateway, stats, () => lastReload))
+    .use(opsRoutes(gateway, stats, () => lastReload, () => channels?.status()))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
     .use(embeddingsRoutes(gateway, answering, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));

@@ -3,6 +3,8 @@ import { homedir } from "node:os";
 import { durationMs, fileCore } from "./config/file-core.ts";
 import { parseCorsOrigins } from "./config/cors-origins.ts";
 import { FieldError } from "./config/field-error.ts";
+import { HookSpec } from "./config/hook-spec.ts";
+import { resolveHooks } from "./config/hooks.ts";
 import { ON_REDIS_ERROR } from "./config/file-schema.ts";
 import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
 import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
@@ -114,6 +116,8 @@ export const Config = Type.Object({
   cooldownMs: Type.Integer({ minimum: 1 }),
   /** The config file read, as given by --config or CHATGATE_CONFIG. */
   configPath: Type.Optional(Type.String()),
+  /** Webhook channels by name, from the file's `hooks:` (`POST /hooks/<name>`); empty: none, and nothing of them runs. */
+  hooks: Type.Record(Type.String(), HookSpec),
 });
 export type Config = Static<typeof Config>;
 
@@ -198,9 +202,11 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
   };
   const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
   inFile(configPath, () => checkKeyModels(doc.keys, routing));
+  const hooks = inFile(configPath, () => resolveHooks(doc.hooks, routing));
   const config: Config = {
     ...core,
     ...routing,
+    hooks,
     retries: integer("CHATGATE_RETRIES", env.CHATGATE_RETRIES, routing.retries, 0, 10),
     maxRetryWaitMs: integer("CHATGATE_MAX_RETRY_WAIT_MS", env.CHATGATE_MAX_RETRY_WAIT_MS, routing.maxRetryWaitMs, 0),
     cooldownAfter: integer("CHATGATE_COOLDOWN_AFTER", env.CHATGATE_COOLDOWN_AFTER, routing.cooldownAfter, 0),

@@ -44,6 +44,8 @@ export function reloadSummary(old: Config, next: Config, needRestart: readonly s
     count(Object.keys(next.models).length, "model", Object.keys(old.models).length),
     count(next.apiKeyDigests.length, "client key", old.apiKeyDigests.length),
   ];
+  const hooks = [Object.keys(next.hooks).length, Object.keys(old.hooks).length] as const;
+  if (hooks[0] + hooks[1] > 0) parts.push(count(hooks[0], "hook", hooks[1]));
   const restart = needRestart.length > 0 ? `; ${needRestart.join(", ")} changed but need a restart (running values kept)` : "";
   return `chatgate: config reloaded: ${parts.join(", ")}${restart}`;
 }

@@ -167,4 +167,6 @@ export const Status = Type.Object({
   }),
   /** The last config reload (SIGHUP), once there has been one: when, and why it was rejected if it was. */
   reload: Type.Optional(Type.Object({ at: Type.String(), ok: Type.Boolean(), error: Type.Union([Type.String(), Type.Null()]) })),
+  /** The webhook channels (`hooks:`), once a config has had any: name, model and senders with a live conversation. */
+  channels: Type.Optional(Type.Array(Type.Object({ name: Type.String(), model: Type.String(), sessions: Type.Integer() }))),
 });

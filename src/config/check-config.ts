@@ -48,6 +48,7 @@ export function checkConfig(given: string | undefined, env: Env, flags: Flags): 
     ...(Object.keys(config.models).length ? Object.entries(config.models).map(([name, route]) => `  ${routeLine(name, route)}`) : ["  none"]),
     `retries: ${config.retries}, max_retry_wait: ${formatDuration(config.maxRetryWaitMs)}, ` +
       `cooldown_after: ${config.cooldownAfter}, cooldown: ${formatDuration(config.cooldownMs)}`,
+    ...hookLines(config),
     "settings:",
     ...CORE_SETTINGS.map((s) => `  ${describeSetting(s, config, doc, env, flags)}`),
     ...notes(config, env),
@@ -78,6 +79,20 @@ function routeLine(name: string, route: ModelRoute): string {
   });
   const resume = route.resume ? `, resume up to ${route.maxResumes} time${route.maxResumes === 1 ? "" : "s"}` : "";
   return `${name} (${route.strategy}${resume}): ${targets.join(route.strategy === "priority" ? ", then " : ", ")}`;
+}
+
+/** The webhook channels, when there are: the secret only as *** (or the client key a hook takes instead). */
+function hookLines(config: Config): string[] {
+  const hooks = Object.values(config.hooks);
+  if (hooks.length === 0) return [];
+  return [
+    "hooks:",
+    ...hooks.map((h) => {
+      const auth = h.secret !== undefined ? `secret ${MASK}` : "client key";
+      const limit = h.rpm !== undefined ? `, rpm ${h.rpm}` : "";
+      return `  /hooks/${h.name} → ${h.model} (${auth}; memory ${h.turns} turns, ttl ${formatDuration(h.ttlMs)}, ${h.maxSenders} senders, ${h.maxBytes} bytes${limit})`;
+    }),
+  ];
 }
 
 function mockSource(env: Env, flags: Flags): string {

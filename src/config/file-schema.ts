@@ -144,6 +144,41 @@ export const KeyEntry = Type.Object(
 );
 export type KeyEntry = Static<typeof KeyEntry>;
 
+/** What a hook's name may be: it is a path segment (`POST /hooks/<name>`) and appears in logs. */
+export const HOOK_NAME = "^[a-z0-9_-]{1,64}$";
+
+/**
+ * A webhook channel (`POST /hooks/<name>`): messages `{text, from}` answered by `model`, with the
+ * last `memory.turns` exchanges of each sender kept as context. See README, "Webhook channels".
+ */
+export const HookEntry = Type.Object(
+  {
+    /** A public model name, or provider/model. */
+    model: NonEmpty,
+    /** The system message that opens every conversation. */
+    system: Type.Optional(Type.String()),
+    /** The HMAC-SHA256 key senders sign bodies with (`${VAR}` keeps it out of the file); left out, the hook takes a client key instead. */
+    secret: Type.Optional(Type.String({ minLength: 16, errorMessage: "expected a secret of at least 16 characters (or ${VAR} naming a variable that holds one)" })),
+    memory: Type.Object(
+      {
+        /** Exchanges (a message and its reply) kept per sender; 0 keeps none. */
+        turns: Type.Integer({ minimum: 0, maximum: 100, default: 10 }),
+        /** A sender's exchanges are forgotten this long after the last one. */
+        ttl: Duration({ default: "1h" }),
+        /** Senders remembered at once; past it, the least recently active is forgotten. */
+        max_senders: Type.Integer({ minimum: 1, default: 10_000 }),
+        /** Bytes of remembered text (messages and replies, UTF-8) at once; past it, the least recently active senders are forgotten. */
+        max_bytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Requests per minute this hook takes, from every sender together; left out: no limit of its own. */
+    rpm: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type HookEntry = Static<typeof HookEntry>;
+
 const optional = <T extends TSchema>(schema: T) => Type.Optional(schema);
 const Count = (minimum: number) => Type.Integer({ minimum });
 
@@ -220,6 +255,8 @@ export const FileConfig = Type.Object(
     reserve_completion_tokens: Type.Integer({ minimum: 1, default: 1024 }),
     /** How long the usage ledger keeps a request's row; older rows are deleted daily. */
     retention: Duration({ default: "90d" }),
+    /** Webhook channels by name: `POST /hooks/<name>`. */
+    hooks: Type.Record(Type.String(), HookEntry, { default: {} }),
     ...core,
   },
   { additionalProperties: false },

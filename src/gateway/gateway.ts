@@ -79,8 +79,8 @@ export interface Client {
   admit?(call: ChatCall | EmbeddingCall, route: Route): ((record: FinishRecord) => void) | Promise<(record: FinishRecord) => void>;
 }
 
-/** The API route a request came in on, for its finish record. */
-export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/embeddings";
+/** The API route a request came in on, for its finish record: a webhook's is `/hooks/<name>` of a configured hook. */
+export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/embeddings" | `/hooks/${string}`;
 
 /**
  * What the HTTP layer calls: no Elysia here, only requests in and typed answers out. Every request

@@ -50,27 +50,39 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
  */
 export function jsonObjectParser(maxBytes: number) {
   return async function parseJsonObject({ request }: { request: Request }): Promise<object> {
-    const declared = request.headers.get("content-length");
-    if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-    const bytes = declared !== null ? await readAll(request) : await readLimited(request, maxBytes);
-    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
-    if (bytes.byteLength === 0) throw invalidRequest("The request body is empty; expected a JSON object.");
-    let text: string;
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      throw invalidRequest("The request body is not valid UTF-8.");
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw invalidRequest(NOT_JSON);
-    }
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      throw invalidRequest("The request body must be a JSON object.");
-    }
+    const bytes = await readBody(request, maxBytes);
+    const value = jsonObject(bytes);
     (value as WithRaw)[RAW] = bytes;
     return value;
   };
+}
+
+/** The request's body bytes, refused with a 413 past `maxBytes` (from Content-Length before reading). */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  const bytes = declared !== null ? await readAll(request) : await readLimited(request, maxBytes);
+  if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+  return bytes;
+}
+
+/** Body bytes as a JSON object, or the 400 that says what they are instead. */
+export function jsonObject(bytes: Uint8Array): object {
+  if (bytes.byteLength === 0) throw invalidRequest("The request body is empty; expected a JSON object.");
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw invalidRequest("The request body is not valid UTF-8.");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw invalidRequest(NOT_JSON);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalidRequest("The request body must be a JSON object.");
+  }
+  return value;
 }

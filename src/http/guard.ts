@@ -95,7 +95,28 @@ const WRONG_KEY = "Incorrect API key provided.";
  * no parsing.
  */
 export function guard(options: GuardOptions) {
-  const { rules, stats, server } = options;
+  const { stats } = options;
+  const check = admission(options);
+  return (
+    new Elysia({ name: "guard" })
+      // Every request that reaches a route, public ones included.
+      .onRequest(() => {
+        stats.total++;
+      })
+      // A parse hook that returns nothing lets the route's own parser read the body.
+      .onParse({ as: "scoped" }, ({ request, set }) => check(request, set))
+      .onTransform({ as: "scoped" }, ({ request, set }) => check(request, set))
+  );
+}
+
+/**
+ * The guard's checks as a function of a request and its `set`: the client key (when keys are set),
+ * then the key's own rpm or the global per-client limit. For a route mounted before the guard that
+ * takes a client key only sometimes (a webhook without a secret); afterwards `clientOf(set)` and
+ * `keyIdOf(set)` answer as on a guarded route. Returns a promise only when Redis holds the counts.
+ */
+export function admission(options: Pick<GuardOptions, "rules" | "server">): (request: Request, set: { headers: Record<string, unknown> }) => void | Promise<void> {
+  const { rules, server } = options;
   const addressOf = (r: GuardRules, request: Request) =>
     clientAddress(r.trustProxy ? request.headers.get("x-forwarded-for") : null, server()?.requestIP(request)?.address ?? "unknown");
 
@@ -137,14 +158,5 @@ export function guard(options: GuardOptions) {
     admitClient(set.headers, decision);
   }
 
-  return (
-    new Elysia({ name: "guard" })
-      // Every request that reaches a route, public ones included.
-      .onRequest(() => {
-        stats.total++;
-      })
-      // A parse hook that returns nothing lets the route's own parser read the body.
-      .onParse({ as: "scoped" }, ({ request, set }) => check(request, set))
-      .onTransform({ as: "scoped" }, ({ request, set }) => check(request, set))
-  );
+  return check;
 }

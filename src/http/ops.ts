@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { Stats } from "../obs/stats.ts";
+import type { ChannelStatus } from "../hooks/channels.ts";
 import type { ReloadState } from "../reload.ts";
 import { keyModelsOf } from "./guard.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
@@ -35,7 +36,7 @@ export function publicRoutes() {
 }
 
 /** Status and the model list: mounted after the guard, so they need a key when keys are set. */
-export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => ReloadState | undefined) {
+export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => ReloadState | undefined, channels: () => ChannelStatus[] | undefined = () => undefined) {
   return new Elysia({ name: "ops" })
     .get(
       "/status",
@@ -47,6 +48,8 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
         in_flight: { json: stats.inFlightJson, streams: stats.inFlightStreams },
         targets: gateway.router.health.snapshot(),
         ...(lastReload() === undefined ? {} : { reload: lastReload() }),
+        // The webhook channels, once a config has had hooks: each with its senders' live conversations.
+        ...(channels() === undefined ? {} : { channels: channels() }),
         requests: {
           total: stats.total,
           completions: stats.completions,

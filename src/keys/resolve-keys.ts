@@ -78,7 +78,7 @@ export function checkKeyModels(entries: readonly KeyEntry[], known: KnownModels)
  * provider; or a plain name some provider may serve (the mock serves any; one without a `models`
  * list is asked at run time).
  */
-function checkModel(name: string, known: KnownModels, field: string): void {
+export function checkModel(name: string, known: KnownModels, field: string): void {
   if (Object.hasOwn(known.models, name)) return;
   const slash = name.indexOf("/");
   if (slash > 0) {

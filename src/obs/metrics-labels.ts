@@ -9,10 +9,13 @@ export const NONE = "none";
 /** The API routes, by the path a finish record carries; any other path is `other`. */
 const ROUTES: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat", "/v1/embeddings", "/v1/models", "/status", "/metrics", "/health", "/", "/docs", "/docs/json"]);
 const MODEL_ROUTE = "/v1/models/:model";
+/** Every webhook, whatever its name: a name sent to an unknown hook must not become a label. */
+const HOOK_ROUTE = "/hooks/:name";
 
-/** The route label of a request path: a known route, `/v1/models/:model`, or `other`. */
+/** The route label of a request path: a known route, `/v1/models/:model`, `/hooks/:name`, or `other`. */
 export function routeLabel(path: string): string {
   if (ROUTES.has(path)) return path;
+  if (path.startsWith("/hooks/") && path.length > 7 && path.indexOf("/", 7) === -1) return HOOK_ROUTE;
   return path.startsWith("/v1/models/") && path.indexOf("/", 11) === -1 ? MODEL_ROUTE : OTHER;
 }
 
