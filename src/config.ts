@@ -14,6 +14,7 @@ import { LOG_LEVELS } from "./obs/log-levels.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from "./cache/memory-store.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { adminKeys, parseKeys } from "./config/env-keys.ts";
+import { otlpEndpoint, otlpHeaders } from "./config/env-otlp.ts";
 import { baseUrl, continuation, duration, flag, integer, nonEmpty, oneOf, redisUrl } from "./config/env-values.ts";
 
 export { ConfigError, parseKeys };
@@ -98,6 +99,10 @@ export const Config = Type.Object({
   ledger: Type.Boolean(),
   /** SHA-256 digests of CHATGATE_ADMIN_KEY (env only): the keys GET /v1/usage takes; empty: the report is off. */
   adminKeyDigests: Type.Array(Type.Uint8Array()),
+  /** CHATGATE_OTLP_ENDPOINT, as the URL spans are POSTed to (ending in `/v1/traces`); unset: tracing off, nothing loaded. */
+  otlpEndpoint: Type.Optional(Type.String()),
+  /** CHATGATE_OTLP_HEADERS: headers sent with every export (a collector's credentials: never logged or shown). */
+  otlpHeaders: Type.Record(Type.String(), Type.String()),
   /** How long the ledger keeps a request's row: the file's `retention`, or CHATGATE_RETENTION_DAYS. */
   retentionMs: Type.Integer({ minimum: 1 }),
   // From here on: the config file (src/config/), whose schema holds these defaults.
@@ -195,6 +200,8 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     dataDir: resolveDataDir(env, env.HOME?.trim() || homedir(), flags.dataDir),
     ledger: ledgerEnabled(env),
     adminKeyDigests: adminKeys(env.CHATGATE_ADMIN_KEY, keys),
+    otlpEndpoint: otlpEndpoint(env.CHATGATE_OTLP_ENDPOINT),
+    otlpHeaders: otlpHeaders(env.CHATGATE_OTLP_HEADERS),
   };
   const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
   inFile(configPath, () => checkKeyModels(doc.keys, routing));

@@ -2,6 +2,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { GatewayError } from "../errors.ts";
 import type { Continuation } from "../config/provider-spec.ts";
+import type { RequestTrace } from "../obs/trace-context.ts";
 import type { ChatRequest, Model } from "../schema.ts";
 import { Delivered } from "../usage/delivered.ts";
 
@@ -13,11 +14,21 @@ export interface ChatCall {
   raw: string | Uint8Array;
   /** The request's id (`x-request-id`), sent upstream with every call made for it. */
   requestId?: string;
+  /** The request's trace while tracing is on (CHATGATE_OTLP_ENDPOINT): each call sends its attempt's `traceparent`. */
+  trace?: RequestTrace;
 }
 
-/** A provider's fixed headers plus the request's id, so the upstream's logs can be matched to ours. */
+/**
+ * A provider's fixed headers plus the request's id, so the upstream's logs can be matched to ours,
+ * and, while tracing is on, the current attempt's `traceparent` (and the caller's `tracestate`).
+ */
 export function callHeaders(base: Record<string, string>, call: ChatCall): Record<string, string> {
-  return call.requestId === undefined ? base : { ...base, "x-request-id": call.requestId };
+  const trace = call.trace;
+  if (trace === undefined) return call.requestId === undefined ? base : { ...base, "x-request-id": call.requestId };
+  const headers: Record<string, string> = { ...base, traceparent: trace.traceparent() };
+  if (call.requestId !== undefined) headers["x-request-id"] = call.requestId;
+  if (trace.state !== undefined) headers.tracestate = trace.state;
+  return headers;
 }
 
 export interface CallOptions {
