@@ -20,7 +20,7 @@ export interface AttachedTracing {
    * the process points it at its logger once that has loaded.
    */
   warn: (message: string) => void;
-  /** Exports every span pending now. */
+  /** Exports every span pending now; a failed export is told through `warn`, never thrown. */
   flush(): Promise<void>;
   /** Exports what is pending and stops, waiting at most `ms` for the collector. */
   shutdown(ms: number): Promise<void>;
@@ -32,7 +32,7 @@ export function attachTracing(options: AttachTracingOptions): AttachedTracing {
   let tracing: Tracing | undefined;
   const attached: AttachedTracing = {
     warn: (message) => console.error(`chatgate: ${message}`),
-    flush: async () => (await ready)?.flush(),
+    flush: async () => (await ready)?.flush().catch(() => {}),
     shutdown: async (ms) => {
       stop();
       const loaded = await ready;

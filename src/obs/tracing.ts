@@ -11,6 +11,7 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
   ATTR_SERVICE_VERSION,
 } from "@opentelemetry/semantic-conventions";
@@ -168,9 +169,20 @@ function attemptAttributes(a: Attempt, provider: ProviderInfo): Attributes {
     "chatgate.provider": a.provider,
     "chatgate.attempt.reason": a.reason,
   };
-  if (info?.host) attributes[ATTR_SERVER_ADDRESS] = info.host;
+  if (info?.host) Object.assign(attributes, serverOf(info.host));
   if (!succeeded(a)) attributes[ATTR_ERROR_TYPE] = a.reason;
   return attributes;
+}
+
+/** `server.address` and `server.port` of a provider's `host:port` (the port only when the host names one). */
+function serverOf(host: string): Attributes {
+  try {
+    const url = new URL(`http://${host}`);
+    const address = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    return url.port === "" ? { [ATTR_SERVER_ADDRESS]: address } : { [ATTR_SERVER_ADDRESS]: address, [ATTR_SERVER_PORT]: Number(url.port) };
+  } catch {
+    return { [ATTR_SERVER_ADDRESS]: host };
+  }
 }
 
 /**
