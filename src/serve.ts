@@ -132,8 +132,8 @@ setTimeout(() => void probeProviders(gateway.router.all, config, (line) => (line
 
 /** After the drain time runs out and requests in flight are told why, how long their answers have to go out. */
 const FLUSH_MS = 1_000;
-/** How long the spans still pending may take to reach the collector at shutdown. */
-const TRACE_FLUSH_MS = 5_000;
+/** How long the spans still pending may take to reach the collector at shutdown: an unreachable one must not hold the exit long. */
+const TRACE_FLUSH_MS = 3_000;
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {

@@ -78,6 +78,30 @@ describe("the binary with CHATGATE_OTLP_ENDPOINT", () => {
       await gw.stop();
     }
   });
+
+  test("with its collector unreachable, answers as usual, and on SIGTERM waits for it no longer than its bound, saying so once", async () => {
+    // A port that was just free: nothing listens there.
+    const closed = otlpReceiver();
+    const url = closed.url;
+    await closed.stop();
+    await using up = fakeOpenAI();
+    const gw = await spawnBinary({ OPENAI_BASE_URL: up.url, CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_OTLP_ENDPOINT: url });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }) });
+        expect(res.status).toBe(200);
+      }
+      const sent = performance.now();
+      gw.proc.kill("SIGTERM");
+      expect(await within(gw.exited, 10_000, "the exit after SIGTERM")).toBe(0);
+      // The exporter retries an unreachable collector with backoff; shutdown waits 3 s for it at most.
+      expect(performance.now() - sent).toBeLessThan(6_000);
+      const warnings = gw.logs().filter((l) => l.level === "warn" && l.msg.includes("tracing"));
+      expect(warnings.map((l) => l.msg)).toEqual([expect.stringContaining("did not take the last spans within 3000 ms")]);
+    } finally {
+      await gw.stop();
+    }
+  }, 15_000);
 });
 
 describe("the binary without CHATGATE_OTLP_ENDPOINT", () => {

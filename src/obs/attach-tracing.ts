@@ -38,9 +38,10 @@ export function attachTracing(options: AttachTracingOptions): AttachedTracing {
       const loaded = await ready;
       if (loaded === undefined) return;
       let timer: Timer | undefined;
-      const out = new Promise<void>((resolve) => void (timer = setTimeout(resolve, ms)));
-      await Promise.race([loaded.shutdown().catch(() => {}), out]);
+      const late = new Promise<boolean>((resolve) => void (timer = setTimeout(() => resolve(true), ms)));
+      const timedOut = await Promise.race([loaded.shutdown().then(() => false, () => false), late]);
       clearTimeout(timer);
+      if (timedOut) attached.warn(`tracing: the collector did not take the last spans within ${ms} ms of shutting down; they are dropped`);
     },
   };
   const stop = options.finishes.subscribe((record) => {
