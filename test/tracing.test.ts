@@ -5,11 +5,12 @@
 import { describe, expect, test } from "bun:test";
 import type { FinishRecord } from "../src/gateway/finish.ts";
 import { VERSION } from "../src/version.ts";
-import { anthropicAt, openaiAt } from "./support/config-file.ts";
+import { anthropicAt, openaiAt, type ConfigDoc, type ProviderDoc } from "./support/config-file.ts";
 import { fakeAnthropic } from "./support/fake-anthropic.ts";
 import { post, startGateway, type TestGateway } from "./support/gateway.ts";
 import { CLIENT, SERVER, STATUS_ERROR, otlpReceiver, type ReceivedSpan } from "./support/otlp-receiver.ts";
 import { MODEL_A, MODEL_B, SMART, pair, startRouted } from "./support/routed.ts";
+import { ANSWER, QUESTION, type ResumeProvider } from "./support/resume.ts";
 import { readSse } from "./support/sse.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
 
@@ -18,7 +19,7 @@ const CALLER_SPAN = "00f067aa0ba902b7";
 const TRACEPARENT = `00-${TRACE_ID}-${CALLER_SPAN}-01`;
 /** Text that must never leave the gateway in a span. */
 const PROMPT = "the secret prompt 9d41c7";
-const ANSWER = "the private answer e02b6f";
+const REPLY = "the private answer e02b6f";
 const W3C = /^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$/;
 
 /** Resolves with the next finish record; tracing subscribed first, so its span is recorded by then. */
@@ -47,13 +48,13 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
     await using collector = otlpReceiver();
     await using upstream = fakeOpenAI();
     await using gw = startGateway({ OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: "sk-up", CHATGATE_OTLP_ENDPOINT: collector.url, CHATGATE_OTLP_HEADERS: "authorization=Bearer%20otlp-token" });
-    upstream.reply({ kind: "completion", content: ANSWER, usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } });
+    upstream.reply({ kind: "completion", content: REPLY, usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } });
     const record = nextRecord(gw);
     const res = await gw.client().chat.completions.create(
       { model: "gpt-4o-mini", messages: [{ role: "user", content: PROMPT }] },
       { headers: { traceparent: TRACEPARENT, tracestate: "vendor=abc", "x-request-id": "req-trace-1" } },
     );
-    expect(res.choices[0]!.message.content).toBe(ANSWER);
+    expect(res.choices[0]!.message.content).toBe(REPLY);
     await exported(gw, record);
 
     const sent = upstream.calls[0]!.headers;
@@ -94,7 +95,7 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
     // Neither the prompt nor the answer is in any export.
     for (const body of collector.bodies) {
       expect(body).not.toContain(PROMPT);
-      expect(body).not.toContain(ANSWER);
+      expect(body).not.toContain(REPLY);
     }
   });
 
@@ -134,6 +135,8 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
     expect(stream!.parentSpanId).toBe("");
     expect(parts(upstream.calls[0]!.headers.traceparent)).toEqual({ traceId: stream!.traceId, spanId: byKind(collector.spans, CLIENT)[0]!.spanId, flags: "01" });
     expect(stream!.attributes).toMatchObject({ "chatgate.stream": true, "chatgate.outcome": "ok", "gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": 2 });
+    // The attempt that streamed lasts as long as its stream: to the request's end.
+    expect(byKind(collector.spans, CLIENT)[0]!.endMs).toBe(stream!.endMs);
 
     record = nextRecord(gw);
     expect((await post(`${gw.baseURL}/chat/completions`, { model: "gpt-4o-mini", messages: [{ role: "user", content: PROMPT }] })).status).toBe(502);
@@ -142,6 +145,50 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
     expect(failed.statusCode).toBe(STATUS_ERROR);
     expect(failed.attributes).toMatchObject({ "chatgate.outcome": "error", "http.response.status_code": 502, "error.type": expect.any(String) });
     expect(byKind(collector.spans, CLIENT)[1]!.attributes["http.response.status_code"]).toBe(401);
+  });
+
+  test("a stream cut after it began is an error on the request span and on the attempt that streamed it", async () => {
+    await using collector = otlpReceiver();
+    await using upstream = fakeOpenAI();
+    await using gw = startGateway({ OPENAI_BASE_URL: upstream.url, CHATGATE_OTLP_ENDPOINT: collector.url });
+    upstream.reply({ kind: "stream", cutAfterEvents: 2 });
+    const record = nextRecord(gw);
+    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, { model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: PROMPT }] }));
+    expect(read.data.at(-1)).toContain('"error"');
+    await exported(gw, record);
+    const [request] = byKind(collector.spans, SERVER);
+    const [attempt] = byKind(collector.spans, CLIENT);
+    expect(request!.attributes).toMatchObject({ "chatgate.outcome": "truncated", "http.response.status_code": 200, "error.type": expect.any(String) });
+    expect([request!.statusCode, attempt!.statusCode]).toEqual([STATUS_ERROR, STATUS_ERROR]);
+    expect(attempt!.endMs).toBe(request!.endMs);
+  });
+
+  test("a resumed stream's continuation is an attempt span of its own, and its upstream call carries that span's id", async () => {
+    await using collector = otlpReceiver();
+    await using a = fakeOpenAI();
+    await using b = fakeOpenAI();
+    const prefill = (provider: ProviderDoc): ResumeProvider => ({ ...provider, continuation: "prefill" });
+    await using gw = startRouted(
+      {
+        providers: [prefill(openaiAt("a", a)), prefill(openaiAt("b", b))],
+        models: { smart: { targets: [{ provider: "a", model: MODEL_A }, { provider: "b", model: MODEL_B }], resume: true } },
+      } as ConfigDoc,
+      {},
+      { CHATGATE_OTLP_ENDPOINT: collector.url },
+    );
+    a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 40 });
+    b.reply({ kind: "answer", answer: ANSWER, style: "prefill" });
+    const record = nextRecord(gw);
+    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, { model: SMART, stream: true, stream_options: { include_usage: true }, messages: QUESTION }, { traceparent: TRACEPARENT }));
+    expect(read.data.at(-1)).toBe("[DONE]");
+    await exported(gw, record);
+    const [request] = byKind(collector.spans, SERVER);
+    const attempts = byKind(collector.spans, CLIENT);
+    expect(request!.attributes).toMatchObject({ "chatgate.resumed": true, "chatgate.attempts": 2, "chatgate.outcome": "ok" });
+    expect(attempts.map((s) => [s.attributes["chatgate.provider"], s.attributes["chatgate.attempt.reason"] !== "ok" && s.attributes["chatgate.attempt.reason"] !== "resumed"]).sort()).toEqual([["a", true], ["b", false]]);
+    expect(attempts.every((s) => s.parentSpanId === request!.spanId)).toBe(true);
+    const idOf = (provider: string) => attempts.find((s) => s.attributes["chatgate.provider"] === provider)!.spanId;
+    expect([parts(a.calls[0]!.headers.traceparent).spanId, parts(b.calls[0]!.headers.traceparent).spanId]).toEqual([idOf("a"), idOf("b")]);
   });
 
   test("an Anthropic target's attempt says gen_ai.system anthropic, and its upstream gets the traceparent", async () => {

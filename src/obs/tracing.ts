@@ -99,17 +99,23 @@ export function startTracing(options: TracingOptions): Tracing {
     if (!span.isRecording()) return;
     if (r.outcome === "error" || r.outcome === "truncated") span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorCode ?? r.outcome });
     const under = trace.setSpan(parent, span);
-    for (const attempt of r.attempts) attemptSpan(attempt, under, startedAt);
-    span.end(startedAt + r.durationMs);
+    const endedAt = startedAt + r.durationMs;
+    r.attempts.forEach((attempt, i) => {
+      // An attempt's duration runs to its answer's start; the stream that answered goes on to the end.
+      const streamed = r.stream && i === r.attempts.length - 1 && succeeded(attempt);
+      attemptSpan(attempt, under, startedAt, streamed ? r : undefined);
+    });
+    span.end(endedAt);
   }
 
-  function attemptSpan(a: Attempt, under: Context, fallbackStart: number): void {
+  function attemptSpan(a: Attempt, under: Context, fallbackStart: number, streamOf: FinishRecord | undefined): void {
     ids.spanId = a.spanId;
     const startedAt = a.startedAt ?? fallbackStart;
     const span = tracer.startSpan(`chat ${a.model}`, { kind: SpanKind.CLIENT, startTime: startedAt, attributes: attemptAttributes(a, options.provider) }, under);
     ids.clear();
     if (!succeeded(a)) span.setStatus({ code: SpanStatusCode.ERROR, message: a.reason });
-    span.end(startedAt + a.durationMs);
+    else if (streamOf?.outcome === "truncated") span.setStatus({ code: SpanStatusCode.ERROR, message: streamOf.errorCode ?? "truncated" });
+    span.end(streamOf === undefined ? startedAt + a.durationMs : (streamOf.startedAt ?? fallbackStart) + streamOf.durationMs);
   }
 
   return { record, flush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
