@@ -243,9 +243,20 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
     expect((await post(`${gw.baseURL}/chat/completions`, { model: "mock", messages: [{ role: "user", content: PROMPT }] }, { authorization: "Bearer sk-wrong" })).status).toBe(401);
     await exported(gw, record);
     expect(collector.spans).toHaveLength(1);
-    expect(collector.spans[0]).toMatchObject({ kind: SERVER, name: "POST /v1/chat/completions", statusCode: STATUS_ERROR });
+    expect(collector.spans[0]).toMatchObject({ kind: SERVER, name: "/v1/chat/completions", statusCode: STATUS_ERROR });
     expect(collector.spans[0]!.attributes).toMatchObject({ "http.response.status_code": 401, "chatgate.outcome": "error" });
     expect(collector.bodies.join("")).not.toContain("sk-wrong");
+  });
+
+  test("a model nothing serves is not made a span name, and the name the client sent is cut to 256 characters", async () => {
+    await using collector = otlpReceiver();
+    await using p = pair({ a: { models: [MODEL_A] }, b: { models: [MODEL_B] }, env: { CHATGATE_OTLP_ENDPOINT: collector.url } });
+    const record = nextRecord(p.gw);
+    expect((await post(`${p.gw.baseURL}/chat/completions`, { model: "m".repeat(5_000), messages: [{ role: "user", content: "hi" }] })).status).toBe(404);
+    await exported(p.gw, record);
+    expect(collector.spans).toHaveLength(1);
+    expect(collector.spans[0]).toMatchObject({ name: "chat", statusCode: STATUS_ERROR });
+    expect(collector.spans[0]!.attributes).toMatchObject({ "http.response.status_code": 404, "gen_ai.request.model": "m".repeat(256), "error.type": "model_not_found", "chatgate.attempts": 0 });
   });
 
   test("a collector that refuses exports never affects requests, and is told once, not per export", async () => {
@@ -263,7 +274,27 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
   });
 });
 
+/** How many OpenTelemetry modules a fresh process has loaded once an app on `env` is built (and its tracing ready). */
+async function openTelemetryModulesLoaded(env: Record<string, string>): Promise<number> {
+  const script = `
+    const { createApp } = await import(${JSON.stringify(`${import.meta.dir}/../src/app.ts`)});
+    const { parseConfig } = await import(${JSON.stringify(`${import.meta.dir}/../src/config.ts`)});
+    const app = createApp(parseConfig(${JSON.stringify({ CHATGATE_MOCK: "1", CHATGATE_LEDGER: "0", ...env })}));
+    await app.tracing?.flush();
+    console.log(Object.keys(require.cache).filter((path) => path.includes("@opentelemetry")).length);
+    process.exit(0);`;
+  const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "inherit" });
+  const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  expect(code).toBe(0);
+  return Number(out.trim());
+}
+
 describe("with tracing off", () => {
+  test("no OpenTelemetry module is loaded, where tracing on loads them", async () => {
+    expect(await openTelemetryModulesLoaded({})).toBe(0);
+    expect(await openTelemetryModulesLoaded({ CHATGATE_OTLP_ENDPOINT: "http://127.0.0.1:9" })).toBeGreaterThan(0);
+  });
+
   test("nothing is traced: no tracer, and a caller's traceparent is not passed upstream", async () => {
     await using upstream = fakeOpenAI();
     await using gw = startGateway({ OPENAI_BASE_URL: upstream.url });

@@ -17,6 +17,7 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import type { Attempt, FinishRecord } from "../gateway/finish.ts";
 import { VERSION } from "../version.ts";
+import { routeLabel } from "./metrics-labels.ts";
 import { randomId, type RequestTrace } from "./trace-context.ts";
 
 // The GenAI attributes are still "incubating" in the semantic conventions; the package asks that
@@ -49,6 +50,9 @@ export interface Tracing {
   flush(): Promise<void>;
   shutdown(): Promise<void>;
 }
+
+/** The longest attribute value exported. */
+const MAX_ATTRIBUTE_LENGTH = 256;
 
 /** How often at most an export failure is told. */
 const WARN_EVERY_MS = 60_000;
@@ -86,6 +90,8 @@ export function startTracing(options: TracingOptions): Tracing {
     // The caller's sampling decision stands; a request that starts its own trace is always sampled.
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [new BatchSpanProcessor(exporter)],
+    // A model name is whatever a client sent: no attribute carries more than this many characters.
+    spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_LENGTH },
   });
   const tracer = provider.getTracer("chatgate", VERSION);
 
@@ -94,7 +100,7 @@ export function startTracing(options: TracingOptions): Tracing {
     const parent = parentContext(r.trace);
     ids.traceId = r.trace?.traceId;
     ids.spanId = r.trace?.spanId;
-    const span = tracer.startSpan(r.model === null ? `POST ${r.route}` : `chat ${r.model}`, { kind: SpanKind.SERVER, startTime: startedAt, attributes: requestAttributes(r, options.provider) }, parent);
+    const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: startedAt, attributes: requestAttributes(r, options.provider) }, parent);
     ids.clear();
     if (!span.isRecording()) return;
     if (r.outcome === "error" || r.outcome === "truncated") span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorCode ?? r.outcome });
@@ -121,6 +127,16 @@ export function startTracing(options: TracingOptions): Tracing {
   return { record, flush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
 }
 
+/**
+ * `chat <model>` (the GenAI conventions' name) for a request that reached a target; `chat` for one
+ * that did not (its model may be any string a client sent); the route for one refused before its
+ * body was read. Span names stay few, as backends group by them.
+ */
+function spanName(r: FinishRecord): string {
+  if (r.model === null) return routeLabel(r.route);
+  return r.provider === null ? "chat" : `chat ${r.model}`;
+}
+
 /** The context a request span starts in: under the caller's span when it sent one, else a new trace. */
 function parentContext(t: RequestTrace | undefined): Context {
   const parent = t?.parent;
@@ -137,9 +153,7 @@ const succeeded = (a: Attempt): boolean => a.reason === "ok" || a.reason === "re
 /** What the request span says: who, what, how it ended, how many tokens. Never a prompt or a completion. */
 function requestAttributes(r: FinishRecord, provider: ProviderInfo): Attributes {
   const attributes: Attributes = {
-    [GEN_AI_OPERATION_NAME]: "chat",
-    [ATTR_HTTP_REQUEST_METHOD]: "POST",
-    [ATTR_HTTP_ROUTE]: r.route,
+    [ATTR_HTTP_ROUTE]: routeLabel(r.route),
     [ATTR_HTTP_RESPONSE_STATUS_CODE]: r.status,
     "chatgate.outcome": r.outcome,
     "chatgate.stream": r.stream,
@@ -148,7 +162,12 @@ function requestAttributes(r: FinishRecord, provider: ProviderInfo): Attributes 
   };
   if (r.requestId !== null) attributes["chatgate.request_id"] = r.requestId;
   if (r.keyId !== null) attributes["chatgate.key_id"] = r.keyId;
-  if (r.model !== null) attributes[GEN_AI_REQUEST_MODEL] = r.model;
+  if (r.model !== null) {
+    // A chat route's request: its body was read.
+    attributes[GEN_AI_OPERATION_NAME] = "chat";
+    attributes[ATTR_HTTP_REQUEST_METHOD] = "POST";
+    attributes[GEN_AI_REQUEST_MODEL] = r.model;
+  }
   if (r.upstreamModel !== null) attributes[GEN_AI_RESPONSE_MODEL] = r.upstreamModel;
   if (r.provider !== null) {
     attributes["chatgate.provider"] = r.provider;
