@@ -37,8 +37,7 @@ export class Run implements CallTracker {
   cache: CacheStatus = "skip";
   /** Who produced the stored answer of a cache hit. */
   private cachedFrom: Producer | undefined;
-  /** Epoch ms when the gateway took the request. */
-  readonly startedAt: number;
+  private readonly startedAt: number;
   private ttfbMs: number | undefined;
   private ended = false;
   /** The upstream call in flight, registered by the provider so a shutdown can stop it. */
