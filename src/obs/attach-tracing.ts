@@ -26,17 +26,43 @@ export interface AttachedTracing {
   shutdown(ms: number): Promise<void>;
 }
 
-/** Subscribes to the finish records and starts loading the exporter. Call it only when tracing is on. */
+/**
+ * Subscribes to the finish records and starts loading the exporter. Call it only when tracing is
+ * on. A record is only queued when it arrives (a JSON answer's record is written before the answer
+ * goes out); its spans are built on a later turn of the event loop, in one batch per turn.
+ */
 export function attachTracing(options: AttachTracingOptions): AttachedTracing {
-  const early: FinishRecord[] = [];
+  let pending: FinishRecord[] = [];
+  let scheduled = false;
   let tracing: Tracing | undefined;
+  let failed = false;
+  const drain = () => {
+    scheduled = false;
+    if (tracing === undefined) return;
+    const records = pending;
+    pending = [];
+    for (const record of records) {
+      try {
+        tracing.record(record);
+      } catch (err) {
+        // Off the request path, a throw would end the process: a bug here must cost spans, nothing more.
+        if (!failed) attached.warn(`tracing: a span could not be built (${err instanceof Error ? err.message : String(err)}); such spans are dropped`);
+        failed = true;
+      }
+    }
+  };
   const attached: AttachedTracing = {
     warn: (message) => console.error(`chatgate: ${message}`),
-    flush: async () => (await ready)?.flush().catch(() => {}),
+    flush: async () => {
+      const loaded = await ready;
+      drain();
+      await loaded?.flush().catch(() => {});
+    },
     shutdown: async (ms) => {
       stop();
       const loaded = await ready;
       if (loaded === undefined) return;
+      drain();
       let timer: Timer | undefined;
       const late = new Promise<boolean>((resolve) => void (timer = setTimeout(() => resolve(true), ms)));
       const timedOut = await Promise.race([loaded.shutdown().then(() => false, () => false), late]);
@@ -45,18 +71,21 @@ export function attachTracing(options: AttachTracingOptions): AttachedTracing {
     },
   };
   const stop = options.finishes.subscribe((record) => {
-    if (tracing === undefined) early.push(record);
-    else tracing.record(record);
+    pending.push(record);
+    if (scheduled || tracing === undefined) return;
+    scheduled = true;
+    setImmediate(drain);
   });
   const ready = import("./tracing.ts").then(
     ({ startTracing }) => {
       tracing = startTracing({ url: options.url, headers: options.headers, provider: options.provider, warn: (message) => attached.warn(message) });
-      for (const record of early.splice(0)) tracing.record(record);
+      // What ended while the modules loaded.
+      drain();
       return tracing;
     },
     (err: unknown) => {
       stop();
-      early.length = 0;
+      pending = [];
       attached.warn(`tracing is off: its modules failed to load: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
     },
