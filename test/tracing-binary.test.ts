@@ -70,6 +70,8 @@ describe("the binary with CHATGATE_OTLP_ENDPOINT", () => {
       const streamAttempt = spans.find((s) => s.kind === CLIENT && s.traceId === second!.traceId);
       expect(streamAttempt).toMatchObject({ parentSpanId: second!.spanId, spanId: spanIdSent(a, 1) });
 
+      // The request's log line names its trace and span.
+      expect(gw.logs().find((l) => l.msg === "request" && l.req_id === "bin-req-1")).toMatchObject({ trace_id: TRACE_ID, span_id: first!.spanId });
       expect(collector.headers.every((h) => h.authorization === "Bearer bin-token")).toBe(true);
       for (const body of collector.bodies) expect(body).not.toContain(PROMPT);
       // The collector's credentials are never printed.
