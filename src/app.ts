@@ -23,7 +23,7 @@ import { requestIds } from "./http/request-id.ts";
 import { simpleChatRoutes } from "./http/simple-chat.ts";
 import { attachTracing } from "./obs/attach-tracing.ts";
 import { Metrics } from "./obs/metrics.ts";
-import { beginTrace } from "./obs/trace-context.ts";
+import { traceStarter } from "./obs/trace-context.ts";
 import { Stats } from "./obs/stats.ts";
 import { createProviders } from "./providers/registry.ts";
 import { AuthFailures } from "./auth/failures.ts";
@@ -75,8 +75,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const ledger = config.ledger ? attachLedger({ finishes: gateway.finishes, config: () => running, now }) : undefined;
   // Tracing: a span per finish record, exported off the request path. Off: nothing loaded, no listener.
   const tracing = config.otlpEndpoint === undefined ? undefined
-    : attachTracing({ finishes: gateway.finishes, url: config.otlpEndpoint, headers: config.otlpHeaders, provider: (id) => gateway.router.providers.get(id) });
-  if (tracing !== undefined) gateway.traces = beginTrace;
+    : attachTracing({ finishes: gateway.finishes, url: config.otlpEndpoint, headers: config.otlpHeaders, sample: config.otlpSample, provider: (id) => gateway.router.providers.get(id) });
+  if (tracing !== undefined) gateway.traces = traceStarter(config.otlpSample, overrides.random);
   const rules = new Live(start.guard);
   let lastReload: ReloadState | undefined;
 

@@ -236,6 +236,26 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
     }
   });
 
+  test("CHATGATE_OTLP_SAMPLE=0 exports no trace that starts here, and says so upstream, but a caller's sampled trace still is", async () => {
+    await using collector = otlpReceiver();
+    await using upstream = fakeOpenAI();
+    await using gw = startGateway({ OPENAI_BASE_URL: upstream.url, CHATGATE_API_KEYS: "sk-good-key-1234", CHATGATE_OTLP_ENDPOINT: collector.url, CHATGATE_OTLP_SAMPLE: "0" });
+    const body = { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] };
+    const key = { authorization: "Bearer sk-good-key-1234" };
+    let record = nextRecord(gw);
+    expect((await post(`${gw.baseURL}/chat/completions`, body, key)).status).toBe(200);
+    await record;
+    expect(parts(upstream.calls[0]!.headers.traceparent).flags).toBe("00");
+    record = nextRecord(gw);
+    expect((await post(`${gw.baseURL}/chat/completions`, body, { authorization: "Bearer sk-wrong" })).status).toBe(401);
+    await record;
+    record = nextRecord(gw);
+    expect((await post(`${gw.baseURL}/chat/completions`, body, { ...key, traceparent: TRACEPARENT })).status).toBe(200);
+    await exported(gw, record);
+    expect(parts(upstream.calls[1]!.headers.traceparent)).toMatchObject({ traceId: TRACE_ID, flags: "01" });
+    expect(collector.spans.map((s) => [s.kind, s.traceId]).sort()).toEqual([[SERVER, TRACE_ID], [CLIENT, TRACE_ID]]);
+  });
+
   test("a request refused before the gateway (a bad key) still gets a span with its status", async () => {
     await using collector = otlpReceiver();
     await using gw = startGateway({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: "sk-good-key-1234", CHATGATE_OTLP_ENDPOINT: collector.url });

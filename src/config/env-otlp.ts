@@ -54,3 +54,12 @@ export function otlpHeaders(value: string | undefined): Record<string, string> {
   }
   return headers;
 }
+
+/** CHATGATE_OTLP_SAMPLE: a number from 0 to 1 (`0.1`: one new trace in ten); unset or empty: `fallback`. */
+export function otlpSample(value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const text = value.trim();
+  const ratio = /^(0|1|0?\.\d+|1\.0*)$/.test(text) ? Number(text) : Number.NaN;
+  if (!(ratio >= 0 && ratio <= 1)) throw new ConfigError("CHATGATE_OTLP_SAMPLE", `expected a number from 0 to 1 (0.1: one new trace in ten), got "${text}"`);
+  return ratio;
+}

@@ -6,7 +6,7 @@ import type { CachedAnswer } from "../cache/stored-answer.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
 import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
-import type { RequestTrace } from "../obs/trace-context.ts";
+import type { BeginTrace } from "../obs/trace-context.ts";
 import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
@@ -97,7 +97,7 @@ export class Gateway {
    * Begins a request's trace from its `traceparent` and `tracestate` headers (src/obs/trace-context.ts)
    * while tracing is on (CHATGATE_OTLP_ENDPOINT); undefined: off, and nothing of it runs.
    */
-  traces: ((traceparent: string | null, tracestate: string | null) => RequestTrace) | undefined;
+  traces: BeginTrace | undefined;
 
   /**
    * The router and request timeout swap on a config reload: each request reads `router` once as it

@@ -10,6 +10,8 @@ export interface AttachTracingOptions {
   url: string;
   /** Sent with every export; never logged. */
   headers: Record<string, string>;
+  /** The share of new traces exported (CHATGATE_OTLP_SAMPLE). */
+  sample: number;
   provider: ProviderInfo;
 }
 
@@ -78,7 +80,7 @@ export function attachTracing(options: AttachTracingOptions): AttachedTracing {
   });
   const ready = import("./tracing.ts").then(
     ({ startTracing }) => {
-      tracing = startTracing({ url: options.url, headers: options.headers, provider: options.provider, warn: (message) => attached.warn(message) });
+      tracing = startTracing({ url: options.url, headers: options.headers, sample: options.sample, provider: options.provider, warn: (message) => attached.warn(message) });
       // What ended while the modules loaded.
       drain();
       return tracing;

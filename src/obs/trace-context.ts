@@ -51,17 +51,18 @@ export class RequestTrace {
   /** The span id of the attempt in progress; undefined before the first. */
   private current: string | undefined;
 
+  /** Exported, and sent upstream as sampled: the caller's decision when it sent one, else ours. */
+  readonly sampled: boolean;
+
   constructor(
     readonly parent: RemoteParent | undefined,
     /** The caller's `tracestate`, passed upstream and onto the spans as it came. */
     readonly state: string | undefined,
+    /** Whether a trace that starts here is sampled; a caller's own decision always wins. */
+    sampleNew = true,
   ) {
     this.traceId = parent?.traceId ?? randomId(16);
-  }
-
-  /** Sampled: the caller's decision when it sent one, else always. */
-  get sampled(): boolean {
-    return this.parent?.sampled ?? true;
+    this.sampled = parent?.sampled ?? sampleNew;
   }
 
   /** Starts an attempt: returns its span id, which its upstream call sends as the parent id. */
@@ -76,9 +77,17 @@ export class RequestTrace {
   }
 }
 
-/** The trace of a request with these headers: continuing the caller's when its `traceparent` is valid. */
-export function beginTrace(traceparent: string | null, tracestate: string | null): RequestTrace {
-  const parent = parseTraceparent(traceparent);
-  const state = parent !== undefined && tracestate !== null && tracestate.length <= MAX_TRACESTATE ? tracestate : undefined;
-  return new RequestTrace(parent, state);
+/** Begins the trace of a request from its `traceparent` and `tracestate` headers. */
+export type BeginTrace = (traceparent: string | null, tracestate: string | null) => RequestTrace;
+
+/**
+ * What begins each request's trace: continuing the caller's when its `traceparent` is valid, else a
+ * new one, sampled with probability `ratio` (CHATGATE_OTLP_SAMPLE).
+ */
+export function traceStarter(ratio: number, random: () => number = Math.random): BeginTrace {
+  return (traceparent, tracestate) => {
+    const parent = parseTraceparent(traceparent);
+    const state = parent !== undefined && tracestate !== null && tracestate.length <= MAX_TRACESTATE ? tracestate : undefined;
+    return new RequestTrace(parent, state, parent === undefined && (ratio >= 1 || random() < ratio));
+  };
 }

@@ -4,7 +4,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, createTraceState, trace, type Attributes, type Context } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, type IdGenerator, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -38,6 +38,8 @@ export interface TracingOptions {
   /** Sent with every export (CHATGATE_OTLP_HEADERS); never logged. */
   headers: Record<string, string>;
   provider: ProviderInfo;
+  /** The share of new traces exported (CHATGATE_OTLP_SAMPLE): the one of a request refused before it had a trace too. */
+  sample: number;
   /** Told when an export fails: at most one line a minute. */
   warn: (message: string) => void;
   /** The clock of the warnings' throttle. Default: Date.now. */
@@ -87,8 +89,8 @@ export function startTracing(options: TracingOptions): Tracing {
   const provider = new BasicTracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: "chatgate", [ATTR_SERVICE_VERSION]: VERSION })),
     idGenerator: ids,
-    // The caller's sampling decision stands; a request that starts its own trace is always sampled.
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    // Every span that gets here is sampled: `record` leaves out the rest, as their trace decided.
+    sampler: new AlwaysOnSampler(),
     spanProcessors: [new BatchSpanProcessor(exporter)],
     // A model name is whatever a client sent: no attribute carries more than this many characters.
     spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_LENGTH },
@@ -96,13 +98,14 @@ export function startTracing(options: TracingOptions): Tracing {
   const tracer = provider.getTracer("chatgate", VERSION);
 
   function record(r: FinishRecord): void {
+    // Sampled or not was decided as the request began, and told upstream.
+    if (r.trace === undefined ? options.sample < 1 && Math.random() >= options.sample : !r.trace.sampled) return;
     const startedAt = r.startedAt ?? Date.now() - r.durationMs;
     const parent = parentContext(r.trace);
     ids.traceId = r.trace?.traceId;
     ids.spanId = r.trace?.spanId;
     const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: startedAt, attributes: requestAttributes(r, options.provider) }, parent);
     ids.clear();
-    if (!span.isRecording()) return;
     if (r.outcome === "error" || r.outcome === "truncated") span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorCode ?? r.outcome });
     const under = trace.setSpan(parent, span);
     const endedAt = startedAt + r.durationMs;

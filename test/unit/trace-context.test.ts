@@ -1,10 +1,11 @@
 // W3C Trace Context as chatgate reads and writes it, and the tracing variables' readers.
 import { describe, expect, test } from "bun:test";
 import { ConfigError, parseConfig } from "../../src/config.ts";
-import { beginTrace, parseTraceparent } from "../../src/obs/trace-context.ts";
+import { parseTraceparent, traceStarter } from "../../src/obs/trace-context.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
+const beginTrace = traceStarter(1);
 
 describe("parseTraceparent", () => {
   test("takes version 00 with non-zero ids, and reads the sampled flag from bit 0", () => {
@@ -59,9 +60,20 @@ describe("a request's trace", () => {
     trace.attempt();
     expect(trace.traceparent()).toEndWith("-00");
   });
+
+  test("samples new traces at CHATGATE_OTLP_SAMPLE's ratio, and never overrides a caller's decision", () => {
+    const quarter = (draw: number) => traceStarter(0.25, () => draw);
+    expect(quarter(0.2)(null, null).sampled).toBe(true);
+    const dropped = quarter(0.3)(null, null);
+    expect(dropped.sampled).toBe(false);
+    expect(dropped.traceparent()).toEndWith("-00");
+    expect(quarter(0.3)(`00-${TRACE}-${SPAN}-01`, null).sampled).toBe(true);
+    expect(traceStarter(1, () => 0.99)(`00-${TRACE}-${SPAN}-00`, null).sampled).toBe(false);
+    expect(traceStarter(0)(null, null).sampled).toBe(false);
+  });
 });
 
-describe("CHATGATE_OTLP_ENDPOINT and CHATGATE_OTLP_HEADERS", () => {
+describe("CHATGATE_OTLP_ENDPOINT, CHATGATE_OTLP_HEADERS and CHATGATE_OTLP_SAMPLE", () => {
   const config = (env: Record<string, string>) => parseConfig({ CHATGATE_MOCK: "1", ...env });
   const refusal = (env: Record<string, string>): string => {
     try {
@@ -87,6 +99,14 @@ describe("CHATGATE_OTLP_ENDPOINT and CHATGATE_OTLP_HEADERS", () => {
     const message = refusal({ CHATGATE_OTLP_ENDPOINT: "http://user:hunter2@collector:4318" });
     expect(message).toContain("CHATGATE_OTLP_HEADERS");
     expect(message).not.toContain("hunter2");
+  });
+
+  test("the sample ratio is a number from 0 to 1, 1 unless set", () => {
+    expect(config({}).otlpSample).toBe(1);
+    expect(config({ CHATGATE_OTLP_SAMPLE: "0.1" }).otlpSample).toBe(0.1);
+    expect(config({ CHATGATE_OTLP_SAMPLE: "0" }).otlpSample).toBe(0);
+    expect(config({ CHATGATE_OTLP_SAMPLE: ".5" }).otlpSample).toBe(0.5);
+    for (const bad of ["1.5", "-0.1", "10%", "half", "1e-1"]) expect(refusal({ CHATGATE_OTLP_SAMPLE: bad })).toContain("CHATGATE_OTLP_SAMPLE");
   });
 
   test("headers are name=value pairs, values percent-decoded; a bad entry is named by position, never by value", () => {
