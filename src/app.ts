@@ -24,7 +24,9 @@ import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
 import { opsRoutes, publicRoutes } from "./http/ops.ts";
 import { requestIds } from "./http/request-id.ts";
 import { simpleChatRoutes } from "./http/simple-chat.ts";
+import { attachTracing } from "./obs/attach-tracing.ts";
 import { Metrics } from "./obs/metrics.ts";
+import { traceStarter } from "./obs/trace-context.ts";
 import { Stats } from "./obs/stats.ts";
 import { createProviders } from "./providers/registry.ts";
 import { AuthFailures } from "./auth/failures.ts";
@@ -74,6 +76,10 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   cooldowns.add(metrics.countCooldown);
   // The usage ledger: a row per finish record, written off the request path. Off: not opened, no listener.
   const ledger = config.ledger ? attachLedger({ finishes: gateway.finishes, config: () => running, now }) : undefined;
+  // Tracing: a span per finish record, exported off the request path. Off: nothing loaded, no listener.
+  const tracing = config.otlpEndpoint === undefined ? undefined
+    : attachTracing({ finishes: gateway.finishes, url: config.otlpEndpoint, headers: config.otlpHeaders, sample: config.otlpSample, provider: (id) => gateway.router.providers.get(id) });
+  if (tracing !== undefined) gateway.traces = traceStarter(config.otlpSample, overrides.random);
   const rules = new Live(start.guard);
   let lastReload: ReloadState | undefined;
   // Webhook channels: built once a config has hooks (at start or by a reload); without any, nothing of them runs.
@@ -161,7 +167,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     }
   }
   // The router is `gateway.router`: the current one, which a reload replaces.
-  return { app, stats, gateway, reload, rejected, current, cooldowns, ledger, seedSpend: seed, redis: redis?.connection };
+  return { app, stats, gateway, reload, rejected, current, cooldowns, ledger, seedSpend: seed, redis: redis?.connection, tracing };
 }
 
 /** What a reload keeps from the running generation: objects whose settings are the same. */

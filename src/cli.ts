@@ -62,6 +62,10 @@ Environment (wins over the config file):
                                    prefix, vllm or none (default none)
   CHATGATE_CORS_ORIGINS            browser origins allowed to call the gateway, comma-separated
                                    (https://app.example.com), or * for any (default: CORS off)
+  CHATGATE_OTLP_ENDPOINT           OTLP/HTTP collector (http://collector:4318): exports a trace
+                                   per request (default: tracing off)
+  CHATGATE_OTLP_HEADERS            name=value,… sent with each export (a collector's credentials)
+  CHATGATE_OTLP_SAMPLE             share of new traces exported, 0 to 1 (default 1)
   CHATGATE_DATA_DIR                where the usage ledger is kept (default $STATE_DIRECTORY under
                                    systemd, else $XDG_DATA_HOME/chatgate or ~/.local/share/chatgate)
   CHATGATE_LEDGER                  0: keep no usage ledger (default on)

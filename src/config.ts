@@ -16,6 +16,7 @@ import { LOG_LEVELS } from "./obs/log-levels.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from "./cache/memory-store.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { adminKeys, parseKeys } from "./config/env-keys.ts";
+import { otlpEndpoint, otlpHeaders, otlpSample } from "./config/env-otlp.ts";
 import { baseUrl, continuation, duration, flag, integer, nonEmpty, oneOf, redisUrl } from "./config/env-values.ts";
 
 export { ConfigError, parseKeys };
@@ -100,6 +101,12 @@ export const Config = Type.Object({
   ledger: Type.Boolean(),
   /** SHA-256 digests of CHATGATE_ADMIN_KEY (env only): the keys GET /v1/usage takes; empty: the report is off. */
   adminKeyDigests: Type.Array(Type.Uint8Array()),
+  /** CHATGATE_OTLP_ENDPOINT, as the URL spans are POSTed to (ending in `/v1/traces`); unset: tracing off, nothing loaded. */
+  otlpEndpoint: Type.Optional(Type.String()),
+  /** CHATGATE_OTLP_HEADERS: headers sent with every export (a collector's credentials: never logged or shown). */
+  otlpHeaders: Type.Record(Type.String(), Type.String()),
+  /** CHATGATE_OTLP_SAMPLE: the share of new traces exported, 0 to 1; a caller's sampled flag always wins. */
+  otlpSample: Type.Number({ minimum: 0, maximum: 1, default: 1 }),
   /** How long the ledger keeps a request's row: the file's `retention`, or CHATGATE_RETENTION_DAYS. */
   retentionMs: Type.Integer({ minimum: 1 }),
   // From here on: the config file (src/config/), whose schema holds these defaults.
@@ -199,6 +206,9 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     dataDir: resolveDataDir(env, env.HOME?.trim() || homedir(), flags.dataDir),
     ledger: ledgerEnabled(env),
     adminKeyDigests: adminKeys(env.CHATGATE_ADMIN_KEY, keys),
+    otlpEndpoint: otlpEndpoint(env.CHATGATE_OTLP_ENDPOINT),
+    otlpHeaders: otlpHeaders(env.CHATGATE_OTLP_HEADERS),
+    otlpSample: otlpSample(env.CHATGATE_OTLP_SAMPLE, Config.properties.otlpSample.default),
   };
   const routing = inFile(configPath, () => resolveRouting(doc, core, configPath));
   inFile(configPath, () => checkKeyModels(doc.keys, routing));

@@ -165,6 +165,8 @@ export const Status = Type.Object({
     errors_4xx: Type.Integer(),
     errors_5xx: Type.Integer(),
   }),
+  /** Whether spans are exported (CHATGATE_OTLP_ENDPOINT); where to, and with which headers, is never shown. */
+  tracing: Type.Optional(Type.Boolean()),
   /** The last config reload (SIGHUP), once there has been one: when, and why it was rejected if it was. */
   reload: Type.Optional(Type.Object({ at: Type.String(), ok: Type.Boolean(), error: Type.Union([Type.String(), Type.Null()]) })),
   /** The webhook channels (`hooks:`), once a config has had any: name, model and senders with a live conversation. */

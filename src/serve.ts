@@ -76,7 +76,7 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 // One reload at a time, in the order the signals came; never during a drain.
 process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
-const { app, stats, gateway, reload, rejected, current, cooldowns, ledger, redis } = createOrExit();
+const { app, stats, gateway, reload, rejected, current, cooldowns, ledger, redis, tracing } = createOrExit();
 // The logger loads once the port is open (pino and its modules cost start-up time); what ends
 // before then is held and logged as soon as it is ready.
 const early: FinishRecord[] = [];
@@ -98,6 +98,7 @@ holdEarly();
 for (const record of early.splice(0)) logRequest(record);
 cooldowns.add(cooldownLog(log));
 if (ledger) ledger.warn = (line) => log.warn(line);
+if (tracing) tracing.warn = (line) => log.warn(line);
 if (redis) {
   redis.warn = (line) => log.warn(line);
   redis.open();
@@ -131,6 +132,8 @@ setTimeout(() => void probeProviders(gateway.router.all, config, (line) => (line
 
 /** After the drain time runs out and requests in flight are told why, how long their answers have to go out. */
 const FLUSH_MS = 1_000;
+/** How long the spans still pending may take to reach the collector at shutdown: an unreachable one must not hold the exit long. */
+const TRACE_FLUSH_MS = 3_000;
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
@@ -163,6 +166,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   }
   // Every request has ended, and with it its finish record: the ledger's last rows go to disk.
   ledger?.close();
+  // And so have their spans: what the batch still holds goes to the collector, within a bound.
+  await tracing?.shutdown(TRACE_FLUSH_MS);
   process.exit(0);
 }
 

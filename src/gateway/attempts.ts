@@ -1,5 +1,6 @@
 import { ClientClosedError, GatewayError, ShuttingDownError, toGatewayError } from "../errors.ts";
 import { classify, countsAgainstTarget, drawWeighted } from "../policy.ts";
+import type { RequestTrace } from "../obs/trace-context.ts";
 import type { Provider } from "../providers/provider.ts";
 import type { Attempt } from "./finish.ts";
 import type { TargetHealth } from "./health.ts";
@@ -24,6 +25,8 @@ export interface Chain {
   /** Epoch ms by which the whole chain, waits included, must be over. */
   deadlineAt: number;
   attempts: Attempt[];
+  /** The request's trace while tracing is on: each attempt gets its span id from it. */
+  trace?: RequestTrace;
 }
 
 /** The targets in the order they are tried: weighted routes draw the first, the rest follow in order. */
@@ -51,15 +54,16 @@ export async function firstSuccess<T>(route: Route, chain: Chain, deps: AttemptD
       if (deps.health.take(target) === "no") break;
       tried++;
       const started = deps.now();
+      const spanId = chain.trace?.attempt();
       try {
         const value = await call(provider, target);
         deps.health.succeeded(target);
-        chain.attempts.push({ provider: target.provider, model: target.model, status: 200, reason: "ok", durationMs: deps.now() - started });
+        chain.attempts.push({ provider: target.provider, model: target.model, status: 200, reason: "ok", durationMs: deps.now() - started, startedAt: started, spanId });
         return { value, target };
       } catch (thrown) {
         const err = toGatewayError(thrown);
         const failure = { upstreamStatus: err.upstreamStatus, code: err.code, retryAfterMs: err.retryAfterMs };
-        chain.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started });
+        chain.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started, startedAt: started, spanId });
         // The caller's own 4xx still proves the target answers: it breaks a run of failures.
         if (countsAgainstTarget(failure)) deps.health.failed(target, `${err.upstreamStatus ?? err.status} ${err.code ?? err.type}`);
         else if (err instanceof ClientClosedError || err instanceof ShuttingDownError) deps.health.released(target);

@@ -1,4 +1,5 @@
 import type { CompletionUsage } from "openai/resources/completions";
+import type { RequestTrace } from "../obs/trace-context.ts";
 
 /** How a request ended, as a client would put it. */
 export type Outcome = "ok" | "error" | "client_abort" | "truncated";
@@ -12,6 +13,10 @@ export interface Attempt {
   /** `ok`, `resumed` (a continuation of a broken stream), or the error code (`upstream_timeout`, …). */
   reason: string;
   durationMs: number;
+  /** When it started (epoch ms, the gateway's clock). */
+  startedAt?: number;
+  /** Its span id, sent upstream in `traceparent`: only while tracing is on (src/obs/trace-context.ts). */
+  spanId?: string;
 }
 
 /**
@@ -46,6 +51,10 @@ export interface FinishRecord {
   /** Milliseconds from the start of the request to the first byte of its answer. */
   ttfbMs: number | undefined;
   durationMs: number;
+  /** When the gateway took the request (epoch ms); absent for one refused before it got there. */
+  startedAt?: number;
+  /** The request's trace ids, when tracing is on (CHATGATE_OTLP_ENDPOINT) and the request reached the gateway. */
+  trace?: RequestTrace;
   /** The error code of a failed request. */
   errorCode: string | null;
 }

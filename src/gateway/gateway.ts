@@ -6,6 +6,7 @@ import type { CachedAnswer } from "../cache/stored-answer.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
 import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
+import type { BeginTrace } from "../obs/trace-context.ts";
 import type { ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
@@ -98,6 +99,11 @@ export class Gateway {
    * runs. Swapped on a reload like the router; each request reads it once as it starts.
    */
   cache: ResponseCache | undefined;
+  /**
+   * Begins a request's trace from its `traceparent` and `tracestate` headers (src/obs/trace-context.ts)
+   * while tracing is on (CHATGATE_OTLP_ENDPOINT); undefined: off, and nothing of it runs.
+   */
+  traces: BeginTrace | undefined;
 
   /**
    * The router and request timeout swap on a config reload: each request reads `router` once as it
@@ -280,15 +286,15 @@ export class Gateway {
     for (const run of this.live) run.stop(new ShuttingDownError());
   }
 
-  private begin(api: ApiRoute, stream: boolean, call: { body: { model: string }; requestId?: string }, client: Client | null): Run {
-    const run = new Run(this.finishes, this.stats, this.now, api, stream, call.body.model, this.forget, call.requestId ?? null, client?.id ?? null);
+  private begin(api: ApiRoute, stream: boolean, call: { body: { model: string }; requestId?: string; trace?: ChatCall["trace"] }, client: Client | null): Run {
+    const run = new Run(this.finishes, this.stats, this.now, api, stream, call.body.model, this.forget, call.requestId ?? null, client?.id ?? null, call.trace);
     this.live.add(run);
     return run;
   }
 
   private chain(signal: AbortSignal, run: Run): Chain {
     run.deadlineAt = this.now() + this.timeoutMs;
-    return { signal, deadlineAt: run.deadlineAt, attempts: run.attempts };
+    return { signal, deadlineAt: run.deadlineAt, attempts: run.attempts, trace: run.trace };
   }
 
   /** What is left of the request's overall deadline, for the next attempt. */

@@ -60,7 +60,7 @@ export function continuationCall(call: ChatCall, text: string, style: Exclude<Co
     body.continue_final_message = true;
     body.add_generation_prompt = false;
   }
-  return { body: body as unknown as ChatCall["body"], raw: JSON.stringify(body), requestId: call.requestId };
+  return { body: body as unknown as ChatCall["body"], raw: JSON.stringify(body), requestId: call.requestId, trace: call.trace };
 }
 
 /** A continuation refused for its shape (the last message's role, prefill), not for passing trouble. */

@@ -168,6 +168,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const text = this.seam?.text ?? transcript.text;
     const call = continuationCall(scope.call, text, this.style(target)!);
     const started = deps.now();
+    const spanId = scope.run.trace?.attempt();
     const left = Math.max(1, scope.run.deadlineAt - started);
     let iterator: AsyncIterator<Uint8Array, void> | undefined;
     try {
@@ -175,7 +176,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
       iterator = events[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done) throw badGateway(`Provider '${provider.id}' ended its continuation before its first event.`, "upstream_stream_truncated");
-      scope.run.attempts.push({ provider: target.provider, model: target.model, status: 200, reason: "resumed", durationMs: deps.now() - started });
+      scope.run.attempts.push({ provider: target.provider, model: target.model, status: 200, reason: "resumed", durationMs: deps.now() - started, startedAt: started, spanId });
       deps.health.succeeded(target);
       this.resumes++;
       scope.run.resumed = true;
@@ -189,7 +190,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     } catch (thrown) {
       await iterator?.return?.().catch(() => {});
       const err = toGatewayError(thrown);
-      scope.run.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started });
+      scope.run.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started, startedAt: started, spanId });
       if (refusesContinuation(err)) {
         deps.unable.add(key(target));
         deps.health.released(target);

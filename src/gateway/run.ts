@@ -3,6 +3,7 @@ import type { CacheStatus, Producer } from "../cache/response-cache.ts";
 import { ClientClosedError, type GatewayError } from "../errors.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { CallTracker, Stoppable } from "../providers/provider.ts";
+import type { RequestTrace } from "../obs/trace-context.ts";
 import { Estimate } from "../usage/estimate.ts";
 import type { Attempt, FinishRecord, Finishes, Outcome } from "./finish.ts";
 
@@ -53,6 +54,8 @@ export class Run implements CallTracker {
     private readonly onEnd?: (run: Run) => void,
     readonly requestId: string | null = null,
     readonly keyId: string | null = null,
+    /** Its trace ids while tracing is on; undefined otherwise. */
+    readonly trace: RequestTrace | undefined = undefined,
   ) {
     this.startedAt = now();
     if (stream) {
@@ -110,8 +113,9 @@ export class Run implements CallTracker {
       requestId: this.requestId, keyId: this.keyId, route: this.route, stream: this.stream, model: this.model,
       provider: by?.provider ?? null, upstreamModel: by?.model ?? null, cached: this.cache === "hit", cache: this.cache,
       status, outcome, attempts: this.attempts, resumed: this.resumed, usage: found instanceof Estimate ? undefined : found,
-      ttfbMs: this.ttfbMs, durationMs: this.now() - this.startedAt, errorCode,
+      ttfbMs: this.ttfbMs, durationMs: this.now() - this.startedAt, startedAt: this.startedAt, errorCode,
     };
+    if (this.trace !== undefined) record.trace = this.trace;
     if (!(found instanceof Estimate)) return this.publish(record);
     record.usageEstimated = true;
     if (!found.ready) {

@@ -8,6 +8,7 @@ import { requireMessageContent } from "./message-content.ts";
 import { clientOf } from "./guard.ts";
 import { requestIdOf } from "./request-id.ts";
 import { sseResponseBody } from "./sse.ts";
+import { traceOf } from "./trace-of.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
 /** `POST /v1/chat/completions`: OpenAI's chat API, JSON or SSE, the upstream's bytes passed on. */
@@ -16,7 +17,7 @@ export function chatRoutes(gateway: Gateway, answering: Answering, maxBodyBytes:
     "/v1/chat/completions",
     async ({ body, request, set }) => {
       requireMessageContent(body.messages);
-      const call = { body, raw: rawBody(body), requestId: requestIdOf(set) };
+      const call = { body, raw: rawBody(body), requestId: requestIdOf(set), trace: traceOf(gateway, request) };
       const client = clientOf(set);
       const cacheMode = cacheModeOf(request.headers.get("cache-control"));
       if (body.stream !== true) {

@@ -5,6 +5,7 @@ import { jsonObjectParser, rawBody } from "./body.ts";
 import { clientOf } from "./guard.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { requestIdOf } from "./request-id.ts";
+import { traceOf } from "./trace-of.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
 /** `POST /v1/embeddings`: OpenAI's embeddings API, routed like chat, the upstream's JSON passed on as is. */
@@ -12,7 +13,7 @@ export function embeddingsRoutes(gateway: Gateway, answering: Answering, maxBody
   return new Elysia({ name: "embeddings" }).post(
     "/v1/embeddings",
     async ({ body, request, set }) => {
-      const call = { kind: "embeddings" as const, body, raw: rawBody(body), requestId: requestIdOf(set) };
+      const call = { kind: "embeddings" as const, body, raw: rawBody(body), requestId: requestIdOf(set), trace: traceOf(gateway, request) };
       const answer = await answering.json(request, () => gateway.embed(call, request.signal, clientOf(set)));
       // A string, not a Response, so the rate-limit headers on `set` go out with it (see chat.ts).
       set.headers["content-type"] = "application/json";

@@ -47,6 +47,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
         providers: gateway.router.all.map((p) => ({ id: p.id, type: p.type, host: p.host })),
         in_flight: { json: stats.inFlightJson, streams: stats.inFlightStreams },
         targets: gateway.router.health.snapshot(),
+        tracing: gateway.traces !== undefined,
         ...(lastReload() === undefined ? {} : { reload: lastReload() }),
         // The webhook channels, once a config has had hooks: each with its senders' live conversations.
         ...(channels() === undefined ? {} : { channels: channels() }),

@@ -9,6 +9,7 @@ import { jsonObjectParser } from "./body.ts";
 import { DONE_EVENT, sseData, sseJson } from "../sse-encode.ts";
 import { clientOf } from "./guard.ts";
 import { requestIdOf } from "./request-id.ts";
+import { traceOf } from "./trace-of.ts";
 import { streamBody, type OnEnd, type Pacing } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
@@ -51,16 +52,17 @@ export function simpleChatRoutes(gateway: Gateway, answering: Answering, maxBody
     async ({ body, request, set }) => {
       const chat: ChatRequest = { model: body.model ?? defaultModel, messages: [{ role: "user", content: body.message }] };
       const requestId = requestIdOf(set);
+      const trace = traceOf(gateway, request);
       const client = clientOf(set);
       const cacheMode = cacheModeOf(request.headers.get("cache-control"));
       if (body.stream !== true) {
-        const call = { body: chat, raw: JSON.stringify(chat), requestId };
+        const call = { body: chat, raw: JSON.stringify(chat), requestId, trace };
         const { completion, served } = await answering.json(request, () => gateway.complete(call, request.signal, "/chat", client, cacheMode));
         servedHeaders(set.headers, served);
         return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
       }
       const streamed: ChatRequest = { ...chat, stream: true };
-      const call = { body: streamed, raw: JSON.stringify(streamed), requestId };
+      const call = { body: streamed, raw: JSON.stringify(streamed), requestId, trace };
       return answering.stream(set, request, () => gateway.stream(call, request.signal, "/chat", client, cacheMode), contentEvents);
     },
     {

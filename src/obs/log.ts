@@ -121,7 +121,7 @@ const REQUEST_LINE = Symbol("chatgate.request-line");
 
 /** What one request's line holds: who, what, how it ended, how long. Never a prompt, an answer or a key. */
 export function requestFields(r: FinishRecord) {
-  return {
+  const fields = {
     req_id: r.requestId,
     key_id: r.keyId,
     route: r.route,
@@ -143,6 +143,8 @@ export function requestFields(r: FinishRecord) {
     ttfb_ms: r.ttfbMs === undefined ? null : Math.round(r.ttfbMs * 10) / 10,
     duration_ms: Math.round(r.durationMs * 10) / 10,
   };
+  // With tracing on (CHATGATE_OTLP_ENDPOINT): the ids that find the request's spans.
+  return r.trace === undefined ? fields : { ...fields, trace_id: r.trace.traceId, span_id: r.trace.spanId };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { GatewayError } from "../errors.ts";
 import type { Continuation } from "../config/provider-spec.ts";
+import type { RequestTrace } from "../obs/trace-context.ts";
 import type { ChatRequest, Model } from "../schema.ts";
 import type { EmbeddingRequest } from "../embeddings-schema.ts";
 import { Delivered } from "../usage/delivered.ts";
@@ -14,6 +15,8 @@ export interface ChatCall {
   raw: string | Uint8Array;
   /** The request's id (`x-request-id`), sent upstream with every call made for it. */
   requestId?: string;
+  /** The request's trace while tracing is on (CHATGATE_OTLP_ENDPOINT): each call sends its attempt's `traceparent`. */
+  trace?: RequestTrace;
 }
 
 /** One embeddings call as a provider sees it: the validated request and the client's own bytes. */
@@ -23,6 +26,8 @@ export interface EmbeddingCall {
   body: EmbeddingRequest;
   raw: string | Uint8Array;
   requestId?: string;
+  /** While tracing is on: the request's trace, whose current attempt's `traceparent` goes upstream. */
+  trace?: ChatCall["trace"];
 }
 
 /** What an embeddings call used: OpenAI reports prompt and total tokens only. */
@@ -38,9 +43,17 @@ export interface Embeddings {
   usage: EmbeddingUsage | undefined;
 }
 
-/** A provider's fixed headers plus the request's id, so the upstream's logs can be matched to ours. */
-export function callHeaders(base: Record<string, string>, call: { requestId?: string }): Record<string, string> {
-  return call.requestId === undefined ? base : { ...base, "x-request-id": call.requestId };
+/**
+ * A provider's fixed headers plus the request's id, so the upstream's logs can be matched to ours,
+ * and, while tracing is on, the current attempt's `traceparent` (and the caller's `tracestate`).
+ */
+export function callHeaders(base: Record<string, string>, call: { requestId?: string; trace?: ChatCall["trace"] }): Record<string, string> {
+  const trace = call.trace;
+  if (trace === undefined) return call.requestId === undefined ? base : { ...base, "x-request-id": call.requestId };
+  const headers: Record<string, string> = { ...base, traceparent: trace.traceparent() };
+  if (call.requestId !== undefined) headers["x-request-id"] = call.requestId;
+  if (trace.state !== undefined) headers.tracestate = trace.state;
+  return headers;
 }
 
 export interface CallOptions {
