@@ -108,6 +108,8 @@ describe.skipIf(!run)("many instances over one Redis", () => {
       expect(down).toMatch(/^chatgate_redis_up 0$/m);
       expect(Number(down.match(/^chatgate_redis_errors_total (\d+)$/m)?.[1])).toBeGreaterThanOrEqual(5);
       // One warn line in the JSON log for the whole outage, however many requests met it.
+      // (Lines go out up to 50 ms after they are logged: wait for it.)
+      await gw!.waitForLog((l) => l.level === "warn" && /redis is not answering/.test(l.msg));
       expect(gw!.logs().filter((l) => l.level === "warn" && /redis is not answering/.test(l.msg)).length).toBe(1);
 
       await redis.restart();
