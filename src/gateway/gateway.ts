@@ -6,7 +6,7 @@ import type { CachedAnswer } from "../cache/stored-answer.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
 import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
-import type { ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
+import type { AnswerFormat, ChatCall, Completion, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
 import { Finishes, type FinishRecord, type Outcome } from "./finish.ts";
@@ -39,6 +39,8 @@ export interface OpenStream {
   complete: boolean;
   served: Served;
   dropped: readonly string[] | undefined;
+  /** The events' format when a provider answered a native request natively; absent: OpenAI's chunks. */
+  format?: AnswerFormat;
   /** Called once when the response ends, however it ends: writes the request's finish record. */
   end(outcome: Outcome, error?: GatewayError): void;
 }
@@ -74,7 +76,7 @@ export interface Client {
 }
 
 /** The API route a request came in on, for its finish record. */
-export type ApiRoute = "/v1/chat/completions" | "/chat";
+export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/messages";
 
 /**
  * What the HTTP layer calls: no Elysia here, only requests in and typed answers out. Every request
@@ -160,7 +162,7 @@ export class Gateway {
         });
         if (first.done) throw badGateway(`Provider '${provider.id}' ended its stream before its first event.`, "upstream_stream_truncated");
         const seen = events.seen;
-        return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent, dropped: events.dropped };
+        return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent, dropped: events.dropped, format: events.format };
       }));
       // Off, or whole already: nothing to resume, and nothing on the stream's path costs anything.
       if (resumable && !opened.complete) {

@@ -13,7 +13,26 @@ export interface ChatCall {
   raw: string | Uint8Array;
   /** The request's id (`x-request-id`), sent upstream with every call made for it. */
   requestId?: string;
+  /**
+   * The request as the client sent it in another API's format (`POST /v1/messages`): a provider
+   * that speaks that format sends it instead of `body` and answers in it; the others ignore it.
+   */
+  native?: NativeRequest;
 }
+
+/** A request in Anthropic's Messages format, next to its OpenAI translation in `ChatCall.body`. */
+export interface NativeRequest {
+  format: "anthropic";
+  /** The client's bytes, sent as they are when the target's model is the one it named. */
+  raw: string | Uint8Array;
+  /** The parsed body: sent with `model` replaced otherwise. */
+  body: { model: string };
+  /** The client's `anthropic-beta` header, which the body's beta fields need. */
+  beta?: string;
+}
+
+/** What an answer is shaped as: OpenAI's chat completions (absent), or the native request's format. */
+export type AnswerFormat = NativeRequest["format"];
 
 /** A provider's fixed headers plus the request's id, so the upstream's logs can be matched to ours. */
 export function callHeaders(base: Record<string, string>, call: ChatCall): Record<string, string> {
@@ -62,6 +81,8 @@ export interface Completion {
   json: string;
   /** Request parameters the provider could not honour and dropped (`drop_params`). */
   dropped?: readonly string[];
+  /** Set when `json` is in the native request's format; `completion` then holds only its usage. */
+  format?: AnswerFormat;
 }
 
 /**
@@ -74,6 +95,8 @@ export interface EventStream extends AsyncIterable<Uint8Array> {
   readonly seen: StreamSeen;
   /** Request parameters the provider could not honour and dropped (`drop_params`). */
   readonly dropped?: readonly string[];
+  /** Set when the events are in the native request's format (Anthropic's SSE), not OpenAI's chunks. */
+  readonly format?: AnswerFormat;
 }
 
 /** What the gateway saw of a passing stream. */
@@ -133,4 +156,9 @@ export interface Provider {
   models(options: ModelsOptions): Promise<Model[]>;
   complete(call: ChatCall, options: CallOptions): Promise<Completion>;
   stream(call: ChatCall, options: CallOptions): Promise<EventStream>;
+  /**
+   * Counts the native request's input tokens upstream (Anthropic's `count_tokens`), answering the
+   * upstream's JSON text. Absent: the provider cannot, and the gateway counts with its tokenizer.
+   */
+  countTokens?(native: NativeRequest, options: CallOptions): Promise<string>;
 }
