@@ -13,6 +13,7 @@ import { cors, CorsPolicy, withCors } from "./http/cors.ts";
 import { Answering } from "./http/tracked.ts";
 import { docs } from "./http/docs.ts";
 import { guard, type GuardPolicy } from "./http/guard.ts";
+import { messagesRoutes } from "./http/messages.ts";
 import { metricsRoute } from "./http/metrics-route.ts";
 import { usageRoute } from "./http/usage-route.ts";
 import { attachLedger } from "./ledger/attach.ts";
@@ -128,6 +129,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(guard({ rules, stats, server: () => app.server }))
     .use(opsRoutes(gateway, stats, () => lastReload))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
+    .use(messagesRoutes(gateway, answering, config.maxBodyBytes))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
   /**
    * Adds spend known from elsewhere to a client key's counter for the current UTC `period`: how the

@@ -23,7 +23,7 @@ const TYPE_TEXT: Record<string, string> = {
  * then costs seconds of CPU or overflows the stack. With one, the message is the text, and the
  * cost of a 400 does not depend on what was sent.
  */
-function withErrorTexts<T extends TSchema>(schema: T): T {
+export function withErrorTexts<T extends TSchema>(schema: T): T {
   const node = schema as TSchema & { error?: unknown; type?: unknown; anyOf?: TSchema[]; items?: TSchema; properties?: Record<string, TSchema>; patternProperties?: Record<string, TSchema> };
   if (node.error === undefined) node.error = (typeof node.type === "string" && TYPE_TEXT[node.type]) || "has the wrong type or value";
   for (const child of [...(node.anyOf ?? []), ...Object.values(node.properties ?? {}), ...Object.values(node.patternProperties ?? {})]) withErrorTexts(child);

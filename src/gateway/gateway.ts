@@ -212,6 +212,18 @@ export class Gateway {
   }
 
   /**
+   * The native request's input tokens as the route's first target counts them, when its provider
+   * can (Anthropic's `count_tokens`): the upstream's JSON text. Undefined: the caller counts.
+   */
+  async countTokens(call: ChatCall, signal: AbortSignal, client: Client | null = null): Promise<string | undefined> {
+    const router = this.router;
+    const target = resolveFor(router, call.body.model, client).targets[0];
+    const provider = target && router.providers.get(target.provider);
+    if (call.native === undefined || provider?.countTokens === undefined) return undefined;
+    return provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs });
+  }
+
+  /**
    * What a caller can use: the public model names (owned by chatgate), then each provider's models
    * as `provider/model` — or by their plain name for the env-only set-up's providers, as before
    * there was a config file. A provider whose list fails is left out; only when every
