@@ -27,7 +27,10 @@ export interface Targets extends AsyncDisposable {
   gw: TestGateway;
 }
 
-/** A gateway with a route per target kind, and `fallback`: the Anthropic target, then the OpenAI one. */
+/**
+ * A gateway with a route per target kind, `fallback` (the Anthropic target, then the OpenAI one),
+ * and CLAUDE itself (the Anthropic target under its own model name).
+ */
 export function startTargets(env: Record<string, string> = {}): Targets {
   const oa = fakeOpenAI();
   const claude = fakeAnthropic();
@@ -39,6 +42,8 @@ export function startTargets(env: Record<string, string> = {}): Targets {
         [ON_OPENAI]: { targets: [{ provider: "oa", model: GPT }] },
         [ON_ANTHROPIC]: { targets: [{ provider: "claude", model: CLAUDE }] },
         fallback: { targets: [{ provider: "claude", model: CLAUDE }, { provider: "oa", model: GPT }] },
+        // Named as its target's model: the client's bytes go upstream unchanged.
+        [CLAUDE]: { targets: [{ provider: "claude", model: CLAUDE }] },
       },
     },
     {},
