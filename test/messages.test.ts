@@ -249,6 +249,18 @@ describe("on an OpenAI-compatible target", () => {
     expect(events.at(-1)![1]).toMatchObject({ type: "error", error: { type: "api_error", message: expect.any(String) } });
   });
 
+  test("while the upstream is silent mid-stream the client gets Anthropic's ping events, which the SDK skips", async () => {
+    await using t = startTargets({ CHATGATE_STREAM_HEARTBEAT_MS: "30" });
+    t.oa.reply({ kind: "stream", delayMs: 150 });
+    const events = eventsOf(await (await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream: true })).text());
+    const names = events.map(([name]) => name);
+    expect(names.indexOf("ping", 2)).toBeGreaterThan(2);
+    expect(names.filter((n) => n !== "ping")).toEqual([
+      "message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+    ]);
+    expect(events.filter(([name]) => name === "ping").map(([, data]) => data)).toEqual(names.filter((n) => n === "ping").map(() => ({ type: "ping" })));
+  });
+
   test("count_tokens counts the translated request with the tokenizer, as chat completions' estimates do", async () => {
     await using t = startTargets();
     const system = "You are a helpful assistant.";
