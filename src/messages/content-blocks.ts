@@ -1,6 +1,6 @@
 import { Type, type TSchema } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
-import { invalidRequest } from "../errors.ts";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import { invalidRequest, type GatewayError } from "../errors.ts";
 import type { CountTokensRequest } from "./schema.ts";
 
 const open = { additionalProperties: true } as const;
@@ -45,28 +45,46 @@ type Loose = Record<string, unknown>;
 /** `/source/type` → `.source.type`. */
 const dotted = (pointer: string): string => pointer.replaceAll("/", ".").replaceAll("~1", "/").replaceAll("~0", "~");
 
-/** One block against its type's schema; a 400 naming the block and field when it does not fit. */
-function checkBlock(block: Loose, where: string, allowed: readonly string[]): void {
-  const type = block.type as string;
-  const schema = BLOCKS[type];
-  if (schema === undefined || !allowed.includes(type)) {
-    const what = schema === undefined ? `unknown content block type '${type}'` : `a '${type}' block is not allowed here`;
-    throw invalidRequest(`${where}.type: ${what}; expected one of ${allowed.join(", ")}.`, `${where}.type`);
+/** Each type's checker, compiled at the first request (a request of a long conversation holds hundreds of blocks). */
+let checkers: Map<string, TypeCheck<TSchema>> | undefined;
+const checkerOf = (type: string): TypeCheck<TSchema> | undefined =>
+  (checkers ??= new Map(Object.entries(BLOCKS).map(([name, schema]) => [name, TypeCompiler.Compile(schema)]))).get(type);
+
+/** Whether every block of `content` (when it is an array) fits: the common case, which allocates nothing. */
+function blocksFit(content: unknown, allowed: readonly string[]): boolean {
+  if (!Array.isArray(content)) return true;
+  for (const block of content as Loose[]) {
+    const type = block.type as string;
+    if (!allowed.includes(type) || !checkerOf(type)!.Check(block)) return false;
+    if (type === "tool_result" && !blocksFit(block.content, TOOL_RESULT)) return false;
   }
-  if (Value.Check(schema, block)) return;
-  const first = Value.Errors(schema, block).First();
-  const path = `${where}${first === undefined ? "" : dotted(first.path)}`;
-  const why = first?.message === "Expected required property" ? "Field required" : (first?.schema as { error?: string } | undefined)?.error ?? first?.message ?? "is invalid";
-  throw invalidRequest(`${path}: ${why}.`, path);
+  return true;
 }
 
-function checkBlocks(content: unknown, where: string, allowed: readonly string[]): void {
-  if (!Array.isArray(content)) return;
+/** The 400 for the first block of `content` that does not fit, naming it from `where` (`messages.0.content`). */
+function misfit(content: Loose[], where: string, allowed: readonly string[]): GatewayError {
   for (let i = 0; i < content.length; i++) {
-    const block = content[i] as Loose;
-    checkBlock(block, `${where}.${i}`, allowed);
-    if (block.type === "tool_result") checkBlocks(block.content, `${where}.${i}.content`, TOOL_RESULT);
+    const block = content[i]!;
+    const at = `${where}.${i}`;
+    const type = block.type as string;
+    if (!allowed.includes(type)) {
+      const what = Object.hasOwn(BLOCKS, type) ? `a '${type}' block is not allowed here` : `unknown content block type '${type}'`;
+      return invalidRequest(`${at}.type: ${what}; expected one of ${allowed.join(", ")}.`, `${at}.type`);
+    }
+    const check = checkerOf(type)!;
+    if (!check.Check(block)) {
+      const first = check.Errors(block).First();
+      const path = `${at}${first === undefined ? "" : dotted(first.path)}`;
+      const why = first?.message === "Expected required property" ? "Field required" : (first?.schema as { error?: string } | undefined)?.error ?? first?.message ?? "is invalid";
+      return invalidRequest(`${path}: ${why}.`, path);
+    }
+    if (type === "tool_result" && !blocksFit(block.content, TOOL_RESULT)) return misfit(block.content as Loose[], `${at}.content`, TOOL_RESULT);
   }
+  return invalidRequest(`${where}: is invalid.`, where);
+}
+
+function checkBlocks(content: unknown, where: () => string, allowed: readonly string[]): void {
+  if (!blocksFit(content, allowed)) throw misfit(content as Loose[], where(), allowed);
 }
 
 /**
@@ -74,6 +92,12 @@ function checkBlocks(content: unknown, where: string, allowed: readonly string[]
  * may appear, with their fields. The 400 names the field as Anthropic does (`messages.0.content.1.type`).
  */
 export function checkContent(body: CountTokensRequest): void {
-  checkBlocks(body.system, "system", SYSTEM);
-  body.messages.forEach((message, i) => checkBlocks(message.content, `messages.${i}.content`, message.role === "user" ? USER : ASSISTANT));
+  checkBlocks(body.system, () => "system", SYSTEM);
+  const messages = body.messages;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!;
+    if (!blocksFit(message.content, message.role === "user" ? USER : ASSISTANT)) {
+      throw misfit(message.content as Loose[], `messages.${i}.content`, message.role === "user" ? USER : ASSISTANT);
+    }
+  }
 }

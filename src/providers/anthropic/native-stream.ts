@@ -2,7 +2,7 @@ import { createParser, type EventSourceMessage, type EventSourceParser } from "e
 import { badGateway, upstreamTimeout, clientClosed, type GatewayError } from "../../errors.ts";
 import { encodeEvents } from "../../sse-encode.ts";
 import { StreamSeen, type EventStream } from "../provider.ts";
-import { EventFramer, MAX_EVENT_BYTES, concatAll } from "../sse-frames.ts";
+import { EventFramer, MAX_EVENT_BYTES, concatAll, find } from "../sse-frames.ts";
 import { upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { toUsage } from "./response.ts";
 import type { CallTimer } from "./timer.ts";
@@ -25,8 +25,8 @@ export interface NativeStreamOptions {
 /**
  * Anthropic's own stream, passed on as the bytes that came in (whole events only) to a client that
  * asked in Anthropic's format. A parser reads a copy on the side for what the gateway must know, and
- * parses the data of three events only: message_start and message_delta (usage) and error; the
- * deltas are never parsed. Nothing goes out before the first content (a delta, a block's end, the
+ * parses the data of three events only: message_start and message_delta (usage) and error; after
+ * the first content, runs of deltas are not even decoded (see passNative). Nothing goes out before the first content (a delta, a block's end, the
  * message's end), so a preamble followed by an error (overloaded) can still be retried or fall back.
  */
 export class NativeEventStream implements EventStream {
@@ -120,6 +120,16 @@ function withoutNulls(usage: MessageDeltaUsage): Partial<Usage> {
 }
 
 const utf8 = new TextDecoder();
+const MESSAGE_ = Buffer.from("message_");
+const ERROR = Buffer.from("error");
+const DATA = Buffer.from("data:");
+
+/** Data lines in a run of whole events: its events, as Anthropic sends one data line an event. */
+function countData(run: Uint8Array): number {
+  let count = 0;
+  for (let at = find(run, DATA); at !== -1; at = find(run, DATA, at + 5)) count++;
+  return count;
+}
 
 async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, watcher: NativeWatcher, options: NativeStreamOptions): AsyncGenerator<Uint8Array, void, undefined> {
   const { provider, timer } = options;
@@ -139,6 +149,13 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
       if (read.done) break;
       for (let whole = framer.push(read.value); whole !== undefined; whole = framer.more()) {
         timer.touch();
+        // After the first content only message_delta, message_stop and error matter: a run that
+        // cannot hold one (no such bytes anywhere in it) is counted, not decoded or parsed.
+        if (watcher.committed && find(whole, MESSAGE_) === -1 && find(whole, ERROR) === -1) {
+          seen.events += countData(whole);
+          yield whole;
+          continue;
+        }
         // A run holds whole events only, so it never splits a UTF-8 sequence.
         const text = utf8.decode(whole);
         watcher.feed(text);
