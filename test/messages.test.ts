@@ -341,3 +341,15 @@ describe("models", () => {
     expect(one).toMatchObject({ type: "model", id: ON_OPENAI });
   });
 });
+
+describe("the OpenAPI document", () => {
+  test("lists POST /v1/messages and /v1/messages/count_tokens under the Anthropic tag, with their request schemas", async () => {
+    await using t = startTargets();
+    const doc = (await (await fetch(`${t.gw.url}/docs/json`)).json()) as { paths: Record<string, Record<string, { tags: string[]; requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>> };
+    const create = doc.paths["/v1/messages"]!.post!;
+    const count = doc.paths["/v1/messages/count_tokens"]!.post!;
+    expect([create.tags, count.tags]).toEqual([["Anthropic"], ["Anthropic"]]);
+    expect(create.requestBody!.content["application/json"]!.schema.required).toEqual(["model", "messages", "max_tokens"]);
+    expect(count.requestBody!.content["application/json"]!.schema.required).toEqual(["model", "messages"]);
+  });
+});

@@ -11,6 +11,9 @@ import { AnthropicModel, AnthropicModelList } from "../messages/schema.ts";
 /** No key needed: `security: []` overrides the document's default (a bearer key) for a route. */
 const PUBLIC = { security: [] };
 
+/** A union of object shapes is an object whichever it is: said so for the OpenAPI document's readers. */
+const EITHER_OBJECT = { type: "object" } as const;
+
 /** Where to go from the root: what a person or a probe hitting `/` wants to find. */
 const Index = t.Object({
   name: t.Literal("chatgate"),
@@ -65,7 +68,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
       const data = await gateway.models(request.signal, keyModelsOf(set));
       return request.headers.has("anthropic-version") ? anthropicModelList(data) : { object: "list" as const, data };
     }, {
-      response: { 200: t.Union([ModelList, AnthropicModelList]), 401: ErrorBody, 502: ErrorBody },
+      response: { 200: t.Union([ModelList, AnthropicModelList], EITHER_OBJECT), 401: ErrorBody, 502: ErrorBody },
       detail: { summary: "List models (Anthropic's shape when `anthropic-version` is sent)", tags: ["OpenAI", "Anthropic"] },
     })
     .get("/v1/models/:model", async ({ params, request, set }) => {
@@ -73,7 +76,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
       return request.headers.has("anthropic-version") ? anthropicModel(model) : model;
     }, {
       params: t.Object({ model: t.String() }),
-      response: { 200: t.Union([Model, AnthropicModel]), 401: ErrorBody, 404: ErrorBody },
+      response: { 200: t.Union([Model, AnthropicModel], EITHER_OBJECT), 401: ErrorBody, 404: ErrorBody },
       detail: { summary: "Retrieve a model (Anthropic's shape when `anthropic-version` is sent)", tags: ["OpenAI", "Anthropic"] },
     });
 }
