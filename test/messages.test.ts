@@ -286,6 +286,14 @@ describe("errors in Anthropic's shape", () => {
     expect(bearer.status).toBe(200);
   });
 
+  test("the beta client's /v1/messages?beta=true (Claude Code's) is the same route, errors included", async () => {
+    await using t = startTargets();
+    const message = await anthropicClient(t.gw.url).beta.messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI }, { headers: { "anthropic-beta": "claude-code-20250219" } });
+    expect(plain(message.content)).toEqual([{ type: "text", text: "hello there friend" }]);
+    const bad = await post(`${t.gw.url}/v1/messages?beta=true`, { model: ON_MOCK, messages: HI });
+    expect([bad.status, ((await bad.json()) as { error: { message: string } }).error.message]).toEqual([400, "max_tokens: Field required."]);
+  });
+
   test("a bad body is a 400 invalid_request_error naming the field", async () => {
     await using t = startTargets();
     const cases: Array<[unknown, string]> = [
