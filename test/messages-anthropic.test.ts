@@ -131,6 +131,14 @@ describe("to an Anthropic target", () => {
     expect(events.at(-1)![1]).toEqual({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
   });
 
+  test("a stream Anthropic cuts after its first content ends with an error event, never message_stop", async () => {
+    await using t = startTargets();
+    t.claude.reply({ kind: "stream", cutAfterEvents: 4, content: [{ type: "text", text: "one two three" }] });
+    const events = eventsOf(await (await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI, stream: true })).text());
+    expect(events.map(([name]) => name)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "error"]);
+    expect(events.at(-1)![1]).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("Provider 'claude' stream") } });
+  });
+
   test("Anthropic's refusals keep Anthropic's error types: 400 with its message, 529 overloaded as chatgate's 503", async () => {
     await using t = startTargets();
     t.claude.reply({ kind: "error", type: "invalid_request_error", message: "messages.0: bad" }, { kind: "error", type: "overloaded_error" });

@@ -76,7 +76,7 @@ describe("on an OpenAI-compatible target", () => {
     expect(t.oa.calls[0]!.body).toEqual({
       model: GPT,
       messages: [
-        { role: "system", content: [{ type: "text", text: SYSTEM[0]!.text }, { type: "text", text: SYSTEM[1]!.text }] },
+        { role: "system", content: `${SYSTEM[0]!.text}\n\n${SYSTEM[1]!.text}` },
         { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } }] },
       ],
       max_completion_tokens: 20_000,
@@ -91,13 +91,13 @@ describe("on an OpenAI-compatible target", () => {
     });
   });
 
-  test("a multi-turn conversation keeps tool ids: tool_use → the assistant's tool calls, tool_result → tool messages; thinking is dropped", async () => {
+  test("a multi-turn conversation keeps tool ids: tool_use → the assistant's tool calls, tool_result → tool messages; text blocks are joined; thinking is dropped", async () => {
     await using t = startTargets();
     t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "done" }, "stop") });
     await anthropicClient(t.gw.url).messages.create({
       model: ON_OPENAI, max_tokens: 100, tools: TOOLS,
       messages: [
-        { role: "user", content: "list and read" },
+        { role: "user", content: [{ type: "text", text: "<system-reminder>be careful</system-reminder>" }, { type: "text", text: "list and read", cache_control: { type: "ephemeral" } }] },
         {
           role: "assistant",
           content: [
@@ -118,7 +118,7 @@ describe("on an OpenAI-compatible target", () => {
       ],
     });
     expect((t.oa.calls[0]!.body as { messages: unknown[] }).messages).toEqual([
-      { role: "user", content: "list and read" },
+      { role: "user", content: "<system-reminder>be careful</system-reminder>\n\nlist and read" },
       {
         role: "assistant", content: "Calling.",
         tool_calls: [

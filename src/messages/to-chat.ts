@@ -32,7 +32,7 @@ export function reasoningEffort(thinking: Params["thinking"]): "low" | "medium" 
  */
 export function toChatRequest(body: Params): ChatRequest {
   const messages: ChatCompletionMessageParam[] = [];
-  const system = textParts(body.system);
+  const system = joinedText(body.system);
   if (system !== undefined) messages.push({ role: "system", content: system });
   for (const turn of body.messages) {
     if (turn.role === "assistant") messages.push(assistantTurn(turn.content));
@@ -70,13 +70,16 @@ function tools(body: Params, out: Loose): void {
   if (choice.disable_parallel_tool_use === true) out.parallel_tool_calls = false;
 }
 
-/** Text blocks as one string (one block) or text parts; undefined when there is no text. */
-function textParts(content: string | AnyBlock[] | undefined): string | Array<{ type: "text"; text: string }> | undefined {
+/**
+ * Text blocks as one string, blank-line separated; undefined when there is no text. A string, not
+ * text parts: several OpenAI-compatible servers (DeepSeek's API among them) take only a string in a
+ * system message, and a string is what the model would read either way.
+ */
+function joinedText(content: string | AnyBlock[] | undefined): string | undefined {
   if (content === undefined) return undefined;
   if (typeof content === "string") return content;
-  const parts = content.filter((b) => b.type === "text").map((b) => ({ type: "text" as const, text: b.text as string }));
-  if (parts.length === 0) return undefined;
-  return parts.length === 1 ? parts[0]!.text : parts;
+  const texts = content.filter((b) => b.type === "text").map((b) => b.text as string);
+  return texts.length === 0 ? undefined : texts.join("\n\n");
 }
 
 /** A user turn: its tool results as tool messages first (they answer the turn before), then the rest. */
@@ -99,8 +102,9 @@ function userTurn(content: string | AnyBlock[], messages: ChatCompletionMessageP
     if (part !== undefined) parts.push(part);
   }
   if (parts.length === 0) return;
-  const only = parts.length === 1 ? parts[0]! : undefined;
-  messages.push({ role: "user", content: only?.type === "text" ? only.text : parts });
+  // Text only (Claude Code sends several text blocks a turn): one string, for servers without content parts.
+  const textOnly = parts.every((p) => p.type === "text");
+  messages.push({ role: "user", content: textOnly ? parts.map((p) => (p as { text: string }).text).join("\n\n") : parts });
 }
 
 function userPart(block: AnyBlock): ChatCompletionContentPart | undefined {
