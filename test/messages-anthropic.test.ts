@@ -148,6 +148,31 @@ describe("to an Anthropic target", () => {
     expect([busy.status, ((await busy.json()) as { error: { type: string } }).error.type]).toEqual([503, "overloaded_error"]);
   });
 
+  test("server-tool blocks in the history (web search) go to Anthropic as sent, and are left out of a translation", async () => {
+    await using t = startTargets();
+    const history = [
+      { role: "user", content: "search it" },
+      {
+        role: "assistant",
+        content: [
+          { type: "server_tool_use", id: "srvtoolu_1", name: "web_search", input: { query: "bun" } },
+          { type: "web_search_tool_result", tool_use_id: "srvtoolu_1", content: [{ type: "web_search_result", url: "https://bun.sh", title: "Bun", encrypted_content: "x" }] },
+          { type: "text", text: "Bun is a runtime." },
+        ],
+      },
+      { role: "user", content: "thanks" },
+    ];
+    t.claude.reply({ kind: "raw", status: 200, body: MESSAGE_TEXT });
+    expect((await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: history })).status).toBe(200);
+    expect((t.claude.calls[0]!.body as { messages: unknown }).messages).toEqual(history);
+    expect((await post(`${t.gw.url}/v1/messages`, { model: "claude-on-openai", max_tokens: 100, messages: history })).status).toBe(200);
+    expect((t.oa.calls[0]!.body as { messages: unknown }).messages).toEqual([
+      { role: "user", content: "search it" },
+      { role: "assistant", content: "Bun is a runtime." },
+      { role: "user", content: "thanks" },
+    ]);
+  });
+
   test("count_tokens is passed to Anthropic's count_tokens with the target's model", async () => {
     await using t = startTargets();
     const counted = await anthropicClient(t.gw.url).messages.countTokens({ model: ON_ANTHROPIC, messages: HI });

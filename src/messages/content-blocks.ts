@@ -23,8 +23,20 @@ const ImageBlock = Type.Object(
 const DocumentBlock = Type.Object({ type: Type.Literal("document"), source: Type.Object({ type: text }, { ...open, error: "must be an object with a type" }) }, open);
 const ToolResultContent = Type.Union([text, Type.Array(Type.Object({ type: text }, open))], { error: "must be a string or an array of text and image blocks" });
 
+/**
+ * Blocks of Anthropic's server tools and search results: passed on to an Anthropic target (whose
+ * conversations hold them, Claude Code's web search among them), left out of a translation.
+ */
+const SERVER_BLOCKS = [
+  "server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result", "bash_code_execution_tool_result",
+  "text_editor_code_execution_tool_result", "mcp_tool_use", "mcp_tool_result", "container_upload",
+];
+const passed = (type: string): TSchema => Type.Object({ type: Type.Literal(type) }, open);
+
 /** The schema of each content block type, by `type`. */
 const BLOCKS: Readonly<Record<string, TSchema>> = {
+  ...Object.fromEntries(SERVER_BLOCKS.map((type) => [type, passed(type)])),
+  search_result: passed("search_result"),
   text: TextBlock,
   image: ImageBlock,
   document: DocumentBlock,
@@ -35,10 +47,10 @@ const BLOCKS: Readonly<Record<string, TSchema>> = {
 };
 
 /** Where each type may appear: a user's turn, an assistant's, the system prompt, a tool result. */
-const USER = ["text", "image", "document", "tool_result"];
-const ASSISTANT = ["text", "tool_use", "thinking", "redacted_thinking"];
+const USER = ["text", "image", "document", "tool_result", "search_result", "container_upload"];
+const ASSISTANT = ["text", "tool_use", "thinking", "redacted_thinking", ...SERVER_BLOCKS];
 const SYSTEM = ["text"];
-const TOOL_RESULT = ["text", "image"];
+const TOOL_RESULT = ["text", "image", "document", "search_result"];
 
 type Loose = Record<string, unknown>;
 
