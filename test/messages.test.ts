@@ -185,7 +185,8 @@ describe("on an OpenAI-compatible target", () => {
 
   test("streamed reasoning_content is a thinking block before the text, reassembled by the SDK's thinking and text events", async () => {
     await using t = startTargets();
-    const deltas = [{ reasoning_content: "Let me " }, { reasoning_content: "think." }, { content: "The answer" }, { content: " is 4." }];
+    // DeepSeek's and vLLM's field, then OpenRouter's: both are reasoning.
+    const deltas = [{ reasoning_content: "Let me " }, { reasoning: "think." }, { content: "The answer" }, { content: " is 4." }];
     t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, deltas, "stop") });
     const thinking: string[] = [];
     const text: string[] = [];

@@ -6,7 +6,8 @@ import type { Message, StreamEvent } from "../providers/anthropic/wire.ts";
 import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
 
-type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null };
+/** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
+type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
 type OpenBlock = "text" | "thinking" | "tool_use";
 
 const event = (e: StreamEvent): string => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
@@ -80,9 +81,10 @@ export class EventTranslator {
   }
 
   private delta(delta: Delta): void {
-    if (typeof delta.reasoning_content === "string" && delta.reasoning_content !== "") {
+    const thinking = delta.reasoning_content || delta.reasoning;
+    if (typeof thinking === "string" && thinking !== "") {
       this.into("thinking");
-      this.out += event({ type: "content_block_delta", index: this.index, delta: { type: "thinking_delta", thinking: delta.reasoning_content } });
+      this.out += event({ type: "content_block_delta", index: this.index, delta: { type: "thinking_delta", thinking } });
     }
     const text = delta.content || delta.refusal;
     if (typeof text === "string" && text !== "") {

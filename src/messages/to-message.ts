@@ -44,7 +44,8 @@ export function toolInput(args: string | undefined): Record<string, unknown> {
   }
 }
 
-type AssistantMessage = ChatCompletion.Choice["message"] & { reasoning_content?: string | null };
+/** The message with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
+type AssistantMessage = ChatCompletion.Choice["message"] & { reasoning_content?: string | null; reasoning?: string | null };
 
 /**
  * A chat completion's first choice as an Anthropic Message: `reasoning_content` as a thinking
@@ -55,9 +56,8 @@ export function toMessage(completion: ChatCompletion): Message {
   const choice = completion.choices[0];
   const message = choice?.message as AssistantMessage | undefined;
   const content: ContentBlock[] = [];
-  if (typeof message?.reasoning_content === "string" && message.reasoning_content !== "") {
-    content.push({ type: "thinking", thinking: message.reasoning_content, signature: "" });
-  }
+  const thinking = message?.reasoning_content || message?.reasoning;
+  if (typeof thinking === "string" && thinking !== "") content.push({ type: "thinking", thinking, signature: "" });
   const text = message?.content ?? message?.refusal;
   if (typeof text === "string" && text !== "") content.push({ type: "text", text });
   for (const call of message?.tool_calls ?? []) {

@@ -52,7 +52,7 @@ export function startTargets(env: Record<string, string> = {}): Targets {
   return { oa, claude, gw, [Symbol.asyncDispose]: () => gw.stop().then(() => Promise.all([oa.stop(), claude.stop()])).then(() => {}) };
 }
 
-type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string };
+type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string; reasoning?: string };
 type Message = ChatCompletion.Choice["message"] & { reasoning_content?: string };
 
 /** A chat completion whose message is `message`, as an OpenAI-compatible upstream answers. */
