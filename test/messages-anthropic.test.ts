@@ -74,6 +74,8 @@ describe("to an Anthropic target", () => {
     expect(call.headers).toMatchObject({ "x-api-key": keyOf("claude"), "anthropic-version": "2023-06-01", "anthropic-beta": "context-management-2025-06-27" });
     expect(res.headers.get("x-chatgate-provider")).toBe("claude");
     expect(done[0]).toMatchObject({ route: "/v1/messages", stream: false, provider: "claude", status: 200, outcome: "ok", usage: { prompt_tokens: 2195, completion_tokens: 503 } });
+    const metrics = await (await fetch(`${t.gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/chatgate_requests_total\{[^}]*route="\/v1\/messages"[^}]*provider="claude"[^}]*\} 1/);
   });
 
   test("an aliased model is replaced in the body; the SDK reads thinking and two tool_use blocks as Anthropic sent them", async () => {
