@@ -7,7 +7,7 @@ import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type Gate
 import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { BeginTrace } from "../obs/trace-context.ts";
-import type { ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
+import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
 import { embeddingRoute } from "./embedding-route.ts";
@@ -41,6 +41,8 @@ export interface OpenStream {
   complete: boolean;
   served: Served;
   dropped: readonly string[] | undefined;
+  /** The events' format when a provider answered a native request natively; absent: OpenAI's chunks. */
+  format?: AnswerFormat;
   /** Called once when the response ends, however it ends: writes the request's finish record. */
   end(outcome: Outcome, error?: GatewayError): void;
 }
@@ -81,7 +83,7 @@ export interface Client {
 }
 
 /** The API route a request came in on, for its finish record: a webhook's is `/hooks/<name>` of a configured hook. */
-export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/embeddings" | `/hooks/${string}`;
+export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/messages" | "/v1/embeddings" | `/hooks/${string}`;
 
 /**
  * What the HTTP layer calls: no Elysia here, only requests in and typed answers out. Every request
@@ -172,7 +174,7 @@ export class Gateway {
         });
         if (first.done) throw badGateway(`Provider '${provider.id}' ended its stream before its first event.`, "upstream_stream_truncated");
         const seen = events.seen;
-        return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent, dropped: events.dropped };
+        return { first: first.value, rest, seen, complete: seen.done || seen.errorEvent, dropped: events.dropped, format: events.format };
       }));
       // Off, or whole already: nothing to resume, and nothing on the stream's path costs anything.
       if (resumable && !opened.complete) {
@@ -243,6 +245,18 @@ export class Gateway {
     run.firstByte();
     run.finish(200, "ok", () => stored.completion.usage ?? undefined);
     return { completion: stored.completion, json: stored.json, dropped: stored.dropped, served: run.served()! };
+  }
+
+  /**
+   * The native request's input tokens as the route's first target counts them, when its provider
+   * can (Anthropic's `count_tokens`): the upstream's JSON text. Undefined: the caller counts.
+   */
+  async countTokens(call: ChatCall, signal: AbortSignal, client: Client | null = null): Promise<string | undefined> {
+    const router = this.router;
+    const target = resolveFor(router, call.body.model, client).targets[0];
+    const provider = target && router.providers.get(target.provider);
+    if (call.native === undefined || provider?.countTokens === undefined) return undefined;
+    return provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs });
   }
 
   /**

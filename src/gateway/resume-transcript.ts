@@ -19,6 +19,8 @@ export interface Transcript {
 
 /** Whether a request may ever be resumed: one choice, no log probabilities. */
 export function resumableRequest(call: ChatCall): boolean {
+  // A native request may be answered in its own format, which a continuation cannot splice.
+  if (call.native !== undefined) return false;
   const body = call.body as ChatCall["body"] & { logprobs?: unknown; top_logprobs?: unknown };
   return (body.n ?? 1) === 1 && !body.logprobs && body.top_logprobs == null;
 }

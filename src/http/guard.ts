@@ -79,7 +79,18 @@ function admitClient(headers: Record<string, unknown>, decision: LimitDecision):
   if (!decision.allowed) throw rateLimited(decision.limit, decision.resetMs);
 }
 
-const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>'.";
+const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key: <key>').";
+
+/**
+ * The client key a request carries: `Authorization: Bearer <key>`, else `x-api-key: <key>`, the
+ * header Anthropic's SDKs and Claude Code send it in. Either is compared in constant time.
+ */
+function clientToken(headers: Headers): string | undefined {
+  const bearer = bearerToken(headers.get("authorization"));
+  if (bearer !== undefined) return bearer;
+  const key = headers.get("x-api-key")?.trim();
+  return key === undefined || key === "" ? undefined : key;
+}
 const WRONG_KEY = "Incorrect API key provided.";
 
 /**
@@ -126,7 +137,7 @@ export function admission(options: Pick<GuardOptions, "rules" | "server">): (req
       const wait = failures.blockedFor(addressOf(r, request));
       if (wait > 0) throw tooManyFailures(failures.limit, wait);
     }
-    const token = bearerToken(request.headers.get("authorization"));
+    const token = clientToken(request.headers);
     const index = token === undefined ? -1 : matchKey(r.keyDigests, token);
     if (index === -1) {
       failures?.fail(addressOf(r, request));

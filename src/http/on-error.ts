@@ -3,6 +3,7 @@ import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGate
 import type { Finishes } from "../gateway/finish.ts";
 import { isRecorded, refusedRecord } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
+import { anthropicErrorBody, speaksAnthropic } from "../messages/errors.ts";
 import { keyIdOf } from "./guard.ts";
 import { REQUEST_ID, requestIdFor, requestIdOf } from "./request-id.ts";
 import { servedHeaders } from "./tracked.ts";
@@ -31,21 +32,27 @@ export function paramName(pointer: string): string | null {
   return name;
 }
 
-function fromValidation(error: ValidationError): GatewayError {
+/** `anthropic`: the field named as Anthropic names it (`messages.0.content: Field required`). */
+function fromValidation(error: ValidationError, anthropic: boolean): GatewayError {
   const first = error.valueError;
   const param = first ? paramName(first.path) : null;
   if (param === null) return invalidRequest("The request body must be a JSON object.");
-  if (first?.message === "Expected required property") return invalidRequest(`Missing required parameter: '${param}'.`, param);
+  const missing = first?.message === "Expected required property";
   const why = typeof error.customError === "string" ? error.customError : (first?.message ?? "is invalid").replace(/^Expected/, "expected");
+  if (anthropic) {
+    const field = first!.path.slice(1).replaceAll("/", ".");
+    return invalidRequest(`${field}: ${missing ? "Field required" : why}.`, field);
+  }
+  if (missing) return invalidRequest(`Missing required parameter: '${param}'.`, param);
   return invalidRequest(`Invalid value for '${param}': ${why}.`, param);
 }
 
 /** Anything thrown, as the error a client gets. */
-export function toWireError(code: string | number, error: unknown, request: Request): GatewayError {
+export function toWireError(code: string | number, error: unknown, request: Request, anthropic = false): GatewayError {
   if (error instanceof GatewayError) return error;
   // Elysia wraps whatever a parse hook throws; ours throws the 400/413 it means.
   if (error instanceof ParseError && error.cause instanceof GatewayError) return error.cause;
-  if (error instanceof ValidationError) return fromValidation(error);
+  if (error instanceof ValidationError) return fromValidation(error, anthropic);
   switch (code) {
     case "NOT_FOUND":
       return notFound(`Invalid URL (${request.method} ${requestPath(request.url)}).`);
@@ -65,26 +72,30 @@ export function toWireError(code: string | number, error: unknown, request: Requ
 const keptOnError = (key: string): boolean => key.startsWith("x-ratelimit-") || key.startsWith("access-control-") || key === "vary";
 
 /** The routes whose every answer carries `x-chatgate-cache`. */
-const CHAT_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat"]);
+const CHAT_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat", "/v1/messages"]);
 
 /**
- * The one place where anything thrown becomes an OpenAI error response. Headers already set on
- * the request (rate-limit headers) are kept.
+ * The one place where anything thrown becomes an error response: OpenAI's shape, or Anthropic's
+ * on the routes of its API (`/v1/messages…`, and `/v1/models` asked with `anthropic-version`).
+ * Headers already set on the request (rate-limit headers) are kept.
  */
 export function onError(stats: Stats, finishes: Finishes) {
   return new Elysia({ name: "on-error" }).onError({ as: "global" }, ({ code, error, set, request }) => {
-    const err = toWireError(code, error, request);
+    const path = requestPath(request.url);
+    const anthropic = speaksAnthropic(path, request.headers);
+    const err = toWireError(code, error, request, anthropic);
     if (err.status >= 500 && !(error instanceof GatewayError)) console.error("chatgate: internal error:", error);
     stats.countError(err.status);
     // A request the gateway took has its record already; one refused before it gets one here.
     const id = requestIdOf(set) ?? requestIdFor(request.headers.get(REQUEST_ID));
-    if (!isRecorded(error)) finishes.emit(refusedRecord(requestPath(request.url), err.status, err.code ?? err.type, id, keyIdOf(set)));
+    if (!isRecorded(error)) finishes.emit(refusedRecord(path, err.status, err.code ?? err.type, id, keyIdOf(set)));
     const headers: Record<string, string> = { [REQUEST_ID]: id };
     for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && keptOnError(key)) headers[key] = value;
     servedHeaders(headers, err.served);
     // A chat request refused before the gateway took it (a key, a limit, a bad body): the cache took no part.
-    if (err.served === undefined && CHAT_PATHS.has(requestPath(request.url))) headers["x-chatgate-cache"] = "skip";
-    return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...headers, ...errorHeaders(err) } });
+    if (err.served === undefined && CHAT_PATHS.has(path)) headers["x-chatgate-cache"] = "skip";
+    const body = anthropic ? anthropicErrorBody(err, id) : errorBody(err);
+    return new Response(JSON.stringify(body), { status: err.status, headers: { ...headers, ...errorHeaders(err) } });
   });
 }
 
@@ -104,7 +115,8 @@ const methodNotAllowed = (method: string, path: string, methods: readonly string
 function errorResponse(stats: Stats, finishes: Finishes, path: string, id: string, err: GatewayError, headers: Record<string, string> = {}): Response {
   stats.countError(err.status);
   finishes.emit(refusedRecord(path, err.status, err.code ?? err.type, id));
-  return new Response(JSON.stringify(errorBody(err)), { status: err.status, headers: { ...errorHeaders(err), ...headers, [REQUEST_ID]: id } });
+  const body = speaksAnthropic(path) ? anthropicErrorBody(err, id) : errorBody(err);
+  return new Response(JSON.stringify(body), { status: err.status, headers: { ...errorHeaders(err), ...headers, [REQUEST_ID]: id } });
 }
 
 /**

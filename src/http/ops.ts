@@ -6,9 +6,14 @@ import type { ReloadState } from "../reload.ts";
 import { keyModelsOf } from "./guard.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
+import { anthropicModel, anthropicModelList } from "../messages/models.ts";
+import { AnthropicModel, AnthropicModelList } from "../messages/schema.ts";
 
 /** No key needed: `security: []` overrides the document's default (a bearer key) for a route. */
 const PUBLIC = { security: [] };
+
+/** A union of object shapes is an object whichever it is: said so for the OpenAPI document's readers. */
+const EITHER_OBJECT = { type: "object" } as const;
 
 /** Where to go from the root: what a person or a probe hitting `/` wants to find. */
 const Index = t.Object({
@@ -62,13 +67,20 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
       { response: { 200: Status }, detail: { summary: "Uptime, version, providers, targets' health, requests in flight and counters", tags: ["chatgate"] } },
     )
     // A client key with `models:` sees only those, and any other is a 404 as if it did not exist.
-    .get("/v1/models", async ({ request, set }) => ({ object: "list" as const, data: await gateway.models(request.signal, keyModelsOf(set)) }), {
-      response: { 200: ModelList, 401: ErrorBody, 502: ErrorBody },
-      detail: { summary: "List models", tags: ["OpenAI"] },
+    // Asked with `anthropic-version` (Anthropic's SDKs, Claude Code), the answer is in Anthropic's shape.
+    .get("/v1/models", async ({ request, set }) => {
+      const data = await gateway.models(request.signal, keyModelsOf(set));
+      return request.headers.has("anthropic-version") ? anthropicModelList(data) : { object: "list" as const, data };
+    }, {
+      response: { 200: t.Union([ModelList, AnthropicModelList], EITHER_OBJECT), 401: ErrorBody, 502: ErrorBody },
+      detail: { summary: "List models (Anthropic's shape when `anthropic-version` is sent)", tags: ["OpenAI", "Anthropic"] },
     })
-    .get("/v1/models/:model", ({ params, request, set }) => gateway.model(params.model, request.signal, keyModelsOf(set)), {
+    .get("/v1/models/:model", async ({ params, request, set }) => {
+      const model = await gateway.model(params.model, request.signal, keyModelsOf(set));
+      return request.headers.has("anthropic-version") ? anthropicModel(model) : model;
+    }, {
       params: t.Object({ model: t.String() }),
-      response: { 200: Model, 401: ErrorBody, 404: ErrorBody },
-      detail: { summary: "Retrieve a model", tags: ["OpenAI"] },
+      response: { 200: t.Union([Model, AnthropicModel], EITHER_OBJECT), 401: ErrorBody, 404: ErrorBody },
+      detail: { summary: "Retrieve a model (Anthropic's shape when `anthropic-version` is sent)", tags: ["OpenAI", "Anthropic"] },
     });
 }

@@ -16,6 +16,18 @@ const endedAs = (open: OpenStream): Outcome => (open.seen.done ? "ok" : "truncat
 
 const HEARTBEAT: Uint8Array = encodeEvents(": keep-alive\n\n");
 
+/** What a stream's own events look like, besides the upstream's: a heartbeat, and the error event that ends it. */
+export interface SseWire {
+  heartbeat: Uint8Array;
+  error(err: GatewayError): Uint8Array;
+}
+
+/** OpenAI's: a comment, and `data: {"error": …}` (or the upstream's own error event, redacted). */
+export const OPENAI_WIRE: SseWire = {
+  heartbeat: HEARTBEAT,
+  error: (err) => (err.event !== undefined ? sseData(err.event) : sseJson(errorBody(err))),
+};
+
 /** How a committed stream is paced towards its client. */
 export interface Pacing {
   /** Upstream silence, while the client waits, before a `: keep-alive` comment goes out; 0: never. */
@@ -62,6 +74,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     private readonly open: OpenStream,
     private readonly onEnd: OnEnd,
     private readonly pacing?: Pacing,
+    private readonly wire: SseWire = OPENAI_WIRE,
   ) {
     this.first = open.first;
     // Ticks at half the shortest wait: a heartbeat goes out within one interval of silence, and a
@@ -102,7 +115,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     // A client that went away gets nothing more; anyone else learns why the stream stopped.
     if (error instanceof ClientClosedError) return this.end("client_abort", error);
     this.end("truncated", error);
-    return { done: false, value: error.event !== undefined ? sseData(error.event) : sseJson(errorBody(error)) };
+    return { done: false, value: this.wire.error(error) };
   };
 
   private readonly onRead = (next: IteratorResult<Uint8Array, void>): void => this.deliver(this.onNext(next));
@@ -139,7 +152,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
       this.waiter = undefined;
       this.delivered++;
       this.seenAtTick = this.delivered;
-      waiter({ done: false, value: HEARTBEAT });
+      waiter({ done: false, value: this.wire.heartbeat });
     }
   };
 

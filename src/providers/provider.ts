@@ -17,7 +17,26 @@ export interface ChatCall {
   requestId?: string;
   /** The request's trace while tracing is on (CHATGATE_OTLP_ENDPOINT): each call sends its attempt's `traceparent`. */
   trace?: RequestTrace;
+  /**
+   * The request as the client sent it in another API's format (`POST /v1/messages`): a provider
+   * that speaks that format sends it instead of `body` and answers in it; the others ignore it.
+   */
+  native?: NativeRequest;
 }
+
+/** A request in Anthropic's Messages format, next to its OpenAI translation in `ChatCall.body`. */
+export interface NativeRequest {
+  format: "anthropic";
+  /** The client's bytes, sent as they are when the target's model is the one it named. */
+  raw: string | Uint8Array;
+  /** The parsed body: sent with `model` replaced otherwise. */
+  body: { model: string };
+  /** The client's `anthropic-beta` header, which the body's beta fields need. */
+  beta?: string;
+}
+
+/** What an answer is shaped as: OpenAI's chat completions (absent), or the native request's format. */
+export type AnswerFormat = NativeRequest["format"];
 
 /** One embeddings call as a provider sees it: the validated request and the client's own bytes. */
 export interface EmbeddingCall {
@@ -98,6 +117,8 @@ export interface Completion {
   json: string;
   /** Request parameters the provider could not honour and dropped (`drop_params`). */
   dropped?: readonly string[];
+  /** Set when `json` is in the native request's format; `completion` then holds only its usage. */
+  format?: AnswerFormat;
 }
 
 /**
@@ -110,6 +131,8 @@ export interface EventStream extends AsyncIterable<Uint8Array> {
   readonly seen: StreamSeen;
   /** Request parameters the provider could not honour and dropped (`drop_params`). */
   readonly dropped?: readonly string[];
+  /** Set when the events are in the native request's format (Anthropic's SSE), not OpenAI's chunks. */
+  readonly format?: AnswerFormat;
 }
 
 /** What the gateway saw of a passing stream. */
@@ -171,4 +194,9 @@ export interface Provider {
   stream(call: ChatCall, options: CallOptions): Promise<EventStream>;
   /** OpenAI's embeddings API; absent where the upstream has none (Anthropic): routes skip such targets. */
   embed?(call: EmbeddingCall, options: CallOptions): Promise<Embeddings>;
+  /**
+   * Counts the native request's input tokens upstream (Anthropic's `count_tokens`), answering the
+   * upstream's JSON text. Absent: the provider cannot, and the gateway counts with its tokenizer.
+   */
+  countTokens?(native: NativeRequest, options: CallOptions): Promise<string>;
 }

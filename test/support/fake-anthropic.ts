@@ -89,6 +89,9 @@ export interface FakeAnthropic {
   reply(...replies: AnthropicReply[]): void;
   models: string[];
   modelsCalls: RecordedCall[];
+  /** `POST /v1/messages/count_tokens` calls; each is answered `{"input_tokens": countTokens}`. */
+  countCalls: RecordedCall[];
+  countTokens: number;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -228,6 +231,9 @@ export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropi
       const url = new URL(request.url);
       if (url.pathname === "/v1/messages" && request.method === "POST") return messages(request, url.pathname);
       if (url.pathname === "/v1/models" && request.method === "GET") return models(request, url);
+      if (url.pathname === "/v1/messages/count_tokens" && request.method === "POST") {
+        return recordCall(request, url.pathname).then(({ call }) => (fake.countCalls.push(call), json(200, { input_tokens: fake.countTokens })));
+      }
       return json(404, errorBody("not_found_error", "Not found"));
     },
   });
@@ -238,6 +244,8 @@ export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropi
     calls: [],
     models: [...(options.models ?? ["claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-3-5-haiku-20241022"])],
     modelsCalls: [],
+    countCalls: [],
+    countTokens: 1234,
     nextCall() {
       const ready = fake.calls[taken];
       if (ready) return (taken++, Promise.resolve(ready));

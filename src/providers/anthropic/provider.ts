@@ -1,11 +1,13 @@
 import type { Continuation } from "../../config/provider-spec.ts";
 import { badGateway } from "../../errors.ts";
 import type { Model } from "../../schema.ts";
-import { callHeaders, type CallOptions, type ChatCall, type Completion, type Provider } from "../provider.ts";
+import { callHeaders, type CallOptions, type ChatCall, type Completion, type NativeRequest, type Provider } from "../provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "../read-body.ts";
 import { fromUpstreamException, redactor, upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { anthropicError, fromAnthropicResponse, statusOfErrorType } from "./errors.ts";
 import { fetchModels } from "./models.ts";
+import { nativeBody, nativeCompletion, nativeHeaders } from "./native.ts";
+import { NativeEventStream } from "./native-stream.ts";
 import { toMessagesRequest, type Translated } from "./request.ts";
 import { isMessage, toChatCompletion } from "./response.ts";
 import { AnthropicEventStream } from "./stream.ts";
@@ -44,13 +46,18 @@ export interface AnthropicCompletion extends Completion {
   dropped: readonly string[];
 }
 
+/** A request sent to the Messages API: the translated request, or a native one (the client's Anthropic body). */
+type Outgoing = { translated: Translated["request"] } | { native: NativeRequest; model: string };
+
 /** Call options; `model` is the upstream model name (default: the client's). */
 export type AnthropicCallOptions = Omit<CallOptions, "model"> & { model?: string };
 
 /**
  * Anthropic's native Messages API behind the OpenAI wire format: requests are translated once
  * (request.ts), answers are built as OpenAI objects and serialised once (response.ts,
- * stream-translator.ts). Nothing Anthropic-shaped reaches the client.
+ * stream-translator.ts). Nothing Anthropic-shaped reaches an OpenAI client. A native request (a
+ * client of `POST /v1/messages`) goes out as the client's bytes and its answer comes back as
+ * Anthropic's bytes (native.ts, native-stream.ts).
  */
 export class AnthropicProvider implements Provider {
   readonly type = "anthropic" as const;
@@ -92,14 +99,16 @@ export class AnthropicProvider implements Provider {
    * non-streamed answer before all of it is generated, so a first-byte bound would cap its length.
    */
   async complete(call: ChatCall, options: AnthropicCallOptions): Promise<AnthropicCompletion> {
-    const { request, dropped } = this.translate(call, options, false);
+    const native = call.native;
+    const { request, dropped } = native !== undefined ? { request: undefined, dropped: [] } : this.translate(call, options, false);
+    const outgoing: Outgoing = native !== undefined ? { native, model: options.model ?? native.body.model } : { translated: request! };
     const limits = this.options.timeouts;
     const totalMs = Math.min(limits.totalMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
     const timer = new CallTimer(options.signal, { ...limits, firstByteMs: totalMs, totalMs });
     options.calls?.track(timer);
     let text: string | undefined;
     try {
-      const res = await this.post(request, call, timer.signal);
+      const res = await this.post(outgoing, call, timer.signal);
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       text = await readCapped(res, this.maxBytes);
     } catch (err) {
@@ -108,6 +117,7 @@ export class AnthropicProvider implements Provider {
       timer.clear();
     }
     if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
+    if (native !== undefined) return { completion: nativeCompletion(this.id, text), json: text, dropped, format: "anthropic" };
     let message: unknown;
     try {
       message = JSON.parse(text);
@@ -120,8 +130,10 @@ export class AnthropicProvider implements Provider {
   }
 
   /** Settles once Anthropic has accepted the stream (2xx, event-stream headers); see AnthropicEventStream. */
-  async stream(call: ChatCall, options: AnthropicCallOptions): Promise<AnthropicEventStream> {
-    const { request, dropped } = this.translate(call, options, true);
+  async stream(call: ChatCall, options: AnthropicCallOptions): Promise<AnthropicEventStream | NativeEventStream> {
+    const native = call.native;
+    const { request, dropped } = native !== undefined ? { request: undefined, dropped: [] } : this.translate(call, options, true);
+    const outgoing: Outgoing = native !== undefined ? { native, model: options.model ?? native.body.model } : { translated: request! };
     // `total` bounds a non-streamed answer; a stream is bounded by its first event (within what is
     // left of the request's deadline) and by the silence between events, however long it runs.
     const limits = this.options.timeouts;
@@ -130,7 +142,7 @@ export class AnthropicProvider implements Provider {
     options.calls?.track(timer);
     let body: ReadableStream<Uint8Array>;
     try {
-      const res = await this.post(request, call, timer.signal);
+      const res = await this.post(outgoing, call, timer.signal);
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       const type = res.headers.get("content-type") ?? "";
       if (!type.startsWith("text/event-stream") || res.body === null) {
@@ -142,13 +154,15 @@ export class AnthropicProvider implements Provider {
       timer.clear();
       throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "", timer.stoppedWith);
     }
+    const onError = (error: { type?: string; message?: string }) => anthropicError(this.id, { status: statusOfErrorType(error.type), type: error.type, message: error.message }, this.redact);
+    if (native !== undefined) return new NativeEventStream(body, { provider: this.id, timer, client: options.signal, redact: this.redact, onError });
     return new AnthropicEventStream(body, {
       provider: this.id,
       timer,
       client: options.signal,
       includeUsage: call.body.stream_options?.include_usage === true,
       dropped,
-      onError: (error) => anthropicError(this.id, { status: statusOfErrorType(error.type), type: error.type, message: error.message }, this.redact),
+      onError,
     });
   }
 
@@ -188,7 +202,31 @@ export class AnthropicProvider implements Provider {
     });
   }
 
-  private post(request: Translated["request"], call: ChatCall, signal: AbortSignal): Promise<Response> {
-    return this.fetch(`${this.base}/v1/messages`, { method: "POST", headers: callHeaders(this.headers, call), body: JSON.stringify(request), signal, redirect: "manual" });
+  /** Anthropic's token count of a native request (`POST /v1/messages/count_tokens`): its JSON text. Bounded by the total timeout. */
+  async countTokens(native: NativeRequest, options: AnthropicCallOptions): Promise<string> {
+    const limits = this.options.timeouts;
+    const totalMs = Math.min(limits.totalMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
+    const timer = new CallTimer(options.signal, { ...limits, firstByteMs: totalMs, totalMs });
+    try {
+      const body = nativeBody(native, options.model ?? native.body.model);
+      const res = await this.fetch(`${this.base}/v1/messages/count_tokens`, { method: "POST", headers: nativeHeaders(this.headers, native), body, signal: timer.signal, redirect: "manual" });
+      if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
+      const text = await readCapped(res, MODELS_BODY_CAP);
+      if (text === undefined) throw upstreamTooLarge(this.id, "a token count", MODELS_BODY_CAP);
+      return text;
+    } catch (err) {
+      throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "", timer.stoppedWith);
+    } finally {
+      timer.clear();
+    }
+  }
+
+  private post(outgoing: Outgoing, call: ChatCall, signal: AbortSignal): Promise<Response> {
+    const url = `${this.base}/v1/messages`;
+    if ("translated" in outgoing) {
+      return this.fetch(url, { method: "POST", headers: callHeaders(this.headers, call), body: JSON.stringify(outgoing.translated), signal, redirect: "manual" });
+    }
+    const headers = callHeaders(nativeHeaders(this.headers, outgoing.native), call);
+    return this.fetch(url, { method: "POST", headers, body: nativeBody(outgoing.native, outgoing.model), signal, redirect: "manual" });
   }
 }

@@ -1,0 +1,152 @@
+import type {
+  ChatCompletionAssistantMessageParam,
+  ChatCompletionContentPart,
+  ChatCompletionMessageParam,
+  ChatCompletionMessageToolCall,
+  ChatCompletionFunctionTool,
+  ChatCompletionToolChoiceOption,
+} from "openai/resources/chat/completions";
+import type { ChatRequest } from "../schema.ts";
+import type { AnyBlock, CountTokensRequest, MessagesRequest } from "./schema.ts";
+
+type Loose = Record<string, unknown>;
+type Params = CountTokensRequest & Partial<MessagesRequest>;
+
+/**
+ * An extended-thinking budget as OpenAI's `reasoning_effort`: the mirror of the Anthropic provider's
+ * THINKING_BUDGET (low 2048, medium 8192, high 16384), each budget taking the nearest effort at or
+ * below it. `adaptive` thinking (the model decides) is `medium`.
+ */
+export function reasoningEffort(thinking: Params["thinking"]): "low" | "medium" | "high" | undefined {
+  if (thinking === undefined || thinking.type === "disabled") return undefined;
+  const budget = thinking.budget_tokens;
+  if (thinking.type === "adaptive" || budget === undefined) return "medium";
+  return budget < 8192 ? "low" : budget < 16384 ? "medium" : "high";
+}
+
+/**
+ * A Messages request as the gateway's OpenAI-shaped call, for a provider that speaks chat
+ * completions (and for everything the gateway reads of a request: the model, token estimates, the
+ * ledger). What has no OpenAI form is left out: prior thinking blocks, `top_k`, server tools (no
+ * `input_schema`), `cache_control`, and fields Anthropic adds that chatgate does not know.
+ */
+export function toChatRequest(body: Params): ChatRequest {
+  const messages: ChatCompletionMessageParam[] = [];
+  const system = joinedText(body.system);
+  if (system !== undefined) messages.push({ role: "system", content: system });
+  for (const turn of body.messages) {
+    if (turn.role === "assistant") messages.push(assistantTurn(turn.content));
+    else userTurn(turn.content, messages);
+  }
+  const out: Loose = { model: body.model, messages };
+  const effort = reasoningEffort(body.thinking);
+  // Reasoning models on OpenAI take only max_completion_tokens; max_tokens is what most compatible servers know.
+  if (body.max_tokens !== undefined) out[effort === undefined ? "max_tokens" : "max_completion_tokens"] = body.max_tokens;
+  if (effort !== undefined) out.reasoning_effort = effort;
+  if (body.stop_sequences !== undefined && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
+  if (body.temperature !== undefined) out.temperature = body.temperature;
+  if (body.top_p !== undefined) out.top_p = body.top_p;
+  if (typeof body.metadata?.user_id === "string") out.user = body.metadata.user_id;
+  tools(body, out);
+  // Usage is asked for so the stream's message_delta can carry it.
+  if (body.stream === true) Object.assign(out, { stream: true, stream_options: { include_usage: true } });
+  return out as ChatRequest;
+}
+
+function tools(body: Params, out: Loose): void {
+  const functions: ChatCompletionFunctionTool[] = [];
+  for (const tool of body.tools ?? []) {
+    if (tool.input_schema === undefined) continue;
+    const fn: ChatCompletionFunctionTool["function"] = { name: tool.name, parameters: tool.input_schema };
+    if (tool.description !== undefined) fn.description = tool.description;
+    functions.push({ type: "function", function: fn });
+  }
+  if (functions.length === 0) return;
+  out.tools = functions;
+  const choice = body.tool_choice;
+  if (choice === undefined) return;
+  const map: Record<string, ChatCompletionToolChoiceOption> = { auto: "auto", any: "required", none: "none" };
+  out.tool_choice = choice.type === "tool" ? { type: "function", function: { name: choice.name ?? "" } } : map[choice.type];
+  if (choice.disable_parallel_tool_use === true) out.parallel_tool_calls = false;
+}
+
+/**
+ * Text blocks as one string, blank-line separated; undefined when there is no text. A string, not
+ * text parts: several OpenAI-compatible servers (DeepSeek's API among them) take only a string in a
+ * system message, and a string is what the model would read either way.
+ */
+function joinedText(content: string | AnyBlock[] | undefined): string | undefined {
+  if (content === undefined) return undefined;
+  if (typeof content === "string") return content;
+  const texts = content.filter((b) => b.type === "text").map((b) => b.text as string);
+  return texts.length === 0 ? undefined : texts.join("\n\n");
+}
+
+/** A user turn: its tool results as tool messages first (they answer the turn before), then the rest. */
+function userTurn(content: string | AnyBlock[], messages: ChatCompletionMessageParam[]): void {
+  if (typeof content === "string") {
+    messages.push({ role: "user", content });
+    return;
+  }
+  const parts: ChatCompletionContentPart[] = [];
+  for (const block of content) {
+    if (block.type === "tool_result") {
+      const result = block.content as string | AnyBlock[] | undefined;
+      const text = typeof result === "string" ? result : (result ?? []).filter((b) => b.type === "text").map((b) => b.text as string).join("\n");
+      messages.push({ role: "tool", tool_call_id: block.tool_use_id as string, content: text });
+      // A tool message holds text only: images a tool returned follow in the user message.
+      if (Array.isArray(result)) for (const b of result) if (b.type === "image") parts.push(imagePart(b));
+      continue;
+    }
+    const part = userPart(block);
+    if (part !== undefined) parts.push(part);
+  }
+  if (parts.length === 0) return;
+  // Text only (Claude Code sends several text blocks a turn): one string, for servers without content parts.
+  const textOnly = parts.every((p) => p.type === "text");
+  messages.push({ role: "user", content: textOnly ? parts.map((p) => (p as { text: string }).text).join("\n\n") : parts });
+}
+
+function userPart(block: AnyBlock): ChatCompletionContentPart | undefined {
+  switch (block.type) {
+    case "text":
+      return { type: "text", text: block.text as string };
+    case "image":
+      return imagePart(block);
+    case "document":
+      return documentPart(block.source as Loose, block.title);
+  }
+  return undefined;
+}
+
+function imagePart(block: AnyBlock): ChatCompletionContentPart {
+  const source = block.source as Loose;
+  const url = source.type === "url" ? (source.url as string) : `data:${source.media_type as string};base64,${source.data as string}`;
+  return { type: "image_url", image_url: { url } };
+}
+
+/** A plain-text document as its text; a PDF as a file part; a document by URL as a line naming it. */
+function documentPart(source: Loose, title: unknown): ChatCompletionContentPart {
+  if (source.type === "text" && typeof source.data === "string") return { type: "text", text: source.data };
+  if (source.type === "base64") {
+    const filename = typeof title === "string" ? title : "document.pdf";
+    return { type: "file", file: { file_data: `data:${String(source.media_type)};base64,${String(source.data)}`, filename } };
+  }
+  return { type: "text", text: `Document: ${String(source.url ?? source.type)}` };
+}
+
+/** An assistant turn: its text as content, its tool_use blocks as tool calls with their ids; thinking left out. */
+function assistantTurn(content: string | AnyBlock[]): ChatCompletionAssistantMessageParam {
+  if (typeof content === "string") return { role: "assistant", content };
+  let text: string | null = null;
+  const calls: ChatCompletionMessageToolCall[] = [];
+  for (const block of content) {
+    if (block.type === "text") text = (text ?? "") + (block.text as string);
+    else if (block.type === "tool_use") {
+      calls.push({ id: block.id as string, type: "function", function: { name: block.name as string, arguments: JSON.stringify(block.input) } });
+    }
+  }
+  const turn: ChatCompletionAssistantMessageParam = { role: "assistant", content: text };
+  if (calls.length > 0) turn.tool_calls = calls;
+  return turn;
+}

@@ -1,0 +1,78 @@
+import type { ChatCompletion } from "openai/resources/chat/completions";
+import type { CompletionUsage } from "openai/resources/completions";
+import type { ContentBlock, Message, StopReason, Usage } from "../providers/anthropic/wire.ts";
+
+/**
+ * OpenAI's finish reasons as Anthropic's stop reasons. OpenAI does not say which stop sequence
+ * ended an answer, so `stop` is always `end_turn` (with `stop_sequence` null).
+ */
+export function stopReason(finish: string | null | undefined): StopReason {
+  switch (finish) {
+    case "length":
+      return "max_tokens";
+    case "tool_calls":
+    case "function_call":
+      return "tool_use";
+    case "content_filter":
+      return "refusal";
+    default:
+      return "end_turn";
+  }
+}
+
+/** OpenAI's usage as Anthropic's: cached prompt tokens are Anthropic's cache reads, apart from input. */
+export function anthropicUsage(usage: CompletionUsage | null | undefined): Usage {
+  const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
+  return {
+    input_tokens: Math.max(0, (usage?.prompt_tokens ?? 0) - cached),
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+    output_tokens: usage?.completion_tokens ?? 0,
+  };
+}
+
+/** `msg_` and the upstream's id without its `chatcmpl-`, so the answer can be found in the upstream's logs. */
+export const messageId = (id: unknown): string => `msg_${typeof id === "string" && id !== "" ? id.replace(/^chatcmpl-/, "") : crypto.randomUUID().replaceAll("-", "")}`;
+
+/** A tool call's arguments as the tool_use block's input: an object, `{}` when they are not one. */
+export function toolInput(args: string | undefined): Record<string, unknown> {
+  try {
+    const input: unknown = JSON.parse(args || "{}");
+    return input !== null && typeof input === "object" && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The message with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
+type AssistantMessage = ChatCompletion.Choice["message"] & { reasoning_content?: string | null; reasoning?: string | null };
+
+/**
+ * A chat completion's first choice as an Anthropic Message: `reasoning_content` as a thinking
+ * block (no signature: none was made), the content (or refusal) as a text block, each tool call as
+ * a tool_use block with its id.
+ */
+export function toMessage(completion: ChatCompletion): Message {
+  const choice = completion.choices[0];
+  const message = choice?.message as AssistantMessage | undefined;
+  const content: ContentBlock[] = [];
+  const thinking = message?.reasoning_content || message?.reasoning;
+  if (typeof thinking === "string" && thinking !== "") content.push({ type: "thinking", thinking, signature: "" });
+  const text = message?.content ?? message?.refusal;
+  if (typeof text === "string" && text !== "") content.push({ type: "text", text });
+  for (const call of message?.tool_calls ?? []) {
+    if (call.type !== "function") continue;
+    content.push({ type: "tool_use", id: call.id, name: call.function.name, input: toolInput(call.function.arguments) });
+  }
+  const finish = message?.refusal && !message.content ? "content_filter" : choice?.finish_reason;
+  return {
+    id: messageId(completion.id),
+    type: "message",
+    role: "assistant",
+    model: completion.model,
+    content,
+    stop_reason: stopReason(finish),
+    stop_sequence: null,
+    usage: anthropicUsage(completion.usage),
+  };
+}

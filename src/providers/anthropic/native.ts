@@ -1,0 +1,34 @@
+import type { ChatCompletion } from "openai/resources/chat/completions";
+import { badGateway } from "../../errors.ts";
+import type { NativeRequest } from "../provider.ts";
+import { isMessage, toUsage } from "./response.ts";
+
+/**
+ * The body of a native request for `model`: the client's bytes when it named that model, else its
+ * body serialised once with the model replaced (an alias, a route's target).
+ */
+export function nativeBody(native: NativeRequest, model: string): string | Uint8Array {
+  return model === native.body.model ? native.raw : JSON.stringify({ ...native.body, model });
+}
+
+/** The request's headers: the provider's, with the client's `anthropic-beta` added to any it has. */
+export function nativeHeaders(headers: Record<string, string>, native: NativeRequest): Record<string, string> {
+  if (native.beta === undefined || native.beta === "") return headers;
+  const own = headers["anthropic-beta"];
+  return { ...headers, "anthropic-beta": own === undefined ? native.beta : `${own},${native.beta}` };
+}
+
+/**
+ * Reads an answer to a native request, passed on as its text: parsed once, to check it is a
+ * Message and to read its usage for the finish record (the completion carries nothing else).
+ */
+export function nativeCompletion(provider: string, text: string): ChatCompletion {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    throw badGateway(`Provider '${provider}' answered with a body that is not valid JSON.`);
+  }
+  if (!isMessage(message)) throw badGateway(`Provider '${provider}' answered with JSON that is not a message.`);
+  return { id: message.id, object: "chat.completion", created: 0, model: message.model, choices: [], usage: toUsage(message.usage) };
+}

@@ -1,0 +1,185 @@
+// POST /v1/messages to an Anthropic target: the client's bytes go up (the model replaced only when
+// the route names another), Anthropic's bytes come back (JSON and SSE, byte for byte), its usage
+// still reaches the finish record; a failure before the first content falls back to an OpenAI
+// target that answers in Anthropic's format; count_tokens is Anthropic's own.
+import Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, test } from "bun:test";
+import type { FinishRecord } from "../src/gateway/finish.ts";
+import { keyOf } from "./support/config-file.ts";
+import { post } from "./support/gateway.ts";
+import { CLAUDE, GPT, ON_ANTHROPIC, anthropicClient, eventsOf, startTargets } from "./support/messages.ts";
+
+const SSE = "text/event-stream";
+
+/** A Message as Anthropic sends it, pretty-printed: any re-serialisation on the way would show. */
+const MESSAGE_TEXT = JSON.stringify(
+  {
+    id: "msg_01XFDUDYJgAACzvnptvVoYEL", type: "message", role: "assistant", model: "claude-sonnet-4-5-20250929",
+    content: [
+      { type: "thinking", thinking: "Two lookups.", signature: "EqQBCgIYAhIM1gbcDa9GJwZA2b3h" },
+      { type: "tool_use", id: "toolu_01A", name: "Read", input: { file_path: "/a" } },
+      { type: "tool_use", id: "toolu_01B", name: "Bash", input: { command: "ls" } },
+    ],
+    stop_reason: "tool_use", stop_sequence: null,
+    usage: { input_tokens: 2095, cache_creation_input_tokens: 0, cache_read_input_tokens: 100, output_tokens: 503 },
+  },
+  null,
+  2,
+);
+
+/** A stream as Anthropic sends it: thinking with its signature, text, two tool_use blocks. */
+const STREAM_TEXT = [
+  ["message_start", { type: "message_start", message: { id: "msg_01Stream", type: "message", role: "assistant", model: "claude-sonnet-4-5-20250929", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 472, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 2 } } }],
+  ["ping", { type: "ping" }],
+  ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } }],
+  ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "Let me check " } }],
+  ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "both." } }],
+  ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "EqQBCgIYAhIM" } }],
+  ["content_block_stop", { type: "content_block_stop", index: 0 }],
+  ["content_block_start", { type: "content_block_start", index: 1, content_block: { type: "text", text: "" } }],
+  ["content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "text_delta", text: "Checking ✓ " } }],
+  ["content_block_stop", { type: "content_block_stop", index: 1 }],
+  ["content_block_start", { type: "content_block_start", index: 2, content_block: { type: "tool_use", id: "toolu_01A", name: "Read", input: {} } }],
+  ["content_block_delta", { type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: "" } }],
+  ["content_block_delta", { type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: '{"file_path": "/a"}' } }],
+  ["content_block_stop", { type: "content_block_stop", index: 2 }],
+  ["content_block_start", { type: "content_block_start", index: 3, content_block: { type: "tool_use", id: "toolu_01B", name: "Bash", input: {} } }],
+  ["content_block_delta", { type: "content_block_delta", index: 3, delta: { type: "input_json_delta", partial_json: '{"command"' } }],
+  ["content_block_delta", { type: "content_block_delta", index: 3, delta: { type: "input_json_delta", partial_json: ': "ls"}' } }],
+  ["content_block_stop", { type: "content_block_stop", index: 3 }],
+  ["message_delta", { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { input_tokens: 472, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 89 } }],
+  ["message_stop", { type: "message_stop" }],
+].map(([name, data]) => `event: ${String(name)}\ndata: ${JSON.stringify(data)}\n\n`).join("");
+
+const HI: Anthropic.MessageParam[] = [{ role: "user", content: "hi" }];
+
+/** The finish records of `gw`'s requests, as they end. */
+function records(t: ReturnType<typeof startTargets>): FinishRecord[] {
+  const seen: FinishRecord[] = [];
+  t.gw.app.gateway.finishes.subscribe((r) => seen.push(r));
+  return seen;
+}
+
+describe("to an Anthropic target", () => {
+  test("a JSON request goes up as the client's bytes and the answer comes back as Anthropic's bytes, its usage in the finish record", async () => {
+    await using t = startTargets();
+    const done = records(t);
+    t.claude.reply({ kind: "raw", status: 200, body: MESSAGE_TEXT });
+    // Fields chatgate does not know (a beta's) go up too, with the client's anthropic-beta header.
+    const sent = `{"model": "${CLAUDE}",  "max_tokens": 1024, "context_management": {"edits": []}, "messages": [{"role": "user", "content": "hi"}]}`;
+    const res = await post(`${t.gw.url}/v1/messages`, sent, { "x-api-key": "client", "anthropic-version": "2023-06-01", "anthropic-beta": "context-management-2025-06-27" });
+    expect([res.status, await res.text()]).toEqual([200, MESSAGE_TEXT]);
+    const call = t.claude.calls[0]!;
+    expect(call.rawBody).toBe(sent);
+    expect(call.headers).toMatchObject({ "x-api-key": keyOf("claude"), "anthropic-version": "2023-06-01", "anthropic-beta": "context-management-2025-06-27" });
+    expect(res.headers.get("x-chatgate-provider")).toBe("claude");
+    expect(done[0]).toMatchObject({ route: "/v1/messages", stream: false, provider: "claude", status: 200, outcome: "ok", usage: { prompt_tokens: 2195, completion_tokens: 503 } });
+    const metrics = await (await fetch(`${t.gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/chatgate_requests_total\{[^}]*route="\/v1\/messages"[^}]*provider="claude"[^}]*\} 1/);
+  });
+
+  test("an aliased model is replaced in the body; the SDK reads thinking and two tool_use blocks as Anthropic sent them", async () => {
+    await using t = startTargets();
+    t.claude.reply({ kind: "raw", status: 200, body: MESSAGE_TEXT });
+    const message = await anthropicClient(t.gw.url).messages.create({ model: ON_ANTHROPIC, max_tokens: 1024, messages: HI, thinking: { type: "enabled", budget_tokens: 1024 } });
+    expect(t.claude.calls[0]!.body).toEqual({ model: CLAUDE, max_tokens: 1024, messages: HI, thinking: { type: "enabled", budget_tokens: 1024 } });
+    expect(message.content.map((b) => b.type)).toEqual(["thinking", "tool_use", "tool_use"]);
+    expect(message.content[1]).toMatchObject({ id: "toolu_01A", input: { file_path: "/a" } });
+  });
+
+  test("a stream comes back as Anthropic's bytes, exactly, however the upstream splits them; the SDK's helpers reassemble it", async () => {
+    await using t = startTargets();
+    const done = records(t);
+    t.claude.reply({ kind: "stream", raw: STREAM_TEXT, splitBytes: 7 });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 1024, messages: HI, stream: true });
+    expect(res.headers.get("content-type")).toStartWith(SSE);
+    expect(await res.text()).toBe(STREAM_TEXT);
+    expect(done[0]).toMatchObject({ route: "/v1/messages", stream: true, outcome: "ok", usage: { prompt_tokens: 472, completion_tokens: 89 } });
+
+    t.claude.reply({ kind: "stream", raw: STREAM_TEXT });
+    const text: string[] = [];
+    const json: string[] = [];
+    const stream = anthropicClient(t.gw.url).messages.stream({ model: ON_ANTHROPIC, max_tokens: 1024, messages: HI });
+    stream.on("text", (delta) => text.push(delta)).on("inputJson", (delta) => json.push(delta));
+    const final = await stream.finalMessage();
+    expect([text, json.join("")]).toEqual([["Checking ✓ "], '{"file_path": "/a"}{"command": "ls"}']);
+    expect(final.content.map((b) => (b.type === "tool_use" ? b.input : b.type === "thinking" ? b.signature : b.type))).toEqual(["EqQBCgIYAhIM", "text", { file_path: "/a" }, { command: "ls" }]);
+    expect(final.usage).toMatchObject({ input_tokens: 472, output_tokens: 89 });
+  });
+
+  test("overloaded after message_start and ping falls back to the OpenAI target, whose answer the client gets as Anthropic events", async () => {
+    await using t = startTargets();
+    t.claude.reply({ kind: "stream", errorAfterEvents: 2, errorType: "overloaded_error" });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: "fallback", max_tokens: 100, messages: HI, stream: true });
+    const events = eventsOf(await res.text());
+    expect(events.map(([name]) => name)).toEqual([
+      "message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+    ]);
+    expect(events.filter(([name]) => name === "content_block_delta").map(([, d]) => (d.delta as { text: string }).text).join("")).toBe("Hello from upstream");
+    expect((events[0]![1].message as { model: string }).model).toBe(GPT);
+    expect(res.headers.get("x-chatgate-provider")).toBe("oa");
+    expect([t.claude.calls.length, t.oa.calls.length]).toEqual([1, 1]);
+
+    t.claude.reply({ kind: "error", type: "overloaded_error" });
+    const message = await anthropicClient(t.gw.url).messages.create({ model: "fallback", max_tokens: 100, messages: HI });
+    expect([message.model, message.content]).toEqual([GPT, [{ type: "text", text: "Hello from upstream" } as Anthropic.ContentBlock]]);
+  });
+
+  test("Anthropic's error event after the first content reaches the client as Anthropic sent it, with no message_stop", async () => {
+    await using t = startTargets();
+    t.claude.reply({ kind: "stream", errorAfterEvents: 4, errorType: "overloaded_error", content: [{ type: "text", text: "one two three" }] });
+    const events = eventsOf(await (await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI, stream: true })).text());
+    expect(events.map(([name]) => name)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "error"]);
+    expect(events.at(-1)![1]).toEqual({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+  });
+
+  test("a stream Anthropic cuts after its first content ends with an error event, never message_stop", async () => {
+    await using t = startTargets();
+    t.claude.reply({ kind: "stream", cutAfterEvents: 4, content: [{ type: "text", text: "one two three" }] });
+    const events = eventsOf(await (await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI, stream: true })).text());
+    expect(events.map(([name]) => name)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "error"]);
+    expect(events.at(-1)![1]).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("Provider 'claude' stream") } });
+  });
+
+  test("Anthropic's refusals keep Anthropic's error types: 400 with its message, 529 overloaded as chatgate's 503", async () => {
+    await using t = startTargets();
+    t.claude.reply({ kind: "error", type: "invalid_request_error", message: "messages.0: bad" }, { kind: "error", type: "overloaded_error" });
+    const bad = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI });
+    expect([bad.status, await bad.json()]).toEqual([400, { type: "error", error: { type: "invalid_request_error", message: "messages.0: bad" }, request_id: bad.headers.get("x-request-id") }]);
+    const busy = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI });
+    expect([busy.status, ((await busy.json()) as { error: { type: string } }).error.type]).toEqual([503, "overloaded_error"]);
+  });
+
+  test("server-tool blocks in the history (web search) go to Anthropic as sent, and are left out of a translation", async () => {
+    await using t = startTargets();
+    const history = [
+      { role: "user", content: "search it" },
+      {
+        role: "assistant",
+        content: [
+          { type: "server_tool_use", id: "srvtoolu_1", name: "web_search", input: { query: "bun" } },
+          { type: "web_search_tool_result", tool_use_id: "srvtoolu_1", content: [{ type: "web_search_result", url: "https://bun.sh", title: "Bun", encrypted_content: "x" }] },
+          { type: "text", text: "Bun is a runtime." },
+        ],
+      },
+      { role: "user", content: "thanks" },
+    ];
+    t.claude.reply({ kind: "raw", status: 200, body: MESSAGE_TEXT });
+    expect((await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: history })).status).toBe(200);
+    expect((t.claude.calls[0]!.body as { messages: unknown }).messages).toEqual(history);
+    expect((await post(`${t.gw.url}/v1/messages`, { model: "claude-on-openai", max_tokens: 100, messages: history })).status).toBe(200);
+    expect((t.oa.calls[0]!.body as { messages: unknown }).messages).toEqual([
+      { role: "user", content: "search it" },
+      { role: "assistant", content: "Bun is a runtime." },
+      { role: "user", content: "thanks" },
+    ]);
+  });
+
+  test("count_tokens is passed to Anthropic's count_tokens with the target's model", async () => {
+    await using t = startTargets();
+    const counted = await anthropicClient(t.gw.url).messages.countTokens({ model: ON_ANTHROPIC, messages: HI });
+    expect(counted).toEqual({ input_tokens: 1234 });
+    expect(t.claude.countCalls[0]!.body).toEqual({ model: CLAUDE, messages: HI });
+    expect(t.claude.countCalls[0]!.headers["x-api-key"]).toBe(keyOf("claude"));
+  });
+});

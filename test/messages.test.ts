@@ -1,0 +1,366 @@
+// POST /v1/messages in front of targets that speak chat completions (the mock, an OpenAI-compatible
+// upstream): the Anthropic SDK as the client, the request translated on the way in (asserted on
+// what the upstream received), the answer translated on the way out (JSON and the exact event
+// sequence), and the SDK's stream helpers reassembling text, thinking and tool inputs.
+import Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, test } from "bun:test";
+import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
+import { post } from "./support/gateway.ts";
+import {
+  GPT, ON_MOCK, ON_OPENAI, SYSTEM, TOOLS, TWO_CALLS, anthropicClient, chunkStream, completionWith, eventsOf, startTargets,
+} from "./support/messages.ts";
+
+const SSE = "text/event-stream";
+/** The SDK's answer types add fields (citations, caller) its answers leave out where they do not apply: compared as plain JSON. */
+const plain = (value: unknown): unknown => value;
+const HI: Anthropic.MessageParam[] = [{ role: "user", content: "hello there friend" }];
+
+describe("on the mock", () => {
+  test("a JSON request is answered as an Anthropic message with its stop reason and usage", async () => {
+    await using t = startTargets();
+    const message = await anthropicClient(t.gw.url).messages.create({ model: ON_MOCK, max_tokens: 100, messages: HI });
+    expect(message).toMatchObject({
+      type: "message", role: "assistant", model: "mock", content: [{ type: "text", text: "hello there friend" }],
+      stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 3, output_tokens: 3 },
+    });
+    expect(message.id).toStartWith("msg_");
+  });
+
+  test("max_tokens reached is stop_reason max_tokens", async () => {
+    await using t = startTargets();
+    const message = await anthropicClient(t.gw.url).messages.create({ model: ON_MOCK, max_tokens: 2, messages: HI });
+    expect(plain([message.content, message.stop_reason])).toEqual([[{ type: "text", text: "hello there " }], "max_tokens"]);
+  });
+
+  test("a stream is the Messages API's exact event sequence, and the SDK's helpers reassemble its text", async () => {
+    await using t = startTargets();
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_MOCK, max_tokens: 100, messages: HI, stream: true }, { "anthropic-version": "2023-06-01" });
+    expect(res.headers.get("content-type")).toStartWith(SSE);
+    const events = eventsOf(await res.text());
+    // The SSE event name repeats each data's type.
+    for (const [name, data] of events) expect(data.type).toBe(name);
+    const start = events[0]![1] as { message: Anthropic.Message };
+    expect(events.map(([name]) => name)).toEqual([
+      "message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+    ]);
+    expect(start.message).toMatchObject({ type: "message", role: "assistant", model: "mock", content: [], stop_reason: null, stop_sequence: null });
+    expect(events.slice(2).map(([, data]) => data)).toEqual([
+      { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+      { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "hello " } },
+      { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "there " } },
+      { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "friend" } },
+      { type: "content_block_stop", index: 0 },
+      { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { input_tokens: 3, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 3 } },
+      { type: "message_stop" },
+    ]);
+
+    const texts: string[] = [];
+    const stream = anthropicClient(t.gw.url).messages.stream({ model: ON_MOCK, max_tokens: 100, messages: HI }).on("text", (text) => texts.push(text));
+    const final = await stream.finalMessage();
+    expect(texts).toEqual(["hello ", "there ", "friend"]);
+    expect(final).toMatchObject({ content: [{ type: "text", text: "hello there friend" }], stop_reason: "end_turn", usage: { input_tokens: 3, output_tokens: 3 } });
+  });
+});
+
+describe("on an OpenAI-compatible target", () => {
+  test("system blocks, tools, tool_choice, stop sequences, thinking and metadata are translated to chat completions", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });
+    // By hand: the SDK's types leave out temperature and top_p, which the API still takes.
+    await post(`${t.gw.url}/v1/messages`, {
+      model: ON_OPENAI, max_tokens: 20_000, system: SYSTEM, tools: TOOLS, tool_choice: { type: "any", disable_parallel_tool_use: true },
+      stop_sequences: ["END"], temperature: 0.5, top_p: 0.9, top_k: 5, metadata: { user_id: "user-1" },
+      thinking: { type: "enabled", budget_tokens: 10_000 },
+      messages: [{ role: "user", content: [{ type: "text", text: "look" }, { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } }] }],
+    });
+    expect(t.oa.calls[0]!.body).toEqual({
+      model: GPT,
+      messages: [
+        { role: "system", content: `${SYSTEM[0]!.text}\n\n${SYSTEM[1]!.text}` },
+        { role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } }] },
+      ],
+      max_completion_tokens: 20_000,
+      reasoning_effort: "medium",
+      stop: ["END"],
+      temperature: 0.5,
+      top_p: 0.9,
+      user: "user-1",
+      tools: TOOLS.map((tool) => ({ type: "function", function: { name: tool.name, parameters: tool.input_schema, description: tool.description } })),
+      tool_choice: "required",
+      parallel_tool_calls: false,
+    });
+  });
+
+  test("a multi-turn conversation keeps tool ids: tool_use → the assistant's tool calls, tool_result → tool messages; text blocks are joined; thinking is dropped", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "done" }, "stop") });
+    await anthropicClient(t.gw.url).messages.create({
+      model: ON_OPENAI, max_tokens: 100, tools: TOOLS,
+      messages: [
+        { role: "user", content: [{ type: "text", text: "<system-reminder>be careful</system-reminder>" }, { type: "text", text: "list and read", cache_control: { type: "ephemeral" } }] },
+        {
+          role: "assistant",
+          content: [
+            { type: "thinking", thinking: "I should call both", signature: "sig" },
+            { type: "text", text: "Calling." },
+            { type: "tool_use", id: "toolu_A", name: "Read", input: { file_path: "/etc/hosts" } },
+            { type: "tool_use", id: "toolu_B", name: "Bash", input: { command: "ls" } },
+          ],
+        },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "toolu_A", content: "127.0.0.1 localhost" },
+            { type: "tool_result", tool_use_id: "toolu_B", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }], is_error: true },
+            { type: "text", text: "now explain" },
+          ],
+        },
+      ],
+    });
+    expect((t.oa.calls[0]!.body as { messages: unknown[] }).messages).toEqual([
+      { role: "user", content: "<system-reminder>be careful</system-reminder>\n\nlist and read" },
+      {
+        role: "assistant", content: "Calling.",
+        tool_calls: [
+          { id: "toolu_A", type: "function", function: { name: "Read", arguments: '{"file_path":"/etc/hosts"}' } },
+          { id: "toolu_B", type: "function", function: { name: "Bash", arguments: '{"command":"ls"}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "toolu_A", content: "127.0.0.1 localhost" },
+      { role: "tool", tool_call_id: "toolu_B", content: "a\nb" },
+      { role: "user", content: "now explain" },
+    ]);
+  });
+
+  test("a JSON answer with two tool calls in one turn is two tool_use blocks with the upstream's ids, stop_reason tool_use and usage", async () => {
+    await using t = startTargets();
+    const calls = [
+      { id: "call_1", type: "function" as const, function: { name: "Read", arguments: '{"file_path":"/a"}' } },
+      { id: "call_2", type: "function" as const, function: { name: "Bash", arguments: '{"command":"ls"}' } },
+    ];
+    const usage = { prompt_tokens: 50, completion_tokens: 9, total_tokens: 59, prompt_tokens_details: { cached_tokens: 20 } };
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "Let me look.", tool_calls: calls, reasoning_content: "Two tools." }, "tool_calls", usage) });
+    const message = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 100, tools: TOOLS, messages: HI });
+    expect(plain(message.content)).toEqual([
+      { type: "thinking", thinking: "Two tools.", signature: "" },
+      { type: "text", text: "Let me look." },
+      { type: "tool_use", id: "call_1", name: "Read", input: { file_path: "/a" } },
+      { type: "tool_use", id: "call_2", name: "Bash", input: { command: "ls" } },
+    ]);
+    expect(message.stop_reason).toBe("tool_use");
+    expect(plain(message.usage)).toEqual({ input_tokens: 30, cache_creation_input_tokens: 0, cache_read_input_tokens: 20, output_tokens: 9 });
+    expect(message.model).toBe(GPT);
+  });
+
+  test("a stream with two tool calls in one turn is a tool_use block each, and the SDK reassembles both inputs exactly", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, TWO_CALLS, "tool_calls") });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, tools: TOOLS, messages: HI, stream: true });
+    const events = eventsOf(await res.text());
+    expect(events.map(([, data]) => data).slice(2)).toEqual([
+      { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "call_read_1", name: "Read", input: {} } },
+      { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '{"file_pa' } },
+      { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: 'th":"/etc/hosts"}' } },
+      { type: "content_block_stop", index: 0 },
+      { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "call_bash_2", name: "Bash", input: {} } },
+      { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"command":"ls -la",' } },
+      { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '"timeout":5}' } },
+      { type: "content_block_stop", index: 1 },
+      { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { input_tokens: 40, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 12 } },
+      { type: "message_stop" },
+    ]);
+
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, TWO_CALLS, "tool_calls") });
+    const partial: string[] = [];
+    const stream = anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, tools: TOOLS, messages: HI });
+    stream.on("inputJson", (delta) => partial.push(delta));
+    const final = await stream.finalMessage();
+    expect(partial.join("")).toBe('{"file_path":"/etc/hosts"}{"command":"ls -la","timeout":5}');
+    expect(plain(final.content)).toEqual([
+      { type: "tool_use", id: "call_read_1", name: "Read", input: { file_path: "/etc/hosts" } },
+      { type: "tool_use", id: "call_bash_2", name: "Bash", input: { command: "ls -la", timeout: 5 } },
+    ]);
+    expect([final.stop_reason, final.usage.input_tokens, final.usage.output_tokens]).toEqual(["tool_use", 40, 12]);
+  });
+
+  test("streamed reasoning_content is a thinking block before the text, reassembled by the SDK's thinking and text events", async () => {
+    await using t = startTargets();
+    // DeepSeek's and vLLM's field, then OpenRouter's: both are reasoning.
+    const deltas = [{ reasoning_content: "Let me " }, { reasoning: "think." }, { content: "The answer" }, { content: " is 4." }];
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, deltas, "stop") });
+    const thinking: string[] = [];
+    const text: string[] = [];
+    const stream = anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 4096, thinking: { type: "enabled", budget_tokens: 2048 }, messages: HI });
+    stream.on("thinking", (delta) => thinking.push(delta)).on("text", (delta) => text.push(delta));
+    const final = await stream.finalMessage();
+    expect([thinking, text]).toEqual([["Let me ", "think."], ["The answer", " is 4."]]);
+    expect(plain(final.content)).toEqual([{ type: "thinking", thinking: "Let me think.", signature: "" }, { type: "text", text: "The answer is 4." }]);
+    expect((t.oa.calls[0]!.body as { reasoning_effort: string }).reasoning_effort).toBe("low");
+  });
+
+  test("Claude Code's flow: a streamed turn answered with two tool calls, then the tool results answered with text", async () => {
+    await using t = startTargets();
+    const client = anthropicClient(t.gw.url);
+    t.oa.reply(
+      { kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ content: "Checking." }, ...TWO_CALLS], "tool_calls") },
+      { kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ content: "Both worked." }], "stop") },
+    );
+    const messages: Anthropic.MessageParam[] = [{ role: "user", content: [{ type: "text", text: "inspect", cache_control: { type: "ephemeral" } }] }];
+    const headers = { "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14" };
+    const first = await client.messages.stream({ model: ON_OPENAI, max_tokens: 32_000, system: SYSTEM, tools: TOOLS, messages }, { headers }).finalMessage();
+    expect(first.content.map((b) => b.type)).toEqual(["text", "tool_use", "tool_use"]);
+    const uses = first.content.filter((b): b is Anthropic.ToolUseBlock => b.type === "tool_use");
+    messages.push({ role: "assistant", content: first.content as Anthropic.ContentBlockParam[] });
+    messages.push({ role: "user", content: uses.map((u) => ({ type: "tool_result" as const, tool_use_id: u.id, content: `ran ${u.name}` })) });
+    const second = await client.messages.stream({ model: ON_OPENAI, max_tokens: 32_000, system: SYSTEM, tools: TOOLS, messages }, { headers }).finalMessage();
+    expect(plain(second.content)).toEqual([{ type: "text", text: "Both worked." }]);
+    expect((t.oa.calls[1]!.body as { messages: unknown[] }).messages.slice(2)).toEqual([
+      {
+        role: "assistant", content: "Checking.",
+        tool_calls: [
+          { id: "call_read_1", type: "function", function: { name: "Read", arguments: '{"file_path":"/etc/hosts"}' } },
+          { id: "call_bash_2", type: "function", function: { name: "Bash", arguments: '{"command":"ls -la","timeout":5}' } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_read_1", content: "ran Read" },
+      { role: "tool", tool_call_id: "call_bash_2", content: "ran Bash" },
+    ]);
+  });
+
+  test("a stream cut after its first content ends with Anthropic's error event and no message_stop, which the SDK raises", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "stream", cutAfterEvents: 2 });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream: true });
+    const events = eventsOf(await res.text());
+    expect(events.map(([name]) => name)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "error"]);
+    expect(events.at(-1)![1]).toEqual({ type: "error", error: { type: "api_error", message: expect.stringContaining("Provider 'oa'") } });
+
+    t.oa.reply({ kind: "stream", cutAfterEvents: 2 });
+    const stream = anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI });
+    const failure = await stream.finalMessage().catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(Anthropic.APIError);
+    expect((failure as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "api_error" } });
+  });
+
+  test("an upstream error event mid-stream becomes Anthropic's error event", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "stream", errorEventAfter: 2 });
+    const events = eventsOf(await (await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream: true })).text());
+    expect(events.map(([name]) => name)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "error"]);
+    expect(events.at(-1)![1]).toMatchObject({ type: "error", error: { type: "api_error", message: expect.any(String) } });
+  });
+
+  test("while the upstream is silent mid-stream the client gets Anthropic's ping events, which the SDK skips", async () => {
+    await using t = startTargets({ CHATGATE_STREAM_HEARTBEAT_MS: "30" });
+    t.oa.reply({ kind: "stream", delayMs: 150 });
+    const events = eventsOf(await (await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream: true })).text());
+    const names = events.map(([name]) => name);
+    expect(names.indexOf("ping", 2)).toBeGreaterThan(2);
+    expect(names.filter((n) => n !== "ping")).toEqual([
+      "message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+    ]);
+    expect(events.filter(([name]) => name === "ping").map(([, data]) => data)).toEqual(names.filter((n) => n === "ping").map(() => ({ type: "ping" })));
+  });
+
+  test("count_tokens counts the translated request with the tokenizer, as chat completions' estimates do", async () => {
+    await using t = startTargets();
+    const system = "You are a helpful assistant.";
+    const text = "How many tokens is this sentence?";
+    const counted = await anthropicClient(t.gw.url).messages.countTokens({ model: ON_OPENAI, system, messages: [{ role: "user", content: text }] });
+    // OpenAI's cookbook framing: 3 per message plus its role, 3 to prime the reply.
+    expect(counted).toEqual({ input_tokens: 3 + (3 + countTokens("system") + countTokens(system)) + (3 + countTokens("user") + countTokens(text)) });
+    expect(t.oa.calls).toHaveLength(0);
+  });
+});
+
+describe("errors in Anthropic's shape", () => {
+  test("the client key is taken from x-api-key; a wrong or missing one is a 401 authentication_error", async () => {
+    await using t = startTargets({ CHATGATE_API_KEYS: "sk-client-1" });
+    const ok = await anthropicClient(t.gw.url, "sk-client-1").messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI });
+    expect(plain(ok.content)).toEqual([{ type: "text", text: "hello there friend" }]);
+    const wrong = await anthropicClient(t.gw.url, "sk-wrong").messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI }).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect((wrong as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "authentication_error", message: "Incorrect API key provided." } });
+    const missing = await post(`${t.gw.url}/v1/messages`, { model: ON_MOCK, max_tokens: 10, messages: HI });
+    expect([missing.status, ((await missing.json()) as { error: { type: string } }).error.type]).toEqual([401, "authentication_error"]);
+    const bearer = await post(`${t.gw.url}/v1/messages`, { model: ON_MOCK, max_tokens: 10, messages: HI }, { authorization: "Bearer sk-client-1" });
+    expect(bearer.status).toBe(200);
+  });
+
+  test("the beta client's /v1/messages?beta=true (Claude Code's) is the same route, errors included", async () => {
+    await using t = startTargets();
+    const message = await anthropicClient(t.gw.url).beta.messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI }, { headers: { "anthropic-beta": "claude-code-20250219" } });
+    expect(plain(message.content)).toEqual([{ type: "text", text: "hello there friend" }]);
+    const bad = await post(`${t.gw.url}/v1/messages?beta=true`, { model: ON_MOCK, messages: HI });
+    expect([bad.status, ((await bad.json()) as { error: { message: string } }).error.message]).toEqual([400, "max_tokens: Field required."]);
+  });
+
+  test("a bad body is a 400 invalid_request_error naming the field", async () => {
+    await using t = startTargets();
+    const cases: Array<[unknown, string]> = [
+      [{ model: ON_MOCK, messages: HI }, "max_tokens: Field required."],
+      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "system", content: "x" }] }, "messages.0.role: must be one of user, assistant."],
+      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "video" }] }] }, "messages.0.content.1.type: unknown content block type 'video'; expected one of text, image, document, tool_result, search_result, container_upload."],
+      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "thinking", thinking: "hm" }] }] }, "messages.0.content.0.type: a 'thinking' block is not allowed here; expected one of text, image, document, tool_result, search_result, container_upload."],
+      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: [{ type: "audio" }] }] }] }, "messages.0.content.0.content.0.type: unknown content block type 'audio'; expected one of text, image, document, search_result."],
+      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", data: "x" } }] }] }, "messages.0.content.0.source: must be {type: base64, media_type, data} or {type: url, url}."],
+      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "a", name: "b" }] }] }, "messages.0.content.0.input: Field required."],
+      [{ model: ON_MOCK, max_tokens: 10, temperature: 1.5, messages: HI }, "temperature: must be a number from 0 to 1."],
+    ];
+    for (const [body, message] of cases) {
+      const res = await post(`${t.gw.url}/v1/messages`, body);
+      expect([res.status, await res.json()]).toEqual([400, { type: "error", error: { type: "invalid_request_error", message }, request_id: res.headers.get("x-request-id") }]);
+    }
+    const notJson = await post(`${t.gw.url}/v1/messages`, "{nope");
+    expect([notJson.status, ((await notJson.json()) as { error: { type: string } }).error.type]).toEqual([400, "invalid_request_error"]);
+  });
+
+  test("an unknown model is a 404 not_found_error; an upstream 500 is the status chat completions gets, as api_error", async () => {
+    await using t = startTargets();
+    const client = anthropicClient(t.gw.url);
+    const missing = await client.messages.create({ model: "nope", max_tokens: 10, messages: HI }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((missing as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ error: { type: "not_found_error" } });
+    t.oa.reply({ kind: "error", status: 500 });
+    const failed = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI });
+    expect([failed.status, ((await failed.json()) as { error: { type: string } }).error.type]).toEqual([502, "api_error"]);
+    expect(failed.headers.get("x-chatgate-provider")).toBe("oa");
+  });
+
+  test("a rate-limited request is a 429 rate_limit_error with Retry-After", async () => {
+    await using t = startTargets({ CHATGATE_RATE_LIMIT_MAX: "1" });
+    expect((await post(`${t.gw.url}/v1/messages`, { model: ON_MOCK, max_tokens: 10, messages: HI })).status).toBe(200);
+    const limited = await post(`${t.gw.url}/v1/messages`, { model: ON_MOCK, max_tokens: 10, messages: HI });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).not.toBeNull();
+    expect(((await limited.json()) as { error: { type: string } }).error.type).toBe("rate_limit_error");
+  });
+});
+
+describe("models", () => {
+  test("GET /v1/models with anthropic-version answers in Anthropic's list shape; without it, in OpenAI's", async () => {
+    await using t = startTargets();
+    const page = await anthropicClient(t.gw.url).models.list();
+    const ids = page.data.map((m) => m.id);
+    expect(ids).toContain(ON_OPENAI);
+    expect(plain(page.data[0])).toEqual({ type: "model", id: ids[0]!, display_name: ids[0]!, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    const raw = (await (await fetch(`${t.gw.url}/v1/models`, { headers: { "anthropic-version": "2023-06-01" } })).json()) as Record<string, unknown>;
+    expect(raw).toMatchObject({ has_more: false, first_id: ids[0], last_id: ids.at(-1) });
+    const openai = (await (await fetch(`${t.gw.url}/v1/models`)).json()) as { object: string };
+    expect(openai.object).toBe("list");
+    const one = await anthropicClient(t.gw.url).models.retrieve(ON_OPENAI);
+    expect(one).toMatchObject({ type: "model", id: ON_OPENAI });
+  });
+});
+
+describe("the OpenAPI document", () => {
+  test("lists POST /v1/messages and /v1/messages/count_tokens under the Anthropic tag, with their request schemas", async () => {
+    await using t = startTargets();
+    const doc = (await (await fetch(`${t.gw.url}/docs/json`)).json()) as { paths: Record<string, Record<string, { tags: string[]; requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>> };
+    const create = doc.paths["/v1/messages"]!.post!;
+    const count = doc.paths["/v1/messages/count_tokens"]!.post!;
+    expect([create.tags, count.tags]).toEqual([["Anthropic"], ["Anthropic"]]);
+    expect(create.requestBody!.content["application/json"]!.schema.required).toEqual(["model", "messages", "max_tokens"]);
+    expect(count.requestBody!.content["application/json"]!.schema.required).toEqual(["model", "messages"]);
+  });
+});
