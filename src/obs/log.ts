@@ -22,7 +22,7 @@ export interface LogOptions {
  */
 export async function createLogger({ level, format, fd = 1 }: LogOptions): Promise<Logger> {
   // Loaded here, not at the top: tests and tools that build an app without a logger never load it.
-  const { pino } = await import("pino");
+  const { pino } = await import("./pino-lib.ts");
   const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
   if (format === "json") {
     const writer = heldWriter(fd);
@@ -34,7 +34,7 @@ export async function createLogger({ level, format, fd = 1 }: LogOptions): Promi
         writer.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...fields, msg })}\n`),
     });
   }
-  const { default: pretty } = await import("pino-pretty");
+  const { pretty } = await import("./pino-pretty-lib.ts");
   return pino(
     { level, base: undefined },
     pretty({ sync: true, destination: fd, colorize: Boolean(process.stdout.isTTY) && fd === 1, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", hideObject: true, messageFormat: readable }),
