@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { cacheModeOf } from "../cache/cache-control.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { ChatCompletion, ChatRequest } from "../schema.ts";
-import { errorResponse, jsonContent } from "./openapi-doc.ts";
+import { errorResponse, jsonContent, routedErrors } from "./openapi-doc.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
 import { requireMessageContent } from "./message-content.ts";
 import { clientOf } from "./guard.ts";
@@ -45,13 +45,7 @@ export function chatRoutes(gateway: Gateway, answering: Answering, maxBodyBytes:
             content: { ...jsonContent(ChatCompletion), "text/event-stream": { schema: { type: "string" } } },
           },
           400: errorResponse("Invalid request: `param` names the field at fault"),
-          401: errorResponse("Missing or invalid client key"),
-          403: errorResponse("The client key has a budget and the model has no known price (`model_not_priced`)"),
-          404: errorResponse("No such model, or one the client key may not use (`model_not_found`)"),
-          413: errorResponse("Request body over the size limit"),
-          429: errorResponse("Rate limit exceeded (`rate_limit_exceeded`; `Retry-After` says when to try again), or the client key's budget spent (`insufficient_quota`)"),
-          502: errorResponse("The upstream provider failed"),
-          504: errorResponse("The upstream provider did not answer in time"),
+          ...routedErrors(),
         },
       },
     },

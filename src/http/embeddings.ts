@@ -3,7 +3,7 @@ import { EmbeddingList, EmbeddingRequest } from "../embeddings-schema.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
 import { clientOf } from "./guard.ts";
-import { errorResponse, jsonContent } from "./openapi-doc.ts";
+import { errorResponse, jsonContent, routedErrors } from "./openapi-doc.ts";
 import { requestIdOf } from "./request-id.ts";
 import { traceOf } from "./trace-of.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
@@ -32,13 +32,7 @@ export function embeddingsRoutes(gateway: Gateway, answering: Answering, maxBody
         responses: {
           200: { description: "The embeddings, one per input, in input order", content: jsonContent(EmbeddingList) },
           400: errorResponse("Invalid request (`param` names the field at fault), or a model whose providers offer no embeddings (`embeddings_not_supported`)"),
-          401: errorResponse("Missing or invalid client key"),
-          403: errorResponse("The client key has a budget and the model has no known price (`model_not_priced`)"),
-          404: errorResponse("No such model, or one the client key may not use (`model_not_found`)"),
-          413: errorResponse("Request body over the size limit"),
-          429: errorResponse("Rate limit exceeded (`rate_limit_exceeded`; `Retry-After` says when to try again), or the client key's budget spent (`insufficient_quota`)"),
-          502: errorResponse("The upstream provider failed"),
-          504: errorResponse("The upstream provider did not answer in time"),
+          ...routedErrors(),
         },
       },
     },

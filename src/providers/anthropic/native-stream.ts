@@ -1,10 +1,11 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from "eventsource-parser";
-import { badGateway, upstreamTimeout, clientClosed, type GatewayError } from "../../errors.ts";
+import type { GatewayError } from "../../errors.ts";
 import { encodeEvents } from "../../sse-encode.ts";
 import { StreamSeen, type EventStream } from "../provider.ts";
 import { EventFramer, MAX_EVENT_BYTES, concatAll, find } from "../sse-frames.ts";
 import { upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { toUsage } from "./response.ts";
+import { readFailure, truncated } from "./stream-failure.ts";
 import type { CallTimer } from "./timer.ts";
 import type { MessageDeltaUsage, Usage } from "./wire.ts";
 
@@ -184,14 +185,3 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
   }
 }
 
-const truncated = (provider: string, detail: string): GatewayError =>
-  badGateway(`Provider '${provider}' stream ${detail}.`, "upstream_stream_truncated");
-
-/** A failed read: our timer, the client leaving, or the upstream cutting the stream. */
-function readFailure(err: unknown, events: number, options: NativeStreamOptions): GatewayError {
-  if (options.timer.stoppedWith !== undefined) return options.timer.stoppedWith;
-  if (options.timer.expired !== undefined) return upstreamTimeout(options.provider, options.timer.expired);
-  if (options.client.aborted) return clientClosed();
-  const name = err instanceof Error ? err.name : "network error";
-  return truncated(options.provider, `was cut after ${events} events (${name})`);
-}

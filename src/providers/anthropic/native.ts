@@ -2,6 +2,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import { badGateway } from "../../errors.ts";
 import type { NativeRequest } from "../provider.ts";
 import { isMessage, toUsage } from "./response.ts";
+import type { Message } from "./wire.ts";
 
 /**
  * The body of a native request for `model`: the client's bytes when it named that model, else its
@@ -23,6 +24,12 @@ export function nativeHeaders(headers: Record<string, string>, native: NativeReq
  * Message and to read its usage for the finish record (the completion carries nothing else).
  */
 export function nativeCompletion(provider: string, text: string): ChatCompletion {
+  const message = messageOf(provider, text);
+  return { id: message.id, object: "chat.completion", created: 0, model: message.model, choices: [], usage: toUsage(message.usage) };
+}
+
+/** An answer's text as Anthropic's Message, or the 502 saying what else it is. */
+export function messageOf(provider: string, text: string): Message {
   let message: unknown;
   try {
     message = JSON.parse(text);
@@ -30,5 +37,5 @@ export function nativeCompletion(provider: string, text: string): ChatCompletion
     throw badGateway(`Provider '${provider}' answered with a body that is not valid JSON.`);
   }
   if (!isMessage(message)) throw badGateway(`Provider '${provider}' answered with JSON that is not a message.`);
-  return { id: message.id, object: "chat.completion", created: 0, model: message.model, choices: [], usage: toUsage(message.usage) };
+  return message;
 }

@@ -6,10 +6,10 @@ import { MODELS_BODY_CAP, readCapped } from "../read-body.ts";
 import { fromUpstreamException, redactor, upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { anthropicError, fromAnthropicResponse, statusOfErrorType } from "./errors.ts";
 import { fetchModels } from "./models.ts";
-import { nativeBody, nativeCompletion, nativeHeaders } from "./native.ts";
+import { messageOf, nativeBody, nativeCompletion, nativeHeaders } from "./native.ts";
 import { NativeEventStream } from "./native-stream.ts";
 import { toMessagesRequest, type Translated } from "./request.ts";
-import { isMessage, toChatCompletion } from "./response.ts";
+import { toChatCompletion } from "./response.ts";
 import { AnthropicEventStream } from "./stream.ts";
 import { CallTimer, type Timeouts } from "./timer.ts";
 
@@ -118,14 +118,7 @@ export class AnthropicProvider implements Provider {
     }
     if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
     if (native !== undefined) return { completion: nativeCompletion(this.id, text), json: text, dropped, format: "anthropic" };
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      throw badGateway(`Provider '${this.id}' answered with a body that is not valid JSON.`);
-    }
-    if (!isMessage(message)) throw badGateway(`Provider '${this.id}' answered with JSON that is not a message.`);
-    const completion = toChatCompletion(message);
+    const completion = toChatCompletion(messageOf(this.id, text));
     return { completion, json: JSON.stringify(completion), dropped };
   }
 

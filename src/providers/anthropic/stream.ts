@@ -1,9 +1,9 @@
 import { createParser } from "eventsource-parser";
-import { badGateway, upstreamTimeout, type GatewayError } from "../../errors.ts";
+import type { GatewayError } from "../../errors.ts";
 import { StreamSeen, type EventStream } from "../provider.ts";
-import { clientClosed } from "../../errors.ts";
 import { upstreamTooLarge } from "../upstream-error.ts";
 import { StreamTranslator } from "./stream-translator.ts";
+import { readFailure, truncated } from "./stream-failure.ts";
 import type { CallTimer } from "./timer.ts";
 import { encodeEvents } from "../../sse-encode.ts";
 
@@ -114,18 +114,6 @@ async function* translate(
     // However the stream stops (done, client gone, error), release the upstream now.
     reader.cancel().catch(() => {});
   }
-}
-
-const truncated = (provider: string, detail: string): GatewayError =>
-  badGateway(`Provider '${provider}' stream ${detail}.`, "upstream_stream_truncated");
-
-/** A failed read: our timer, the client leaving, or the upstream cutting the stream. */
-function readFailure(err: unknown, events: number, options: AnthropicStreamOptions): GatewayError {
-  if (options.timer.stoppedWith !== undefined) return options.timer.stoppedWith;
-  if (options.timer.expired !== undefined) return upstreamTimeout(options.provider, options.timer.expired);
-  if (options.client.aborted) return clientClosed();
-  const name = err instanceof Error ? err.name : "network error";
-  return truncated(options.provider, `was cut after ${events} events (${name})`);
 }
 
 /**
