@@ -1,6 +1,7 @@
 // What a client sends a target and how its answer is checked, for either wire it may speak:
 // OpenAI's chat completions (every target in the OpenAI scenarios, chatgate in the translated
-// ones) or Anthropic's Messages API (direct and passthrough in the translated ones).
+// ones) or Anthropic's Messages API (direct and passthrough in the translated ones, every target in
+// the Messages ones).
 import type { TargetName } from "./commands.ts";
 import { type Expectation, type VerifyLevel, verifyCompletion, verifyStreamFull, verifyStreamLight } from "./verify.ts";
 import { verifyEventsFull, verifyEventsLight, verifyMessage } from "./verify-anthropic.ts";
@@ -10,20 +11,34 @@ import { type BenchKnobs, MODEL, requestBody } from "./wire.ts";
 export type Wire = "openai" | "anthropic";
 /** The API the mock upstream speaks in a scenario. */
 export type UpstreamApi = Wire;
+/**
+ * What chatgate is asked, with an Anthropic upstream: `openai` (the translated scenarios: a chat
+ * completion it translates both ways) or `anthropic` (the Messages ones: the Messages request on
+ * its own `/v1/messages`, relayed as is).
+ */
+export type GatewayFront = Wire;
 
 /** chatgate's public model name routed to the Anthropic provider pointing at the mock (targets.ts writes the route). */
 export const TRANSLATED_MODEL = "bench-translated";
+/**
+ * chatgate's public name for the Messages scenarios: the mock's Anthropic model itself, routed to
+ * the same provider, so chatgate sends the client's bytes unchanged (no `model` to replace) and all
+ * three targets send the mock the same request.
+ */
+export const MESSAGES_MODEL = ANTHROPIC_MODEL;
 
 export const PATHS: Record<Wire, string> = { openai: "/v1/chat/completions", anthropic: "/v1/messages" };
 
 /**
  * The wire a client speaks to a target, and the model it asks for: direct and passthrough relay
- * Anthropic's wire as is; chatgate (either target) always takes OpenAI's and translates.
+ * Anthropic's wire as is; chatgate (either target) takes OpenAI's and translates, or with the
+ * `anthropic` front takes the Messages request on /v1/messages and relays it.
  */
-export function clientWire(upstream: UpstreamApi, target: TargetName): { wire: Wire; model: string } {
+export function clientWire(upstream: UpstreamApi, target: TargetName, front: GatewayFront = "openai"): { wire: Wire; model: string } {
   if (upstream === "openai") return { wire: "openai", model: MODEL };
   const relays = target === "direct" || target === "passthrough";
-  return relays ? { wire: "anthropic", model: ANTHROPIC_MODEL } : { wire: "openai", model: TRANSLATED_MODEL };
+  if (relays) return { wire: "anthropic", model: ANTHROPIC_MODEL };
+  return front === "anthropic" ? { wire: "anthropic", model: MESSAGES_MODEL } : { wire: "openai", model: TRANSLATED_MODEL };
 }
 
 export interface ClientSpec {

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TRANSLATED_MODEL } from "./client.ts";
+import { MESSAGES_MODEL, TRANSLATED_MODEL } from "./client.ts";
 import { UPSTREAM_KEY } from "./upstream.ts";
 import { ANTHROPIC_MODEL } from "./wire-anthropic.ts";
 import { MODEL } from "./wire.ts";
@@ -91,7 +91,9 @@ function benchDir(): string {
 
 /**
  * chatgate's config file, written once to a temporary directory (removed on exit): the mock's
- * Anthropic side as a provider and one public name routed to it; the OpenAI side's provider stays
+ * Anthropic side as a provider and two public names routed to it (the translated scenarios' name,
+ * and the Messages scenarios' one spelled as the Anthropic model, so `model` goes upstream
+ * unreplaced and carries a price); the OpenAI side's provider stays
  * env-only (OPENAI_BASE_URL makes the implicit provider `openai`), and its model gets a public name
  * of the same spelling only to carry a price. Listing the Anthropic model keeps chatgate from
  * asking the mock for Anthropic's model list. The load generator's key is a `keys:` entry, given
@@ -114,6 +116,9 @@ models:
     targets:
       - { provider: openai, model: ${MODEL}, price: ${BENCH_PRICE} }
   ${TRANSLATED_MODEL}:
+    targets:
+      - { provider: ${ANTHROPIC_PROVIDER}, model: ${ANTHROPIC_MODEL}, price: ${BENCH_PRICE} }
+  ${MESSAGES_MODEL}:
     targets:
       - { provider: ${ANTHROPIC_PROVIDER}, model: ${ANTHROPIC_MODEL}, price: ${BENCH_PRICE} }
 keys:

@@ -171,7 +171,7 @@ export interface BudgetLine {
   ok: boolean | null;
 }
 
-export function budgetCheck(aggs: readonly Aggregate[], infos: readonly TargetInfo[], settleMs: number): BudgetLine[] {
+export function budgetCheck(aggs: readonly Aggregate[], infos: readonly TargetInfo[], settleMs: number, runs: readonly RunRecord[] = []): BudgetLine[] {
   const get = (scenario: string) => aggs.find((a) => a.scenario === scenario && a.target === "chatgate");
   const out: BudgetLine[] = [];
   const add: AddLine = (line, budget, value, ok, show) => {
@@ -185,6 +185,7 @@ export function budgetCheck(aggs: readonly Aggregate[], infos: readonly TargetIn
   const cpu = (s: string) => (v: number) => `${v.toFixed(2)} × (${int(get(s)?.median.cpu ?? Number.NaN)} µs)`;
   add("chatgate CPU per translated non-stream request (Anthropic, c16)", "≤ 2.0 × passthrough", get("tr-ns-c16")?.vsPassthrough.cpu ?? null, (v) => v <= 2.0, cpu("tr-ns-c16"));
   add("chatgate CPU per translated stream (Anthropic, c32)", "≤ 2.5 × passthrough", get("tr-s-c32")?.vsPassthrough.cpu ?? null, (v) => v <= 2.5, cpu("tr-s-c32"));
+  messagesBudget(aggs, runs, add);
   add("added time to first chunk, c1, p50", "≤ 0.5 ms over direct", get("s-c1")?.ttfcAddedP50 ?? null, (v) => v <= 0.5, (v) => `+${v.toFixed(3)} ms`);
   add("paced stream c32, total time p50", "within 2 % of direct", get("paced-c32")?.vsDirect.latP50 ?? null, (v) => Math.abs(v - 1) <= 0.02, (v) => `${((v - 1) * 100).toFixed(2)} %`);
   const cg = infos.find((t) => t.name === "chatgate");
@@ -260,6 +261,28 @@ function redisBudget(aggs: readonly Aggregate[], add: AddLine): void {
   }
 }
 
+/**
+ * chatgate's /v1/messages to an Anthropic target against its chat completion to an OpenAI target,
+ * both pass-through: CPU per request of msg-* ÷ that of the OpenAI scenario of the same load, each
+ * round's pair from the same round (median over rounds). The requirement is "no more than"; the
+ * verdict allows 1.05, the bench's run-to-run noise of ±5 %. The answers differ and are compared as
+ * they are: the mock's Anthropic message is ~610 B (OpenAI's completion ~800 B), its stream 26 events
+ * in ~3.4 KB (OpenAI's 23 chunks + [DONE] in ~7 KB).
+ */
+function messagesBudget(aggs: readonly Aggregate[], runs: readonly RunRecord[], add: AddLine): void {
+  const pairs = [
+    { msg: "msg-ns-c16", ref: "ns-c16", line: "chatgate CPU per /v1/messages request to an Anthropic target (c16)", what: "chat completion to an OpenAI target (ns-c16)" },
+    { msg: "msg-s-c32", ref: "s-c32", line: "chatgate CPU per /v1/messages stream to an Anthropic target (26 events, c32)", what: "stream to an OpenAI target (23 chunks + [DONE], s-c32)" },
+  ];
+  for (const p of pairs) {
+    const mine = byRound(runs, p.msg, "chatgate");
+    const ref = byRound(runs, p.ref, "chatgate");
+    const ratio = mine.size && ref.size ? median([...mine].map(([round, f]) => { const r = ref.get(round); return r ? f.cpuUsPerReq / r.cpuUsPerReq : Number.NaN; })) : null;
+    const us = (s: string) => int(aggs.find((a) => a.scenario === s && a.target === "chatgate")?.median.cpu ?? Number.NaN);
+    add(p.line, `≤ 1.0 × chatgate's CPU per ${p.what}, same run (ok up to 1.05: ±5 % run-to-run noise)`, ratio, (v) => v <= 1.05, (v) => `${v.toFixed(2)} × (${us(p.msg)} µs vs ${us(p.ref)} µs)`);
+  }
+}
+
 /** Median over rounds of mine ÷ the reference's start-up in the same round. */
 function startupRatioOf(mine: readonly number[], ref: readonly number[]): number {
   return median(mine.map((v, i) => v / (ref[i] ?? Number.NaN)));
@@ -309,7 +332,7 @@ export function renderReport(m: RunMeta, scenarios: readonly Scenario[]): { md: 
   if (m.chatgateLog || m.metrics) production.push(productionMarkdown(requestsOf("chatgate"), m.maxHttpRequests, m.chatgateLog, m.metrics));
   if (m.redisTarget) production.push(redisMarkdown(requestsOf("chatgate-redis"), m.redisTarget));
   if (production.length) md += `\n\n### chatgate as in production\n\n${production.join("\n\n")}`;
-  const budget = m.mode.checkBudget && ran.includes("chatgate") ? budgetCheck(aggs, m.targets, m.mode.settleMs) : null;
+  const budget = m.mode.checkBudget && ran.includes("chatgate") ? budgetCheck(aggs, m.targets, m.mode.settleMs, m.runs) : null;
   if (budget) md += `\n\n### Budget (ratios from the same run)\n\n${budgetMarkdown(budget)}`;
   else if (m.mode.checkBudget) md += "\n\nBudget not checked: chatgate did not run.";
   return { md, aggregates: aggs, budget };

@@ -26,7 +26,7 @@ const ms = (v: number | null) => (typeof v === "number" && Number.isFinite(v) ? 
 
 function specFor(s: Scenario, t: Target, o: Options, wrk: boolean): LoadSpec {
   const count = s.fixedRequests === null ? null : Math.max(1, Math.round(s.fixedRequests * o.mode.countScale));
-  const { wire, model } = clientWire(s.upstream ?? "openai", t.name);
+  const { wire, model } = clientWire(s.upstream ?? "openai", t.name, s.front);
   return {
     url: `${t.base}${PATHS[wire]}`,
     wire,

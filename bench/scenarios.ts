@@ -1,7 +1,7 @@
 // The scenarios and the three modes' sizes. Durations are per run; a full run is
 // rounds × scenarios × targets runs (chatgate-redis runs only the non-stream ones: ONLY), so
-// these numbers set the wall time (≈ 9-10 min by default).
-import type { UpstreamApi } from "./client.ts";
+// these numbers set the wall time (≈ 11 min by default).
+import type { GatewayFront, UpstreamApi } from "./client.ts";
 import type { TargetName } from "./commands.ts";
 import type { VerifyLevel } from "./verify.ts";
 import type { BenchKnobs } from "./wire.ts";
@@ -21,6 +21,11 @@ export interface Scenario {
    * a Messages request; chatgate gets the OpenAI request and translates both ways.
    */
   upstream?: UpstreamApi;
+  /**
+   * With an anthropic upstream, what chatgate is asked (default openai, translated); anthropic: the
+   * same Messages request as direct and passthrough, on chatgate's /v1/messages, relayed as is.
+   */
+  front?: GatewayFront;
 }
 
 const SHORT_PROMPT = 40;
@@ -95,14 +100,41 @@ export const SCENARIOS: readonly Scenario[] = [
     verify: "light",
     upstream: "anthropic",
   },
+  {
+    // Every target gets the Messages request; chatgate relays it to its Anthropic provider and the
+    // mock's bytes back, the cost read against ns-c16 (a chat completion to an OpenAI target).
+    id: "msg-ns-c16",
+    title: "Messages non-stream c16 (Anthropic upstream, pass-through)",
+    stream: false,
+    concurrency: 16,
+    promptBytes: SHORT_PROMPT,
+    knobs: {},
+    fixedRequests: null,
+    verify: "full",
+    upstream: "anthropic",
+    front: "anthropic",
+  },
+  {
+    // 26 Anthropic events in and out of every target (s-c32: 23 OpenAI chunks + [DONE]).
+    id: "msg-s-c32",
+    title: "Messages stream c32 (Anthropic upstream, pass-through)",
+    stream: true,
+    concurrency: 32,
+    promptBytes: SHORT_PROMPT,
+    knobs: {},
+    fixedRequests: null,
+    verify: "light",
+    upstream: "anthropic",
+    front: "anthropic",
+  },
 ];
 
 /**
  * Targets that run only some scenarios (every other target runs all). chatgate-redis is there for
  * what Redis adds to a request: the key's rpm, tpm and budget checked and settled in Redis instead
  * of memory, the same few round trips on every path, which the non-stream scenarios show best
- * (the Redis budget lines read ns-c1 and ns-c16; ns-c64 is the most load Redis sees). Streams and
- * translation would add wall time, not information.
+ * (the Redis budget lines read ns-c1 and ns-c16; ns-c64 is the most load Redis sees). Streams,
+ * translation and the Messages route would add wall time, not information.
  */
 export const ONLY: Partial<Record<TargetName, readonly string[]>> = { "chatgate-redis": ["ns-c1", "ns-c16", "ns-c64"] };
 
@@ -112,7 +144,7 @@ export function runsScenario(target: TargetName, s: Scenario): boolean {
 }
 
 /** Scenarios run unmeasured per target before round 1, when selected (JIT and pools settle on each path). */
-export const WARMUP_IDS: readonly string[] = ["ns-c16", "s-c32", "tr-ns-c16", "tr-s-c32"];
+export const WARMUP_IDS: readonly string[] = ["ns-c16", "s-c32", "tr-ns-c16", "tr-s-c32", "msg-ns-c16", "msg-s-c32"];
 
 export interface Mode {
   name: "full" | "quick" | "smoke";

@@ -3,7 +3,7 @@
 // startup.ts; the redis-server: redis.ts).
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { PATHS, TRANSLATED_MODEL, type UpstreamApi, clientRequest, clientWire, verifierFor } from "./client.ts";
+import { type GatewayFront, PATHS, TRANSLATED_MODEL, type UpstreamApi, clientRequest, clientWire, verifierFor } from "./client.ts";
 import { ANTHROPIC_PROVIDER, type Backends, CHATGATE_BIN, CLIENT_KEY, KEY_LIMITS, type TargetName, isChatgate } from "./commands.ts";
 import { type Child, onCpu, readPort, spawnTracked, treeOf, treeUsage } from "./proc.ts";
 import { spawnTimed } from "./startup.ts";
@@ -86,8 +86,8 @@ export async function startTarget(name: TargetName, upstream: Upstream, backends
 }
 
 /** One non-stream answer on the wire a scenario with this upstream API uses, checked fully. */
-async function probeChat(t: Target, api: UpstreamApi): Promise<string | null> {
-  const { wire, model } = clientWire(api, t.name);
+async function probeChat(t: Target, api: UpstreamApi, front: GatewayFront = "openai"): Promise<string | null> {
+  const { wire, model } = clientWire(api, t.name, front);
   const what = `POST ${PATHS[wire]} (${model})`;
   const { body, headers } = clientRequest({ wire, model, apiKey: t.apiKey, stream: false, promptBytes: 40, knobs: {} });
   try {
@@ -130,5 +130,10 @@ export async function probe(t: Target): Promise<string | null> {
   } catch (e) {
     return `GET /v1/models: ${e instanceof Error ? e.message : String(e)}`;
   }
-  return (await probeChat(t, "openai")) ?? (await probeChat(t, "anthropic"));
+  return (
+    (await probeChat(t, "openai")) ??
+    (await probeChat(t, "anthropic")) ??
+    // chatgate's /v1/messages (the Messages scenarios); direct and passthrough were asked just above.
+    (isChatgate(t.name) ? await probeChat(t, "anthropic", "anthropic") : null)
+  );
 }
