@@ -69,6 +69,10 @@ export class Ledger {
       // Another writer (a second gateway on the same data dir) holds the lock only for its own
       // flush; waiting that long is cheaper than failing and retrying a second later.
       db.exec("PRAGMA busy_timeout = 1000");
+      // The gateway mostly appends: SQLite's default 2 MB page cache would mostly hold pages written
+      // once, and stay in the process's memory after a burst of load (measured: RSS 30 s after the
+      // bench's load ~2.5 MB lower with this). /v1/usage's reads go through the OS's file cache.
+      db.exec("PRAGMA cache_size = -256");
       migrate(db);
       return new Ledger(db, options);
     } catch (err) {
