@@ -389,6 +389,26 @@ describe("signed webhooks", () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(3);
   });
 
+  // Regression: a reset was answered at once, beside the queue. Sent while the sender's previous
+  // message was still being answered, it forgot nothing: that exchange was remembered after it and
+  // went upstream with the sender's next message.
+  test("a reset sent while a message is being answered forgets that exchange too", async () => {
+    const seen = up.calls.length;
+    up.reply({ kind: "completion", content: "r1", delayMs: 400 }, { kind: "completion", content: "r2" });
+    const first = hookBody({ text: "m1", from: "forgetful" });
+    const answered = post("/hooks/sig", first, signed(first));
+    await callAfter(up, seen);
+    const reset = hookBody({ from: "forgetful", action: "reset" });
+    const forgotten = post("/hooks/sig", reset, signed(reset));
+    await Bun.sleep(50);
+    const next = hookBody({ text: "m2", from: "forgetful" });
+    const after = (await answer(await post("/hooks/sig", next, signed(next)))).body;
+    expect((await answer(await answered)).body.session.turns).toBe(1);
+    expect((await answer(await forgotten)).body.session).toEqual({ from: "forgetful", turns: 0 });
+    expect(after.session.turns).toBe(1);
+    expect((up.calls[seen + 1]!.body as { messages: { content: string }[] }).messages.map((m) => m.content)).toEqual(["m2"]);
+  });
+
   test("a signed body that is not the message shape is a 400 naming the field; over 256 KiB a 413", async () => {
     const cases: [string, string | null][] = [
       ["null", null],

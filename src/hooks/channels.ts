@@ -91,9 +91,13 @@ export class Channel {
   /** Answers a message: a reset forgets the sender; a chat asks the model with the sender's last exchanges as context. */
   async answer(message: HookMessage, context: MessageContext): Promise<{ response: HookResponse; served?: Served }> {
     const { from } = message;
+    // A reset waits its turn too: run at once, it was undone by a message still being answered,
+    // whose exchange was then remembered and sent with the sender's next message.
     if (message.action === "reset") {
-      this.sessions.reset(from);
-      return { response: { reply: null, model: this.spec.model, session: { from, turns: 0 }, usage: null } };
+      return this.queue.run(from, async () => {
+        this.sessions.reset(from);
+        return { response: { reply: null, model: this.spec.model, session: { from, turns: 0 }, usage: null } };
+      });
     }
     // One message of a sender at a time: each is asked with the exchanges before it.
     return this.queue.run(from, async () => {
