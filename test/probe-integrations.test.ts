@@ -256,6 +256,32 @@ describe("/v1/messages streams and upstream failures", () => {
     }
   });
 
+  // Regression: the native pass-through kept nothing of what it sent, so a stream that ended before
+  // message_delta's counts (cut, error event, client gone) was estimated at 0 output tokens whatever
+  // the client had read: an answer free of tpm and budget. The same stream through
+  // /v1/chat/completions (translated) was counted.
+  test("a native Anthropic stream that ends before its counts has the text the client read estimated", async () => {
+    const words = "one two three four five six seven eight nine ten eleven twelve";
+    claude.reply({ kind: "stream", cutAfterEvents: 8, content: [{ type: "text", text: words }] });
+    const cut = await answer(await post("/v1/messages", msg({ model: "c", stream: true }), { ...AUTH, "x-request-id": "probe-native-cut" }));
+    const read = cut.text.match(/"text_delta"/g)?.length ?? 0;
+    expect(read).toBeGreaterThanOrEqual(3);
+    const cutLine = await gw.waitForLog((l) => l.req_id === "probe-native-cut");
+    expect(cutLine).toMatchObject({ outcome: "truncated", usage_estimated: true });
+    expect(cutLine.tokens_out as number).toBeGreaterThanOrEqual(read);
+
+    claude.reply({ kind: "stream", hangAfterEvents: 8, content: [{ type: "text", text: words }] });
+    const client = new AbortController();
+    const res = await fetch(`${gw.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", ...AUTH, "x-request-id": "probe-native-abort" }, body: msg({ model: "c", stream: true }), signal: client.signal });
+    const reader = res.body!.getReader();
+    let text = "";
+    while ((text.match(/"text_delta"/g)?.length ?? 0) < 3) text += new TextDecoder().decode((await reader.read()).value);
+    client.abort();
+    const abortLine = await gw.waitForLog((l) => l.req_id === "probe-native-abort");
+    expect(abortLine).toMatchObject({ outcome: "client_abort", usage_estimated: true });
+    expect(abortLine.tokens_out as number).toBeGreaterThanOrEqual(3);
+  });
+
   test("a provider key echoed in an upstream error is redacted on /v1/messages, count_tokens and /v1/embeddings", async () => {
     const echo = (id: string) => `Incorrect API key provided: ${keyOf(id)}`;
     up.reply({ kind: "error", status: 400, error: { message: echo("up"), type: "invalid_request_error", param: null, code: null } });
