@@ -406,7 +406,8 @@ describe("signed webhooks", () => {
     expect(replies.map((r) => [r.reply, r.session.turns])).toEqual([["r0", 1], ["r1", 2], ["r2", 3]]);
     const sent = up.calls.slice(seen).map((c) => (c.body as { messages: { content: string }[] }).messages.map((m) => m.content));
     expect(sent).toEqual([["m0"], ["m0", "r0", "m1"], ["m0", "r0", "m1", "r1", "m2"]]);
-    for (let i = 0; i < 12; i++) up.reply({ kind: "completion", content: "x", delayMs: 200 });
+    // One being answered and 8 waiting reach the model; the other 3 are refused.
+    for (let i = 0; i < 9; i++) up.reply({ kind: "completion", content: "x", delayMs: 200 });
     const statuses = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
       const body = hookBody({ text: `z${i}`, from: "busy" });
       return (await post("/hooks/sig", body, signed(body))).status;
@@ -433,6 +434,27 @@ describe("signed webhooks", () => {
     expect((await answer(await forgotten)).body.session).toEqual({ from: "forgetful", turns: 0 });
     expect(after.session.turns).toBe(1);
     expect((up.calls[seen + 1]!.body as { messages: { content: string }[] }).messages.map((m) => m.content)).toEqual(["m2"]);
+  });
+
+  test("a message whose sender gives up while it waits its turn asks no model, and may be sent again", async () => {
+    const seen = up.calls.length;
+    up.reply({ kind: "completion", content: "slow", delayMs: 400 });
+    const first = hookBody({ text: "q1", from: "impatient" });
+    const answered = post("/hooks/sig", first, signed(first));
+    await callAfter(up, seen);
+    const second = hookBody({ text: "q2", from: "impatient" });
+    const client = new AbortController();
+    const gaveUp = fetch(`${gw.url}/hooks/sig`, { method: "POST", headers: { "content-type": "application/json", ...signed(second) }, body: second, signal: client.signal }).catch((e: Error) => e.name);
+    await Bun.sleep(50);
+    client.abort();
+    expect(await gaveUp).toBe("AbortError");
+    expect((await answer(await answered)).body.reply).toBe("slow");
+    await Bun.sleep(100);
+    expect(up.calls.length).toBe(seen + 1);
+    up.reply({ kind: "completion", content: "now" });
+    const again = (await answer(await post("/hooks/sig", second, signed(second)))).body;
+    expect(again).toMatchObject({ reply: "now", session: { turns: 2 } });
+    expect((up.calls[seen + 1]!.body as { messages: { content: string }[] }).messages.map((m) => m.content)).toEqual(["q1", "slow", "q2"]);
   });
 
   test("a signed body that is not the message shape is a 400 naming the field; over 256 KiB a 413", async () => {
