@@ -166,12 +166,15 @@ describe("/v1/messages refuses bad input in Anthropic's shape, naming the field"
     }
   });
 
-  test("tool_use without an id, or with input null, and images without a source are 400s naming the block", async () => {
+  test("tool_use without an id, or with input null, images without a source and a tool choice without a name are 400s naming the field", async () => {
     const turn = (block: Record<string, unknown>) => msg({ model: "o", messages: [{ role: "user", content: "x" }, { role: "assistant", content: [block] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "r" }] }] });
     const seen = up.calls.length;
     await expectAnthropicError(await post("/v1/messages", turn({ type: "tool_use", name: "f", input: {} })), 400, "invalid_request_error", "messages.1.content.0.id");
     await expectAnthropicError(await post("/v1/messages", turn({ type: "tool_use", id: "t1", name: "f", input: null })), 400, "invalid_request_error", "messages.1.content.0.input: must be an object");
     await expectAnthropicError(await post("/v1/messages", msg({ model: "o", messages: [{ role: "user", content: [{ type: "image", source: null }] }] })), 400, "invalid_request_error", "messages.0.content.0.source");
+    // Regression: a tool choice without its name went upstream as `function.name: ""` (the mock answered 200).
+    const tools = [{ name: "f", input_schema: { type: "object" } }];
+    for (const model of ["o", "m"]) await expectAnthropicError(await post("/v1/messages", msg({ model, tools, tool_choice: { type: "tool" } })), 400, "invalid_request_error", "tool_choice.name: Field required");
     expect(up.calls.length).toBe(seen);
   });
 
