@@ -7,6 +7,7 @@ import { createHmac } from "node:crypto";
 import { compiledBinary, spawnBinary } from "./support/binary.ts";
 import { anthropicAt, keyOf, openaiAt, routedEnv, type ConfigDoc } from "./support/config-file.ts";
 import { fakeAnthropic, type FakeAnthropic } from "./support/fake-anthropic.ts";
+import { SERVER, otlpReceiver } from "./support/otlp-receiver.ts";
 import type { GatewayProcess } from "./support/process.ts";
 import type { RecordedCall } from "./support/scripted-body.ts";
 import { fakeOpenAI, type FakeOpenAI } from "./support/upstream.ts";
@@ -487,6 +488,29 @@ describe("signed webhooks", () => {
     expect((await post("/hooks/open", hookBody(), { "x-api-key": KEY })).status).toBe(200);
     expect((await post("/hooks/open", hookBody(), AUTH)).status).toBe(200);
   });
+});
+
+// Regression: the hook route never read the trace context. With tracing on, a hook's model call
+// went upstream without a `traceparent`, its log line had no trace_id, and a caller's traceparent
+// was ignored: the hook's span started a trace of its own that the provider's spans could not join.
+test("with tracing on, a hook's model call carries the caller's trace, as the API routes' calls do", async () => {
+  await using collector = otlpReceiver();
+  await using fake = fakeOpenAI();
+  const doc = { providers: [openaiAt("up", fake)], models: { o: { targets: [{ provider: "up", model: "gpt-4o-mini" }] } }, hooks: { sig: { model: "o", secret: "${HOOK_SECRET}" } } };
+  const traced = await spawnBinary({ ...routedEnv(doc as ConfigDoc), HOOK_SECRET, CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_OTLP_ENDPOINT: collector.url });
+  try {
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const body = hookBody({ from: "traced" });
+    const res = await fetch(`${traced.url}/hooks/sig`, { method: "POST", headers: { "content-type": "application/json", ...signed(body), traceparent: `00-${traceId}-b7ad6b7169203331-01`, "x-request-id": "probe-traced-hook" }, body });
+    expect(res.status).toBe(200);
+    expect(fake.calls[0]!.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(await traced.waitForLog((l) => l.req_id === "probe-traced-hook")).toMatchObject({ trace_id: traceId });
+    traced.proc.kill("SIGTERM");
+    await traced.exited;
+    expect(collector.spans.find((s) => s.kind === SERVER)).toMatchObject({ traceId, attributes: { "http.route": "/hooks/:name" } });
+  } finally {
+    await traced.stop();
+  }
 });
 
 test("after all of the above, no secret is in any log line or in /status", async () => {
