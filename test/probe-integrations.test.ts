@@ -286,7 +286,7 @@ describe("/v1/messages streams and upstream failures", () => {
     expect(abortLine.tokens_out as number).toBeGreaterThanOrEqual(3);
   });
 
-  test("a provider key echoed in an upstream error is redacted on /v1/messages, count_tokens and /v1/embeddings", async () => {
+  test("a provider key echoed in an upstream error is redacted on /v1/messages (JSON and native stream) and /v1/embeddings", async () => {
     const echo = (id: string) => `Incorrect API key provided: ${keyOf(id)}`;
     up.reply({ kind: "error", status: 400, error: { message: echo("up"), type: "invalid_request_error", param: null, code: null } });
     await expectAnthropicError(await post("/v1/messages", msg({ model: "o" })), 400, "invalid_request_error", "Incorrect API key provided: ***");
@@ -308,7 +308,7 @@ describe("/v1/messages streams and upstream failures", () => {
     expect(text).not.toContain(keyOf("claude"));
   });
 
-  test("a client that goes away cancels the upstream call: translated JSON, native stream, count_tokens' neighbour embeddings", async () => {
+  test("a client that goes away cancels the upstream call: translated JSON, native stream, embeddings", async () => {
     const cases: [string, string, FakeOpenAI | FakeAnthropic][] = [
       ["/v1/messages", msg({ model: "o" }), up],
       ["/v1/messages", msg({ model: "c", stream: true }), claude],
