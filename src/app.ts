@@ -144,7 +144,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // usage: before the guard too; it takes the admin key only.
     .use(usageRoute({ ledger: ledger?.ledger, adminKeys: config.adminKeyDigests, rules, server: () => app.server, authFailureLimit: config.authFailureLimit, now }))
     // hooks: before the guard too; a signed hook takes no client key, one without a secret runs the guard's check itself.
-    .use(hooksRoute({ channels: () => channels, admission: admission({ rules, server: () => app.server }), answering, maxBodyBytes: config.maxBodyBytes }))
+    .use(hooksRoute({ channels: () => channels, admission: admission({ rules, server: () => app.server }), answering, gateway, maxBodyBytes: config.maxBodyBytes }))
     .use(guard({ rules, stats, server: () => app.server }))
     .use(opsRoutes(gateway, stats, () => lastReload, () => channels?.status()))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))

@@ -7,6 +7,7 @@ import { GatewayError, notFound } from "../errors.ts";
 import type { Client, Gateway } from "../gateway/gateway.ts";
 import type { Served } from "../gateway/run.ts";
 import { requestHeaders } from "../keys/rate-headers.ts";
+import type { RequestTrace } from "../obs/trace-context.ts";
 import type { ChatRequest } from "../schema.ts";
 import { MemoryCounters, type Counters, type MaybePromise, type WindowCount } from "../state/counters.ts";
 import { Limiter, type LimitDecision } from "../state/limiter.ts";
@@ -43,6 +44,8 @@ export interface MessageContext {
   signal: AbortSignal;
   /** The client key a hook without a secret was called with; null for a signed hook (or no client keys). */
   client: Client | null;
+  /** While tracing is on: the request's trace, so the model call carries its `traceparent`. */
+  trace?: RequestTrace;
 }
 
 /** One hook of one config generation; its sessions carry over a reload that keeps its memory settings. */
@@ -91,14 +94,18 @@ export class Channel {
   /** Answers a message: a reset forgets the sender; a chat asks the model with the sender's last exchanges as context. */
   async answer(message: HookMessage, context: MessageContext): Promise<{ response: HookResponse; served?: Served }> {
     const { from } = message;
+    // A reset waits its turn too: run at once, it was undone by a message still being answered,
+    // whose exchange was then remembered and sent with the sender's next message.
     if (message.action === "reset") {
-      this.sessions.reset(from);
-      return { response: { reply: null, model: this.spec.model, session: { from, turns: 0 }, usage: null } };
+      return this.queue.run(from, async () => {
+        this.sessions.reset(from);
+        return { response: { reply: null, model: this.spec.model, session: { from, turns: 0 }, usage: null } };
+      });
     }
     // One message of a sender at a time: each is asked with the exchanges before it.
     return this.queue.run(from, async () => {
       const body = this.request(from, message.text);
-      const answer = await this.gateway.complete({ body, raw: JSON.stringify(body), requestId: context.requestId }, context.signal, this.route, context.client);
+      const answer = await this.gateway.complete({ body, raw: JSON.stringify(body), requestId: context.requestId, trace: context.trace }, context.signal, this.route, context.client);
       const choice = answer.completion.choices[0]?.message;
       const reply = choice?.content ?? choice?.refusal ?? "";
       const turns = this.sessions.add(from, { user: message.text, assistant: reply });

@@ -15,6 +15,26 @@ export function rawBody(body: object): string | Uint8Array {
   return (body as WithRaw)[RAW] ?? JSON.stringify(body);
 }
 
+/**
+ * How deeply a body's arrays and objects may nest (the body itself is level 1). JSON.parse takes
+ * any depth, but JSON.stringify and the Messages translators recurse: a body nested 100,000 deep
+ * (a few hundred KB) overflowed the stack there and was a 500 or a 502 instead of a 400. Real
+ * requests, tools' JSON schemas included, stay within a few dozen levels.
+ */
+const MAX_DEPTH = 128;
+
+/** Whether `value` nests deeper than `levels`; recurses at most `levels` deep, so it cannot overflow. */
+function nestsDeeper(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsDeeper(item, levels - 1)) return true;
+    return false;
+  }
+  for (const key in value) if (nestsDeeper((value as Record<string, unknown>)[key], levels - 1)) return true;
+  return false;
+}
+
 const NOT_JSON =
   "We could not parse the JSON body of your request. The API expects a JSON object; what was sent was not valid JSON.";
 
@@ -83,6 +103,11 @@ export function jsonObject(bytes: Uint8Array): object {
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw invalidRequest("The request body must be a JSON object.");
+  }
+  for (const key in value) {
+    if (nestsDeeper((value as Record<string, unknown>)[key], MAX_DEPTH - 1)) {
+      throw invalidRequest(`Invalid value for '${key}': arrays and objects nested more than ${MAX_DEPTH} levels deep.`, key);
+    }
   }
   return value;
 }

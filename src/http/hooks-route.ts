@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import type { Gateway } from "../gateway/gateway.ts";
 import { hookNotFound, type Channels } from "../hooks/channels.ts";
 import { HookRequest, HookResponse, MAX_HOOK_BODY, hookMessage } from "../hooks/hook-body.ts";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../hooks/signature.ts";
@@ -6,6 +7,7 @@ import { jsonObject, readBody } from "./body.ts";
 import { clientOf } from "./guard.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
 import { requestIdOf } from "./request-id.ts";
+import { traceOf } from "./trace-of.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
 export interface HooksRouteOptions {
@@ -14,6 +16,8 @@ export interface HooksRouteOptions {
   /** The guard's key and limit check (guard.ts `admission`), for hooks without a secret. */
   admission: (request: Request, set: { headers: Record<string, unknown> }) => void | Promise<void>;
   answering: Answering;
+  /** Reads the request's trace context while tracing is on, as the API routes do. */
+  gateway: Gateway;
   maxBodyBytes: number;
 }
 
@@ -25,7 +29,7 @@ const DESCRIPTION = `A message from a chat channel that delivers by webhook: \`{
  * signature (read with the raw body it signs); then the hook's rpm; then the body's fields.
  */
 export function hooksRoute(options: HooksRouteOptions) {
-  const { channels, admission, answering } = options;
+  const { channels, admission, answering, gateway } = options;
   const maxBytes = Math.min(options.maxBodyBytes, MAX_HOOK_BODY);
   return new Elysia({ name: "hooks" }).post(
     "/hooks/:name",
@@ -38,7 +42,7 @@ export function hooksRoute(options: HooksRouteOptions) {
       try {
         await channel.admit(set.headers);
         const message = hookMessage(jsonObject(bytes) as Record<string, unknown>);
-        const context = { requestId: requestIdOf(set), signal: request.signal, client: clientOf(set) };
+        const context = { requestId: requestIdOf(set), signal: request.signal, client: clientOf(set), trace: traceOf(gateway, request) };
         const { response, served } = await answering.json(request, () => channel.answer(message, context));
         servedHeaders(set.headers, served);
         return response;

@@ -6,6 +6,7 @@ import type {
   ChatCompletionFunctionTool,
   ChatCompletionToolChoiceOption,
 } from "openai/resources/chat/completions";
+import { invalidRequest } from "../errors.ts";
 import type { ChatRequest } from "../schema.ts";
 import type { AnyBlock, CountTokensRequest, MessagesRequest } from "./schema.ts";
 
@@ -54,6 +55,9 @@ export function toChatRequest(body: Params): ChatRequest {
 }
 
 function tools(body: Params, out: Loose): void {
+  const choice = body.tool_choice;
+  // Anthropic requires it; translated, a missing name went upstream as `function.name: ""`.
+  if (choice?.type === "tool" && !choice.name) throw invalidRequest("tool_choice.name: Field required when tool_choice.type is 'tool'.", "tool_choice.name");
   const functions: ChatCompletionFunctionTool[] = [];
   for (const tool of body.tools ?? []) {
     if (tool.input_schema === undefined) continue;
@@ -63,7 +67,6 @@ function tools(body: Params, out: Loose): void {
   }
   if (functions.length === 0) return;
   out.tools = functions;
-  const choice = body.tool_choice;
   if (choice === undefined) return;
   const map: Record<string, ChatCompletionToolChoiceOption> = { auto: "auto", any: "required", none: "none" };
   out.tool_choice = choice.type === "tool" ? { type: "function", function: { name: choice.name ?? "" } } : map[choice.type];

@@ -7,8 +7,9 @@ export type LooseChunk = Record<string, unknown> & { choices: Record<string, unk
  * Reads chunks a client was sent (whole SSE events) back, calling `visit` with each
  * `chat.completion.chunk` in order. `[DONE]`, and data that is not JSON with a `choices` list (an
  * error event, a comment's neighbour), are skipped: the callers want what the answer said.
+ * `other`, when given, gets every other JSON object (an Anthropic event passed on natively).
  */
-export function forEachChunk(chunks: readonly Uint8Array[], visit: (chunk: LooseChunk) => void): void {
+export function forEachChunk(chunks: readonly Uint8Array[], visit: (chunk: LooseChunk) => void, other?: (data: Record<string, unknown>) => void): void {
   const parser = createParser({
     onEvent: ({ data }) => {
       if (data === "[DONE]") return;
@@ -18,7 +19,9 @@ export function forEachChunk(chunks: readonly Uint8Array[], visit: (chunk: Loose
       } catch {
         return;
       }
-      if (chunk !== null && typeof chunk === "object" && Array.isArray((chunk as LooseChunk).choices)) visit(chunk as LooseChunk);
+      if (chunk === null || typeof chunk !== "object") return;
+      if (Array.isArray((chunk as LooseChunk).choices)) visit(chunk as LooseChunk);
+      else other?.(chunk as Record<string, unknown>);
     },
   });
   const decoder = new TextDecoder();

@@ -47,14 +47,32 @@ export class Delivered {
   }
 }
 
-/** The answer's text in whole SSE events of `chat.completion.chunk`s (every choice's, in order). */
+/**
+ * The answer's text in whole SSE events of `chat.completion.chunk`s (every choice's, in order), or
+ * of Anthropic's events, as a native /v1/messages stream passes them on.
+ */
 export function streamedText(chunks: readonly Uint8Array[]): string {
   let out = "";
-  forEachChunk(chunks, (chunk) => {
-    for (const choice of chunk.choices) out += messageText(choice?.delta);
-  });
+  forEachChunk(
+    chunks,
+    (chunk) => {
+      for (const choice of chunk.choices) out += messageText(choice?.delta);
+    },
+    (event) => (out += anthropicText(event)),
+  );
   return out;
 }
+
+/** What an Anthropic event adds to the answer: text, thinking and tool input deltas, and a tool's name. */
+function anthropicText(event: Loose): string {
+  if (event.type === "content_block_delta") {
+    const delta = loose(event.delta);
+    return str(delta.text) + str(delta.thinking) + str(delta.partial_json);
+  }
+  return event.type === "content_block_start" ? str(loose(event.content_block).name) : "";
+}
+
+const loose = (value: unknown): Loose => (value !== null && typeof value === "object" ? (value as Loose) : {});
 
 /** The text of a JSON answer's choices. */
 export function completionText(completion: ChatCompletion): string {

@@ -154,6 +154,7 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
         // cannot hold one (no such bytes anywhere in it) is counted, not decoded or parsed.
         if (watcher.committed && find(whole, MESSAGE_) === -1 && find(whole, ERROR) === -1) {
           seen.events += countData(whole);
+          seen.delivered.add(whole);
           yield whole;
           continue;
         }
@@ -173,6 +174,8 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
           seen.errorEvent = true;
           if (options.redact(text) !== text) out = encodeEvents(options.redact(utf8.decode(out)));
         }
+        // Kept by reference for an estimate, should the stream end before message_delta's counts.
+        seen.delivered.add(out);
         yield out;
         if (seen.done || seen.errorEvent) return;
       }
