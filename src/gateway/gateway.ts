@@ -13,6 +13,7 @@ import type { Chain } from "./attempts.ts";
 import { embeddingRoute } from "./embedding-route.ts";
 import { Finishes, type FinishRecord, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
+import { listModels } from "./model-list.ts";
 import { ResumingStream, resumableRequest } from "./resume.ts";
 import type { Route, Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
@@ -259,29 +260,9 @@ export class Gateway {
     return provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs });
   }
 
-  /**
-   * What a caller can use: the public model names (owned by chatgate), then each provider's models
-   * as `provider/model` — or by their plain name for the env-only set-up's providers, as before
-   * there was a config file. A provider whose list fails is left out; only when every
-   * one fails is that an error. `allowed` (a client key's models) keeps only those.
-   */
+  /** The models a caller can use (see listModels); `allowed` (a client key's models) keeps only those. */
   async models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
-    const router = this.router;
-    const byId = new Map<string, Model>();
-    for (const name of router.table.publicNames) byId.set(name, { id: name, object: "model", created: this.startedAt, owned_by: "chatgate" });
-    const lists = await Promise.allSettled(router.all.map((p) => p.models({ signal })));
-    const failed = lists.find((l): l is PromiseRejectedResult => l.status === "rejected");
-    if (failed !== undefined && lists.every((l) => l.status === "rejected")) throw failed.reason;
-    lists.forEach((list, i) => {
-      if (list.status === "rejected") return;
-      const provider = router.all[i]!;
-      const prefix = provider.implicit ? "" : `${provider.id}/`;
-      for (const model of list.value) {
-        const id = prefix + model.id;
-        if (!byId.has(id)) byId.set(id, { ...model, id, owned_by: provider.implicit ? model.owned_by : provider.id });
-      }
-    });
-    const all = [...byId.values()];
+    const all = await listModels(this.router, this.startedAt, signal);
     return allowed === undefined ? all : all.filter((m) => allowed.has(m.id));
   }
 

@@ -5,6 +5,7 @@ import type { Model } from "../schema.ts";
 import { Deadline } from "./deadline.ts";
 import { StreamSeen, callHeaders, type CallOptions, type ChatCall, type Completion, type EmbeddingCall, type Embeddings, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "./read-body.ts";
+import { postForText, type TextUpstream } from "./post-for-text.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromErrorEvent, fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
 
@@ -101,6 +102,8 @@ export class OpenAIProvider implements Provider {
   private readonly redact: Redact;
   private readonly fetch: typeof fetch;
   private readonly maxBytes: number;
+  /** This upstream as a whole-answer call (a completion, embeddings) sees it. */
+  private readonly whole: TextUpstream;
   private modelsCache: { at: number; models: Model[]; ids: string[] } | undefined;
   /** The upstream answered a stream_options it had not been sent by its client with a 400: not sent again. */
   private refusesStreamOptions = false;
@@ -117,6 +120,7 @@ export class OpenAIProvider implements Provider {
     this.redact = redactor(options.apiKey);
     this.fetch = options.fetch ?? fetch;
     this.maxBytes = options.maxUpstreamBytes ?? 64 * 1024 * 1024;
+    this.whole = { id: this.id, fetch: this.fetch, redact: this.redact, maxBytes: this.maxBytes, totalMs: options.timeouts.totalMs };
   }
 
   servesAnyModel(): boolean {
@@ -127,22 +131,8 @@ export class OpenAIProvider implements Provider {
     return this.options.models ?? this.modelsCache?.ids;
   }
 
-  async complete(call: ChatCall, { signal, model, deadlineMs, calls }: CallOptions): Promise<Completion> {
-    const totalMs = Math.min(this.options.timeouts.totalMs, deadlineMs ?? Number.POSITIVE_INFINITY);
-    const deadline = new Deadline(signal, totalMs);
-    calls?.track(deadline);
-    let json: string;
-    try {
-      const res = await this.fetch(this.completionsUrl, { method: "POST", headers: callHeaders(this.headers, call), body: bodyFor(call, model), signal: deadline.signal, redirect: "manual" });
-      if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
-      const text = await readCapped(res, this.maxBytes);
-      if (text === undefined) throw upstreamTooLarge(this.id, "an answer", this.maxBytes);
-      json = text;
-    } catch (err) {
-      throw fromUpstreamException(this.id, err, deadline.timedOut, signal, `no answer within ${totalMs} ms`, deadline.stoppedWith);
-    } finally {
-      deadline.clear();
-    }
+  async complete(call: ChatCall, options: CallOptions): Promise<Completion> {
+    const json = await postForText(this.whole, this.completionsUrl, callHeaders(this.headers, call), bodyFor(call, options.model), options);
     let completion: ChatCompletion;
     try {
       completion = JSON.parse(json) as ChatCompletion;
@@ -204,7 +194,7 @@ export class OpenAIProvider implements Provider {
   /** `{baseUrl}/embeddings` with the client's bytes (see openai-embeddings.ts, loaded on first use). */
   async embed(call: EmbeddingCall, options: CallOptions): Promise<Embeddings> {
     const { postEmbeddings } = await import("./openai-embeddings.ts");
-    const up = { id: this.id, url: `${this.options.baseUrl}/embeddings`, headers: this.headers, fetch: this.fetch, redact: this.redact, maxBytes: this.maxBytes, totalMs: this.options.timeouts.totalMs };
+    const up = { ...this.whole, url: `${this.options.baseUrl}/embeddings`, headers: this.headers };
     return postEmbeddings(up, call, options);
   }
 

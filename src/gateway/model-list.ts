@@ -1,0 +1,26 @@
+import type { Model } from "../schema.ts";
+import type { Router } from "./router.ts";
+
+/**
+ * What a caller can use: the public model names (owned by chatgate, `created` at start), then each
+ * provider's models as `provider/model` — or by their plain name for the env-only set-up's
+ * providers, as before there was a config file. A provider whose list fails is left out; only when
+ * every one fails is that an error.
+ */
+export async function listModels(router: Router, created: number, signal: AbortSignal): Promise<Model[]> {
+  const byId = new Map<string, Model>();
+  for (const name of router.table.publicNames) byId.set(name, { id: name, object: "model", created, owned_by: "chatgate" });
+  const lists = await Promise.allSettled(router.all.map((p) => p.models({ signal })));
+  const failed = lists.find((l): l is PromiseRejectedResult => l.status === "rejected");
+  if (failed !== undefined && lists.every((l) => l.status === "rejected")) throw failed.reason;
+  lists.forEach((list, i) => {
+    if (list.status === "rejected") return;
+    const provider = router.all[i]!;
+    const prefix = provider.implicit ? "" : `${provider.id}/`;
+    for (const model of list.value) {
+      const id = prefix + model.id;
+      if (!byId.has(id)) byId.set(id, { ...model, id, owned_by: provider.implicit ? model.owned_by : provider.id });
+    }
+  });
+  return [...byId.values()];
+}
