@@ -264,7 +264,7 @@ function redisBudget(aggs: readonly Aggregate[], add: AddLine): void {
 /**
  * chatgate's /v1/messages to an Anthropic target against its chat completion to an OpenAI target,
  * both pass-through: CPU per request of msg-* ÷ that of the OpenAI scenario of the same load, each
- * round's pair from the same round (median over rounds). The requirement is "no more than"; the
+ * round's pair from the same round, run one after the other (median over rounds). The requirement is "no more than"; the
  * verdict allows 1.05, the bench's run-to-run noise of ±5 %. The answers differ and are compared as
  * they are: the mock's Anthropic message is ~610 B (OpenAI's completion ~800 B), its stream 26 events
  * in ~3.4 KB (OpenAI's 23 chunks + [DONE] in ~7 KB).

@@ -33,9 +33,39 @@ const SHORT_PROMPT = 40;
 export const SCENARIOS: readonly Scenario[] = [
   { id: "ns-c1", title: "non-stream c1", stream: false, concurrency: 1, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
   { id: "ns-c16", title: "non-stream c16", stream: false, concurrency: 16, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
+  {
+    // Every target gets the Messages request; chatgate relays it to its Anthropic provider and the
+    // mock's bytes back, the cost read against ns-c16 (a chat completion to an OpenAI target). Run
+    // right after it in every round, so the two are compared at the same moment of the run (placed
+    // last, they came after the heavy scenarios, when every target, the mock included, cost more).
+    id: "msg-ns-c16",
+    title: "Messages non-stream c16 (Anthropic upstream, pass-through)",
+    stream: false,
+    concurrency: 16,
+    promptBytes: SHORT_PROMPT,
+    knobs: {},
+    fixedRequests: null,
+    verify: "full",
+    upstream: "anthropic",
+    front: "anthropic",
+  },
   { id: "ns-c64", title: "non-stream c64", stream: false, concurrency: 64, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
   { id: "s-c1", title: "stream c1", stream: true, concurrency: 1, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "full" },
   { id: "s-c32", title: "stream c32", stream: true, concurrency: 32, promptBytes: SHORT_PROMPT, knobs: {}, fixedRequests: null, verify: "light" },
+  {
+    // 26 Anthropic events in and out of every target (s-c32: 23 OpenAI chunks + [DONE]); right
+    // after s-c32, as msg-ns-c16 follows ns-c16.
+    id: "msg-s-c32",
+    title: "Messages stream c32 (Anthropic upstream, pass-through)",
+    stream: true,
+    concurrency: 32,
+    promptBytes: SHORT_PROMPT,
+    knobs: {},
+    fixedRequests: null,
+    verify: "light",
+    upstream: "anthropic",
+    front: "anthropic",
+  },
   {
     id: "paced-c32",
     title: "paced stream c32 (5 ms/chunk)",
@@ -99,33 +129,6 @@ export const SCENARIOS: readonly Scenario[] = [
     fixedRequests: null,
     verify: "light",
     upstream: "anthropic",
-  },
-  {
-    // Every target gets the Messages request; chatgate relays it to its Anthropic provider and the
-    // mock's bytes back, the cost read against ns-c16 (a chat completion to an OpenAI target).
-    id: "msg-ns-c16",
-    title: "Messages non-stream c16 (Anthropic upstream, pass-through)",
-    stream: false,
-    concurrency: 16,
-    promptBytes: SHORT_PROMPT,
-    knobs: {},
-    fixedRequests: null,
-    verify: "full",
-    upstream: "anthropic",
-    front: "anthropic",
-  },
-  {
-    // 26 Anthropic events in and out of every target (s-c32: 23 OpenAI chunks + [DONE]).
-    id: "msg-s-c32",
-    title: "Messages stream c32 (Anthropic upstream, pass-through)",
-    stream: true,
-    concurrency: 32,
-    promptBytes: SHORT_PROMPT,
-    knobs: {},
-    fixedRequests: null,
-    verify: "light",
-    upstream: "anthropic",
-    front: "anthropic",
   },
 ];
 
