@@ -99,20 +99,29 @@ function readable(log: Record<string, unknown>, messageKey: string): string {
   if (log[messageKey] === "request") return requestSummary(log);
   const fields = Object.entries(log)
     .filter(([key, value]) => !skip.has(key) && value !== null && value !== undefined)
-    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+    .map(([key, value]) => `${key}=${typeof value === "string" ? oneLine(value) : JSON.stringify(value)}`);
   return [String(log[messageKey] ?? ""), ...fields].join(" ");
 }
 
+const CONTROL = /[\0-\x1f\x7f]/;
+
+/**
+ * A client's text (a model name, a path) as one line: with a control character in it, quoted as
+ * JSON. Written raw, a newline in a model name began a line of the client's choosing in the
+ * readable log (and an escape sequence coloured the terminal).
+ */
+const oneLine = (text: unknown): unknown => (typeof text === "string" && CONTROL.test(text) ? JSON.stringify(text) : text);
+
 /** `req 1b2c… /v1/chat/completions gpt-4o → openai/gpt-4o-2024-08-06 200 ok stream 1 attempt 12+340 tokens ttfb 210 ms 1840 ms` */
 function requestSummary(r: Record<string, unknown>): string {
-  const who = r.provider ? `${r.provider}/${r.upstream_model}` : "-";
+  const who = r.provider ? `${r.provider}/${oneLine(r.upstream_model)}` : "-";
   const tokens = r.tokens_in !== null || r.tokens_out !== null ? ` ${r.usage_estimated ? "~" : ""}${r.tokens_in ?? "?"}+${r.tokens_out ?? "?"} tokens` : "";
   const attempts = `${r.attempts} attempt${r.attempts === 1 ? "" : "s"}`;
   const ttfb = r.ttfb_ms !== null && r.ttfb_ms !== undefined ? ` ttfb ${r.ttfb_ms} ms` : "";
   const key = r.key_id ? ` key ${r.key_id}` : "";
   const error = r.error ? ` (${r.error})` : "";
   const cached = r.cache === "hit" ? " cache hit" : "";
-  return `req ${r.req_id}${key} ${r.route} ${r.model ?? "-"} → ${who} ${r.status} ${r.outcome}${error}${r.stream ? " stream" : ""}${cached} ${attempts}${tokens}${ttfb} ${r.duration_ms} ms`;
+  return `req ${r.req_id}${key} ${oneLine(r.route)} ${oneLine(r.model ?? "-")} → ${who} ${r.status} ${r.outcome}${error}${r.stream ? " stream" : ""}${cached} ${attempts}${tokens}${ttfb} ${r.duration_ms} ms`;
 }
 
 /** Writes one line at `level` (enabled: the caller checks). */
