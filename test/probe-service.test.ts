@@ -199,6 +199,39 @@ describe("log lines", () => {
   });
 });
 
+describe("log lines stay lines", () => {
+  // Regression: the model name (and, from a provider that takes any name, the upstream model) went
+  // into the line whole. A 100,000-character name made a 200 KB line; journald splits lines over
+  // 48 KiB into entries that no longer parse as JSON.
+  test("a 100,000-character model name or a 7,000-character path gives a request line under 2 KB that still names its head", async () => {
+    await using any = await spawnBinary({ CHATGATE_MOCK: "1" });
+    const name = `huge-${"m".repeat(100_000)}`;
+    const res = await fetch(`${any.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body(name) });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const lost = await fetch(`${any.url}/${"p".repeat(7_000)}`);
+    expect(lost.status).toBe(404);
+    for (const id of [res.headers.get("x-request-id")!, lost.headers.get("x-request-id")!]) await any.waitForLog((l) => l.req_id === id);
+    const lines = any.output().split("\n").filter((l) => l.includes('"msg":"request"'));
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line.length).toBeLessThan(2_000);
+    const [answered, notFound] = lines.map((l) => JSON.parse(l) as { model: string; upstream_model: string; route: string });
+    expect(answered!.model).toStartWith("huge-mmm");
+    expect(answered!.model).toEndWith("…");
+    expect(answered!.upstream_model).toBe(answered!.model);
+    expect(notFound!.route).toStartWith("/ppp");
+    expect(notFound!.route).toEndWith("…");
+  });
+
+  test("a name of 256 characters is logged whole", async () => {
+    await using any = await spawnBinary({ CHATGATE_MOCK: "1" });
+    const name = "n".repeat(256);
+    const res = await fetch(`${any.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body(name) });
+    await res.arrayBuffer();
+    expect((await any.waitForLog((l) => l.req_id === res.headers.get("x-request-id"))).model).toBe(name);
+  });
+});
+
 describe("/metrics", () => {
   test("200 distinct model names and 200 unknown paths add no series, and no secret is ever a label", async () => {
     const scrape = async () => (await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_KEY}` } })).text()).split("\n").filter((l) => l !== "" && !l.startsWith("#"));
