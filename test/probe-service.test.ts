@@ -252,6 +252,16 @@ describe("/metrics", () => {
     for (const secret of [...SECRETS, "sk-model-secret", "sk-path-secret"]) expect(text).not.toContain(secret);
   }, 60_000);
 
+  test("a refusal at /v1/usage is counted under its own route (regression: it was `other`, with unknown paths)", async () => {
+    const metric = async () => {
+      const text = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_KEY}` } })).text();
+      return Number(/^chatgate_requests_total\{route="\/v1\/usage",model="none",provider="none",status="401"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await metric();
+    for (let i = 0; i < 3; i++) expect((await fetch(`${gw.url}/v1/usage`)).status).toBe(401);
+    expect(await metric()).toBe(before + 3);
+  });
+
   test("a wrong key, a client key and no key are 401s in OpenAI's shape, HEAD too; POST is a 405 naming GET", async () => {
     const tries: Record<string, string>[] = [{}, { authorization: `Bearer ${KEY}` }, { authorization: `Bearer ${WRONG_KEY}` }, { authorization: `Basic ${btoa(`x:${METRICS_KEY}`)}` }];
     for (const headers of tries) {
