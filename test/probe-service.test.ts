@@ -3,7 +3,7 @@
 // fetch will not send the bytes) as client, a real unix datagram socket as systemd. What the other
 // issue-11 tests cover is not repeated; this file holds what they missed and the fixes' regressions.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compiledBinary, emptyDir, spawnBinary } from "./support/binary.ts";
@@ -309,6 +309,21 @@ describe("settings a new operator gets wrong", () => {
       expect(code).toBe(0);
       expect(stdout).toMatch(/^chatgate \d+\.\d+\.\d+( \(commit [0-9a-f]{7,40}\))?\n$/);
     }
+  });
+});
+
+describe("deploy/chatgate.service", () => {
+  test("has every line the issue lists, and its config and env file under /etc/chatgate", () => {
+    const unit = readFileSync(join(import.meta.dir, "..", "deploy", "chatgate.service"), "utf8");
+    const lines = [
+      "Type=notify", "NotifyAccess=main", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=30", "EnvironmentFile=-/etc/chatgate/chatgate.env",
+      "StateDirectory=chatgate", "Restart=on-failure", "DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
+      "PrivateTmp=yes", "PrivateDevices=yes", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service", "CapabilityBoundingSet=",
+    ];
+    expect(lines.filter((line) => !unit.split("\n").includes(line))).toEqual([]);
+    expect(unit).toMatch(/^ExecStart=\S+ --config \/etc\/chatgate\/chatgate\.yaml$/m);
+    // Said, not silently left out: the JIT needs W+X memory.
+    expect(unit).toMatch(/^# MemoryDenyWriteExecute is deliberately NOT set\./m);
   });
 });
 
