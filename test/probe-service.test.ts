@@ -334,7 +334,7 @@ describe("SIGHUP and the notify socket", () => {
     return dir;
   };
 
-  test("every reload is bracketed RELOADING=1 + MONOTONIC_USEC then READY=1; a broken, missing or unreadable file is one error line each and the old routing stays", async () => {
+  test("every reload is bracketed RELOADING=1 + MONOTONIC_USEC then READY=1; three broken files and a deleted one are one error line each, and the old routing stays", async () => {
     const dir = configDir();
     const path = join(dir, "chatgate.yaml");
     writeFileSync(path, "providers:\n  - {id: mock, type: mock}\nmodels:\n  chat: {targets: [{provider: mock, model: mock}]}\n");
