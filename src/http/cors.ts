@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { REQUEST_ID, requestIdFor } from "./request-id.ts";
 
 /**
  * Request headers a browser page may send: the ones our API reads, and every one the official
@@ -142,7 +143,11 @@ export function withCors(handler: (request: Request) => Response, policy: CorsPo
   if (policy === undefined) return handler;
   return (request) => {
     const preflight = policy.preflight(request);
-    if (preflight !== undefined) return preflight;
+    if (preflight !== undefined) {
+      // Every answer carries an id, a preflight too (it never reaches the hook that gives the others theirs).
+      preflight.headers.set(REQUEST_ID, requestIdFor(request.headers.get(REQUEST_ID)));
+      return preflight;
+    }
     const response = handler(request);
     for (const [name, value] of Object.entries(policy.headersFor(request.headers.get("origin")))) response.headers.set(name, value);
     return response;

@@ -15,11 +15,24 @@ export function servedHeaders(headers: Headers, served: Served | undefined, drop
   if (served === undefined) return;
   if (served.provider !== "") {
     headers["x-chatgate-provider"] = served.provider;
-    headers["x-chatgate-model"] = served.model;
+    headers["x-chatgate-model"] = headerValue(served.model);
   }
   headers["x-chatgate-attempts"] = String(served.attempts);
   if (served.cache !== undefined) headers["x-chatgate-cache"] = served.cache;
   if (dropped !== undefined && dropped.length > 0) headers["x-chatgate-dropped-params"] = dropped.join(", ");
+}
+
+/** What Bun's `Headers` takes as a value: Latin-1 without NUL, CR or LF (anything else throws). */
+const HEADER_SAFE = /^[^\0\r\n\u0100-\uffff]*$/;
+
+/**
+ * The upstream model is the client's own text when a provider takes any name (the mock,
+ * `provider/<any model>`): a newline or a character beyond Latin-1 in it made `Headers` throw, so
+ * the answer became a 500 without `x-request-id`, logged twice (ok, then error) with a stack trace.
+ * Such a name goes out percent-encoded; a normal name is one regex test and goes out as it is.
+ */
+function headerValue(text: string): string {
+  return HEADER_SAFE.test(text) ? text : encodeURIComponent(text);
 }
 
 /**

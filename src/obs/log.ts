@@ -99,35 +99,56 @@ function readable(log: Record<string, unknown>, messageKey: string): string {
   if (log[messageKey] === "request") return requestSummary(log);
   const fields = Object.entries(log)
     .filter(([key, value]) => !skip.has(key) && value !== null && value !== undefined)
-    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+    .map(([key, value]) => `${key}=${typeof value === "string" ? oneLine(value) : JSON.stringify(value)}`);
   return [String(log[messageKey] ?? ""), ...fields].join(" ");
 }
 
+const CONTROL = /[\0-\x1f\x7f]/;
+
+/**
+ * A client's text (a model name, a path) as one line: with a control character in it, quoted as
+ * JSON. Written raw, a newline in a model name began a line of the client's choosing in the
+ * readable log (and an escape sequence coloured the terminal).
+ */
+const oneLine = (text: unknown): unknown => (typeof text === "string" && CONTROL.test(text) ? JSON.stringify(text) : text);
+
 /** `req 1b2c… /v1/chat/completions gpt-4o → openai/gpt-4o-2024-08-06 200 ok stream 1 attempt 12+340 tokens ttfb 210 ms 1840 ms` */
 function requestSummary(r: Record<string, unknown>): string {
-  const who = r.provider ? `${r.provider}/${r.upstream_model}` : "-";
+  const who = r.provider ? `${r.provider}/${oneLine(r.upstream_model)}` : "-";
   const tokens = r.tokens_in !== null || r.tokens_out !== null ? ` ${r.usage_estimated ? "~" : ""}${r.tokens_in ?? "?"}+${r.tokens_out ?? "?"} tokens` : "";
   const attempts = `${r.attempts} attempt${r.attempts === 1 ? "" : "s"}`;
   const ttfb = r.ttfb_ms !== null && r.ttfb_ms !== undefined ? ` ttfb ${r.ttfb_ms} ms` : "";
   const key = r.key_id ? ` key ${r.key_id}` : "";
   const error = r.error ? ` (${r.error})` : "";
   const cached = r.cache === "hit" ? " cache hit" : "";
-  return `req ${r.req_id}${key} ${r.route} ${r.model ?? "-"} → ${who} ${r.status} ${r.outcome}${error}${r.stream ? " stream" : ""}${cached} ${attempts}${tokens}${ttfb} ${r.duration_ms} ms`;
+  return `req ${r.req_id}${key} ${oneLine(r.route)} ${oneLine(r.model ?? "-")} → ${who} ${r.status} ${r.outcome}${error}${r.stream ? " stream" : ""}${cached} ${attempts}${tokens}${ttfb} ${r.duration_ms} ms`;
 }
 
 /** Writes one line at `level` (enabled: the caller checks). */
 type RequestLine = (level: "info" | "warn", fields: object, msg: string) => void;
 const REQUEST_LINE = Symbol("chatgate.request-line");
 
+/**
+ * The longest client text (a model name, a path) a request line holds whole. A client may send a
+ * model name as long as the body limit (16 MiB), and a provider that takes any name echoes it as the
+ * upstream model: the line was twice that, and journald splits a line over 48 KiB (its LineMax) into
+ * entries that are no longer JSON. Real names are far shorter; a longer one keeps its head and a `…`.
+ */
+const CLIENT_TEXT_MAX = 256;
+
+function clip<T extends string | null | undefined>(text: T): T {
+  return (typeof text === "string" && text.length > CLIENT_TEXT_MAX ? `${text.slice(0, CLIENT_TEXT_MAX)}…` : text) as T;
+}
+
 /** What one request's line holds: who, what, how it ended, how long. Never a prompt, an answer or a key. */
 export function requestFields(r: FinishRecord) {
   const fields = {
     req_id: r.requestId,
     key_id: r.keyId,
-    route: r.route,
-    model: r.model,
+    route: clip(r.route),
+    model: clip(r.model),
     provider: r.provider,
-    upstream_model: r.upstreamModel,
+    upstream_model: clip(r.upstreamModel),
     status: r.status,
     outcome: r.outcome,
     error: r.errorCode,

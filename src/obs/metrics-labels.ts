@@ -7,7 +7,7 @@ export const OTHER = "other";
 export const NONE = "none";
 
 /** The API routes, by the path a finish record carries; any other path is `other`. */
-const ROUTES: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/models", "/status", "/metrics", "/health", "/", "/docs", "/docs/json"]);
+const ROUTES: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/models", "/v1/usage", "/status", "/metrics", "/health", "/", "/docs", "/docs/json"]);
 const MODEL_ROUTE = "/v1/models/:model";
 /** Every webhook, whatever its name: a name sent to an unknown hook must not become a label. */
 const HOOK_ROUTE = "/hooks/:name";

@@ -40,6 +40,7 @@ describe("routes and reasons", () => {
     expect(routeLabel("/chat")).toBe("/chat");
     expect(routeLabel("/metrics")).toBe("/metrics");
     expect(routeLabel("/v1/models")).toBe("/v1/models");
+    expect(routeLabel("/v1/usage")).toBe("/v1/usage");
     expect(routeLabel("/v1/models/gpt-4o")).toBe("/v1/models/:model");
     for (const path of ["/v1/models/a/b", "/v1/chat/completions/", "/admin", "/.env", `/${"x".repeat(5000)}`]) expect(routeLabel(path)).toBe("other");
   });
