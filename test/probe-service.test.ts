@@ -1,7 +1,8 @@
-// Issue 11 ("run it as a service") probed from outside, as an attacker and as a new operator meet
-// it: the compiled binary, a fake OpenAI upstream in this process, raw fetch (and raw TCP where
-// fetch will not send the bytes) as client, a real unix datagram socket as systemd. What the other
-// issue-11 tests cover is not repeated; this file holds what they missed and the fixes' regressions.
+// Running as a service (request ids, logs, metrics, settings, SIGHUP, systemd notify, the unit)
+// probed from outside, as an attacker and as a new operator meet it: the compiled binary, a fake
+// OpenAI upstream in this process, raw fetch (and raw TCP where fetch will not send the bytes) as
+// client, a real unix datagram socket as systemd. What the service's other tests cover is not
+// repeated; this file holds what they missed and the fixes' regressions.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -313,7 +314,7 @@ describe("settings a new operator gets wrong", () => {
 });
 
 describe("deploy/chatgate.service", () => {
-  test("has every line the issue lists, and its config and env file under /etc/chatgate", () => {
+  test("has every line a hardened notify service needs, and its config and env file under /etc/chatgate", () => {
     const unit = readFileSync(join(import.meta.dir, "..", "deploy", "chatgate.service"), "utf8");
     const lines = [
       "Type=notify", "NotifyAccess=main", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=30", "EnvironmentFile=-/etc/chatgate/chatgate.env",
