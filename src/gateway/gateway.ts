@@ -4,7 +4,7 @@ import { replayStream } from "../cache/replay.ts";
 import { sameModelThroughout, type CacheUse, type ResponseCache } from "../cache/response-cache.ts";
 import type { CachedAnswer } from "../cache/stored-answer.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
-import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
+import { completionUsage, sentPromptUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { BeginTrace } from "../obs/trace-context.ts";
 import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
@@ -137,7 +137,7 @@ export class Gateway {
       if (stored !== undefined) return this.storedAnswer(run, stored);
       ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
-      throw run.fail(toGatewayError(err));
+      throw run.fail(toGatewayError(err), () => sentPromptUsage(call.body, run.attempts.at(-1)!.model));
     }
     run.firstByte();
     run.finish(200, "ok", () => completionUsage(answer.completion, call.body, run.served()!.model));
@@ -182,7 +182,7 @@ export class Gateway {
         opened.rest = resuming = new ResumingStream(opened.first, opened.rest, { route, call, target, signal, run, seen: opened.seen }, router.resume);
       }
     } catch (err) {
-      throw run.fail(toGatewayError(err));
+      throw run.fail(toGatewayError(err), () => sentPromptUsage(call.body, run.attempts.at(-1)!.model));
     }
     // The upstream's usage, else an estimate of the prompt and of what the client was sent.
     const seen = opened.seen;

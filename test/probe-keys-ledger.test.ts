@@ -1,0 +1,261 @@
+// Issue 12 probed from outside, as an attacker and as a new operator meet it: the compiled binary on
+// a config file with client keys, a gated OpenAI-compatible upstream in this process, raw fetch as
+// client, and the ledger file read back with bun:sqlite after a SIGTERM. What the earlier tests of
+// keys, the ledger and the cache left out: key entries an operator gets wrong, a key's `models`
+// through every route, the 429 headers, one row per request however it ended, `chatgate usage`.
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compiledBinary, spawnBinary } from "./support/binary.ts";
+import { routedEnv, type ConfigDoc } from "./support/config-file.ts";
+import { gatedUpstream, keyedDoc, sha256Hex, type GatedUpstream, type KeyDoc } from "./support/keys.ts";
+import type { GatewayProcess } from "./support/process.ts";
+
+const A = "ck-probe-keys-ledger-a-000000000001"; // models: [smart] only
+const R = "ck-probe-keys-ledger-r-000000000002"; // rpm: 1
+const ADMIN = "admin-probe-keys-ledger-0000000003";
+const SECRETS = [A, R, ADMIN];
+
+const dirs: string[] = [];
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+
+let up: GatedUpstream;
+beforeAll(async () => {
+  await compiledBinary();
+  up = gatedUpstream();
+}, 120_000);
+afterAll(async () => {
+  await up?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The binary run on `doc` until it exits (or 5 s pass: then it started, and is killed). */
+async function startOn(doc: ConfigDoc & Record<string, unknown>, env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
+  const proc = Bun.spawn([await compiledBinary()], {
+    env: { PATH: "/usr/bin:/bin", HOME: tmpdir(), PORT: "0", CHATGATE_LEDGER: "0", ...routedEnv(doc), ...env },
+    stdin: "ignore", stdout: "pipe", stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, output: stdout + stderr };
+}
+
+/** keyedDoc with `keys:` entries exactly as given (the `key` field as the operator wrote it). */
+const rawKeys = (keys: Record<string, unknown>[]) => ({ ...keyedDoc(up, []), keys });
+
+describe("a keys: entry an operator gets wrong", () => {
+  const hex = sha256Hex(A);
+
+  test("sha256:<hex> in upper case is the same digest: it lets the key in, and another entry with its lower-case form is refused as the same key", async () => {
+    const same = await startOn(rawKeys([{ id: "a", key: `sha256:${hex}` }, { id: "b", key: `sha256:${hex.toUpperCase()}` }]));
+    expect(same.code).toBe(2);
+    expect(same.output).toContain("keys[1].key: the same key as keys[0]");
+    await using gw = await spawnBinary({ ...routedEnv(rawKeys([{ id: "a", key: `sha256:${hex.toUpperCase()}` }])), CHATGATE_LEDGER: "0" });
+    expect((await chat(gw, A, { model: "smart" })).status).toBe(200);
+  });
+
+  test("a digest of the wrong length, an unset or empty ${VAR}: exit 2 naming the entry's field, never a key", async () => {
+    const cases: [Record<string, unknown>, Record<string, string>, RegExp][] = [
+      [{ id: "a", key: `sha256:${hex.slice(0, 40)}` }, {}, /keys\[0\]\.key: a sha256: entry needs 64 hex digits/],
+      [{ id: "a", key: `sha256:${hex}00` }, {}, /keys\[0\]\.key: a sha256: entry needs 64 hex digits/],
+      [{ id: "a", key: "${PROBE_UNSET_KEY}" }, {}, /keys\[0\]\.key: environment variable PROBE_UNSET_KEY is not set/],
+      [{ id: "a", key: "${PROBE_EMPTY_KEY}" }, { PROBE_EMPTY_KEY: "" }, /keys\[0\]\.key: /],
+    ];
+    for (const [entry, env, says] of cases) {
+      const { code, output } = await startOn(rawKeys([entry]), env);
+      expect({ entry, code }).toEqual({ entry, code: 2 });
+      expect(output).toMatch(says);
+      expect(output).not.toContain(hex.slice(0, 40));
+    }
+  });
+
+  test("a key given by ${VAR} whose value is another entry's key is refused, naming both entries and not the value", async () => {
+    const { code, output } = await startOn(rawKeys([{ id: "a", key: `sha256:${hex}` }, { id: "b", key: "${PROBE_DUP_KEY}" }]), { PROBE_DUP_KEY: A });
+    expect(code).toBe(2);
+    expect(output).toContain("keys[1].key: the same key as keys[0]");
+    expect(output).not.toContain(A);
+  });
+});
+
+/** POSTs a chat completion with `key` (none when null); `model` etc. in `extra`. */
+function chat(gw: GatewayProcess, key: string | null, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(key === null ? {} : { authorization: `Bearer ${key}` }), ...headers },
+    body: JSON.stringify({ model: "smart", messages: [{ role: "user", content: "hi" }], ...extra }),
+  });
+}
+
+const post = (gw: GatewayProcess, path: string, headers: Record<string, string>, body: unknown) =>
+  fetch(gw.url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+
+describe("one binary with keys, the cache and the ledger", () => {
+  let gw: GatewayProcess;
+  let dataDir: string;
+  /** x-request-id of each request sent, by what it was. */
+  const sent = new Map<string, string>();
+  const note = (what: string, res: Response) => {
+    sent.set(what, res.headers.get("x-request-id") ?? "");
+    return res;
+  };
+
+  beforeAll(async () => {
+    const keys: KeyDoc[] = [
+      { id: "a", secret: A, models: ["smart"] },
+      { id: "r", secret: R, rpm: 1 },
+    ];
+    const doc = keyedDoc(up, keys, { hooks: { open: { model: "other" } } }) as ConfigDoc & { models: Record<string, Record<string, unknown>> };
+    doc.models.smart!.cache = { ttl: "1h" };
+    doc.models.other!.cache = { ttl: "1h" };
+    dataDir = tempDir("chatgate-probe-ledger-");
+    gw = await spawnBinary({ ...routedEnv(doc), CHATGATE_DATA_DIR: dataDir, CHATGATE_ADMIN_KEY: ADMIN, CHATGATE_AUTH_FAILURE_LIMIT: "0" });
+  }, 60_000);
+  afterAll(() => gw?.stop());
+
+  describe("a key's models hold on every route, a cached answer included", () => {
+    test("another key's cached answer for a model outside the list is a 404 model_not_found, not a hit", async () => {
+      expect(note("r other", await chat(gw, R, { model: "other" })).headers.get("x-chatgate-cache")).toBe("miss");
+      const res = note("a other", await chat(gw, A, { model: "other" }));
+      expect(res.status).toBe(404);
+      expect(res.headers.get("x-chatgate-cache")).toBe("skip");
+      expect((await res.json()).error).toMatchObject({ code: "model_not_found", param: "model" });
+    });
+
+    test("provider/model, a provider's plain name, /chat, /v1/embeddings, /v1/messages (x-api-key), count_tokens, /v1/models/{id}, a hook: each a 404", async () => {
+      for (const model of ["a/gpt-4o", "a/gpt-4o-mini", "gpt-4o", "gpt-4o-mini", "Smart", "smart "]) {
+        const res = note(`a ${model}`, await chat(gw, A, { model }));
+        expect({ model, status: res.status }).toEqual({ model, status: 404 });
+      }
+      const simple = note("a /chat", await post(gw, "/chat", { authorization: `Bearer ${A}` }, { model: "other", message: "hi" }));
+      expect(simple.status).toBe(404);
+      const embed = note("a embeddings", await post(gw, "/v1/embeddings", { authorization: `Bearer ${A}` }, { model: "other", input: "x" }));
+      expect(embed.status).toBe(404);
+      const messages = note("a messages", await post(gw, "/v1/messages", { "x-api-key": A }, { model: "other", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
+      expect(messages.status).toBe(404);
+      expect((await messages.json()).error.type).toBe("not_found_error");
+      const count = note("a count", await post(gw, "/v1/messages/count_tokens", { "x-api-key": A }, { model: "other", messages: [{ role: "user", content: "hi" }] }));
+      expect(count.status).toBe(404);
+      const one = note("a model", await fetch(`${gw.url}/v1/models/other`, { headers: { authorization: `Bearer ${A}` } }));
+      expect(one.status).toBe(404);
+      const hook = note("a hook", await post(gw, "/hooks/open", { authorization: `Bearer ${A}` }, { text: "hi", from: "u1" }));
+      expect(hook.status).toBe(404);
+      const list = await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${A}` } })).json();
+      expect(list.data.map((m: { id: string }) => m.id)).toEqual(["smart"]);
+    });
+  });
+
+  describe("429s as OpenAI sends them", () => {
+    test("over a key's rpm: rate_limit_exceeded with Retry-After and every x-ratelimit-*-requests header, and nothing goes upstream", async () => {
+      // `r` spent its one request of this minute above (unless the minute turned: then spend it now).
+      let res = note("r 429", await chat(gw, R, { model: "other" }));
+      if (res.status === 200) res = note("r 429", await chat(gw, R, { model: "other" }));
+      const calls = up.calls.length;
+      expect(res.status).toBe(429);
+      const body = await res.json();
+      expect(body.error).toMatchObject({ type: "requests", code: "rate_limit_exceeded", param: null });
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(res.headers.get("x-ratelimit-limit-requests")).toBe("1");
+      expect(res.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+      expect(res.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+(\.\d+)?s$|^\dm\d+s$/);
+      expect(up.calls.length).toBe(calls);
+    });
+  });
+
+  describe("one ledger row per request, however it ended", () => {
+    test("a client that leaves before any answer came: its row has the prompt the upstream was sent, estimated, and a cost", async () => {
+      // Regression: a client abort while the upstream call was in flight wrote prompt_tokens null
+      // and cost null, usage_estimated 0 — though the issue says a client abort's usage is counted
+      // with a tokenizer (the prompt, and the text that streamed: none here).
+      for (const stream of [true, false]) {
+        up.hold();
+        const arrived = up.arrived(up.calls.length + 1);
+        const leave = new AbortController();
+        const pending = fetch(`${gw.url}/v1/chat/completions`, {
+          method: "POST", signal: leave.signal,
+          headers: { "content-type": "application/json", authorization: `Bearer ${A}` },
+          body: JSON.stringify({ model: "smart", stream, messages: [{ role: "user", content: `Leaving before the answer comes, stream ${stream}` }] }),
+        }).catch(() => undefined);
+        await arrived;
+        await Bun.sleep(100);
+        leave.abort();
+        await pending;
+        await Bun.sleep(200);
+        up.release();
+        sent.set(`abort ${stream}`, "");
+      }
+    });
+
+    test("every request sent has exactly one row, SIGTERM with rows pending included, with the key, status and outcome it ended with", async () => {
+      note("401 none", await chat(gw, null));
+      note("401 wrong", await chat(gw, `${A}x`));
+      note("json", await chat(gw, A, { messages: [{ role: "user", content: "one" }] }));
+      note("hit", await chat(gw, A, { messages: [{ role: "user", content: "one" }] }));
+      const stream = note("hit stream", await chat(gw, A, { messages: [{ role: "user", content: "one" }], stream: true }));
+      expect(await stream.text()).toEndWith("data: [DONE]\n\n");
+      note("no-store", await chat(gw, A, { messages: [{ role: "user", content: "one" }] }, { "cache-control": "no-store" }));
+      const usage = note("usage by a client key", await fetch(`${gw.url}/v1/usage`, { headers: { authorization: `Bearer ${A}` } }));
+      expect(usage.status).toBe(403);
+      gw.proc.kill("SIGTERM");
+      expect(await gw.exited).toBe(0);
+      const db = new Database(join(dataDir, "ledger.sqlite"), { readonly: true });
+      type Row = { request_id: string; key_id: string | null; status: number; outcome: string; cached: number; prompt_tokens: number | null; completion_tokens: number | null; cost_usd: number | null; usage_estimated: number; stream: number };
+      const rows = db.query("SELECT * FROM requests").all() as Row[];
+      db.close();
+      const byId = new Map(rows.map((r) => [r.request_id, r]));
+      for (const [what, id] of sent) {
+        if (id === "") continue;
+        expect({ what, rows: rows.filter((r) => r.request_id === id).length }).toEqual({ what, rows: 1 });
+      }
+      expect(byId.get(sent.get("401 none")!)).toMatchObject({ key_id: null, status: 401, cost_usd: 0 });
+      expect(byId.get(sent.get("a other")!)).toMatchObject({ key_id: "a", status: 404, cost_usd: 0 });
+      expect(byId.get(sent.get("r 429")!)).toMatchObject({ key_id: "r", status: 429, cost_usd: 0 });
+      expect(byId.get(sent.get("json")!)).toMatchObject({ status: 200, cached: 0, prompt_tokens: 5, completion_tokens: 3, cost_usd: 0.00000255 });
+      expect(byId.get(sent.get("hit")!)).toMatchObject({ status: 200, cached: 1, cost_usd: 0 });
+      expect(byId.get(sent.get("hit stream")!)).toMatchObject({ status: 200, cached: 1, stream: 1, cost_usd: 0 });
+      expect(byId.get(sent.get("no-store")!)).toMatchObject({ status: 200, cached: 0, cost_usd: 0.00000255 });
+      const aborted = rows.filter((r) => r.outcome === "client_abort");
+      expect(aborted.map((r) => r.stream).sort()).toEqual([0, 1]);
+      for (const row of aborted) {
+        expect(row).toMatchObject({ key_id: "a", status: 499, usage_estimated: 1, completion_tokens: 0 });
+        expect(row.prompt_tokens).toBeGreaterThan(10);
+        expect(row.cost_usd).toBeGreaterThan(0);
+      }
+      expect(gw.output()).not.toContain(A);
+      for (const secret of SECRETS) expect(gw.output()).not.toContain(secret);
+    }, 30_000);
+  });
+});
+
+describe("chatgate usage with bad flags", () => {
+  test("each bad flag exits 2 naming the flag and the value; a missing ledger exits 1 naming the path", async () => {
+    const binary = await compiledBinary();
+    const dir = tempDir("chatgate-probe-usage-");
+    const run = async (...args: string[]) => {
+      const proc = Bun.spawn([binary, "usage", "--data-dir", dir, ...args], { env: { PATH: "/usr/bin:/bin", HOME: tmpdir() }, stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      return { stdout, stderr, code };
+    };
+    for (const [args, says] of [
+      [["--from", "2026-02-30"], "--from must be a date"],
+      [["--to", "1700000000"], "--to must be a date"],
+      [["--group-by", "user"], "--group-by must be one of key, model, provider, day, not 'user'"],
+      [["--format", "xml"], "--format must be one of table, csv, json, not 'xml'"],
+      [["--from"], "--from"],
+      [["--from", "2026-12-08", "--to", "2026-12-01"], "--to must be later"],
+    ] as [string[], string][]) {
+      const { code, stdout, stderr } = await run(...args);
+      expect({ args, code, stdout }).toEqual({ args, code: 2, stdout: "" });
+      expect(stderr).toContain(says);
+    }
+    const missing = await run();
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(join(dir, "ledger.sqlite"));
+  });
+});
