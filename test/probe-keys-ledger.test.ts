@@ -125,7 +125,7 @@ describe("one binary with keys, the cache and the ledger", () => {
       const res = note("a other", await chat(gw, A, { model: "other" }));
       expect(res.status).toBe(404);
       expect(res.headers.get("x-chatgate-cache")).toBe("skip");
-      expect((await res.json()).error).toMatchObject({ code: "model_not_found", param: "model" });
+      expect(((await res.json()) as any).error).toMatchObject({ code: "model_not_found", param: "model" });
     });
 
     test("provider/model, a provider's plain name, /chat, /v1/embeddings, /v1/messages (x-api-key), count_tokens, /v1/models/{id}, a hook: each a 404", async () => {
@@ -139,14 +139,14 @@ describe("one binary with keys, the cache and the ledger", () => {
       expect(embed.status).toBe(404);
       const messages = note("a messages", await post(gw, "/v1/messages", { "x-api-key": A }, { model: "other", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
       expect(messages.status).toBe(404);
-      expect((await messages.json()).error.type).toBe("not_found_error");
+      expect(((await messages.json()) as any).error.type).toBe("not_found_error");
       const count = note("a count", await post(gw, "/v1/messages/count_tokens", { "x-api-key": A }, { model: "other", messages: [{ role: "user", content: "hi" }] }));
       expect(count.status).toBe(404);
       const one = note("a model", await fetch(`${gw.url}/v1/models/other`, { headers: { authorization: `Bearer ${A}` } }));
       expect(one.status).toBe(404);
       const hook = note("a hook", await post(gw, "/hooks/open", { authorization: `Bearer ${A}` }, { text: "hi", from: "u1" }));
       expect(hook.status).toBe(404);
-      const list = await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${A}` } })).json();
+      const list = (await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${A}` } })).json()) as any;
       expect(list.data.map((m: { id: string }) => m.id)).toEqual(["smart"]);
     });
   });
@@ -158,7 +158,7 @@ describe("one binary with keys, the cache and the ledger", () => {
       if (res.status === 200) res = note("r 429", await chat(gw, R, { model: "other" }));
       const calls = up.calls.length;
       expect(res.status).toBe(429);
-      const body = await res.json();
+      const body = (await res.json()) as any;
       expect(body.error).toMatchObject({ type: "requests", code: "rate_limit_exceeded", param: null });
       expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
       expect(res.headers.get("x-ratelimit-limit-requests")).toBe("1");
@@ -231,6 +231,36 @@ describe("one binary with keys, the cache and the ledger", () => {
       for (const secret of SECRETS) expect(gw.output()).not.toContain(secret);
     }, 30_000);
   });
+});
+
+describe("concurrent requests cannot overshoot a key's tpm or budget", () => {
+  // Regression: the reservation counted the messages' text only. Ten requests at once, each with
+  // 200,000 characters of tool definitions (50,000 prompt tokens upstream) and max_tokens 1, were
+  // all admitted under tpm 20,000 and a $0.05 budget: 500,010 tokens and $1.25 used, 25 times over.
+  // Here each carries ~10,000 tokens of definitions: one fits tpm 20,000 at a time, not ten.
+  const DEFINITIONS = [{ type: "function", function: { name: "f", description: "d".repeat(40_000), parameters: { type: "object" } } }];
+  const SCHEMA = { type: "json_schema", json_schema: { name: "s", schema: { type: "object", description: "d".repeat(40_000) } } };
+
+  for (const [what, extra] of [["tool definitions", { tools: DEFINITIONS }], ["a response_format schema", { response_format: SCHEMA }]] as const) {
+    test(`a prompt carried in ${what} is reserved: of ten at once under tpm 20,000, one goes upstream`, async () => {
+      const key = `ck-probe-keys-ledger-t-${what.length}0000000000`;
+      const gw = await spawnBinary({ ...routedEnv(keyedDoc(up, [{ id: "t", secret: key, tpm: 20_000, budget: { usd: 0.05, period: "day" } }])), CHATGATE_LEDGER: "0" });
+      try {
+        const calls = up.calls.length;
+        up.hold();
+        const all = Array.from({ length: 10 }, (_, i) => chat(gw, key, { model: "other", max_tokens: 1, messages: [{ role: "user", content: `q${i}` }], ...extra }));
+        await up.arrived(calls + 1);
+        await Bun.sleep(300);
+        expect(up.calls.length).toBe(calls + 1);
+        up.release();
+        const statuses = (await Promise.all(all)).map((r) => r.status).sort();
+        expect(statuses).toEqual([200, ...Array(9).fill(429)]);
+      } finally {
+        up.release();
+        await gw.stop();
+      }
+    });
+  }
 });
 
 describe("chatgate usage with bad flags", () => {

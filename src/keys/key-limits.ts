@@ -7,7 +7,7 @@ import type { ChatCall, EmbeddingCall } from "../providers/provider.ts";
 import type { AdjustItem, Counters, MaybePromise, Reserved, ReserveItem } from "../state/counters.ts";
 import type { LimitDecision } from "../state/limiter.ts";
 import { spendCounter, type ClientKey } from "./client-key.ts";
-import { completionReserve, costReserve, fromNano, highestPrice, inputEstimate, promptEstimate, toNano, usedCost, usedTokens } from "./estimate.ts";
+import { completionReserve, costReserve, definitionsEstimate, fromNano, highestPrice, inputEstimate, promptEstimate, toNano, usedCost, usedTokens } from "./estimate.ts";
 import { keyOverBudget, keyRequestTooLarge, keyTokensLimited, modelNotPriced } from "./key-errors.ts";
 import { minuteEnd, periodEnd, periodStart, type BudgetPeriod } from "./periods.ts";
 import { tokenHeaders } from "./rate-headers.ts";
@@ -80,7 +80,7 @@ export class KeyLimits {
   admit(key: ClientKey, call: ChatCall | EmbeddingCall, route: Route, headers: Record<string, unknown>): MaybePromise<Settle> {
     const now = this.now();
     const embeddings = "kind" in call;
-    const prompt = embeddings ? inputEstimate(call.body.input) : promptEstimate(call.body.messages);
+    const prompt = embeddings ? inputEstimate(call.body.input) : promptEstimate(call.body.messages) + definitionsEstimate(call.body);
     const completion = embeddings ? 0 : completionReserve(call.body, this.reserveCompletionTokens);
     const items: ReserveItem[] = [];
     if (key.tpm !== undefined) items.push({ key: key.tpmCounter, amount: prompt + completion, limit: key.tpm, endsAt: minuteEnd(now) });
