@@ -12,9 +12,10 @@ import { compiledBinary, spawnBinary } from "./support/binary.ts";
 import { routedEnv, type ConfigDoc } from "./support/config-file.ts";
 import { gatedUpstream, keyedDoc, sha256Hex, type GatedUpstream, type KeyDoc } from "./support/keys.ts";
 import type { GatewayProcess } from "./support/process.ts";
+import { redisAvailable, startRedis } from "./support/redis.ts";
 
 const A = "ck-probe-keys-ledger-a-000000000001"; // models: [smart] only
-const R = "ck-probe-keys-ledger-r-000000000002"; // rpm: 1
+const R = "ck-probe-keys-ledger-r-000000000002"; // rpm: 1, tpm: 100,000
 const ADMIN = "admin-probe-keys-ledger-0000000003";
 const SECRETS = [A, R, ADMIN];
 
@@ -109,7 +110,7 @@ describe("one binary with keys, the cache and the ledger", () => {
   beforeAll(async () => {
     const keys: KeyDoc[] = [
       { id: "a", secret: A, models: ["smart"] },
-      { id: "r", secret: R, rpm: 1 },
+      { id: "r", secret: R, rpm: 1, tpm: 100_000 },
     ];
     const doc = keyedDoc(up, keys, { hooks: { open: { model: "other" } } }) as ConfigDoc & { models: Record<string, Record<string, unknown>> };
     doc.models.smart!.cache = { ttl: "1h" };
@@ -152,7 +153,7 @@ describe("one binary with keys, the cache and the ledger", () => {
   });
 
   describe("429s as OpenAI sends them", () => {
-    test("over a key's rpm: rate_limit_exceeded with Retry-After and every x-ratelimit-*-requests header, and nothing goes upstream", async () => {
+    test("over a key's rpm: rate_limit_exceeded with Retry-After, the requests headers and (the key has a tpm) the tokens headers; nothing goes upstream", async () => {
       // `r` spent its one request of this minute above (unless the minute turned: then spend it now).
       let res = note("r 429", await chat(gw, R, { model: "other" }));
       if (res.status === 200) res = note("r 429", await chat(gw, R, { model: "other" }));
@@ -164,7 +165,26 @@ describe("one binary with keys, the cache and the ledger", () => {
       expect(res.headers.get("x-ratelimit-limit-requests")).toBe("1");
       expect(res.headers.get("x-ratelimit-remaining-requests")).toBe("0");
       expect(res.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+(\.\d+)?s$|^\dm\d+s$/);
+      // Regression: a key with a tpm got no token headers on its rpm 429, though OpenAI sends all six.
+      // Its one request used 8 tokens (settled), so 99,992 remain; the refusal reserves none.
+      expect(res.headers.get("x-ratelimit-limit-tokens")).toBe("100000");
+      expect(res.headers.get("x-ratelimit-remaining-tokens")).toBe("99992");
+      expect(res.headers.get("x-ratelimit-reset-tokens")).toMatch(/^\d+(\.\d+)?s$|^\dm\d+s$|^\d+ms$/);
       expect(up.calls.length).toBe(calls);
+    });
+
+    test("the same with the counts in Redis: the rpm 429 carries the token headers too", async () => {
+      if (!redisAvailable()) return;
+      await using redis = await startRedis();
+      const key = "ck-probe-keys-ledger-redis-00000000004";
+      await using gw = await spawnBinary({ ...routedEnv(keyedDoc(up, [{ id: "rr", secret: key, rpm: 1, tpm: 50_000 }])), CHATGATE_REDIS_URL: redis.url, CHATGATE_LEDGER: "0" });
+      let res = await chat(gw, key);
+      if (res.status === 200) res = await chat(gw, key);
+      expect(res.status).toBe(429);
+      expect(res.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+      expect(res.headers.get("x-ratelimit-limit-tokens")).toBe("50000");
+      expect(Number(res.headers.get("x-ratelimit-remaining-tokens"))).toBeGreaterThan(49_000);
+      expect(res.headers.get("x-ratelimit-reset-tokens")).not.toBeNull();
     });
   });
 

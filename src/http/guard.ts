@@ -67,10 +67,19 @@ export function clientOf(set: object): Client | null {
   return r[KEY]?.forRequest(r.headers) ?? null;
 }
 
-/** The headers of a key's own request limit, and its 429 when over. */
-function admitRequest(headers: Record<string, unknown>, decision: LimitDecision, keyId: string): void {
+/** The headers of a key's own request limit, and its 429 when over (with the key's token headers, when it has a tpm). */
+function admitRequest(headers: Record<string, unknown>, decision: LimitDecision, key: ClientKey): void | Promise<void> {
   requestHeaders(headers, decision);
-  if (!decision.allowed) throw keyRequestsLimited(keyId, decision.limit, decision.resetMs);
+  if (decision.allowed) return;
+  const refused = keyRequestsLimited(key.id, decision.limit, decision.resetMs);
+  const told = key.tpm === undefined ? undefined : key.limits.tokenWindow(key, headers);
+  if (told instanceof Promise) {
+    return told.then(
+      () => Promise.reject(refused),
+      () => Promise.reject(refused),
+    );
+  }
+  throw refused;
 }
 
 /** The headers of the global per-client limit, and its 429 when over. */
@@ -157,8 +166,8 @@ export function admission(options: Pick<GuardOptions, "rules" | "server">): (req
       // A key with its own rpm is counted by it, instead of the global per-client limit.
       if (key.rpm !== undefined) {
         const decision = key.limits.requests(key);
-        if (decision instanceof Promise) return decision.then((d) => admitRequest(set.headers, d, key.id));
-        return admitRequest(set.headers, decision, key.id);
+        if (decision instanceof Promise) return decision.then((d) => admitRequest(set.headers, d, key));
+        return admitRequest(set.headers, decision, key);
       }
       client = key.id;
     } else client = `ip:${addressOf(r, request)}`;

@@ -71,6 +71,17 @@ export class KeyLimits {
   }
 
   /**
+   * Writes the key's token headers as its tpm window stands, adding nothing: for a request its rpm
+   * refused, so the 429 tells the tokens too, as OpenAI's do. Only refusals pay for this read.
+   */
+  tokenWindow(key: ClientKey, headers: Record<string, unknown>): MaybePromise<void> {
+    const now = this.now();
+    const read = this.store.reserve([{ key: key.tpmCounter, amount: 0, limit: Number.POSITIVE_INFINITY, endsAt: minuteEnd(now) }], now);
+    const write = (r: Reserved) => tokenHeaders(headers, key.tpm!, r.windows[0]!.count, r.windows[0]!.resetAt - now);
+    return read instanceof Promise ? read.then(write) : write(read);
+  }
+
+  /**
    * Reserves the request's tokens (the prompt's estimate and its max_tokens, or the default; for
    * embeddings, the input's estimate and no completion) against the key's tpm, and the most it
    * could cost against its budget, in one check-and-reserve; writes
