@@ -173,6 +173,18 @@ describe("one binary with keys, the cache and the ledger", () => {
       expect(up.calls.length).toBe(calls);
     });
 
+    test("over the global per-client limit (a key with a tpm and no rpm): the 429 carries the token headers too", async () => {
+      const key = "ck-probe-keys-ledger-global-000000005";
+      await using gw = await spawnBinary({ ...routedEnv(keyedDoc(up, [{ id: "g", secret: key, tpm: 30_000 }])), CHATGATE_RATE_LIMIT_MAX: "1", CHATGATE_LEDGER: "0" });
+      expect((await chat(gw, key)).status).toBe(200);
+      const res = await chat(gw, key);
+      expect(res.status).toBe(429);
+      expect(res.headers.get("retry-after")).not.toBeNull();
+      expect(res.headers.get("x-ratelimit-limit-requests")).toBe("1");
+      expect(res.headers.get("x-ratelimit-limit-tokens")).toBe("30000");
+      expect(res.headers.get("x-ratelimit-remaining-tokens")).toBe("29992");
+    });
+
     test("the same with the counts in Redis: the rpm 429 carries the token headers too", async () => {
       if (!redisAvailable()) return;
       await using redis = await startRedis();
