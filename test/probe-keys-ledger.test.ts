@@ -295,6 +295,28 @@ describe("concurrent requests cannot overshoot a key's tpm or budget", () => {
   }
 });
 
+describe("the response cache across a reload", () => {
+  test("a reload that points a model at another upstream model: the old model's stored answer is a miss, the new one answers", async () => {
+    const doc = keyedDoc(up, [{ id: "c", secret: A }]) as ConfigDoc & { models: Record<string, Record<string, unknown>> };
+    doc.models.smart!.cache = { ttl: "1h" };
+    const env: Record<string, string> = { ...routedEnv(doc), CHATGATE_LEDGER: "0" };
+    await using gw = await spawnBinary(env);
+    const ask = () => chat(gw, A, { messages: [{ role: "user", content: "which model are you?" }] });
+    expect((await ask()).headers.get("x-chatgate-model")).toBe("gpt-4o-mini");
+    expect((await ask()).headers.get("x-chatgate-cache")).toBe("hit");
+    doc.models.smart!.targets = [{ provider: "a", model: "gpt-4o" }];
+    await Bun.write(env.CHATGATE_CONFIG!, JSON.stringify(doc));
+    gw.proc.kill("SIGHUP");
+    await gw.waitForOutput(/config reloaded/);
+    // Regression: the reload kept serving gpt-4o-mini's answer (x-chatgate-model: gpt-4o-mini) for the TTL.
+    const after = await ask();
+    expect(after.headers.get("x-chatgate-cache")).toBe("miss");
+    expect(after.headers.get("x-chatgate-model")).toBe("gpt-4o");
+    expect(((await after.json()) as any).model).toBe("gpt-4o");
+    expect((await ask()).headers.get("x-chatgate-cache")).toBe("hit");
+  });
+});
+
 describe("chatgate usage with bad flags", () => {
   test("each bad flag exits 2 naming the flag and the value; a missing ledger exits 1 naming the path", async () => {
     const binary = await compiledBinary();

@@ -133,7 +133,7 @@ export class Gateway {
       const admitting = admit(run, client, call, route);
       if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
-      const stored = use && (await this.lookup(run, cache!, use));
+      const stored = use && (await this.lookup(run, cache!, use, route));
       if (stored !== undefined) return this.storedAnswer(run, stored);
       ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
@@ -163,7 +163,7 @@ export class Gateway {
       const admitting = admit(run, client, call, route);
       if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
-      const stored = use && (await this.lookup(run, cache!, use));
+      const stored = use && (await this.lookup(run, cache!, use, route));
       if (stored !== undefined) return this.committed(run, replayStream(stored, call.body.stream_options?.include_usage === true));
       const resumable = route.resume && resumableRequest(call);
       ({ value: opened, target } = await router.run(route, this.chain(signal, run), async (provider, target) => {
@@ -234,8 +234,14 @@ export class Gateway {
   }
 
   /** The stored answer for `use`, if there is one; the run says whether it was a hit or a miss. */
-  private async lookup(run: Run, cache: ResponseCache, use: CacheUse): Promise<CachedAnswer | undefined> {
-    const stored = await cache.lookup(use);
+  /**
+   * A stored answer counts only if one of the route's targets produced it: after a reload (or on an
+   * instance sharing Redis with another config) that points the model elsewhere, an answer of the
+   * old target is a miss, and the fresh answer replaces it.
+   */
+  private async lookup(run: Run, cache: ResponseCache, use: CacheUse, route: Route): Promise<CachedAnswer | undefined> {
+    let stored = await cache.lookup(use);
+    if (stored !== undefined && !route.targets.some((t) => t.provider === stored!.provider && t.model === stored!.model)) stored = undefined;
     if (stored === undefined) run.cache = "miss";
     else run.hit(stored);
     return stored;
