@@ -317,6 +317,37 @@ describe("the response cache across a reload", () => {
   });
 });
 
+describe("chatgate usage on model names a client chose", () => {
+  test("a refused request's model name reaches the table and CSV with its control characters escaped, and the table cut to a width", async () => {
+    // Regression: a client (any valid key) asking for the model "\u001b[2J\u001b[31m…" or one with
+    // line breaks had it printed raw by `chatgate usage`: the operator's terminal cleared and
+    // recoloured, fake rows in the table, and one 5,000-character name stretching every line.
+    const dataDir = tempDir("chatgate-probe-names-");
+    const gw = await spawnBinary({ ...routedEnv(keyedDoc(up, [{ id: "a", secret: A }])), CHATGATE_DATA_DIR: dataDir });
+    const names = ["\u001b[2J\u001b[31mred", "fake\nsmart  999", "\u009b31m", "m".repeat(5_000)];
+    for (const model of names) expect((await chat(gw, A, { model })).status).toBe(404);
+    gw.proc.kill("SIGTERM");
+    expect(await gw.exited).toBe(0);
+    const binary = await compiledBinary();
+    for (const format of ["table", "csv"]) {
+      const proc = Bun.spawn([binary, "usage", "--data-dir", dataDir, "--format", format], { env: { PATH: "/usr/bin:/bin", HOME: tmpdir() }, stdout: "pipe", stderr: "pipe" });
+      const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect({ format, code }).toEqual({ format, code: 0 });
+      expect(out).not.toMatch(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f]/);
+      expect(out).toContain("\\u001b[31mred");
+      expect(out).toContain("fake\\u000asmart");
+      const lines = out.split(/\r?\n/).filter((l) => l !== "");
+      expect(lines.length).toBe(format === "table" ? 1 + names.length + 2 : 1 + names.length);
+      if (format === "table") for (const line of lines) expect(line.length).toBeLessThan(300);
+      else expect(out).toContain("m".repeat(5_000));
+    }
+    // The JSON report keeps every name whole: it is for programs, which escape what they print.
+    const json = Bun.spawn([binary, "usage", "--data-dir", dataDir, "--format", "json"], { env: { PATH: "/usr/bin:/bin", HOME: tmpdir() }, stdout: "pipe" });
+    const groups = (JSON.parse(await new Response(json.stdout).text()) as any).rows.map((r: { group: string }) => r.group);
+    expect(groups.sort()).toEqual([...names].sort());
+  });
+});
+
 describe("chatgate usage with bad flags", () => {
   test("each bad flag exits 2 naming the flag and the value; a missing ledger exits 1 naming the path", async () => {
     const binary = await compiledBinary();
