@@ -295,6 +295,39 @@ describe("concurrent requests cannot overshoot a key's tpm or budget", () => {
   }
 });
 
+describe("a budget given by a reload", () => {
+  test("counts what the key spent earlier in the period, as the ledger holds it, the same as a restart would", async () => {
+    // Regression: a key that had spent $8 today, given `budget: {usd: 7, period: day}` by a SIGHUP,
+    // could spend up to $7 more: its spend counter started at 0, though a restart reads the day's
+    // spend back from the ledger and refuses it.
+    const key = "ck-probe-keys-ledger-reload-0000000006";
+    const doc = keyedDoc(up, [{ id: "b", secret: key }]) as unknown as ConfigDoc & { models: Record<string, { targets: Record<string, unknown>[] }>; keys: Record<string, unknown>[] };
+    // $1 per token: the upstream's 5 + 3 tokens cost $8; max_tokens 1 reserves about $6.
+    doc.models.smart!.targets[0]!.price = { input: 1_000_000, output: 1_000_000 };
+    const env: Record<string, string> = { ...routedEnv(doc), CHATGATE_DATA_DIR: tempDir("chatgate-probe-reload-budget-") };
+    await using gw = await spawnBinary(env);
+    expect((await chat(gw, key, { max_tokens: 1 })).status).toBe(200);
+    doc.keys[0]!.budget = { usd: 7, period: "day" };
+    await Bun.write(env.CHATGATE_CONFIG!, JSON.stringify(doc));
+    gw.proc.kill("SIGHUP");
+    await gw.waitForOutput(/config reloaded/);
+    const over = await chat(gw, key, { max_tokens: 1 });
+    expect(over.status).toBe(429);
+    expect(((await over.json()) as any).error.code).toBe("insufficient_quota");
+    // A reload that keeps the budget counts nothing twice: raised to $9, $1 is left, less than a request's $6.
+    doc.keys[0]!.budget = { usd: 9, period: "day" };
+    await Bun.write(env.CHATGATE_CONFIG!, JSON.stringify(doc));
+    gw.proc.kill("SIGHUP");
+    await gw.waitForOutput(/config reloaded[^\n]*\n[^]*config reloaded/);
+    expect((await chat(gw, key, { max_tokens: 1 })).status).toBe(429);
+    doc.keys[0]!.budget = { usd: 14.5, period: "day" };
+    await Bun.write(env.CHATGATE_CONFIG!, JSON.stringify(doc));
+    gw.proc.kill("SIGHUP");
+    await gw.waitForOutput(/config reloaded[^]*config reloaded[^]*config reloaded/);
+    expect((await chat(gw, key, { max_tokens: 1 })).status).toBe(200);
+  });
+});
+
 describe("the response cache across a reload", () => {
   test("a reload that points a model at another upstream model: the old model's stored answer is a miss, the new one answers", async () => {
     const doc = keyedDoc(up, [{ id: "c", secret: A }]) as ConfigDoc & { models: Record<string, Record<string, unknown>> };

@@ -189,6 +189,20 @@ export function seedSpend(store: Counters, now: number, keyId: string, period: B
 }
 
 /**
+ * Raises a key's spend counter for the current UTC `period` to `usd` when it holds less: for a
+ * budget a reload gave the key (or a period it changed to), whose spend so far the ledger knows
+ * but no counter of this process counted. Never lowers it, so nothing is counted twice. Memory
+ * store only (with Redis the spend is counted there already); a networked store is left alone.
+ */
+export function raiseSpend(store: Counters, now: number, keyId: string, period: BudgetPeriod, usd: number): void {
+  const item = { key: spendCounter(keyId, period), amount: 0, limit: Number.POSITIVE_INFINITY, endsAt: periodEnd(period, now) };
+  const read = store.reserve([item], now);
+  if (read instanceof Promise) return;
+  const missing = toNano(usd) - read.windows[0]!.count;
+  if (missing > 0) store.reserve([{ ...item, amount: missing }], now);
+}
+
+/**
  * An upstream's 4xx is a refusal before any generation, which providers do not bill; not 408 (a
  * timeout) or 499 (our client left mid-call). The same rule as the ledger's (src/ledger/rows.ts).
  */
