@@ -152,6 +152,27 @@ describe("one binary with keys, the cache and the ledger", () => {
     });
   });
 
+  describe("/v1/models lists what a key may use, by the names it may use", () => {
+    test("a provider's model given to a key by its plain name is listed and retrievable under that name, in both API shapes", async () => {
+      // Regression: with models: [a/gpt-4o, gpt-4o-mini] the key could call gpt-4o-mini (200), yet
+      // /v1/models listed only a/gpt-4o and /v1/models/gpt-4o-mini was a 404.
+      const key = "ck-probe-keys-ledger-plain-00000000007";
+      await using plain = await spawnBinary({ ...routedEnv(keyedDoc(up, [{ id: "p", secret: key, models: ["a/gpt-4o", "gpt-4o-mini"] }])), CHATGATE_LEDGER: "0" });
+      const auth = { authorization: `Bearer ${key}` };
+      const list = (await (await fetch(`${plain.url}/v1/models`, { headers: auth })).json()) as any;
+      expect(list.data.map((m: { id: string }) => m.id).sort()).toEqual(["a/gpt-4o", "gpt-4o-mini"]);
+      const one = await fetch(`${plain.url}/v1/models/gpt-4o-mini`, { headers: auth });
+      expect(one.status).toBe(200);
+      expect(((await one.json()) as any).id).toBe("gpt-4o-mini");
+      const anthropic = (await (await fetch(`${plain.url}/v1/models`, { headers: { "x-api-key": key, "anthropic-version": "2023-06-01" } })).json()) as any;
+      expect(anthropic.data.map((m: { id: string }) => m.id).sort()).toEqual(["a/gpt-4o", "gpt-4o-mini"]);
+      for (const [model, status] of [["gpt-4o-mini", 200], ["a/gpt-4o", 200], ["a/gpt-4o-mini", 404], ["gpt-4o", 404], ["smart", 404]] as const) {
+        expect({ model, status: (await chat(plain, key, { model })).status }).toEqual({ model, status });
+        if (status === 404) expect((await fetch(`${plain.url}/v1/models/${model.replace("/", "%2F")}`, { headers: auth })).status).toBe(404);
+      }
+    });
+  });
+
   describe("429s as OpenAI sends them", () => {
     test("over a key's rpm: rate_limit_exceeded with Retry-After, the requests headers and (the key has a tpm) the tokens headers; nothing goes upstream", async () => {
       // `r` spent its one request of this minute above (unless the minute turned: then spend it now).

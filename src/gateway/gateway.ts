@@ -266,15 +266,39 @@ export class Gateway {
     return provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs });
   }
 
-  /** The models a caller can use (see listModels); `allowed` (a client key's models) keeps only those. */
+  /**
+   * The models a caller can use (see listModels); `allowed` (a client key's models) keeps only those.
+   * A key may be given a provider's model by its plain name (`gpt-4o-mini`), which the full list
+   * shows as `provider/model` only: listed under the name the key uses, as the provider that
+   * answers it lists it.
+   */
   async models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
     const all = await listModels(this.router, this.startedAt, signal);
-    return allowed === undefined ? all : all.filter((m) => allowed.has(m.id));
+    if (allowed === undefined) return all;
+    const mine = all.filter((m) => allowed.has(m.id));
+    for (const name of allowed) {
+      if (mine.some((m) => m.id === name)) continue;
+      const listed = this.listedAs(all, name);
+      if (listed !== undefined) mine.push({ ...listed, id: name });
+    }
+    return mine;
+  }
+
+  /** The entry of the full list for a plain name the router resolves: `provider/name` of its first target's provider. */
+  private listedAs(all: readonly Model[], name: string): Model | undefined {
+    let route: Route;
+    try {
+      route = this.router.resolve(name);
+    } catch {
+      return undefined;
+    }
+    const first = route.targets[0];
+    return first && all.find((m) => m.id === `${first.provider}/${first.model}`);
   }
 
   async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model> {
     if (allowed !== undefined && !allowed.has(id)) throw modelNotFound(id);
-    const model = (await this.models(signal)).find((m) => m.id === id);
+    const model = (await this.models(signal, allowed)).find((m) => m.id === id);
     if (model === undefined) throw modelNotFound(id);
     return model;
   }
