@@ -20,6 +20,7 @@ import { messagesRoutes } from "./http/messages.ts";
 import { metricsRoute } from "./http/metrics-route.ts";
 import { usageRoute } from "./http/usage-route.ts";
 import { attachLedger } from "./ledger/attach.ts";
+import type { Ledger } from "./ledger/ledger.ts";
 import { spendSince } from "./ledger/spend.ts";
 import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
 import { opsRoutes, publicRoutes } from "./http/ops.ts";
@@ -33,7 +34,7 @@ import { createProviders } from "./providers/registry.ts";
 import { AuthFailures } from "./auth/failures.ts";
 import { priceLookup } from "./cost/target-prices.ts";
 import { ClientKey } from "./keys/client-key.ts";
-import { KeyLimits, seedSpend } from "./keys/key-limits.ts";
+import { KeyLimits, raiseSpend, seedSpend } from "./keys/key-limits.ts";
 import { periodStart, type BudgetPeriod } from "./keys/periods.ts";
 import { MemoryCounters, type Counters, type MaybePromise, type WindowCount } from "./state/counters.ts";
 import { redisShared } from "./state/redis-shared.ts";
@@ -105,10 +106,24 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     gateway.cache = buildCache(next, gateway.cache, now, redis?.cacheStore);
     rules.current = built.guard;
     updateChannels(next);
+    if (ledger !== undefined && redis === undefined) countNewBudgets(running, next, ledger.ledger);
     const line = reloadSummary(running, next, needRestart);
     running = next;
     lastReload = { at: new Date(now()).toISOString(), ok: true, error: null };
     return line;
+  }
+  /**
+   * A budget the reload gives a key, or a new period for one, counts from the key's spend in that
+   * period as the ledger holds it, as a restart would: its counter did not count it.
+   */
+  function countNewBudgets(before: Config, after: Config, ledger: Ledger): void {
+    for (const key of after.clientKeys) {
+      if (key.budget === undefined) continue;
+      if (before.clientKeys.find((k) => k.id === key.id)?.budget?.period === key.budget.period) continue;
+      ledger.flush();
+      const at = now();
+      raiseSpend(keyCounters, at, key.id, key.budget.period, spendSince(ledger.db, key.id, periodStart(key.budget.period, at)));
+    }
   }
   const rejected = (message: string): void => void (lastReload = { at: new Date(now()).toISOString(), ok: false, error: message });
   const current = () => running;

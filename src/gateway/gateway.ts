@@ -4,7 +4,7 @@ import { replayStream } from "../cache/replay.ts";
 import { sameModelThroughout, type CacheUse, type ResponseCache } from "../cache/response-cache.ts";
 import type { CachedAnswer } from "../cache/stored-answer.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
-import { completionUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
+import { completionUsage, sentPromptUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { BeginTrace } from "../obs/trace-context.ts";
 import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
@@ -133,11 +133,11 @@ export class Gateway {
       const admitting = admit(run, client, call, route);
       if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
-      const stored = use && (await this.lookup(run, cache!, use));
+      const stored = use && (await this.lookup(run, cache!, use, route));
       if (stored !== undefined) return this.storedAnswer(run, stored);
       ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
-      throw run.fail(toGatewayError(err));
+      throw run.fail(toGatewayError(err), () => sentPromptUsage(call.body, run.attempts.at(-1)!.model));
     }
     run.firstByte();
     run.finish(200, "ok", () => completionUsage(answer.completion, call.body, run.served()!.model));
@@ -163,7 +163,7 @@ export class Gateway {
       const admitting = admit(run, client, call, route);
       if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
-      const stored = use && (await this.lookup(run, cache!, use));
+      const stored = use && (await this.lookup(run, cache!, use, route));
       if (stored !== undefined) return this.committed(run, replayStream(stored, call.body.stream_options?.include_usage === true));
       const resumable = route.resume && resumableRequest(call);
       ({ value: opened, target } = await router.run(route, this.chain(signal, run), async (provider, target) => {
@@ -182,7 +182,7 @@ export class Gateway {
         opened.rest = resuming = new ResumingStream(opened.first, opened.rest, { route, call, target, signal, run, seen: opened.seen }, router.resume);
       }
     } catch (err) {
-      throw run.fail(toGatewayError(err));
+      throw run.fail(toGatewayError(err), () => sentPromptUsage(call.body, run.attempts.at(-1)!.model));
     }
     // The upstream's usage, else an estimate of the prompt and of what the client was sent.
     const seen = opened.seen;
@@ -234,8 +234,14 @@ export class Gateway {
   }
 
   /** The stored answer for `use`, if there is one; the run says whether it was a hit or a miss. */
-  private async lookup(run: Run, cache: ResponseCache, use: CacheUse): Promise<CachedAnswer | undefined> {
-    const stored = await cache.lookup(use);
+  /**
+   * A stored answer counts only if one of the route's targets produced it: after a reload (or on an
+   * instance sharing Redis with another config) that points the model elsewhere, an answer of the
+   * old target is a miss, and the fresh answer replaces it.
+   */
+  private async lookup(run: Run, cache: ResponseCache, use: CacheUse, route: Route): Promise<CachedAnswer | undefined> {
+    let stored = await cache.lookup(use);
+    if (stored !== undefined && !route.targets.some((t) => t.provider === stored!.provider && t.model === stored!.model)) stored = undefined;
     if (stored === undefined) run.cache = "miss";
     else run.hit(stored);
     return stored;
@@ -260,15 +266,39 @@ export class Gateway {
     return provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs });
   }
 
-  /** The models a caller can use (see listModels); `allowed` (a client key's models) keeps only those. */
+  /**
+   * The models a caller can use (see listModels); `allowed` (a client key's models) keeps only those.
+   * A key may be given a provider's model by its plain name (`gpt-4o-mini`), which the full list
+   * shows as `provider/model` only: listed under the name the key uses, as the provider that
+   * answers it lists it.
+   */
   async models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
     const all = await listModels(this.router, this.startedAt, signal);
-    return allowed === undefined ? all : all.filter((m) => allowed.has(m.id));
+    if (allowed === undefined) return all;
+    const mine = all.filter((m) => allowed.has(m.id));
+    for (const name of allowed) {
+      if (mine.some((m) => m.id === name)) continue;
+      const listed = this.listedAs(all, name);
+      if (listed !== undefined) mine.push({ ...listed, id: name });
+    }
+    return mine;
+  }
+
+  /** The entry of the full list for a plain name the router resolves: `provider/name` of its first target's provider. */
+  private listedAs(all: readonly Model[], name: string): Model | undefined {
+    let route: Route;
+    try {
+      route = this.router.resolve(name);
+    } catch {
+      return undefined;
+    }
+    const first = route.targets[0];
+    return first && all.find((m) => m.id === `${first.provider}/${first.model}`);
   }
 
   async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model> {
     if (allowed !== undefined && !allowed.has(id)) throw modelNotFound(id);
-    const model = (await this.models(signal)).find((m) => m.id === id);
+    const model = (await this.models(signal, allowed)).find((m) => m.id === id);
     if (model === undefined) throw modelNotFound(id);
     return model;
   }

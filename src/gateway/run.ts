@@ -138,10 +138,15 @@ export class Run implements CallTracker {
     this.settle?.(record);
   }
 
-  /** Ends the run with `err` and marks it recorded; returns it with who served it attached. */
-  fail(err: GatewayError): GatewayError {
+  /**
+   * Ends the run with `err` and marks it recorded; returns it with who served it attached.
+   * `sentPrompt` estimates a prompt the upstream was sent: counted when the client left while an
+   * upstream call was in flight (before any answer came), as a stream cut later counts what it had.
+   */
+  fail(err: GatewayError, sentPrompt?: () => Estimate): GatewayError {
     const outcome: Outcome = err instanceof ClientClosedError ? "client_abort" : "error";
-    this.finish(err.status, outcome, undefined, err.code ?? err.type);
+    const calledUpstream = outcome === "client_abort" && this.attempts.at(-1)?.reason === err.code;
+    this.finish(err.status, outcome, calledUpstream ? sentPrompt : undefined, err.code ?? err.type);
     const none: Served = { provider: "", model: "", attempts: 0, cache: this.cache };
     const out = err.with({ served: this.served() ?? none });
     recorded.add(out);

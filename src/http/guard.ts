@@ -68,15 +68,27 @@ export function clientOf(set: object): Client | null {
 }
 
 /** The headers of a key's own request limit, and its 429 when over. */
-function admitRequest(headers: Record<string, unknown>, decision: LimitDecision, keyId: string): void {
+function admitRequest(headers: Record<string, unknown>, decision: LimitDecision, key: ClientKey): void | Promise<void> {
   requestHeaders(headers, decision);
-  if (!decision.allowed) throw keyRequestsLimited(keyId, decision.limit, decision.resetMs);
+  if (!decision.allowed) return refuse(headers, keyRequestsLimited(key.id, decision.limit, decision.resetMs), key);
 }
 
 /** The headers of the global per-client limit, and its 429 when over. */
-function admitClient(headers: Record<string, unknown>, decision: LimitDecision): void {
+function admitClient(headers: Record<string, unknown>, decision: LimitDecision, key: ClientKey | undefined): void | Promise<void> {
   requestHeaders(headers, decision);
-  if (!decision.allowed) throw rateLimited(decision.limit, decision.resetMs);
+  if (!decision.allowed) return refuse(headers, rateLimited(decision.limit, decision.resetMs), key);
+}
+
+/** Throws `refused`, after writing the key's token headers when it has a tpm: OpenAI's 429s carry all six. */
+function refuse(headers: Record<string, unknown>, refused: Error, key: ClientKey | undefined): void | Promise<void> {
+  const told = key?.tpm === undefined ? undefined : key.limits.tokenWindow(key, headers);
+  if (told instanceof Promise) {
+    return told.then(
+      () => Promise.reject(refused),
+      () => Promise.reject(refused),
+    );
+  }
+  throw refused;
 }
 
 const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>' (or 'x-api-key: <key>').";
@@ -152,21 +164,22 @@ export function admission(options: Pick<GuardOptions, "rules" | "server">): (req
     set[GUARDED] = true;
     const r = rules.current;
     let client: string;
+    let key: ClientKey | undefined;
     if (r.keyDigests.length > 0) {
-      const key = (set[KEY] = authenticate(r, request));
+      const keyed = (key = set[KEY] = authenticate(r, request));
       // A key with its own rpm is counted by it, instead of the global per-client limit.
-      if (key.rpm !== undefined) {
-        const decision = key.limits.requests(key);
-        if (decision instanceof Promise) return decision.then((d) => admitRequest(set.headers, d, key.id));
-        return admitRequest(set.headers, decision, key.id);
+      if (keyed.rpm !== undefined) {
+        const decision = keyed.limits.requests(keyed);
+        if (decision instanceof Promise) return decision.then((d) => admitRequest(set.headers, d, keyed));
+        return admitRequest(set.headers, decision, keyed);
       }
-      client = key.id;
+      client = keyed.id;
     } else client = `ip:${addressOf(r, request)}`;
     const limiter = r.limiter;
     if (limiter === undefined) return;
     const decision = limiter.hit(client);
-    if (decision instanceof Promise) return decision.then((d) => admitClient(set.headers, d));
-    admitClient(set.headers, decision);
+    if (decision instanceof Promise) return decision.then((d) => admitClient(set.headers, d, key));
+    return admitClient(set.headers, decision, key);
   }
 
   return check;

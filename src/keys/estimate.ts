@@ -16,8 +16,8 @@ const PER_MESSAGE = 4;
 
 /**
  * Prompt tokens, roughly: characters / 4 of the messages' text (string contents, text parts, tool
- * call arguments) plus a few per message. Images, tool definitions and the like are not counted; the
- * reservation is settled to the upstream's count when the request ends.
+ * call arguments) plus a few per message. Images and audio are not counted (tool definitions are:
+ * definitionsEstimate); the reservation is settled to the upstream's count when the request ends.
  */
 export function promptEstimate(messages: ChatRequest["messages"]): number {
   let chars = 0;
@@ -29,6 +29,21 @@ export function promptEstimate(messages: ChatRequest["messages"]): number {
     if (Array.isArray(calls)) for (const call of calls) chars += argumentsLength(call);
   }
   return Math.ceil(chars / 4) + PER_MESSAGE * messages.length;
+}
+
+/**
+ * Prompt tokens of what the model is given beside the messages, roughly: characters / 4 of the
+ * JSON of its tool (and legacy function) definitions and of a response_format schema. Upstreams
+ * bill them as prompt, and a client could otherwise carry a large prompt in them while reserving
+ * almost nothing, so that concurrent requests overshoot a budget or tpm many times over.
+ */
+export function definitionsEstimate(body: ChatRequest): number {
+  const extra = body as { tools?: unknown; functions?: unknown; response_format?: { type?: unknown } };
+  let chars = 0;
+  if (extra.tools !== undefined) chars += JSON.stringify(extra.tools).length;
+  if (extra.functions !== undefined) chars += JSON.stringify(extra.functions).length;
+  if (extra.response_format !== undefined && extra.response_format.type !== "text") chars += JSON.stringify(extra.response_format).length;
+  return Math.ceil(chars / 4);
 }
 
 /**

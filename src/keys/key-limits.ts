@@ -7,7 +7,7 @@ import type { ChatCall, EmbeddingCall } from "../providers/provider.ts";
 import type { AdjustItem, Counters, MaybePromise, Reserved, ReserveItem } from "../state/counters.ts";
 import type { LimitDecision } from "../state/limiter.ts";
 import { spendCounter, type ClientKey } from "./client-key.ts";
-import { completionReserve, costReserve, fromNano, highestPrice, inputEstimate, promptEstimate, toNano, usedCost, usedTokens } from "./estimate.ts";
+import { completionReserve, costReserve, definitionsEstimate, fromNano, highestPrice, inputEstimate, promptEstimate, toNano, usedCost, usedTokens } from "./estimate.ts";
 import { keyOverBudget, keyRequestTooLarge, keyTokensLimited, modelNotPriced } from "./key-errors.ts";
 import { minuteEnd, periodEnd, periodStart, type BudgetPeriod } from "./periods.ts";
 import { tokenHeaders } from "./rate-headers.ts";
@@ -71,6 +71,17 @@ export class KeyLimits {
   }
 
   /**
+   * Writes the key's token headers as its tpm window stands, adding nothing: for a request its rpm
+   * refused, so the 429 tells the tokens too, as OpenAI's do. Only refusals pay for this read.
+   */
+  tokenWindow(key: ClientKey, headers: Record<string, unknown>): MaybePromise<void> {
+    const now = this.now();
+    const read = this.store.reserve([{ key: key.tpmCounter, amount: 0, limit: Number.POSITIVE_INFINITY, endsAt: minuteEnd(now) }], now);
+    const write = (r: Reserved) => tokenHeaders(headers, key.tpm!, r.windows[0]!.count, r.windows[0]!.resetAt - now);
+    return read instanceof Promise ? read.then(write) : write(read);
+  }
+
+  /**
    * Reserves the request's tokens (the prompt's estimate and its max_tokens, or the default; for
    * embeddings, the input's estimate and no completion) against the key's tpm, and the most it
    * could cost against its budget, in one check-and-reserve; writes
@@ -80,7 +91,7 @@ export class KeyLimits {
   admit(key: ClientKey, call: ChatCall | EmbeddingCall, route: Route, headers: Record<string, unknown>): MaybePromise<Settle> {
     const now = this.now();
     const embeddings = "kind" in call;
-    const prompt = embeddings ? inputEstimate(call.body.input) : promptEstimate(call.body.messages);
+    const prompt = embeddings ? inputEstimate(call.body.input) : promptEstimate(call.body.messages) + definitionsEstimate(call.body);
     const completion = embeddings ? 0 : completionReserve(call.body, this.reserveCompletionTokens);
     const items: ReserveItem[] = [];
     if (key.tpm !== undefined) items.push({ key: key.tpmCounter, amount: prompt + completion, limit: key.tpm, endsAt: minuteEnd(now) });
@@ -175,6 +186,20 @@ export class KeyLimits {
 export function seedSpend(store: Counters, now: number, keyId: string, period: BudgetPeriod, usd: number): MaybePromise<void> {
   const reserved = store.reserve([{ key: spendCounter(keyId, period), amount: toNano(usd), limit: Number.POSITIVE_INFINITY, endsAt: periodEnd(period, now) }], now);
   return reserved instanceof Promise ? reserved.then(() => undefined) : undefined;
+}
+
+/**
+ * Raises a key's spend counter for the current UTC `period` to `usd` when it holds less: for a
+ * budget a reload gave the key (or a period it changed to), whose spend so far the ledger knows
+ * but no counter of this process counted. Never lowers it, so nothing is counted twice. Memory
+ * store only (with Redis the spend is counted there already); a networked store is left alone.
+ */
+export function raiseSpend(store: Counters, now: number, keyId: string, period: BudgetPeriod, usd: number): void {
+  const item = { key: spendCounter(keyId, period), amount: 0, limit: Number.POSITIVE_INFINITY, endsAt: periodEnd(period, now) };
+  const read = store.reserve([item], now);
+  if (read instanceof Promise) return;
+  const missing = toNano(usd) - read.windows[0]!.count;
+  if (missing > 0) store.reserve([{ ...item, amount: missing }], now);
 }
 
 /**

@@ -22,8 +22,24 @@ export function formatUsage(format: Format, query: UsageQuery, rows: readonly Us
  */
 function usageCsv(query: UsageQuery, rows: readonly UsageRow[]): string {
   const lines = [[query.groupBy, ...COLUMNS].join(",")];
-  for (const row of rows) lines.push([csvCell(row.group ?? ""), ...COLUMNS.map((c) => String(row[c]))].join(","));
+  for (const row of rows) lines.push([csvCell(printable(row.group ?? "")), ...COLUMNS.map((c) => String(row[c]))].join(","));
   return `${lines.join("\r\n")}\r\n`;
+}
+
+/**
+ * A group as a terminal may show it. A model name is whatever a client sent (a refused request is
+ * recorded under the name it asked for), so its control characters — escape sequences that
+ * recolour or rewrite the operator's terminal, line breaks that fake rows — are written as `\u001b`.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** A table cell's group: printable, and cut at TABLE_GROUP characters so one long name cannot stretch every line. */
+const TABLE_GROUP = 64;
+function tableGroup(text: string): string {
+  const shown = printable(text);
+  return shown.length > TABLE_GROUP ? `${shown.slice(0, TABLE_GROUP - 1)}…` : shown;
 }
 
 function csvCell(text: string): string {
@@ -37,7 +53,7 @@ function csvCell(text: string): string {
 function usageTable(query: UsageQuery, rows: readonly UsageRow[]): string {
   if (rows.length === 0) return "No requests recorded in this period.\n";
   const total = usageTotal(rows);
-  const body = [...rows, total].map((row, i) => [i === rows.length ? "total" : (row.group ?? "(none)"), ...COLUMNS.map((c) => tableCell(c, row[c]))]);
+  const body = [...rows, total].map((row, i) => [i === rows.length ? "total" : (row.group === null ? "(none)" : tableGroup(row.group)), ...COLUMNS.map((c) => tableCell(c, row[c]))]);
   const header = [query.groupBy, ...COLUMNS];
   const widths = header.map((title, col) => Math.max(title.length, ...body.map((cells) => cells[col]!.length)));
   const line = (cells: readonly string[]) =>

@@ -86,6 +86,12 @@ export function completionUsage(completion: ChatCompletion, request: ChatRequest
   return new Estimate(encoding, (count) => withCounts(promptTokens(count, request, encoding), count(completionText(completion))));
 }
 
+/** A request whose client left before any answer came: the prompt the upstream was sent, nothing delivered. */
+export function sentPromptUsage(request: ChatRequest, model: string): Estimate {
+  const encoding = encodingFor(model);
+  return new Estimate(encoding, (count) => withCounts(promptTokens(count, request, encoding), 0));
+}
+
 /** Usage with these counts; the prompt's details (cached tokens) kept from a partial report. */
 export function withCounts(prompt: number, completion: number, partial?: CompletionUsage): CompletionUsage {
   const usage: CompletionUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };

@@ -5,7 +5,7 @@ import type { FinishRecord } from "../../src/gateway/finish.ts";
 import type { Client } from "../../src/gateway/gateway.ts";
 import type { Route } from "../../src/gateway/route-table.ts";
 import { ClientKey } from "../../src/keys/client-key.ts";
-import { completionReserve, costReserve, highestPrice, promptEstimate, toNano } from "../../src/keys/estimate.ts";
+import { completionReserve, costReserve, definitionsEstimate, highestPrice, promptEstimate, toNano } from "../../src/keys/estimate.ts";
 import { KeyLimits, seedSpend, type PriceOf } from "../../src/keys/key-limits.ts";
 import type { ClientKeySpec } from "../../src/keys/key-spec.ts";
 import { minuteEnd, periodEnd, periodStart, resetDuration } from "../../src/keys/periods.ts";
@@ -106,6 +106,17 @@ describe("reservation estimates", () => {
     expect(promptEstimate(messages([{ type: "text", text: "x".repeat(40) }, { type: "image_url" }], "abc"))).toBe(10 + 1 + 8);
     const call = { role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "y".repeat(80) } }] };
     expect(promptEstimate([call])).toBe(20 + 4);
+  });
+
+  test("tool and function definitions and a response_format schema count as prompt, as their JSON / 4; a text format does not", () => {
+    const body = (extra: Record<string, unknown>) => ({ model: "m", messages: messages("hi"), ...extra }) as ChatRequest;
+    const tools = [{ type: "function", function: { name: "f", description: "d".repeat(400) } }];
+    expect(definitionsEstimate(body({}))).toBe(0);
+    expect(definitionsEstimate(body({ tools }))).toBe(Math.ceil(JSON.stringify(tools).length / 4));
+    expect(definitionsEstimate(body({ functions: tools }))).toBe(Math.ceil(JSON.stringify(tools).length / 4));
+    const schema = { type: "json_schema", json_schema: { name: "s", schema: { description: "d".repeat(400) } } };
+    expect(definitionsEstimate(body({ response_format: schema }))).toBe(Math.ceil(JSON.stringify(schema).length / 4));
+    expect(definitionsEstimate(body({ response_format: { type: "text" } }))).toBe(0);
   });
 
   test("the completion is max_completion_tokens, else max_tokens, else the default, for each choice", () => {
