@@ -1,4 +1,5 @@
-// Issue 12 probed from outside, as an attacker and as a new operator meet it: the compiled binary on
+// Client keys, the usage ledger and the cache probed from outside, as an attacker and as a new
+// operator meet them: the compiled binary on
 // a config file with client keys, a gated OpenAI-compatible upstream in this process, raw fetch as
 // client, and the ledger file read back with bun:sqlite after a SIGTERM. What the earlier tests of
 // keys, the ledger and the cache left out: key entries an operator gets wrong, a key's `models`
@@ -224,7 +225,7 @@ describe("one binary with keys, the cache and the ledger", () => {
   describe("one ledger row per request, however it ended", () => {
     test("a client that leaves before any answer came: its row has the prompt the upstream was sent, estimated, and a cost", async () => {
       // Regression: a client abort while the upstream call was in flight wrote prompt_tokens null
-      // and cost null, usage_estimated 0 — though the issue says a client abort's usage is counted
+      // and cost null, usage_estimated 0 — though a client abort's usage is to be counted
       // with a tokenizer (the prompt, and the text that streamed: none here).
       for (const stream of [true, false]) {
         up.hold();
