@@ -1,9 +1,9 @@
 // Client keys, the usage ledger and the cache probed from outside, as an attacker and as a new
-// operator meet them: the compiled binary on
-// a config file with client keys, a gated OpenAI-compatible upstream in this process, raw fetch as
-// client, and the ledger file read back with bun:sqlite after a SIGTERM. What the earlier tests of
-// keys, the ledger and the cache left out: key entries an operator gets wrong, a key's `models`
-// through every route, the 429 headers, one row per request however it ended, `chatgate usage`.
+// operator meet them: the compiled binary on a config file with client keys, a gated
+// OpenAI-compatible upstream in this process, raw fetch as client, and the ledger file read back
+// with bun:sqlite after a SIGTERM. What the earlier tests of keys, the ledger and the cache left
+// out: key entries an operator gets wrong, a key's `models` through every route, the 429 headers,
+// one row per request however it ended, `chatgate usage`.
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
