@@ -98,6 +98,16 @@ describe("chatgate check-config", () => {
     expect(stdout).toContain("host: 127.0.0.1 (default)");
   });
 
+  test("a setting the file leaves out is a default, even one the file schema fills in", async () => {
+    const path = file("retries.yaml", "retries: 1\n");
+    const { stdout, code } = await runGateway([binary, "check-config", path]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("retries: 1 (from the file)");
+    for (const line of ["max_retry_wait: 10s (default)", "cooldown_after: 3 (default)", "cooldown: 30s (default)", "retention: 90d (default)"]) {
+      expect(stdout).toContain(line);
+    }
+  });
+
   test("on a bad file exits 1 with the start-up error", async () => {
     const path = file("bad-check.yaml", BAD);
     const { stdout, stderr, code } = await runGateway([binary, "check-config", path]);

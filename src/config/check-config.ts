@@ -3,8 +3,7 @@
 // secret: keys and header values print as ***.
 import { ConfigError, parseConfig, type Config, type Env, type Flags } from "../config.ts";
 import { formatDuration } from "./duration.ts";
-import type { FileConfig } from "./file-schema.ts";
-import { configPathFrom, loadConfigFile } from "./load-file.ts";
+import { configPathFrom, writtenSettings } from "./load-file.ts";
 import type { ModelRoute, ProviderSpec } from "./provider-spec.ts";
 import { CORE_SETTINGS, describeSetting } from "./settings.ts";
 
@@ -32,10 +31,10 @@ export function checkConfig(given: string | undefined, env: Env, flags: Flags): 
   const path = given ?? configPathFrom(env, flags);
   if (path === undefined) return { code: 2, stdout: "", stderr: "chatgate: check-config needs a config file: chatgate check-config <path>\n" };
   let config: Config;
-  let doc: FileConfig;
+  let written: Record<string, unknown>;
   try {
     config = parseConfig(env, { ...flags, config: path });
-    doc = loadConfigFile(path, env);
+    written = writtenSettings(path, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { code: 1, stdout: "", stderr: `chatgate: ${err.message}\n` };
@@ -50,7 +49,7 @@ export function checkConfig(given: string | undefined, env: Env, flags: Flags): 
       `cooldown_after: ${config.cooldownAfter}, cooldown: ${formatDuration(config.cooldownMs)}`,
     ...hookLines(config),
     "settings:",
-    ...CORE_SETTINGS.map((s) => `  ${describeSetting(s, config, doc, env, flags)}`),
+    ...CORE_SETTINGS.map((s) => `  ${describeSetting(s, config, written, env, flags)}`),
     ...notes(config, env),
   ];
   return { code: 0, stdout: `${lines.join("\n")}\n`, stderr: "" };

@@ -25,6 +25,12 @@ export function loadConfigFile(path: string | undefined, env: Env): FileConfig {
   }
 }
 
+/** The settings as the file writes them (`${VAR}` expanded, no defaults filled): what the file itself sets. */
+export function writtenSettings(path: string, env: Env): Record<string, unknown> {
+  const parsed = expandEnv(parseYaml(read(path)) ?? {}, env);
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+}
+
 /** Validates an already parsed document (exported for tests that skip the disk). */
 export function validate(parsed: unknown, env: Env): FileConfig {
   // An empty file (or one of comments) is a file of defaults.

@@ -64,7 +64,7 @@ export const CORE_SETTINGS: readonly CoreSetting[] = [
 ];
 
 /** The value the file gave a setting, as written there (keys counted, never shown). */
-export function fileValue(doc: FileConfig, key: string): string | undefined {
+export function fileValue(doc: FileConfig | Record<string, unknown>, key: string): string | undefined {
   let node: unknown = doc;
   for (const part of key.split(".")) node = node !== null && typeof node === "object" ? (node as Record<string, unknown>)[part] : undefined;
   if (node === undefined) return undefined;
@@ -72,7 +72,7 @@ export function fileValue(doc: FileConfig, key: string): string | undefined {
 }
 
 /** "port: 8080 (from PORT, overrides the file's 3000)" — what wins, and what it overrides. */
-export function describeSetting(setting: CoreSetting, config: Config, doc: FileConfig, env: Env, flags: Flags): string {
+export function describeSetting(setting: CoreSetting, config: Config, doc: FileConfig | Record<string, unknown>, env: Env, flags: Flags): string {
   const written = fileValue(doc, setting.key);
   const given = written !== undefined && setting.hide !== undefined ? setting.hide(written) : written;
   const flagGiven = setting.flag !== undefined && flags[setting.flag] !== undefined && flags[setting.flag] !== false;
