@@ -220,6 +220,39 @@ test("the README's stream resume example is valid", () => {
   expect(config.providers.map((p) => [p.id, "continuation" in p ? p.continuation : undefined])).toEqual([["deepseek", "prefix"], ["local", "prefill"]]);
 });
 
+/** The README's YAML blocks, in order, with the heading of the section each one is in. */
+function readmeYaml(): Array<{ section: string; yaml: string }> {
+  const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+  const blocks: Array<{ section: string; yaml: string }> = [];
+  let section = "";
+  for (const part of readme.split(/^(#{2,3} .*)$/m)) {
+    if (/^#{2,3} /.test(part)) section = part.replace(/^#+ /, "");
+    else for (const m of part.matchAll(/```yaml\n([\s\S]*?)```/g)) blocks.push({ section, yaml: m[1]! });
+  }
+  return blocks;
+}
+
+test("every config file example of the README loads, the fragments beside the Config file example's providers", () => {
+  const blocks = readmeYaml().filter((b) => b.section !== "Metrics"); // that one is Prometheus' config
+  const base = blocks.find((b) => b.section === "Config file")!.yaml;
+  const env = { OPENAI_API_KEY: "sk-1", ANTHROPIC_API_KEY: "ak-1", DEEPSEEK_API_KEY: "dk-1", CI_CLIENT_KEY: "ck-ci-1", REDIS_URL: "redis://127.0.0.1:6379", SUPPORT_HOOK_SECRET: "0123456789abcdef0123" };
+  const ollama = "providers:\n  - { id: openai, type: openai, api_key: \"${OPENAI_API_KEY}\" }\n  - { id: ollama, type: openai, base_url: \"http://127.0.0.1:11434/v1\" }\n";
+  const sections = blocks.map((b) => b.section);
+  expect(sections).toEqual(["Usage ledger", "Config file", "Client keys", "Stream resume", "Response cache", "Many instances: Redis", "Webhook channels"]);
+  for (const { section, yaml } of blocks) {
+    const whole =
+      section === "Usage ledger" ? ollama + yaml
+      : section === "Response cache" ? "providers:\n  - { id: openai, type: openai, api_key: \"${OPENAI_API_KEY}\" }\n" + yaml
+      : section === "Config file" || section === "Stream resume" ? yaml
+      : base + yaml;
+    expect(() => load(whole, env), section).not.toThrow();
+  }
+  const keys = load(base + blocks[2]!.yaml, env);
+  expect(keys.clientKeys.map((k) => k.id)).toEqual(["team-a", "ci"]);
+  expect(load(base + blocks[5]!.yaml, env)).toMatchObject({ redisUrl: "redis://127.0.0.1:6379", redisTimeoutMs: 100, redisLimitsOnError: "fail_open", redisBudgetsOnError: "fail_closed" });
+  expect(Object.keys(load(base + blocks[6]!.yaml, env).hooks)).toEqual(["support"]);
+});
+
 test("resume settings: continuation must be a known style, max_resumes a whole number, CHATGATE_CONTINUATION likewise", () => {
   expect(() => load("providers: [{id: a, type: openai, continuation: yes}]\n")).toThrow("providers[0].continuation: expected one of none, prefill, prefix, vllm");
   expect(() => load("providers: [{id: a, type: openai}]\nmodels:\n  x: {resume: true, max_resumes: -1, targets: [{provider: a, model: m}]}\n")).toThrow("models.x.max_resumes");
