@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -44,6 +44,47 @@ test("the binary serves one JSON and one streamed completion on the mock to the 
   let text = "";
   for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
   expect(text).toBe("one two three");
+});
+
+/** The `sh` blocks of a README section, as written. */
+function readmeShell(section: string): string[] {
+  const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+  const body = readme.split(/^## /m).find((part) => part.startsWith(`${section}\n`)) ?? "";
+  return [...body.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+/** Runs a README command against this binary (its port in place of 3000), returning stdout. */
+async function shell(script: string): Promise<string> {
+  const command = script.replaceAll("http://127.0.0.1:3000", gw.url).replaceAll("localhost:3000", gw.url);
+  const proc = Bun.spawn(["bash", "-c", command], { env: { PATH: "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+  const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  expect(code).toBe(0);
+  return out;
+}
+
+test("the README's Quick start curl streams the mock's answer as it says", async () => {
+  const curl = readmeShell("Quick start").find((block) => block.startsWith("curl "));
+  expect(curl).toBeDefined();
+  const out = await shell(curl!);
+  const events = out.split("\n\n").filter(Boolean);
+  expect(events.at(-1)).toBe("data: [DONE]");
+  const text = events.slice(0, -1).map((e) => JSON.parse(e.slice("data: ".length)).choices[0].delta.content ?? "").join("");
+  expect(text).toBe("Hello, chatgate!");
+});
+
+test("the README's embeddings curl gives the output it shows", async () => {
+  const [block] = readmeShell("Embeddings");
+  expect(block).toBeDefined();
+  const command = block!.split("\n").filter((line) => !line.startsWith("#")).join("\n");
+  const shown = block!.split("\n").filter((line) => line.startsWith("# ")).map((line) => line.slice(2).trim()).join("");
+  const out = await shell(command);
+  // The README elides with "…": every piece between elisions is in the answer, in order.
+  let at = 0;
+  for (const piece of shown.split("…")) {
+    const found = out.indexOf(piece, at);
+    expect(found, piece).toBeGreaterThanOrEqual(0);
+    at = found + piece.length;
+  }
 });
 
 test("the binary serves Swagger UI and its assets from itself", async () => {
