@@ -4,7 +4,7 @@
 // `chatgate usage` prints it.
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ledgerPath } from "../src/ledger/data-dir.ts";
@@ -205,6 +205,21 @@ describe("one ledger row per request, however it ended", () => {
     const known = [...rows.values()].reduce((sum, r) => sum + (r.cost_usd ?? 0), 0);
     expect(byModel.total.cost_usd).toBeCloseTo(known, 12);
     expect(byModel.total.cost_unknown).toBe([...rows.values()].filter((r) => r.cost_usd === null).length);
+  });
+
+  test("the README's GET /v1/usage curl, run as written, answers the report it shows", async () => {
+    const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+    const block = /### Reading it[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+    const command = block.split("\n").filter((line) => !line.startsWith("#")).join("\n").replaceAll("localhost:3000", gw.url);
+    const proc = Bun.spawn(["bash", "-c", command], { env: { PATH: "/usr/bin:/bin", CHATGATE_ADMIN_KEY: ADMIN }, stdout: "pipe" });
+    const report = JSON.parse(await new Response(proc.stdout).text());
+    expect(report).toMatchObject({ object: "usage_report", from: "2026-12-01T00:00:00.000Z", to: "2026-12-08T00:00:00.000Z", group_by: "key" });
+    const shown = /^# (\{.*)$/m.exec(block)![1]!;
+    for (const field of ["group", "requests", "errors", "aborted", "cache_hits", "usage_estimated", "prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cost_usd", "cost_unknown"]) {
+      expect(block).toContain(`"${field}":`);
+      expect(Object.keys(report.total).concat("group")).toContain(field);
+    }
+    expect(shown).toStartWith('{"object":"usage_report","from":"2026-12-01T00:00:00.000Z","to":"2026-12-08T00:00:00.000Z","group_by":"key",');
   });
 
   test("chatgate usage prints the same from the data dir, beside the running gateway", async () => {
