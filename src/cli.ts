@@ -60,8 +60,16 @@ Environment (wins over the config file):
                                    continued where it stopped (needs CHATGATE_CONTINUATION)
   CHATGATE_CONTINUATION            how the env-only provider continues a partial answer: prefill,
                                    prefix, vllm or none (default none)
+  CHATGATE_CACHE_TTL               how long the response cache keeps answers, with a unit (1h, 90s;
+                                   default: off)
   CHATGATE_CORS_ORIGINS            browser origins allowed to call the gateway, comma-separated
                                    (https://app.example.com), or * for any (default: CORS off)
+  CHATGATE_LOG_LEVEL               least severe level logged: debug, info, warn or error
+                                   (default info)
+  CHATGATE_LOG_REQUESTS            0: no log line per request (default on)
+  CHATGATE_LOG_FORMAT              json or pretty (default: json unless stdout is a terminal)
+  CHATGATE_METRICS_KEY             the key GET /metrics takes instead of the client keys (may be
+                                   sha256:<hex>)
   CHATGATE_OTLP_ENDPOINT           OTLP/HTTP collector (http://collector:4318): exports a trace
                                    per request (default: tracing off)
   CHATGATE_OTLP_HEADERS            name=value,… sent with each export (a collector's credentials)
@@ -72,6 +80,13 @@ Environment (wins over the config file):
   CHATGATE_RETENTION_DAYS          days the ledger keeps a request (default 90; file: retention)
   CHATGATE_ADMIN_KEY               the key GET /v1/usage takes (may be sha256:<hex>); unset: the
                                    usage report is off
+  CHATGATE_REDIS_URL               redis://[:password@]host:port[/db]: limits, budgets and the
+                                   response cache shared by every instance (default: in memory)
+  CHATGATE_REDIS_TIMEOUT_MS        longest wait for one Redis command (default 100)
+  CHATGATE_REDIS_LIMITS_ON_ERROR   fail_open or fail_closed while Redis does not answer (default
+                                   fail_open)
+  CHATGATE_REDIS_BUDGETS_ON_ERROR  fail_closed or fail_open while Redis does not answer (default
+                                   fail_closed)
 
 A provider is configured when OPENAI_API_KEY or OPENAI_BASE_URL is set, or the config file
 lists one.

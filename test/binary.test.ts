@@ -31,6 +31,15 @@ test("the binary prints its version and its help", async () => {
   for (const name of ["--host", "--port", "OPENAI_API_KEY", "CHATGATE_API_KEYS", "CHATGATE_STREAM_IDLE_TIMEOUT_MS"]) expect(help.stdout).toContain(name);
 });
 
+test("--help names every variable of the README's Configuration table", async () => {
+  const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
+  const table = readme.split(/^## /m).find((part) => part.startsWith("Configuration\n"))!;
+  const names = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]!);
+  expect(names.length).toBeGreaterThan(40);
+  const help = (await runGateway([binary, "--help"])).stdout;
+  expect(names.filter((name) => !help.includes(`  ${name} `))).toEqual([]);
+});
+
 test("the binary answers /health", async () => {
   const res = await fetch(`${gw.url}/health`);
   expect(await res.json()).toEqual({ status: "ok" });
