@@ -224,7 +224,7 @@ describe("one ledger row per request, however it ended", () => {
   });
 
   test("GET /v1/models, /health and /metrics answered 200: a row each, no model, provider, attempt or cost; the client key that asked", () => {
-    for (const [id, route] of [["models", "/v1/models"], ["health", "/health"], ["metrics", "/metrics"]]) {
+    for (const [id, route] of [["models", "/v1/models"], ["health", "/health"], ["metrics", "/metrics"]] as const) {
       expect(rows.get(id)).toMatchObject({ route, model: null, provider: null, upstream_model: null, status: 200, outcome: "ok", stream: 0, prompt_tokens: null, cost_usd: 0, error_code: null, attempts: [] });
       expect(rows.get(id)!.duration_ms).toBeGreaterThanOrEqual(0);
     }
