@@ -128,7 +128,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // goes to our catch-all, never to Elysia's fallback router (see `unrouted`).
     // reusePort off (Elysia turns it on): a second chatgate on a busy port must fail to start,
     // not silently take half the connections.
-    serve: { reusePort: false, idleTimeout: config.idleConnectionTimeoutS, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": withCors(unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes), corsPolicy) } },
+    serve: { reusePort: false, idleTimeout: config.idleConnectionTimeoutS, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": withCors(unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes), corsPolicy, gateway.finishes) } },
     // Elysia otherwise takes the path to start after the 11th character of the URL, wrong for a
     // short Host (`Host: a`); with the catch-all above this matters only for the context's path.
     handler: { standardHostname: false },

@@ -106,7 +106,7 @@ describe("the counters match the traffic sent", () => {
     });
   });
 
-  test("every answer is counted once under its route and status: the model list, a model, /health, a scrape, the docs, an error and a chat completion", async () => {
+  test("every answer is counted once under its route and status: the model list, a model, /health, a scrape, the docs, an error, a redirect and a chat completion", async () => {
     await using gw = startGateway({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: CLIENT });
     const answered = everyRecord(gw);
     const sent: [string, string, number][] = [
@@ -119,9 +119,10 @@ describe("the counters match the traffic sent", () => {
       ["GET", "/docs/json", 200],
       ["GET", "/status", 200],
       ["GET", "/nowhere", 404],
+      ["GET", "/docs/", 308],
     ];
     for (const [method, path, status] of sent) {
-      const res = await fetch(`${gw.url}${path}`, { method, headers: auth(CLIENT) });
+      const res = await fetch(`${gw.url}${path}`, { method, headers: auth(CLIENT), redirect: "manual" });
       await res.arrayBuffer();
       expect(`${method} ${path} ${res.status}`).toBe(`${method} ${path} ${status}`);
     }
@@ -140,6 +141,7 @@ describe("the counters match the traffic sent", () => {
       "route=/docs/json,model=none,provider=none,status=200": 1,
       "route=/status,model=none,provider=none,status=200": 1,
       "route=other,model=none,provider=none,status=404": 1,
+      "route=other,model=none,provider=none,status=308": 1,
       "route=/v1/chat/completions,model=mock,provider=mock,status=200": 1,
     });
     // Only the routed request has a duration: the others have no model to file it under.
