@@ -2,6 +2,8 @@
 // that logs, metrics and the usage ledger will read.
 import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
+import { createApp } from "../src/app.ts";
+import { parseConfig } from "../src/config.ts";
 import type { FinishRecord } from "../src/gateway/finish.ts";
 import { startGateway } from "./support/gateway.ts";
 import { anthropicAt } from "./support/config-file.ts";
@@ -120,6 +122,14 @@ describe("one finish record per request", () => {
     const records = recordsOf(gw);
     await readSse(await fetch(`${gw.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "mock", stream: true, messages: [{ role: "user", content: "a b" }] }) }));
     expect(records.map((r) => [r.provider, r.outcome])).toEqual([["mock", "ok"]]);
+  });
+
+  test("the routes that record themselves run no hook of the one that records the other routes' answers", () => {
+    const { app } = createApp(parseConfig({ CHATGATE_MOCK: "1", CHATGATE_LEDGER: "0" }));
+    const own = new Set(["/v1/chat/completions", "/chat", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/hooks/:name"]);
+    const afterResponse = (path: string) => app.routes.filter((r) => r.path === path).map((r) => (r.hooks as { afterResponse?: unknown[] }).afterResponse?.length ?? 0);
+    for (const path of own) expect([path, afterResponse(path)]).toEqual([path, [0]]);
+    for (const path of ["/", "/health", "/status", "/v1/models", "/v1/models/:model", "/metrics", "/v1/usage", "/docs", "/docs/json"]) expect([path, afterResponse(path)]).toEqual([path, [1]]);
   });
 
   test("requests refused before routing get one record each, with their status", async () => {
