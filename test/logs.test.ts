@@ -124,6 +124,18 @@ describe("one JSON line per request, from the compiled binary", () => {
     expectNoSecrets(gw);
   });
 
+  test("a GET answered right before SIGTERM still gets its line (regression: its record came a turn of the event loop later, after the exit)", async () => {
+    for (let i = 0; i < 3; i++) {
+      await using gw = await spawnBinary({ CHATGATE_MOCK: "1" });
+      const res = await fetch(`${gw.url}/status`, { headers: { "x-request-id": `last-${i}` } });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      gw.proc.kill("SIGTERM");
+      expect(await gw.exited).toBe(0);
+      expect(gw.logs().filter((l) => l.msg === "request").map((l) => [l.req_id, l.route, l.status])).toEqual([[`last-${i}`, "/status", 200]]);
+    }
+  });
+
   test("CHATGATE_LOG_REQUESTS=0 turns the request lines off, yet a truncated stream still gets its line", async () => {
     await using up = fakeOpenAI();
     await using gw = await spawnBinary(env(up, { CHATGATE_LOG_REQUESTS: "0" }));

@@ -22,8 +22,9 @@ interface TimedSet {
  * nothing for it.
  *
  * An error answer is recorded where it becomes a response (`onError`): here it is left alone.
- * Written after the response (Elysia's afterResponse), as the model routes write theirs when
- * they end.
+ * Written as the answer is handed to Bun (Elysia's mapResponse, which changes nothing), not after
+ * it (afterResponse): that runs on a later turn of the event loop, and a SIGTERM right after the
+ * answer exited before it, losing the record.
  */
 export function recorded(finishes: Finishes, now: () => number): (plugin: AnyElysia) => AnyElysia {
   return (plugin) =>
@@ -31,9 +32,9 @@ export function recorded(finishes: Finishes, now: () => number): (plugin: AnyEly
       .onTransform(({ set }) => {
         (set as TimedSet)[STARTED] = now();
       })
-      .onAfterResponse(({ request, set, error, response }: { request: Request; set: TimedSet; error?: unknown; response?: unknown }) => {
+      .mapResponse(({ request, set, error, responseValue }: { request: Request; set: TimedSet; error?: unknown; responseValue?: unknown }) => {
         if (error !== undefined || !finishes.active) return;
-        const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
+        const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
         const durationMs = set[STARTED] === undefined ? 0 : now() - set[STARTED];
         finishes.emit(answeredRecord(requestPath(request.url), status, requestIdOf(set) ?? null, keyIdOf(set), durationMs));
       })
