@@ -1,6 +1,6 @@
 // `npm run release`: the standalone executable for every platform chatgate ships on, each built
 // with `npm run build`'s flags for its target (which record the git commit: `chatgate --version`
-// prints it, see src/git-commit.ts), and a SHA256SUMS file to verify a download with (`sha256sum -c`).
+// prints it, see build-command.ts), and a SHA256SUMS file to verify a download with (`sha256sum -c`).
 //
 //   npm run release                      every platform, into dist/release
 //   npm run release -- --only linux-x64  some of them (comma list)
@@ -8,8 +8,8 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { gitCommit } from "../src/git-commit.ts";
 import { buildCommand } from "./build-command.ts";
+import { gitCommit } from "./git-commit.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -48,7 +48,7 @@ function parseArgs(argv: string[]): { out: string; only: string[] } {
 
 if (import.meta.main) {
   const { out, only } = parseArgs(process.argv.slice(2));
-  // The build reads the same commit itself (a macro in src/version.ts); here it is only reported.
+  // buildCommand records the same commit in each binary; here it is only reported.
   const commit = gitCommit() || undefined;
   if (commit === undefined) console.warn("release: not a git checkout: the binaries will not name a commit");
   rmSync(out, { recursive: true, force: true });

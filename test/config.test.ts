@@ -184,10 +184,10 @@ describe("the chatgate command", () => {
     for (const name of names) expect(stdout).toMatch(new RegExp(`(^|\\s)${name}\\b(?!_)`, "m"));
   });
 
-  test("--version prints package.json's version, and the checkout's commit, and exits 0", async () => {
+  test("--version prints package.json's version and exits 0", async () => {
     const { stdout, code } = await run(["--version"]);
     expect(code).toBe(0);
-    expect(stdout.trim()).toMatch(new RegExp(`^chatgate ${pkg.version.replaceAll(".", "\\.")} \\(commit [0-9a-f]{12}\\)$`));
+    expect(stdout.trim()).toBe(`chatgate ${pkg.version}`);
   });
 
   test("bad settings and unknown options exit non-zero before listening, naming what is wrong", async () => {

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildCommand } from "../../deploy/build-command.ts";
-import { gitCommit } from "../../src/git-commit.ts";
+import { gitCommit } from "../../deploy/git-commit.ts";
 import { spawnGateway, type GatewayProcess } from "./process.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");

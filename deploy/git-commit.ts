@@ -1,9 +1,8 @@
-// Run as a Bun macro (`with { type: "macro" }`): at bundle time in `bun build --compile`, and by
-// Bun's transpiler when running from source, so every build names its commit, not only releases.
+// The git commit a build records (deploy/build-command.ts) and the release reports.
 
 /**
  * The git commit (12 hex digits) of the checkout this file is in; "" outside a git checkout or
- * without git. A macro's value is inlined as a literal: "", not undefined, is the "none" it can carry.
+ * without git, so a build from a source tarball still succeeds, naming no commit.
  */
 export function gitCommit(): string {
   try {
