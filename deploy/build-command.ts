@@ -1,14 +1,22 @@
-// `npm run build`'s own command, for everything else that builds the executable (the release, the
-// tests): package.json holds the only copy of the build flags.
+// The one build command of the standalone executable: `npm run build` (deploy/build.ts), the
+// release and the tests all build with it, so every binary records the same things.
 import { join } from "node:path";
-import pkg from "../package.json" with { type: "json" };
+import { gitCommit } from "./git-commit.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
-/** The build command writing `outfile`, with `extra` flags (a `--target`, a `--define`) added; no source map. */
+/** How the executable is compiled: one minified ESM bundle with bytecode, split so lazy modules load only when used. */
+const FLAGS = ["build", "--compile", "--format=esm", "--splitting", "--minify", "--bytecode", "--compile-jit-policy=16"];
+
+/**
+ * `--define CHATGATE_COMMIT="<commit>"`, which src/version.ts reads and `chatgate --version`
+ * prints; nothing when there is no commit (no git checkout, no git), and the build goes on.
+ */
+export function commitDefine(commit: string = gitCommit()): string[] {
+  return commit === "" ? [] : ["--define", `CHATGATE_COMMIT=${JSON.stringify(commit)}`];
+}
+
+/** The build command writing `outfile`, with `extra` flags (a `--target`, `--sourcemap`) added. */
 export function buildCommand(outfile: string, extra: readonly string[] = []): string[] {
-  const [, ...args] = pkg.scripts.build.split(/\s+/);
-  const at = args.indexOf("--outfile");
-  const flags = args.slice(0, at).filter((a) => a !== "--sourcemap").map((a) => (a.endsWith(".ts") ? join(ROOT, a) : a));
-  return [process.execPath, ...flags, ...extra, "--outfile", outfile];
+  return [process.execPath, ...FLAGS, ...commitDefine(), ...extra, join(ROOT, "src", "main.ts"), "--outfile", outfile];
 }

@@ -1,6 +1,6 @@
 // `npm run release`: the standalone executable for every platform chatgate ships on, each built
-// with `npm run build`'s flags for its target and the git commit recorded (`chatgate --version`
-// prints it), and a SHA256SUMS file to verify a download with (`sha256sum -c`).
+// with `npm run build`'s flags for its target (which record the git commit: `chatgate --version`
+// prints it, see build-command.ts), and a SHA256SUMS file to verify a download with (`sha256sum -c`).
 //
 //   npm run release                      every platform, into dist/release
 //   npm run release -- --only linux-x64  some of them (comma list)
@@ -9,6 +9,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { buildCommand } from "./build-command.ts";
+import { gitCommit } from "./git-commit.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -25,12 +26,6 @@ export const PLATFORMS: Record<string, string> = {
 export const HOST_PLATFORM = `${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
 
 export const artifactName = (platform: string): string => `chatgate-${pkg.version}-${platform}${platform.startsWith("windows") ? ".exe" : ""}`;
-
-function gitCommit(): string | undefined {
-  const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT, stdout: "pipe", stderr: "ignore" });
-  const commit = git.stdout.toString().trim();
-  return git.exitCode === 0 && /^[0-9a-f]{7,40}$/.test(commit) ? commit : undefined;
-}
 
 async function sha256(path: string): Promise<string> {
   const hasher = new Bun.CryptoHasher("sha256");
@@ -53,16 +48,16 @@ function parseArgs(argv: string[]): { out: string; only: string[] } {
 
 if (import.meta.main) {
   const { out, only } = parseArgs(process.argv.slice(2));
-  const commit = gitCommit();
+  // buildCommand records the same commit in each binary; here it is only reported.
+  const commit = gitCommit() || undefined;
   if (commit === undefined) console.warn("release: not a git checkout: the binaries will not name a commit");
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const define = commit === undefined ? [] : ["--define", `CHATGATE_COMMIT=${JSON.stringify(commit)}`];
   const built: string[] = [];
   const failed: string[] = [];
   for (const platform of only) {
     const file = join(out, artifactName(platform));
-    const build = Bun.spawnSync(buildCommand(file, ["--target", PLATFORMS[platform]!, ...define]), { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const build = Bun.spawnSync(buildCommand(file, ["--target", PLATFORMS[platform]!]), { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     if (build.exitCode === 0) {
       built.push(file);
       console.log(`release: built ${basename(file)}`);

@@ -24,6 +24,7 @@ import type { Ledger } from "./ledger/ledger.ts";
 import { spendSince } from "./ledger/spend.ts";
 import { onError, unrouted, type KnownRoute } from "./http/on-error.ts";
 import { opsRoutes, publicRoutes } from "./http/ops.ts";
+import { recorded } from "./http/recorded.ts";
 import { requestIds } from "./http/request-id.ts";
 import { simpleChatRoutes } from "./http/simple-chat.ts";
 import { attachTracing } from "./obs/attach-tracing.ts";
@@ -129,6 +130,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
   const current = () => running;
   // CORS is built once, at start: CHATGATE_CORS_ORIGINS comes from the environment, which a reload does not change.
   const corsPolicy = config.corsOrigins.length > 0 ? new CorsPolicy(config.corsOrigins) : undefined;
+  // The routes that write no finish record of their own get one per answer from this wrapper.
+  const record = recorded(gateway.finishes, now);
   const answering = new Answering(new ConnectionTimeouts(() => app.server, config.idleConnectionTimeoutS), config.streamHeartbeatMs, config.streamIdleTimeoutMs);
   const app = new Elysia({
     // Bodies are parsed and checked by our own parser; Elysia must neither strip unknown fields
@@ -140,7 +143,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     // goes to our catch-all, never to Elysia's fallback router (see `unrouted`).
     // reusePort off (Elysia turns it on): a second chatgate on a busy port must fail to start,
     // not silently take half the connections.
-    serve: { reusePort: false, idleTimeout: config.idleConnectionTimeoutS, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": withCors(unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes), corsPolicy) } },
+    serve: { reusePort: false, idleTimeout: config.idleConnectionTimeoutS, maxRequestBodySize: Math.max(config.maxBodyBytes * 4, 1 << 30), routes: { "/*": withCors(unrouted((): readonly KnownRoute[] => app.routes, stats, gateway.finishes), corsPolicy, gateway.finishes) } },
     // Elysia otherwise takes the path to start after the 11th character of the URL, wrong for a
     // short Host (`Host: a`); with the catch-all above this matters only for the context's path.
     handler: { standardHostname: false },
@@ -152,16 +155,16 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(cors(corsPolicy))
     .use(onError(stats, gateway.finishes))
     // Public: mounted before the guard. Every route mounted after it needs a key (when keys are set).
-    .use(publicRoutes())
-    .use(docs())
+    .use(record(publicRoutes()))
+    .use(record(docs()))
     // metrics: before the guard, so a scrape never counts against a rate limit; it checks keys itself.
-    .use(metricsRoute({ metrics, metricsKeys: config.metricsKeyDigests, rules, server: () => app.server }))
+    .use(record(metricsRoute({ metrics, metricsKeys: config.metricsKeyDigests, rules, server: () => app.server })))
     // usage: before the guard too; it takes the admin key only.
-    .use(usageRoute({ ledger: ledger?.ledger, adminKeys: config.adminKeyDigests, rules, server: () => app.server, authFailureLimit: config.authFailureLimit, now }))
+    .use(record(usageRoute({ ledger: ledger?.ledger, adminKeys: config.adminKeyDigests, rules, server: () => app.server, authFailureLimit: config.authFailureLimit, now })))
     // hooks: before the guard too; a signed hook takes no client key, one without a secret runs the guard's check itself.
     .use(hooksRoute({ channels: () => channels, admission: admission({ rules, server: () => app.server }), answering, gateway, maxBodyBytes: config.maxBodyBytes }))
     .use(guard({ rules, stats, server: () => app.server }))
-    .use(opsRoutes(gateway, stats, () => lastReload, () => channels?.status()))
+    .use(record(opsRoutes(gateway, stats, () => lastReload, () => channels?.status())))
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
     .use(embeddingsRoutes(gateway, answering, config.maxBodyBytes))
     .use(messagesRoutes(gateway, answering, config.maxBodyBytes))

@@ -25,7 +25,8 @@ afterAll(async () => {
 });
 
 test("the binary prints its version and its help", async () => {
-  expect((await runGateway([binary, "--version"])).stdout.trim()).toBe(`chatgate ${pkg.version}`);
+  const commit = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"]).stdout.toString().trim();
+  expect((await runGateway([binary, "--version"])).stdout.trim()).toBe(`chatgate ${pkg.version} (commit ${commit})`);
   const help = await runGateway([binary, "--help"]);
   expect(help.code).toBe(0);
   for (const name of ["--host", "--port", "OPENAI_API_KEY", "CHATGATE_API_KEYS", "CHATGATE_STREAM_IDLE_TIMEOUT_MS"]) expect(help.stdout).toContain(name);

@@ -4,6 +4,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import { ConfigError, parseConfig } from "../src/config.ts";
 import { CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS } from "../src/http/cors.ts";
 import { post, startGateway } from "./support/gateway.ts";
+import { everyRecord } from "./support/records.ts";
 import { runGateway, SOURCE_CMD } from "./support/process.ts";
 
 // CORS at the header level, against the real app on a random port. What a browser makes of these
@@ -145,6 +146,17 @@ describe("CORS with a list of origins", () => {
     expect(res.headers.get("x-ratelimit-remaining")).toBe("0");
     expectReadableBy(res, ALLOWED);
     await res.text();
+  });
+
+  test("a preflight is a request answered: one finish record, 204, no key, nothing routed", async () => {
+    await using gw = corsGateway();
+    const records = everyRecord(gw);
+    const res = await preflight(`${gw.url}/v1/chat/completions`, ALLOWED);
+    expect(res.status).toBe(204);
+    await records.count(1);
+    expect(records.all).toEqual([
+      expect.objectContaining({ requestId: res.headers.get("x-request-id"), route: "/v1/chat/completions", status: 204, outcome: "ok", keyId: null, model: null, attempts: [] }),
+    ]);
   });
 
   test("a JSON answer and a stream carry the headers, with the gateway's own headers exposed", async () => {

@@ -67,16 +67,35 @@ function readLedger(dataDir: string) {
   }
 }
 
-async function usage(gw: GatewayProcess, query = ""): Promise<{ rows: UsageRow[]; total: Omit<UsageRow, "group"> }> {
-  const res = await fetch(`${gw.url}/v1/usage${query}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+async function usage(gw: GatewayProcess, query = "", id?: string): Promise<{ rows: UsageRow[]; total: Omit<UsageRow, "group"> }> {
+  const res = await fetch(`${gw.url}/v1/usage${query}`, { headers: { authorization: `Bearer ${ADMIN}`, ...(id === undefined ? {} : { "x-request-id": id }) } });
   expect(res.status).toBe(200);
   return (await res.json()) as { rows: UsageRow[]; total: Omit<UsageRow, "group"> };
 }
 
-/** Asks for the report (which writes what is pending) until it counts `n` requests: a stream's row comes as its response ends. */
-async function untilRecorded(gw: GatewayProcess, n: number): Promise<void> {
-  for (let i = 0; i < 200; i++) if ((await usage(gw)).total.requests >= n) return;
-  throw new Error(`the ledger never counted ${n} requests`);
+/**
+ * Asks for the report (which writes what is pending) until the file holds a row for each of `ids`:
+ * a stream's row comes as its response ends. Each report is a request with a row of its own.
+ */
+async function untilRecorded(gw: GatewayProcess, dataDir: string, ids: readonly string[]): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    await usage(gw);
+    const have = new Set(readLedger(dataDir).map((r) => r.request_id));
+    if (ids.every((id) => have.has(id))) return;
+  }
+  throw new Error(`the ledger never held ${ids.join(", ")}`);
+}
+
+/** Asks for the report once more and waits for that request's own row (the flush timer writes it): nothing is left pending. */
+async function settled(gw: GatewayProcess, dataDir: string): Promise<number> {
+  const id = `report-${crypto.randomUUID()}`;
+  await usage(gw, "", id);
+  for (let i = 0; i < 100; i++) {
+    const rows = readLedger(dataDir);
+    if (rows.some((r) => r.request_id === id)) return rows.length;
+    await Bun.sleep(50);
+  }
+  throw new Error(`the row of ${id} was never written`);
 }
 
 /** The usage of a stream's usage chunk (the last event with one). */
@@ -140,8 +159,14 @@ describe("one ledger row per request, however it ended", () => {
     expect(resumed).toContain("[DONE]");
     resumedUsage = usageChunkOf(resumed);
     expect((await chat(gw, "unpriced", { model: "unpriced", messages: HI })).status).toBe(200);
+    // Answers the gateway gives without a model: each a row too.
+    for (const [id, path] of [["models", "/v1/models"], ["health", "/health"], ["metrics", "/metrics"]] as const) {
+      const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${CLIENT}`, "x-request-id": id } });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
 
-    await untilRecorded(gw, 8);
+    await untilRecorded(gw, dataDir, ["json", "stream", "refused", "upstream-502", "truncated", "client-abort", "resumed", "unpriced", "models", "health", "metrics"]);
     for (const row of readLedger(dataDir)) rows.set(row.request_id, row);
   }, 60_000);
   afterAll(async () => {
@@ -198,6 +223,24 @@ describe("one ledger row per request, however it ended", () => {
     expect(rows.get("resumed")!.attempts.map((t) => [t.provider, t.reason])).toEqual([["a", expect.any(String)], ["b", "resumed"]]);
   });
 
+  test("GET /v1/models, /health and /metrics answered 200: a row each, no model, provider, attempt or cost; the client key that asked", () => {
+    for (const [id, route] of [["models", "/v1/models"], ["health", "/health"], ["metrics", "/metrics"]] as const) {
+      expect(rows.get(id)).toMatchObject({ route, model: null, provider: null, upstream_model: null, status: 200, outcome: "ok", stream: 0, prompt_tokens: null, cost_usd: 0, error_code: null, attempts: [] });
+      expect(rows.get(id)!.duration_ms).toBeGreaterThanOrEqual(0);
+    }
+    // /health is public: no key is looked at. /v1/models and /metrics took the client key.
+    expect(rows.get("health")!.key_id).toBeNull();
+    expect(rows.get("models")!.key_id).toBe(rows.get("json")!.key_id);
+    expect(rows.get("metrics")!.key_id).toBe(rows.get("json")!.key_id);
+  });
+
+  test("exactly one row per request: none twice, the usage reports' own included", async () => {
+    await settled(gw, dataDir);
+    const ids = readLedger(dataDir).map((r) => r.request_id);
+    expect(ids.length).toBeGreaterThan(11);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+  });
+
   test("a model without a price: cost null, counted in cost_unknown by /v1/usage and never summed as 0", async () => {
     expect(rows.get("unpriced")).toMatchObject({ upstream_model: "nobody-prices-this", prompt_tokens: DEFAULT_PROMPT_TOKENS, completion_tokens: 3, cost_usd: null });
     const byModel = await usage(gw, "?group_by=model");
@@ -224,15 +267,18 @@ describe("one ledger row per request, however it ended", () => {
 
   test("chatgate usage prints the same from the data dir, beside the running gateway", async () => {
     const binary = await compiledBinary();
+    await settled(gw, dataDir);
     const json = await runGateway([binary, "usage", "--data-dir", dataDir, "--format", "json", "--group-by", "model"]);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({ object: "usage_report", from: null, to: null, group_by: "model", ...(await usage(gw, "?group_by=model")) });
 
+    const inFile = await settled(gw, dataDir);
     const table = await runGateway([binary, "usage", "--group-by", "provider"], { CHATGATE_DATA_DIR: dataDir });
     expect(table.code).toBe(0);
     const lines = table.stdout.split("\n");
     expect(lines[0]).toMatch(/^provider\s+requests\s+errors\s+aborted/);
-    expect(lines.find((l) => l.startsWith("total"))).toMatch(/^total\s+8\s/);
+    // The 11 requests above, and every usage report asked for since, each a row.
+    expect(lines.find((l) => l.startsWith("total"))).toMatch(new RegExp(`^total\\s+${inFile}\\s`));
     expect(table.stdout).toMatch(/requests have no known cost/);
 
     const csv = await runGateway([binary, "usage", "--data-dir", dataDir, "--format", "csv", "--group-by", "key"]);
@@ -311,7 +357,9 @@ describe("the ledger across stops and starts", () => {
     const db = new Database(ledgerPath(dataDir), { readonly: true });
     expect(schemaVersion(db)).toBe(LATEST_VERSION);
     db.close();
-    expect(readLedger(dataDir).map((r) => [r.request_id, r.cached_prompt_tokens, r.usage_estimated])).toEqual([["from-v1", null, 0], ["after-migration", 0, 0]]);
+    // The report's own row may be written by now too: its request is not what this test is about.
+    const chats = readLedger(dataDir).filter((r) => r.route !== "/v1/usage");
+    expect(chats.map((r) => [r.request_id, r.cached_prompt_tokens, r.usage_estimated])).toEqual([["from-v1", null, 0], ["after-migration", 0, 0]]);
   });
 
   test("rows older than the retention are pruned at start", async () => {

@@ -40,7 +40,7 @@ function expectNoSecrets(gw: GatewayProcess): void {
 }
 
 describe("one JSON line per request, from the compiled binary", () => {
-  test("every stdout line parses; a JSON answer, a stream, a 401, a 404 and a 502 each get one line with their outcome, and no secret or prompt is printed", async () => {
+  test("every stdout line parses; a JSON answer, a stream, a 401, a 404, a 502 and GETs of /v1/models, /health and /metrics each get one line with their outcome, and no secret or prompt is printed", async () => {
     await using up = fakeOpenAI();
     await using gw = await spawnBinary(env(up));
 
@@ -57,9 +57,18 @@ describe("one JSON line per request, from the compiled binary", () => {
     up.reply({ kind: "error", status: 500 });
     const failed = await chat(gw, {});
     expect(failed.status).toBe(502);
+    const get = async (path: string) => {
+      const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      return res;
+    };
+    const models = await get("/v1/models");
+    const health = await get("/health");
+    const metrics = await get("/metrics");
 
     const lines: Record<string, LogLine> = {};
-    for (const [name, res] of Object.entries({ ok, stream, unauthorized, missing, failed })) lines[name] = await requestLine(gw, res.headers.get("x-request-id")!);
+    for (const [name, res] of Object.entries({ ok, stream, unauthorized, missing, failed, models, health, metrics })) lines[name] = await requestLine(gw, res.headers.get("x-request-id")!);
 
     expect(lines.ok).toMatchObject({
       level: "info", req_id: "client-id-1", route: "/v1/chat/completions", model: "gpt-4o-mini", provider: "openai", upstream_model: "gpt-4o-mini",
@@ -75,6 +84,16 @@ describe("one JSON line per request, from the compiled binary", () => {
     expect(lines.unauthorized).toMatchObject({ level: "info", status: 401, outcome: "error", error: "invalid_api_key", key_id: null, model: null, attempts: 0 });
     expect(lines.missing).toMatchObject({ status: 404, route: "/v1/nothing-here" });
     expect(lines.failed).toMatchObject({ level: "warn", status: 502, outcome: "error", provider: "openai", attempts: 1 });
+    for (const [name, route] of [["models", "/v1/models"], ["health", "/health"], ["metrics", "/metrics"]] as const) {
+      expect(lines[name]).toMatchObject({ level: "info", route, status: 200, outcome: "ok", model: null, provider: null, attempts: 0, stream: false, error: null });
+    }
+    expect([lines.models!.key_id, lines.health!.key_id, lines.metrics!.key_id]).toEqual(["key-1", null, "key-1"]);
+    // Exactly one line each: a request written last, and every id before it seen once.
+    const last = await get("/health");
+    await requestLine(gw, last.headers.get("x-request-id")!);
+    const ids = gw.logs().filter((l) => l.msg === "request").map((l) => l.req_id);
+    expect(ids).toHaveLength(9);
+    expect(new Set(ids).size).toBe(9);
     for (const line of Object.values(lines)) for (const field of REQUEST_FIELDS) expect(line).toHaveProperty(field);
     expect(Date.parse(lines.ok!.time)).toBeGreaterThan(0);
 
@@ -103,6 +122,18 @@ describe("one JSON line per request, from the compiled binary", () => {
     await pending;
     expect(await requestLine(gw, "will-abort")).toMatchObject({ outcome: "client_abort" });
     expectNoSecrets(gw);
+  });
+
+  test("a GET answered right before SIGTERM still gets its line (regression: its record came a turn of the event loop later, after the exit)", async () => {
+    for (let i = 0; i < 3; i++) {
+      await using gw = await spawnBinary({ CHATGATE_MOCK: "1" });
+      const res = await fetch(`${gw.url}/status`, { headers: { "x-request-id": `last-${i}` } });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      gw.proc.kill("SIGTERM");
+      expect(await gw.exited).toBe(0);
+      expect(gw.logs().filter((l) => l.msg === "request").map((l) => [l.req_id, l.route, l.status])).toEqual([[`last-${i}`, "/status", 200]]);
+    }
   });
 
   test("CHATGATE_LOG_REQUESTS=0 turns the request lines off, yet a truncated stream still gets its line", async () => {

@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import type { OpenAPIV3 } from "openapi-types";
 import { expectOpenAIError } from "./errors-shape.ts";
 import { getMetrics, scrape } from "./metrics-scrape.ts";
+import { everyRecord } from "./support/records.ts";
 import { post, startGateway } from "./support/gateway.ts";
 import { HI, MODEL_A, MODEL_B, SMART, pair } from "./support/routed.ts";
 
@@ -56,6 +57,8 @@ describe("the counters match the traffic sent", () => {
       [`route=${chatRoute},model=none,provider=none,status=429`]: 1,
       [`route=${chatRoute},model=none,provider=none,status=401`]: 1,
       ["route=/metrics,model=none,provider=none,status=401"]: 1,
+      // The three scrapes above (this one is counted once it has been answered).
+      ["route=/metrics,model=none,provider=none,status=200"]: 3,
     });
     expect(m.series("chatgate_request_duration_seconds")).toEqual({
       [`route=${chatRoute},model=${SMART},stream=false`]: 1,
@@ -97,7 +100,55 @@ describe("the counters match the traffic sent", () => {
     await p.gw.app.stats.idle();
     const after = await scrape(p.gw.url);
     expect(after.series("chatgate_in_flight_requests")).toEqual({ "kind=json": 0, "kind=stream": 0 });
-    expect(after.series("chatgate_requests_total")).toEqual({ [`route=/v1/chat/completions,model=${SMART},provider=a,status=200`]: 1 });
+    expect(after.series("chatgate_requests_total")).toEqual({
+      [`route=/v1/chat/completions,model=${SMART},provider=a,status=200`]: 1,
+      ["route=/metrics,model=none,provider=none,status=200"]: 1,
+    });
+  });
+
+  test("every answer is counted once under its route and status: the model list, a model, /health, a scrape, the docs, an error, a redirect and a chat completion", async () => {
+    await using gw = startGateway({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: CLIENT });
+    const answered = everyRecord(gw);
+    const sent: [string, string, number][] = [
+      ["GET", "/v1/models", 200],
+      ["GET", "/v1/models/mock", 200],
+      ["GET", "/v1/models/not-a-model", 404],
+      ["GET", "/health", 200],
+      ["HEAD", "/health", 200],
+      ["GET", "/metrics", 200],
+      ["GET", "/docs/json", 200],
+      ["GET", "/status", 200],
+      ["GET", "/nowhere", 404],
+      ["GET", "/docs/", 308],
+    ];
+    for (const [method, path, status] of sent) {
+      const res = await fetch(`${gw.url}${path}`, { method, headers: auth(CLIENT), redirect: "manual" });
+      await res.arrayBuffer();
+      expect(`${method} ${path} ${res.status}`).toBe(`${method} ${path} ${status}`);
+    }
+    const chat = await post(`${gw.baseURL}/chat/completions`, { model: "mock", messages: HI }, auth(CLIENT));
+    expect(chat.status).toBe(200);
+    await chat.text();
+    await answered.count(sent.length + 1);
+
+    const m = await scrape(gw.url, CLIENT);
+    expect(m.series("chatgate_requests_total")).toEqual({
+      "route=/v1/models,model=none,provider=none,status=200": 1,
+      "route=/v1/models/:model,model=none,provider=none,status=200": 1,
+      "route=/v1/models/:model,model=none,provider=none,status=404": 1,
+      "route=/health,model=none,provider=none,status=200": 2,
+      "route=/metrics,model=none,provider=none,status=200": 1,
+      "route=/docs/json,model=none,provider=none,status=200": 1,
+      "route=/status,model=none,provider=none,status=200": 1,
+      "route=other,model=none,provider=none,status=404": 1,
+      "route=other,model=none,provider=none,status=308": 1,
+      "route=/v1/chat/completions,model=mock,provider=mock,status=200": 1,
+    });
+    // Only the routed request has a duration: the others have no model to file it under.
+    expect(m.series("chatgate_request_duration_seconds")).toEqual({ "route=/v1/chat/completions,model=mock,stream=false": 1 });
+    // One record per request, the last scrape's included once it has been answered.
+    await answered.count(sent.length + 2);
+    expect(answered.perRequest().filter(([, n]) => n !== 1)).toEqual([]);
   });
 });
 

@@ -46,8 +46,11 @@ describe("the binary with CHATGATE_OTLP_ENDPOINT", () => {
       expect(await within(gw.exited, 10_000, "the exit after SIGTERM")).toBe(0);
 
       const spans = collector.spans;
-      expect(spans).toHaveLength(5);
-      const [first, second] = spans.filter((s) => s.kind === SERVER).sort((x, y) => x.startMs - y.startMs);
+      // Two requests' spans and their three attempts', and the GET /status's own span, named for its route.
+      expect(spans).toHaveLength(6);
+      const [first, second, ops] = spans.filter((s) => s.kind === SERVER).sort((x, y) => x.startMs - y.startMs);
+      expect(ops).toMatchObject({ name: "/status", statusCode: 0, attributes: { "http.route": "/status", "http.response.status_code": 200, "chatgate.outcome": "ok" } });
+      expect(spans.filter((s) => s.kind === CLIENT && s.traceId === ops!.traceId)).toEqual([]);
       expect(first).toMatchObject({ traceId: TRACE_ID, parentSpanId: CALLER_SPAN, name: "chat smart", statusCode: 0 });
       expect(first!.attributes).toMatchObject({
         "gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "smart", "gen_ai.response.model": "model-b",

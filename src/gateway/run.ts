@@ -164,3 +164,14 @@ export function refusedRecord(route: string, status: number, errorCode: string |
     attempts: [], resumed: false, usage: undefined, ttfbMs: undefined, durationMs: 0, errorCode,
   };
 }
+
+/**
+ * The finish record of a request answered without the gateway (/health, /v1/models, /metrics, the
+ * docs, …): no model, no attempts; its status, and how long it took.
+ */
+export function answeredRecord(route: string, status: number, requestId: string | null, keyId: string | null, durationMs: number): FinishRecord {
+  return {
+    requestId, keyId, route, stream: false, model: null, provider: null, upstreamModel: null, status, outcome: status >= 400 ? "error" : "ok",
+    attempts: [], resumed: false, usage: undefined, ttfbMs: undefined, durationMs, errorCode: null,
+  };
+}

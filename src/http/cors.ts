@@ -1,4 +1,7 @@
 import { Elysia } from "elysia";
+import type { Finishes } from "../gateway/finish.ts";
+import { answeredRecord } from "../gateway/run.ts";
+import { requestPath } from "./on-error.ts";
 import { REQUEST_ID, requestIdFor } from "./request-id.ts";
 
 /**
@@ -139,13 +142,16 @@ export function cors(policy: CorsPolicy | undefined) {
  * no Elysia hook runs: it answers preflights, and puts the CORS headers on everything else it
  * answers. Undefined (CORS off) gives the handler back as it is.
  */
-export function withCors(handler: (request: Request) => Response, policy: CorsPolicy | undefined): (request: Request) => Response {
+export function withCors(handler: (request: Request) => Response, policy: CorsPolicy | undefined, finishes: Finishes): (request: Request) => Response {
   if (policy === undefined) return handler;
   return (request) => {
     const preflight = policy.preflight(request);
     if (preflight !== undefined) {
       // Every answer carries an id, a preflight too (it never reaches the hook that gives the others theirs).
-      preflight.headers.set(REQUEST_ID, requestIdFor(request.headers.get(REQUEST_ID)));
+      const id = requestIdFor(request.headers.get(REQUEST_ID));
+      preflight.headers.set(REQUEST_ID, id);
+      // And its one finish record, as every answer has: no key is looked at, nothing is routed.
+      finishes.emit(answeredRecord(requestPath(request.url), preflight.status, id, null, 0));
       return preflight;
     }
     const response = handler(request);

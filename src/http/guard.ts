@@ -55,6 +55,9 @@ interface ResponseSet {
 /** The id of the client key this request came in with (`team-a`, `key-1`); null without client keys (or before the guard ran). */
 export const keyIdOf = (set: object): string | null => (set as ResponseSet)[KEY]?.id ?? null;
 
+/** Names the client key a route that checks keys itself (/metrics) let the request in with: its id goes in the finish record. */
+export const letInWith = (set: object, key: ClientKey): void => void ((set as ResponseSet)[KEY] = key);
+
 /** The models the request's key may use; undefined: any (or no client keys). */
 export const keyModelsOf = (set: object): ReadonlySet<string> | undefined => (set as ResponseSet)[KEY]?.models;
 

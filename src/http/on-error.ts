@@ -1,7 +1,7 @@
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGatewayError } from "../errors.ts";
 import type { Finishes } from "../gateway/finish.ts";
-import { isRecorded, refusedRecord } from "../gateway/run.ts";
+import { answeredRecord, isRecorded, refusedRecord } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
 import { anthropicErrorBody, speaksAnthropic } from "../messages/errors.ts";
 import { keyIdOf } from "./guard.ts";
@@ -156,6 +156,7 @@ export function unrouted(routes: () => readonly KnownRoute[], stats: Stats, fini
     }
     if (path.length > 1 && path.endsWith("/") && !path.endsWith("//") && allowed(path.slice(0, -1)) !== undefined) {
       const query = request.url.indexOf("?");
+      finishes.emit(answeredRecord(path, 308, id, null, 0));
       return new Response(null, { status: 308, headers: { location: path.slice(0, -1) + (query === -1 ? "" : request.url.slice(query)), [REQUEST_ID]: id } });
     }
     return errorResponse(stats, finishes, path, id, notFound(`Invalid URL (${request.method} ${path}).`));

@@ -6,8 +6,11 @@ export const OTHER = "other";
 /** A label value for no name at all (a request refused before its body was read has no model). */
 export const NONE = "none";
 
-/** The API routes, by the path a finish record carries; any other path is `other`. */
-const ROUTES: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/models", "/v1/usage", "/status", "/metrics", "/health", "/", "/docs", "/docs/json"]);
+/** The routes, by the path a finish record carries; any other path is `other`. */
+const ROUTES: ReadonlySet<string> = new Set([
+  "/v1/chat/completions", "/chat", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/models", "/v1/usage", "/status", "/metrics", "/health",
+  "/", "/docs", "/docs/json", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css",
+]);
 const MODEL_ROUTE = "/v1/models/:model";
 /** Every webhook, whatever its name: a name sent to an unknown hook must not become a label. */
 const HOOK_ROUTE = "/hooks/:name";

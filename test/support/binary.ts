@@ -5,11 +5,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildCommand } from "../../deploy/build-command.ts";
+import { gitCommit } from "../../deploy/git-commit.ts";
 import { spawnGateway, type GatewayProcess } from "./process.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
-/** A digest of everything the build reads that changes between commits: src/ and the lock file. */
+/** A digest of everything the build reads that changes between commits: src/, the lock file, and the commit it records. */
 function sourceDigest(): string {
   const hash = createHash("sha256");
   const walk = (dir: string) => {
@@ -23,6 +24,8 @@ function sourceDigest(): string {
   hash.update(readFileSync(join(ROOT, "deploy", "build-command.ts")));
   for (const file of ["package.json", "package-lock.json"]) hash.update(readFileSync(join(ROOT, file)));
   hash.update(process.execPath);
+  // The binary names the commit it was built from (`--version`): a new commit is a new binary.
+  hash.update(gitCommit());
   return hash.digest("hex").slice(0, 16);
 }
 

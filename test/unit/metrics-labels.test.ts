@@ -1,5 +1,6 @@
 // Label values stay bounded: names the config does not know fold into `other`.
 import { describe, expect, test } from "bun:test";
+import { createApp } from "../../src/app.ts";
 import { parseConfig } from "../../src/config.ts";
 import { MetricLabels, reasonLabel, routeLabel } from "../../src/obs/metrics-labels.ts";
 import { writeConfig } from "../support/config-file.ts";
@@ -43,6 +44,13 @@ describe("routes and reasons", () => {
     expect(routeLabel("/v1/usage")).toBe("/v1/usage");
     expect(routeLabel("/v1/models/gpt-4o")).toBe("/v1/models/:model");
     for (const path of ["/v1/models/a/b", "/v1/chat/completions/", "/admin", "/.env", `/${"x".repeat(5000)}`]) expect(routeLabel(path)).toBe("other");
+  });
+
+  test("every route the app serves has a label of its own: each answered request is counted under its route, never `other`", () => {
+    const { app } = createApp(parseConfig({ CHATGATE_MOCK: "1", CHATGATE_LEDGER: "0" }));
+    const paths = [...new Set(app.routes.map((r) => r.path.replace(/:[^/]+/g, "some-name")))];
+    expect(paths.length).toBeGreaterThan(10);
+    expect(paths.filter((path) => routeLabel(path) === "other")).toEqual([]);
   });
 
   test("chatgate's own codes and error types are reasons; an upstream's own code is `other`", () => {
