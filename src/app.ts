@@ -16,7 +16,7 @@ import { docs } from "./http/docs.ts";
 import { admission, guard, type GuardPolicy } from "./http/guard.ts";
 import { hooksRoute } from "./http/hooks-route.ts";
 import { Channels } from "./hooks/channels.ts";
-import { messagesRoutes } from "./http/messages.ts";
+import { countTokensRoute, messagesRoutes } from "./http/messages.ts";
 import { metricsRoute } from "./http/metrics-route.ts";
 import { usageRoute } from "./http/usage-route.ts";
 import { attachLedger } from "./ledger/attach.ts";
@@ -168,6 +168,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(chatRoutes(gateway, answering, config.maxBodyBytes))
     .use(embeddingsRoutes(gateway, answering, config.maxBodyBytes))
     .use(messagesRoutes(gateway, answering, config.maxBodyBytes))
+    .use(record(countTokensRoute(gateway, answering, config.maxBodyBytes)))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
   /**
    * Adds spend known from elsewhere to a client key's counter for the current UTC `period`: how the

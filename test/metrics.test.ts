@@ -106,7 +106,7 @@ describe("the counters match the traffic sent", () => {
     });
   });
 
-  test("every answer is counted once under its route and status: the model list, a model, /health, a scrape, the docs, an error, a redirect and a chat completion", async () => {
+  test("every answer is counted once under its route and status: the model list, a model, /health, a scrape, the docs, an error, a redirect, a token count and a chat completion", async () => {
     await using gw = startGateway({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: CLIENT });
     const answered = everyRecord(gw);
     const sent: [string, string, number][] = [
@@ -129,7 +129,10 @@ describe("the counters match the traffic sent", () => {
     const chat = await post(`${gw.baseURL}/chat/completions`, { model: "mock", messages: HI }, auth(CLIENT));
     expect(chat.status).toBe(200);
     await chat.text();
-    await answered.count(sent.length + 1);
+    const counted = await post(`${gw.baseURL}/messages/count_tokens`, { model: "mock", messages: HI }, auth(CLIENT));
+    expect(counted.status).toBe(200);
+    await counted.text();
+    await answered.count(sent.length + 2);
 
     const m = await scrape(gw.url, CLIENT);
     expect(m.series("chatgate_requests_total")).toEqual({
@@ -143,11 +146,12 @@ describe("the counters match the traffic sent", () => {
       "route=other,model=none,provider=none,status=404": 1,
       "route=other,model=none,provider=none,status=308": 1,
       "route=/v1/chat/completions,model=mock,provider=mock,status=200": 1,
+      "route=/v1/messages/count_tokens,model=none,provider=none,status=200": 1,
     });
     // Only the routed request has a duration: the others have no model to file it under.
     expect(m.series("chatgate_request_duration_seconds")).toEqual({ "route=/v1/chat/completions,model=mock,stream=false": 1 });
     // One record per request, the last scrape's included once it has been answered.
-    await answered.count(sent.length + 2);
+    await answered.count(sent.length + 3);
     expect(answered.perRequest().filter(([, n]) => n !== 1)).toEqual([]);
   });
 });

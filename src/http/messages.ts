@@ -42,7 +42,7 @@ const anthropicBody = (open: Parameters<typeof anthropicStream>[0], onEnd: OnEnd
 const errors = (codes: number[]) => Object.fromEntries(codes.map((code) => [code, { description: `Anthropic error (${code})`, content: jsonContent(AnthropicErrorBody) }]));
 
 /**
- * `POST /v1/messages` and `/v1/messages/count_tokens`: Anthropic's Messages API in front of every
+ * `POST /v1/messages`: Anthropic's Messages API in front of every
  * provider. An Anthropic target gets the client's bytes and answers with its own (JSON or SSE); any
  * other gets the request translated to chat completions, and its answer is translated back. The
  * response cache is not used: its stored answers are OpenAI's.
@@ -77,7 +77,16 @@ export function messagesRoutes(gateway: Gateway, answering: Answering, maxBodyBy
           },
         },
       },
-    )
+    );
+}
+
+/**
+ * `POST /v1/messages/count_tokens`, apart from `/v1/messages`: it calls no model (or only
+ * Anthropic's counter) and writes no finish record of its own, so the app mounts it under the
+ * wrapper that gives each answer one, which `/v1/messages` must not pay for.
+ */
+export function countTokensRoute(gateway: Gateway, answering: Answering, maxBodyBytes: number) {
+  return new Elysia({ name: "count-tokens" })
     .post(
       "/v1/messages/count_tokens",
       async ({ body, request, set }) => {
