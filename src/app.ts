@@ -118,10 +118,15 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
    * period as the ledger holds it, as a restart would: its counter did not count it.
    */
   function countNewBudgets(before: Config, after: Config, ledger: Ledger): void {
+    let flushed = false;
     for (const key of after.clientKeys) {
       if (key.budget === undefined) continue;
       if (before.clientKeys.find((k) => k.id === key.id)?.budget?.period === key.budget.period) continue;
-      ledger.flush();
+      // The ledger's rows so far, once, before the first read.
+      if (!flushed) {
+        ledger.flush();
+        flushed = true;
+      }
       const at = now();
       raiseSpend(keyCounters, at, key.id, key.budget.period, spendSince(ledger.db, key.id, periodStart(key.budget.period, at)));
     }

@@ -159,10 +159,7 @@ export class Run implements CallTracker {
  * body, an unknown route): no model, no attempts, the status it got.
  */
 export function refusedRecord(route: string, status: number, errorCode: string | null, requestId: string | null, keyId: string | null = null): FinishRecord {
-  return {
-    requestId, keyId, route, stream: false, model: null, provider: null, upstreamModel: null, status, outcome: "error",
-    attempts: [], resumed: false, usage: undefined, ttfbMs: undefined, durationMs: 0, errorCode,
-  };
+  return { ...answeredRecord(route, status, requestId, keyId, 0), outcome: "error", errorCode };
 }
 
 /**

@@ -85,12 +85,7 @@ function admitClient(headers: Record<string, unknown>, decision: LimitDecision, 
 /** Throws `refused`, after writing the key's token headers when it has a tpm: OpenAI's 429s carry all six. */
 function refuse(headers: Record<string, unknown>, refused: Error, key: ClientKey | undefined): void | Promise<void> {
   const told = key?.tpm === undefined ? undefined : key.limits.tokenWindow(key, headers);
-  if (told instanceof Promise) {
-    return told.then(
-      () => Promise.reject(refused),
-      () => Promise.reject(refused),
-    );
-  }
+  if (told instanceof Promise) return told.finally(() => Promise.reject(refused));
   throw refused;
 }
 
