@@ -193,7 +193,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     }
   }
   // The router is `gateway.router`: the current one, which a reload replaces.
-  return { app, stats, gateway, reload, rejected, current, cooldowns, ledger, seedSpend: seed, redis: redis?.connection, tracing };
+  // `settleShared`: what shutdown awaits so the key counters' last settlements reach Redis.
+  const settleShared = redis === undefined ? undefined : () => redis.counters.flush();
+  return { app, stats, gateway, reload, rejected, current, cooldowns, ledger, seedSpend: seed, redis: redis?.connection, settleShared, tracing };
 }
 
 /** What a reload keeps from the running generation: objects whose settings are the same. */

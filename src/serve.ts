@@ -76,7 +76,7 @@ process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 // One reload at a time, in the order the signals came; never during a drain.
 process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
-const { app, stats, gateway, reload, rejected, current, cooldowns, ledger, redis, tracing } = createOrExit();
+const { app, stats, gateway, reload, rejected, current, cooldowns, ledger, redis, settleShared, tracing } = createOrExit();
 // The logger loads once the port is open (pino and its modules cost start-up time); what ends
 // before then is held and logged as soon as it is ready.
 const early: FinishRecord[] = [];
@@ -164,8 +164,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     await Promise.race([Promise.all([closing, stats.idle()]), Bun.sleep(FLUSH_MS)]);
     await server.stop(true);
   }
-  // Every request has ended, and with it its finish record: the ledger's last rows go to disk.
+  // Every request has ended, and with it its finish record: the ledger's last rows go to disk,
+  // and the keys' last settlements to Redis (each command bounded by the connection's timeout).
   ledger?.close();
+  await settleShared?.();
   // And so have their spans: what the batch still holds goes to the collector, within a bound.
   await tracing?.shutdown(TRACE_FLUSH_MS);
   process.exit(0);

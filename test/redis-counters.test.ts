@@ -28,6 +28,14 @@ function store(options: { timeoutMs?: number; onError?: RedisOnError; warn?: (li
   return { connection, counters };
 }
 
+/** EVALSHA and EVAL calls redis-server has run so far (INFO commandstats). */
+async function scriptCalls(): Promise<number> {
+  const info = String(await redis.cli("INFO", "commandstats"));
+  let calls = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) calls += Number(m[1]);
+  return calls;
+}
+
 describe.skipIf(!run)("RedisCounters", () => {
   test("1,000 concurrent reserves against limit 100 from 3 connections admit exactly 100", async () => {
     const prefix = "exact:";
@@ -71,6 +79,44 @@ describe.skipIf(!run)("RedisCounters", () => {
     const ended = now - 1;
     await counters.adjust([{ key: "tpm:gone:1", delta: 50, endsAt: ended }], now);
     expect((await counters.reserve([{ key: "tpm:gone:1", amount: 1, limit: 10, endsAt: now + 1_000 }], now)).windows[0]!.count).toBe(1);
+  });
+
+  test("the reservations and hits of one event-loop turn go as one script each, run in the order they were made", async () => {
+    const { counters } = store({ prefix: "turn:" });
+    const now = Date.now();
+    const endsAt = now + 60_000;
+    // Redis has both scripts cached (a first run of each sends its source after a NOSCRIPT).
+    await Promise.all([counters.reserve([{ key: "warm", amount: 0, limit: 1, endsAt }], now), counters.incr("warm", 1_000, now)]);
+    const before = await scriptCalls();
+    const rpm = { key: "rpm:turn:2", amount: 1, limit: 2, endsAt };
+    const spend = { key: "usd:turn:day", amount: 10, limit: 1_000, endsAt };
+    const reserved = await Promise.all(Array.from({ length: 5 }, () => counters.reserve([spend, rpm], now)));
+    // Each reservation is still all or nothing: the third and later add to neither window.
+    expect(reserved.map((r) => r.refused)).toEqual([-1, -1, 1, 1, 1]);
+    expect(reserved.map((r) => r.windows.map((w) => w.count))).toEqual([[10, 1], [20, 2], [20, 2], [20, 2], [20, 2]]);
+    const hits = await Promise.all([counters.incr("ip:a", 60_000, now), counters.incr("ip:b", 60_000, now), counters.incr("ip:a", 60_000, now)]);
+    expect(hits.map((h) => h.count)).toEqual([1, 1, 2]);
+    expect(await scriptCalls()).toBe(before + 2);
+  });
+
+  test("settlements made together go to Redis as one script, summed per window; flush sends the waiting ones at once", async () => {
+    const { counters } = store({ prefix: "batched:" });
+    const now = Date.now();
+    const endsAt = now + 60_000;
+    const tokens = { key: "tpm:batch:1000000", endsAt };
+    const spend = { key: "usd:batch:day", endsAt };
+    await counters.reserve([{ ...tokens, amount: 50_000, limit: 1_000_000 }, { ...spend, amount: 9_000, limit: 1_000_000 }], now);
+    const scriptsBefore = await scriptCalls();
+    const settled = Array.from({ length: 40 }, (_, i) => counters.adjust([{ ...tokens, delta: -1_000 }, { ...spend, delta: i % 2 === 0 ? -100 : 50 }], now));
+    await Promise.all(settled);
+    expect(await scriptCalls()).toBe(scriptsBefore + 1);
+    const after = await counters.reserve([{ ...tokens, amount: 0, limit: 1_000_000 }, { ...spend, amount: 0, limit: 1_000_000 }], now);
+    expect(after.windows.map((w) => w.count)).toEqual([50_000 - 40 * 1_000, 9_000 - 20 * 100 + 20 * 50]);
+
+    // flush() does not wait for the batch's timer: what it sent is in Redis when it resolves.
+    void counters.adjust([{ ...tokens, delta: 7 }], now);
+    await counters.flush();
+    expect(await redis.cli("GET", `batched:tpm:batch:1000000:${endsAt}`)).toBe(String(10_000 + 7));
   });
 
   test("incr counts hits in a window that opens with the first and expires at its end", async () => {

@@ -1,7 +1,8 @@
 import { GatewayError } from "../errors.ts";
 import type { AdjustItem, Counters, Reserved, ReserveItem, WindowCount } from "./counters.ts";
+import { ADJUST, HITS, PEEK, RESERVATIONS } from "./counter-scripts.ts";
 import type { OnRedisError, RedisConnection } from "./redis-connection.ts";
-import { RedisScript } from "./redis-script.ts";
+import { TickBatch } from "./tick-batch.ts";
 
 /** What each kind of counter does while Redis does not answer. */
 export interface RedisOnError {
@@ -20,65 +21,31 @@ export interface RedisCountersOptions {
   prefix?: string;
 }
 
-// A hit window opens with its first hit and expires at its end, so an ended window is simply gone.
-const HIT = new RedisScript(`
-local c = redis.call('INCR', KEYS[1])
-local t = redis.call('PTTL', KEYS[1])
-if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
-return {c, t}`);
-
-const PEEK = new RedisScript(`
-local c = redis.call('GET', KEYS[1])
-if not c then return false end
-return {tonumber(c), redis.call('PTTL', KEYS[1])}`);
-
-// Check every item, then add to all or none: one script, so no other instance's reservation can
-// come between the check and the add. ARGV holds (amount, limit or -1 for none, endsAt) per key.
-// A window is named by its end (key:endsAt) and expires at it, so a new window starts at 0.
-const RESERVE = new RedisScript(`
-local counts = {}
-local refused = -1
-for i = 1, #KEYS do
-  local c = tonumber(redis.call('GET', KEYS[i]) or '0')
-  counts[i] = c
-  local limit = tonumber(ARGV[3 * i - 1])
-  if refused == -1 and limit >= 0 and c + tonumber(ARGV[3 * i - 2]) > limit then refused = i - 1 end
-end
-if refused == -1 then
-  for i = 1, #KEYS do
-    counts[i] = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
-    redis.call('PEXPIREAT', KEYS[i], ARGV[3 * i])
-  end
-end
-table.insert(counts, 1, refused)
-return counts`);
-
-// A window that has ended has expired: nothing to correct. '%.0f' keeps big counts (nano-dollars)
-// out of Lua's exponent notation.
-const ADJUST = new RedisScript(`
-for i = 1, #KEYS do
-  local v = redis.call('GET', KEYS[i])
-  if v then
-    local n = tonumber(v) + tonumber(ARGV[i])
-    if n < 0 then n = 0 end
-    redis.call('SET', KEYS[i], string.format('%.0f', n), 'KEEPTTL')
-  end
-end
-return 0`);
+/** One hit: its window's key and length. */
+interface Hit {
+  key: string;
+  windowMs: number;
+}
 
 /**
- * The Counters store shared by every instance pointed at one Redis: each hit, reservation and
- * adjustment is one atomic script (EVALSHA), so N instances with limit L admit exactly L between
+ * The Counters store shared by every instance pointed at one Redis: hits, reservations and
+ * adjustments run in atomic scripts (EVALSHA), so N instances with limit L admit exactly L between
  * them. While Redis does not answer (down, or slower than the connection's bound), limits and
  * budgets each follow their `onError` policy: fail_open lets the request through uncounted,
  * fail_closed refuses it with a 503. Settlements lost in an outage are dropped (the outage is
  * logged once by the connection, not once per request).
+ *
+ * The hits, reservations and settlements of one event-loop turn go as one script each (TickBatch),
+ * run in the order they were made: under load, one script serves many requests.
  */
 export class RedisCounters implements Counters {
   private readonly redis: RedisConnection;
   private readonly onError: RedisOnError;
   private readonly isBudget: (key: string) => boolean;
   private readonly prefix: string;
+  private readonly hits = new TickBatch((hits: Hit[]) => this.sendHits(hits));
+  private readonly reservations = new TickBatch((reservations: (readonly ReserveItem[])[]) => this.sendReservations(reservations));
+  private readonly settlements = new TickBatch((settlements: (readonly AdjustItem[])[]) => this.sendSettlements(settlements));
 
   constructor(options: RedisCountersOptions) {
     this.redis = options.redis;
@@ -89,7 +56,7 @@ export class RedisCounters implements Counters {
 
   async incr(key: string, windowMs: number, now: number): Promise<WindowCount> {
     try {
-      const [count, ttl] = (await HIT.run(this.redis, [`${this.prefix}hit:${key}`], [String(windowMs)])) as [number, number];
+      const [count, ttl] = await this.hits.add({ key: `${this.prefix}hit:${key}`, windowMs });
       return { count, resetAt: now + ttl };
     } catch {
       if (this.onError.limits === "fail_closed") throw storeUnavailable("rate limits");
@@ -109,11 +76,8 @@ export class RedisCounters implements Counters {
   // No clock needed: Redis expires each window at its `endsAt` (PEXPIREAT), so an ended one is simply absent.
   async reserve(items: readonly ReserveItem[], _now: number): Promise<Reserved> {
     if (items.length === 0) return { refused: -1, windows: [] };
-    const args: string[] = [];
-    for (const item of items) args.push(String(Math.round(item.amount)), Number.isFinite(item.limit) ? String(item.limit) : "-1", String(item.endsAt));
     try {
-      const [refused, ...counts] = (await RESERVE.run(this.redis, items.map((i) => this.windowKey(i)), args)) as number[];
-      return { refused: refused!, windows: counts.map((count, i) => ({ count, resetAt: items[i]!.endsAt })) };
+      return await this.reservations.add(items);
     } catch {
       const closed = items.find((i) => this.onError[this.isBudget(i.key) ? "budgets" : "limits"] === "fail_closed");
       if (closed !== undefined) throw storeUnavailable(this.isBudget(closed.key) ? "budgets" : "rate limits");
@@ -122,13 +86,58 @@ export class RedisCounters implements Counters {
     }
   }
 
-  async adjust(items: readonly AdjustItem[], _now: number): Promise<void> {
-    if (items.length === 0) return;
-    try {
-      await ADJUST.run(this.redis, items.map((i) => this.windowKey(i)), items.map((i) => String(Math.round(i.delta))));
-    } catch {
-      // Already logged as an outage; the reservation stays counted (the safe side) or is gone with Redis.
+  /** Settles once the script carrying it is answered; never rejects (an outage is logged by the connection). */
+  adjust(items: readonly AdjustItem[], _now: number): Promise<void> {
+    return items.length === 0 ? Promise.resolve() : this.settlements.add(items);
+  }
+
+  /** Sends what waits for the end of this turn now, and resolves once Redis has answered it (shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([this.hits.flush(), this.reservations.flush(), this.settlements.flush()]);
+  }
+
+  private async sendHits(hits: Hit[]): Promise<[number, number][]> {
+    const answer = (await HITS.run(this.redis, hits.map((h) => h.key), hits.map((h) => String(h.windowMs)))) as number[];
+    return hits.map((_, i) => [answer[2 * i]!, answer[2 * i + 1]!]);
+  }
+
+  private async sendReservations(reservations: (readonly ReserveItem[])[]): Promise<Reserved[]> {
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const items of reservations) {
+      args.push(String(items.length));
+      for (const item of items) {
+        keys.push(this.windowKey(item));
+        args.push(String(Math.round(item.amount)), Number.isFinite(item.limit) ? String(item.limit) : "-1", String(item.endsAt));
+      }
     }
+    const answer = (await RESERVATIONS.run(this.redis, keys, args)) as number[];
+    let at = 0;
+    return reservations.map((items) => {
+      const refused = answer[at++]!;
+      const windows = items.map((item) => ({ count: answer[at++]!, resetAt: item.endsAt }));
+      return { refused, windows };
+    });
+  }
+
+  /** One script for the turn's settlements, each window's deltas summed. */
+  private async sendSettlements(settlements: (readonly AdjustItem[])[]): Promise<void[]> {
+    const deltas = new Map<string, number>();
+    for (const items of settlements) {
+      for (const item of items) {
+        const key = this.windowKey(item);
+        deltas.set(key, (deltas.get(key) ?? 0) + Math.round(item.delta));
+      }
+    }
+    for (const [key, delta] of deltas) if (delta === 0) deltas.delete(key);
+    if (deltas.size > 0) {
+      try {
+        await ADJUST.run(this.redis, [...deltas.keys()], [...deltas.values()].map(String));
+      } catch {
+        // Already logged as an outage; the reservation stays counted (the safe side) or is gone with Redis.
+      }
+    }
+    return [];
   }
 
   private windowKey(item: { key: string; endsAt: number }): string {
