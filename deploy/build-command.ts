@@ -18,7 +18,7 @@ export function commitDefine(commit: string = gitCommit()): string[] {
 
 /**
  * The entry points: the gateway, and the token-counting worker, which the binary must hold as a
- * module of its own for `new Worker(new URL("./count-worker.ts", import.meta.url))` to find it.
+ * module of its own for `new Worker` to start it (see src/count-worker-url.ts).
  */
 const ENTRYPOINTS = [join(ROOT, "src", "main.ts"), join(ROOT, "src", "usage", "count-worker.ts")];
 

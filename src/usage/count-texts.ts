@@ -1,5 +1,6 @@
 // Token counts from a worker thread: the main thread never loads a tokenizer (a load blocked its
 // event loop for ~0.3–0.6 s and kept ~70 MB of RSS for the life of the process).
+import { COUNT_WORKER_URL } from "../count-worker-url.ts";
 import type { CountReply, CountRequest } from "./count-worker.ts";
 import type { Encoding } from "./encoding.ts";
 import { roughCount, sampleOf, scaledCount } from "./tokenizer.ts";
@@ -10,11 +11,9 @@ import { roughCount, sampleOf, scaledCount } from "./tokenizer.ts";
  */
 export const IDLE_MS = 1_500;
 
-const WORKER_URL = new URL("./count-worker.ts", import.meta.url).href;
-
 export interface CountWorkerOptions {
   idleMs?: number;
-  /** The worker's module (a test's own, to see a worker fail). */
+  /** The worker's module (a test's own, to see a worker fail); count-worker.ts when not given. */
   url?: string;
   /** Told once, the first time the worker cannot count; the counts fall back to roughCount. */
   onFailure?: (err: unknown) => void;
@@ -43,7 +42,7 @@ export class CountWorker {
 
   constructor(options: CountWorkerOptions = {}) {
     this.idleMs = options.idleMs ?? IDLE_MS;
-    this.url = options.url ?? WORKER_URL;
+    this.url = options.url ?? COUNT_WORKER_URL;
     this.onFailure = options.onFailure ?? reportFailure;
   }
 
