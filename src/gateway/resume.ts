@@ -3,9 +3,9 @@ import type { Continuation } from "../config/provider-spec.ts";
 import { badGateway, toGatewayError, type GatewayError } from "../errors.ts";
 import { countsAgainstTarget, resumeDecision } from "../policy.ts";
 import type { ChatCall, Provider, StreamSeen } from "../providers/provider.ts";
+import { countTexts } from "../usage/count-texts.ts";
 import { encodingFor, type Encoding } from "../usage/encoding.ts";
 import { Estimate, streamUsage, withCounts } from "../usage/estimate.ts";
-import { countTexts } from "../usage/count-texts.ts";
 import { promptTokens } from "../usage/prompt.ts";
 import type { TargetHealth } from "./health.ts";
 import { reportedCompletion, Seam, summedUsage, type Part } from "./resume-seam.ts";
@@ -124,11 +124,11 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     this.broken.push(part);
     // The part's completion must be counted: the worker counts it while the continuation is asked
     // for, and the count is in hand before the seam can need it.
-    const loading = reportedCompletion(part) ? undefined : countTexts(this.encoding, [part.text]).then(([tokens]) => void (part.tokens = tokens));
+    const counting = reportedCompletion(part) ? undefined : countTexts(this.encoding, [part.text]).then(([tokens]) => void (part.tokens = tokens));
     for (const target of this.candidates(where === "same")) {
       if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;
       if (deps.health.take(target) === "no") continue;
-      const opened = await this.open(target, transcript, loading);
+      const opened = await this.open(target, transcript, counting);
       if (opened !== undefined) return opened;
     }
     throw failure;
@@ -160,7 +160,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   }
 
   /** Asks `target` for the rest; returns the client's next bytes (the seam), or undefined when it cannot. */
-  private async open(target: Target, transcript: Transcript, loading: Promise<void> | undefined): Promise<Uint8Array | undefined> {
+  private async open(target: Target, transcript: Transcript, counting: Promise<void> | undefined): Promise<Uint8Array | undefined> {
     const { scope, deps } = this;
     const provider = deps.providers.get(target.provider) as Provider;
     const text = this.seam?.text ?? transcript.text;
@@ -179,7 +179,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
       this.resumes++;
       scope.run.resumed = true;
       this.current = { target, seen: events.seen, call };
-      await loading;
+      await counting;
       const includeUsage = scope.call.body.stream_options?.include_usage === true;
       const seam = new Seam(transcript.id, transcript.created, text, includeUsage, this.broken, `${target.provider}/${target.model}`);
       this.seam = seam;
