@@ -3,7 +3,6 @@
 import { createParser } from "eventsource-parser";
 import type { CompletionUsage } from "openai/resources/completions";
 import { DONE_TEXT, encodeEvents } from "../sse-encode.ts";
-import type { CountText } from "../usage/tokenizer.ts";
 import { nonEmpty } from "./resume-transcript.ts";
 
 /** One attempt that produced part of the answer: what it reported, and what it delivered. */
@@ -14,23 +13,28 @@ export interface Part {
   contentChunks: number;
   /** The text it delivered. */
   text: string;
+  /** The tokens of `text`, once counted (a part that broke without its counts is, as it breaks). */
+  tokens?: number;
 }
+
+/** Whether `part` reported its completion's tokens: else they are estimated from its text. */
+export const reportedCompletion = (part: Part): boolean => part.usage !== undefined && !part.promptOnly;
 
 /**
  * Sums the usage of every attempt that produced the answer. A part that broke before reporting
- * its counts is estimated: its completion as the tokens of the text it delivered, counted with
- * `count` (the tokenizer, loaded when it broke) or else as its chunks (about a token each on
- * OpenAI's streams), and its prompt as the next part's prompt less that completion (the next
- * prompt is the same request plus this part's text).
+ * its counts is estimated: its completion as the tokens of the text it delivered (`tokens`,
+ * counted when it broke) or else as its chunks (about a token each on OpenAI's streams), and its
+ * prompt as the next part's prompt less that completion (the next prompt is the same request plus
+ * this part's text).
  */
-export function summedUsage(broken: readonly Part[], last: CompletionUsage | undefined, count?: CountText): CompletionUsage | undefined {
+export function summedUsage(broken: readonly Part[], last: CompletionUsage | undefined): CompletionUsage | undefined {
   if (last === undefined && broken.every((p) => p.usage === undefined)) return undefined;
   let prompt = last?.prompt_tokens ?? 0;
   let completion = last?.completion_tokens ?? 0;
   let nextPrompt = prompt;
   for (let i = broken.length - 1; i >= 0; i--) {
     const part = broken[i]!;
-    const partCompletion = part.usage !== undefined && !part.promptOnly ? part.usage.completion_tokens : count !== undefined ? count(part.text) : Math.max(part.usage?.completion_tokens ?? 0, part.contentChunks);
+    const partCompletion = reportedCompletion(part) ? part.usage!.completion_tokens : (part.tokens ?? Math.max(part.usage?.completion_tokens ?? 0, part.contentChunks));
     const partPrompt = part.usage?.prompt_tokens ? part.usage.prompt_tokens : Math.max(0, nextPrompt - partCompletion);
     prompt += partPrompt;
     completion += partCompletion;
@@ -64,8 +68,6 @@ export class Seam {
     private readonly includeUsage: boolean,
     private readonly broken: readonly Part[],
     servedBy: string,
-    /** Counts a broken part's text for the usage chunk (the tokenizer, loaded at the break). */
-    private readonly count?: CountText,
   ) {
     this.text = sent;
     this.start = sent.length;
@@ -103,7 +105,7 @@ export class Seam {
     if (choices.length === 0) {
       // The usage chunk: the sum over every part, when the client asked for usage.
       if (!this.includeUsage) return;
-      chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined, this.count) ?? null;
+      chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined) ?? null;
       this.out += `data: ${JSON.stringify(chunk)}\n\n`;
       return;
     }

@@ -3,12 +3,12 @@ import type { Continuation } from "../config/provider-spec.ts";
 import { badGateway, toGatewayError, type GatewayError } from "../errors.ts";
 import { countsAgainstTarget, resumeDecision } from "../policy.ts";
 import type { ChatCall, Provider, StreamSeen } from "../providers/provider.ts";
+import { countTexts } from "../usage/count-texts.ts";
 import { encodingFor, type Encoding } from "../usage/encoding.ts";
 import { Estimate, streamUsage, withCounts } from "../usage/estimate.ts";
 import { promptTokens } from "../usage/prompt.ts";
-import { loadCounter, type CountText } from "../usage/tokenizer.ts";
 import type { TargetHealth } from "./health.ts";
-import { Seam, summedUsage, type Part } from "./resume-seam.ts";
+import { reportedCompletion, Seam, summedUsage, type Part } from "./resume-seam.ts";
 import { continuationCall, readTranscript, refusesContinuation, type Transcript } from "./resume-transcript.ts";
 import type { Providers, Route, Target } from "./route-table.ts";
 import type { Run } from "./run.ts";
@@ -62,8 +62,6 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   private resumes = 0;
   /** What a broken part's text is counted with: the first target's encoding, for every part. */
   private readonly encoding: Encoding;
-  /** The tokenizer, once a part broke without its counts (loaded then, before the seam needs it). */
-  private count: CountText | undefined;
 
   constructor(
     first: Uint8Array,
@@ -122,15 +120,15 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const health = { upstreamStatus: failure.upstreamStatus, code: failure.code };
     if (countsAgainstTarget(health)) deps.health.failed(broke, `${failure.upstreamStatus ?? failure.status} ${failure.code ?? failure.type}`);
     const seen = this.current.seen;
-    const counted = seen.usage !== undefined && !seen.completionUnknown;
-    this.broken.push({ usage: seen.usage, promptOnly: seen.completionUnknown, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks, text: this.seam?.added ?? transcript.text });
-    // The part's completion must be counted: the tokenizer loads (once a process) while the
-    // continuation is asked for, and is in hand before the seam can need it.
-    const loading = counted || this.count !== undefined ? undefined : loadCounter(this.encoding);
+    const part: Part = { usage: seen.usage, promptOnly: seen.completionUnknown, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks, text: this.seam?.added ?? transcript.text };
+    this.broken.push(part);
+    // The part's completion must be counted: the worker counts it while the continuation is asked
+    // for, and the count is in hand before the seam can need it.
+    const counting = reportedCompletion(part) ? undefined : countTexts(this.encoding, [part.text]).then(([tokens]) => void (part.tokens = tokens));
     for (const target of this.candidates(where === "same")) {
       if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;
       if (deps.health.take(target) === "no") continue;
-      const opened = await this.open(target, transcript, loading);
+      const opened = await this.open(target, transcript, counting);
       if (opened !== undefined) return opened;
     }
     throw failure;
@@ -162,7 +160,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   }
 
   /** Asks `target` for the rest; returns the client's next bytes (the seam), or undefined when it cannot. */
-  private async open(target: Target, transcript: Transcript, loading: Promise<CountText> | undefined): Promise<Uint8Array | undefined> {
+  private async open(target: Target, transcript: Transcript, counting: Promise<void> | undefined): Promise<Uint8Array | undefined> {
     const { scope, deps } = this;
     const provider = deps.providers.get(target.provider) as Provider;
     const text = this.seam?.text ?? transcript.text;
@@ -181,9 +179,9 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
       this.resumes++;
       scope.run.resumed = true;
       this.current = { target, seen: events.seen, call };
-      this.count ??= await loading;
+      await counting;
       const includeUsage = scope.call.body.stream_options?.include_usage === true;
-      const seam = new Seam(transcript.id, transcript.created, text, includeUsage, this.broken, `${target.provider}/${target.model}`, this.count);
+      const seam = new Seam(transcript.id, transcript.created, text, includeUsage, this.broken, `${target.provider}/${target.model}`);
       this.seam = seam;
       this.inner = iterator;
       return seam.push(first.value);
@@ -207,7 +205,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const { seen } = this.scope;
     const last = this.current.seen;
     seen.done = last.done;
-    seen.usage = summedUsage(this.broken, last.usage, this.count);
+    seen.usage = summedUsage(this.broken, last.usage);
   }
 
   /**
@@ -226,7 +224,9 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const text = this.seam.added;
     return new Estimate(this.encoding, (count) => {
       const prompt = current.seen.usage?.prompt_tokens || promptTokens(count, current.call.body, this.encoding);
-      return summedUsage(this.broken, last ?? withCounts(prompt, count(text), current.seen.usage), count)!;
+      // A part that broke just now (no continuation opened) may not have its count back yet.
+      const broken = this.broken.map((p) => (reportedCompletion(p) || p.tokens !== undefined ? p : { ...p, tokens: count(p.text) }));
+      return summedUsage(broken, last ?? withCounts(prompt, count(text), current.seen.usage))!;
     });
   }
 }

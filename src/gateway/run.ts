@@ -97,9 +97,10 @@ export class Run implements CallTracker {
 
   /**
    * `usage` is read only when someone listens for records: with none, a record costs nothing. An
-   * Estimate (the upstream reported no usage) is counted now when the tokenizer is loaded; else the
-   * record waits for the process's one load of it (~0.3 s), and the request counts as in flight
-   * until its record is out, so a graceful shutdown (`stats.idle()`) waits for the record too.
+   * Estimate (the upstream reported no usage) is published at once when it is counted already;
+   * else the record waits for the counting worker (~0.3–0.6 s when it must load the encoding), and
+   * the request counts as in flight until its record is out, so a graceful shutdown
+   * (`stats.idle()`) waits for the record too.
    */
   finish(status: number, outcome: Outcome, usage?: () => CompletionUsage | Estimate | undefined, errorCode: string | null = null): void {
     if (this.ended) return;
@@ -118,12 +119,9 @@ export class Run implements CallTracker {
     if (this.trace !== undefined) record.trace = this.trace;
     if (!(found instanceof Estimate)) return this.publish(record);
     record.usageEstimated = true;
-    if (!found.ready) {
-      void found.load().then(() => this.publish(Object.assign(record, { usage: found.value() })));
-      return;
-    }
-    record.usage = found.value();
-    this.publish(record);
+    const now = found.now();
+    if (now !== undefined) return this.publish(Object.assign(record, { usage: now }));
+    void found.count().then((usage) => this.publish(Object.assign(record, { usage })));
   }
 
   /** The request is no longer in flight. */

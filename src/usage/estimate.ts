@@ -3,18 +3,19 @@
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest } from "../schema.ts";
+import { countWith } from "./count-with.ts";
 import { completionText, type Delivered } from "./delivered.ts";
 import { encodingFor, type Encoding } from "./encoding.ts";
 import { promptTokens } from "./prompt.ts";
-import { counterNow, loadCounter, type CountText } from "./tokenizer.ts";
+import type { CountText } from "./tokenizer.ts";
 
 /**
- * A usage to count because the upstream did not report it (or reported only its prompt). The
- * counting runs once `encoding`'s tokenizer is loaded: at once when it is (`ready`), else after
- * the one load of the process (`load`). A finish record that carries it says `usageEstimated`.
+ * A usage to count because the upstream did not report it (or reported only its prompt), counted
+ * once, off the main thread (see count-texts.ts). A finish record that carries it says
+ * `usageEstimated`.
  */
 export class Estimate {
-  private counted = false;
+  private made: Promise<CompletionUsage | undefined> | undefined;
   private result: CompletionUsage | undefined;
 
   constructor(
@@ -22,36 +23,26 @@ export class Estimate {
     private readonly counting: (count: CountText) => CompletionUsage,
   ) {}
 
-  /** An estimate already counted (stream resume counts its broken parts as it sums them). */
+  /** An estimate already counted: a record that carries it is published at once. */
   static of(usage: CompletionUsage): Estimate {
     const estimate = new Estimate("o200k_base", () => usage);
-    estimate.counted = true;
     estimate.result = usage;
+    estimate.made = Promise.resolve(usage);
     return estimate;
   }
 
-  /** Whether `value()` can count now: the tokenizer is loaded (or the count is made). */
-  get ready(): boolean {
-    return this.counted || counterNow(this.encoding) !== undefined;
-  }
-
-  /** Loads the tokenizer, when it must be; never rejects. */
-  load(): Promise<void> {
-    return this.ready ? Promise.resolve() : loadCounter(this.encoding).then(() => {});
-  }
-
-  /** The usage counted, once; undefined before `ready`, or when counting failed (reported). */
-  value(): CompletionUsage | undefined {
-    if (this.counted) return this.result;
-    const count = counterNow(this.encoding);
-    if (count === undefined) return undefined;
-    this.counted = true;
-    try {
-      this.result = this.counting(count);
-    } catch (err) {
-      console.error("chatgate: a usage estimate failed:", err);
-    }
+  /** The usage if it is counted already (an `Estimate.of`, or once `count()` resolved), else undefined. */
+  now(): CompletionUsage | undefined {
     return this.result;
+  }
+
+  /** The usage, counted the first time; never rejects (undefined when counting failed, reported). */
+  count(): Promise<CompletionUsage | undefined> {
+    this.made ??= countWith(this.encoding, this.counting).then(
+      (usage) => (this.result = usage),
+      (err: unknown) => void console.error("chatgate: a usage estimate failed:", err),
+    );
+    return this.made;
   }
 }
 

@@ -1,25 +1,10 @@
-import type { Encoding } from "./encoding.ts";
+// How a text is cut before gpt-tokenizer counts it, shared by the main thread (the sample, the
+// scaling) and the counting worker (the pieces), and the fallback when no tokenizer answers.
 
 /** Counts the tokens of a text. Strings that look like special tokens (`<|endoftext|>`) count as the plain text they are, as in a prompt. */
 export type CountText = (text: string) => number;
 
-type EncodingModule = { countTokens: (text: string, options?: { disallowedSpecial?: Set<string> }) => number };
-
-/**
- * gpt-tokenizer's encodings, each loaded on first use and kept: in the compiled binary (its own
- * chunk under `--splitting`, never read at start-up) loading o200k_base measured ~0.3–0.6 s of
- * CPU, ~25 MB of heap kept and ~70 MB of RSS at its peak; cl100k_base about half of that. Only an
- * answer that ends without the upstream's usage needs one, so most processes never load either.
- */
-const LOADERS: Record<Encoding, () => Promise<EncodingModule>> = {
-  o200k_base: () => import("gpt-tokenizer/encoding/o200k_base"),
-  cl100k_base: () => import("gpt-tokenizer/encoding/cl100k_base"),
-};
-
-/** No special token is refused: a prompt that contains `<|endoftext|>` is text, not an error. */
-const AS_TEXT = { disallowedSpecial: new Set<string>() };
-
-/** Four bytes a token: what a count falls back to when the tokenizer cannot be loaded (a broken build). */
+/** Four bytes a token: what a count falls back to when the tokenizer cannot answer (a broken build). */
 const utf8 = new TextEncoder();
 export const roughCount: CountText = (text) => Math.ceil(utf8.encode(text).length / 4);
 
@@ -29,6 +14,16 @@ export const SAMPLE_CHARS = 32_768;
 export const PIECE_CHARS = 256;
 /** How far back from a piece's end a space is looked for, so a cut falls between words. */
 const CUT_WINDOW = 48;
+
+/** What of `text` is counted: all of it, or its first SAMPLE_CHARS characters. */
+export function sampleOf(text: string): string {
+  return text.length > SAMPLE_CHARS ? text.slice(0, SAMPLE_CHARS) : text;
+}
+
+/** `tokens` counted on `sample` (sampleOf(text)) scaled to the whole of `text` by length. */
+export function scaledCount(tokens: number, sample: string, text: string): number {
+  return sample.length === text.length ? tokens : Math.round((tokens * text.length) / sample.length);
+}
 
 /**
  * Counts `text` in pieces of at most PIECE_CHARS, cut at a space where one is near, over at most
@@ -40,7 +35,7 @@ const CUT_WINDOW = 48;
 export function boundedCount(count: CountText): CountText {
   return (text) => {
     if (text === "") return 0;
-    const sample = text.length > SAMPLE_CHARS ? text.slice(0, SAMPLE_CHARS) : text;
+    const sample = sampleOf(text);
     let tokens = 0;
     for (let at = 0; at < sample.length; ) {
       let end = Math.min(at + PIECE_CHARS, sample.length);
@@ -51,43 +46,6 @@ export function boundedCount(count: CountText): CountText {
       tokens += count(sample.slice(at, end));
       at = end;
     }
-    return sample === text ? tokens : Math.round((tokens * text.length) / sample.length);
+    return scaledCount(tokens, sample, text);
   };
-}
-
-const ready = new Map<Encoding, CountText>();
-const pending = new Map<Encoding, Promise<CountText>>();
-
-/** The counter for `encoding` if it is loaded already, else undefined (see loadCounter). */
-export function counterNow(encoding: Encoding): CountText | undefined {
-  return ready.get(encoding);
-}
-
-/**
- * The counter for `encoding`, loading it the first time. Never rejects: a tokenizer that fails to
- * load is reported once and replaced by roughCount, so a record waiting on it is still written.
- */
-export function loadCounter(encoding: Encoding, onFailure: (err: unknown) => void = reportFailure): Promise<CountText> {
-  const now = ready.get(encoding);
-  if (now !== undefined) return Promise.resolve(now);
-  let loading = pending.get(encoding);
-  if (loading === undefined) {
-    loading = LOADERS[encoding]().then(
-      (module): CountText => boundedCount((text) => module.countTokens(text, AS_TEXT)),
-      (err: unknown): CountText => {
-        onFailure(err);
-        return roughCount;
-      },
-    ).then((count) => {
-      ready.set(encoding, count);
-      pending.delete(encoding);
-      return count;
-    });
-    pending.set(encoding, loading);
-  }
-  return loading;
-}
-
-function reportFailure(err: unknown): void {
-  console.error("chatgate: the tokenizer could not be loaded; usage estimates fall back to 4 bytes a token:", err);
 }

@@ -1,4 +1,4 @@
-// A finish record whose usage must wait for the tokenizer: emitted once, when the count is made,
+// A finish record whose usage must wait for its count: emitted once, when the count is made,
 // with usageEstimated; the request stays in flight until then, so a graceful shutdown waits for it.
 import { describe, expect, test } from "bun:test";
 import type { CompletionUsage } from "openai/resources/completions";
@@ -9,25 +9,16 @@ import { Estimate } from "../../src/usage/estimate.ts";
 
 const USAGE: CompletionUsage = { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 };
 
-/** An estimate whose tokenizer "loads" when the test says so. */
+/** An estimate counted when the test says so. */
 class SlowEstimate extends Estimate {
-  readonly loaded = Promise.withResolvers<void>();
-  private isLoaded = false;
+  readonly counted = Promise.withResolvers<void>();
 
   constructor() {
     super("o200k_base", () => USAGE);
   }
 
-  override get ready(): boolean {
-    return this.isLoaded;
-  }
-
-  override load(): Promise<void> {
-    return this.loaded.promise.then(() => void (this.isLoaded = true));
-  }
-
-  override value(): CompletionUsage | undefined {
-    return this.isLoaded ? USAGE : undefined;
+  override count(): Promise<CompletionUsage | undefined> {
+    return this.counted.promise.then(() => USAGE);
   }
 }
 
@@ -40,8 +31,8 @@ function setup() {
   return { stats, records, run };
 }
 
-describe("a record waiting on the tokenizer", () => {
-  test("is emitted once, after the load, with the estimate and usageEstimated; until then the request is in flight and idle() waits", async () => {
+describe("a record waiting on its count", () => {
+  test("is emitted once, after the count, with the estimate and usageEstimated; until then the request is in flight and idle() waits", async () => {
     const { stats, records, run } = setup();
     const estimate = new SlowEstimate();
     run.finish(200, "client_abort", () => estimate);
@@ -53,14 +44,14 @@ describe("a record waiting on the tokenizer", () => {
     await Bun.sleep(5);
     expect(idle).toBe(false);
 
-    estimate.loaded.resolve();
+    estimate.counted.resolve();
     await waiting;
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ outcome: "client_abort", usage: USAGE, usageEstimated: true });
     expect(stats.inFlightStreams).toBe(0);
   });
 
-  test("with the tokenizer at hand the record is emitted at once; a reported usage is not marked estimated", () => {
+  test("with the count made already the record is emitted at once; a reported usage is not marked estimated", () => {
     const counted = setup();
     counted.run.finish(200, "ok", () => Estimate.of(USAGE));
     expect(counted.records).toEqual([expect.objectContaining({ usage: USAGE, usageEstimated: true })]);

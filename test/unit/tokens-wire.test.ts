@@ -112,15 +112,14 @@ describe("resume's sums, with the tokenizer", () => {
   test("a broken part's completion is the tokenizer's count of its text; its prompt the next prompt less that", () => {
     const text = "Stream resume lets a gateway finish an answer.";
     const last = { prompt_tokens: 50, completion_tokens: 20, total_tokens: 70 };
-    const count = (t: string) => o200k(t);
     const tokens = o200k(text);
-    expect(summedUsage([{ usage: undefined, contentChunks: 8, text }], last, count)).toEqual({
+    expect(summedUsage([{ usage: undefined, contentChunks: 8, text, tokens }], last)).toEqual({
       prompt_tokens: 50 + (50 - tokens), completion_tokens: 20 + tokens, total_tokens: 50 + (50 - tokens) + 20 + tokens,
     });
-    // Without the tokenizer: its chunks, about a token each.
+    // Not counted: its chunks, about a token each.
     expect(summedUsage([{ usage: undefined, contentChunks: 8, text }], last)?.completion_tokens).toBe(28);
     // A part that reported its prompt only (Anthropic cut before message_delta) keeps that prompt.
     const promptOnly = { prompt_tokens: 40, completion_tokens: 1, total_tokens: 41 };
-    expect(summedUsage([{ usage: promptOnly, promptOnly: true, contentChunks: 3, text }], last, count)).toMatchObject({ prompt_tokens: 90, completion_tokens: 20 + tokens });
+    expect(summedUsage([{ usage: promptOnly, promptOnly: true, contentChunks: 3, text, tokens }], last)).toMatchObject({ prompt_tokens: 90, completion_tokens: 20 + tokens });
   });
 });

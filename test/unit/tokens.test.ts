@@ -1,6 +1,6 @@
 // Usage always known, the pure parts: which encoding a model is counted with, a prompt counted as
 // OpenAI counts it (checked against the API's own counts published in OpenAI's cookbook), the
-// answer's text read back from chunks and JSON, and the lazily loaded tokenizer.
+// answer's text read back from chunks and JSON, and the counts the worker makes.
 import { describe, expect, test } from "bun:test";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import type { ChatCompletion } from "openai/resources/chat/completions";
@@ -10,11 +10,15 @@ import { encodingFor } from "../../src/usage/encoding.ts";
 import { Estimate, completionUsage, streamUsage } from "../../src/usage/estimate.ts";
 import { promptTokens } from "../../src/usage/prompt.ts";
 import { COOKBOOK_MESSAGES } from "../support/cookbook.ts";
-import { PIECE_CHARS, SAMPLE_CHARS, boundedCount, counterNow, loadCounter, roughCount } from "../../src/usage/tokenizer.ts";
+import { countTexts } from "../../src/usage/count-texts.ts";
+import { countWith } from "../../src/usage/count-with.ts";
+import type { Encoding } from "../../src/usage/encoding.ts";
+import { PIECE_CHARS, SAMPLE_CHARS, boundedCount, roughCount } from "../../src/usage/tokenizer.ts";
 
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 const encoder = new TextEncoder();
 const request = (messages: unknown[], extra: Record<string, unknown> = {}) => ({ model: "gpt-4o", messages, ...extra }) as ChatRequest;
+const prompt = (body: ChatRequest, encoding: Encoding = "o200k_base") => countWith(encoding, (count) => promptTokens(count, body, encoding));
 
 
 /** §7 of the same notebook: with this tool the API counted 101 (gpt-4o, gpt-4o-mini) and 105 (gpt-4, gpt-3.5-turbo). */
@@ -57,33 +61,29 @@ describe("the encoding a model's tokens are counted with", () => {
 
 describe("a prompt counted as OpenAI counts it", () => {
   test("the cookbook's six messages: 124 tokens with o200k_base and 129 with cl100k_base, the API's own counts", async () => {
-    expect(promptTokens(await loadCounter("o200k_base"), request(COOKBOOK_MESSAGES), "o200k_base")).toBe(124);
-    expect(promptTokens(await loadCounter("cl100k_base"), request(COOKBOOK_MESSAGES), "cl100k_base")).toBe(129);
+    expect(await prompt(request(COOKBOOK_MESSAGES))).toBe(124);
+    expect(await prompt(request(COOKBOOK_MESSAGES), "cl100k_base")).toBe(129);
   });
 
   test("with a tool: 101 tokens with o200k_base and 105 with cl100k_base, the API's own counts", async () => {
-    expect(promptTokens(await loadCounter("o200k_base"), request(WEATHER_MESSAGES, { tools: WEATHER_TOOLS }), "o200k_base")).toBe(101);
-    expect(promptTokens(await loadCounter("cl100k_base"), request(WEATHER_MESSAGES, { tools: WEATHER_TOOLS }), "cl100k_base")).toBe(105);
+    expect(await prompt(request(WEATHER_MESSAGES, { tools: WEATHER_TOOLS }))).toBe(101);
+    expect(await prompt(request(WEATHER_MESSAGES, { tools: WEATHER_TOOLS }), "cl100k_base")).toBe(105);
   });
 
   test("one short message is its role and text plus 3 + 3 tokens of framing", async () => {
-    const count = await loadCounter("o200k_base");
-    expect(promptTokens(count, request([{ role: "user", content: "hello" }]), "o200k_base")).toBe(8);
-    expect(promptTokens(count, request([{ role: "user", content: "hello world" }]), "o200k_base")).toBe(9);
+    expect(await prompt(request([{ role: "user", content: "hello" }]))).toBe(8);
+    expect(await prompt(request([{ role: "user", content: "hello world" }]))).toBe(9);
   });
 
   test("content parts count their text; an image counts as a low-detail one; a tool call its name and arguments", async () => {
-    const count = await loadCounter("o200k_base");
     const parts = request([{ role: "user", content: [{ type: "text", text: "hello" }, { type: "image_url", image_url: { url: "https://x/y.png" } }] }]);
-    expect(promptTokens(count, parts, "o200k_base")).toBe(8 + 85);
+    expect(await prompt(parts)).toBe(8 + 85);
     const call = request([{ role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] }]);
-    expect(promptTokens(count, call, "o200k_base")).toBe(3 + 1 + 3 + 3 + o200k("get_weather") + o200k('{"city":"Paris"}'));
+    expect(await prompt(call)).toBe(3 + 1 + 3 + 3 + o200k("get_weather") + o200k('{"city":"Paris"}'));
   });
 
   test("text that looks like a special token is counted as text, never refused", async () => {
-    const count = await loadCounter("o200k_base");
-    expect(count("say <|endoftext|> twice")).toBe(o200k("say <|endoftext|> twice", AS_TEXT));
-    expect(count("")).toBe(0);
+    expect(await countTexts("o200k_base", ["say <|endoftext|> twice", ""])).toEqual([o200k("say <|endoftext|> twice", AS_TEXT), 0]);
   });
 });
 
@@ -112,7 +112,6 @@ describe("the answer's text, as a tokenizer counts it", () => {
   });
 
   test("delivered chunks are kept by reference up to the cap and counted exactly; past it the rest is counted by its bytes at the head's tokens per byte", async () => {
-    const count = await loadCounter("o200k_base");
     const small = new Delivered();
     const big = new Delivered();
     const piece = chunk({ content: " word" });
@@ -123,17 +122,16 @@ describe("the answer's text, as a tokenizer counts it", () => {
       if (i < 10) small.add(bytes);
     }
     expect(small.text()).toBe(" word".repeat(10));
-    expect(small.tokens(count)).toBe(o200k(" word".repeat(10)));
+    expect(await countWith("o200k_base", (count) => small.tokens(count))).toBe(o200k(" word".repeat(10)));
     // Only the head is kept …
     expect(big.text().length).toBeLessThan(" word".repeat(pieces).length / 2);
     // … and the whole is counted within a token or two of its real count.
-    expect(Math.abs(big.tokens(count) - o200k(" word".repeat(pieces)))).toBeLessThanOrEqual(2);
+    expect(Math.abs((await countWith("o200k_base", (count) => big.tokens(count))) - o200k(" word".repeat(pieces)))).toBeLessThanOrEqual(2);
   });
 });
 
 describe("estimates", () => {
   test("a stream with a complete report keeps it; one with none, or with its prompt only, is an estimate of the prompt and of what was delivered", async () => {
-    const count = await loadCounter("o200k_base");
     const delivered = new Delivered();
     delivered.add(encoder.encode(chunk({ content: "The answer is forty-two." })));
     const body = request([{ role: "user", content: "What is the answer?" }]);
@@ -142,38 +140,40 @@ describe("estimates", () => {
 
     const none = streamUsage({ usage: undefined, completionUnknown: false, delivered }, body, "gpt-4o");
     expect(none).toBeInstanceOf(Estimate);
-    const prompt = promptTokens(count, body, "o200k_base");
+    const promptCount = await prompt(body);
     const completion = o200k("The answer is forty-two.");
-    expect((none as Estimate).value()).toEqual({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
+    expect(await (none as Estimate).count()).toEqual({ prompt_tokens: promptCount, completion_tokens: completion, total_tokens: promptCount + completion });
 
     const partial = { prompt_tokens: 30, completion_tokens: 1, total_tokens: 31, prompt_tokens_details: { cached_tokens: 20 } };
     const promptOnly = streamUsage({ usage: partial, completionUnknown: true, delivered }, body, "claude-sonnet-4-5") as Estimate;
-    expect(promptOnly.value()).toEqual({ prompt_tokens: 30, completion_tokens: completion, total_tokens: 30 + completion, prompt_tokens_details: { cached_tokens: 20 } });
+    expect(await promptOnly.count()).toEqual({ prompt_tokens: 30, completion_tokens: completion, total_tokens: 30 + completion, prompt_tokens_details: { cached_tokens: 20 } });
   });
 
   test("a JSON answer without usage is estimated; with usage it is the upstream's", async () => {
-    await loadCounter("o200k_base");
     const body = request([{ role: "user", content: "hi" }]);
     const answer = { choices: [{ index: 0, message: { role: "assistant", content: "Hello there!" } }] } as unknown as ChatCompletion;
     const estimate = completionUsage(answer, body, "gpt-4o-mini") as Estimate;
-    expect(estimate.ready).toBe(true);
-    expect(estimate.value()).toMatchObject({ prompt_tokens: 8, completion_tokens: o200k("Hello there!") });
+    expect(estimate.now()).toBeUndefined();
+    const counted = estimate.count();
+    expect(estimate.count()).toBe(counted);
+    expect(await counted).toMatchObject({ prompt_tokens: 8, completion_tokens: o200k("Hello there!") });
+    expect(estimate.now()).toBe((await counted)!);
     const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
     expect(completionUsage({ ...answer, usage }, body, "gpt-4o-mini")).toBe(usage);
   });
 
-  test("an estimate counted already is ready at once and counts nothing", () => {
+  test("an estimate counted already is at hand at once and counts nothing", async () => {
     const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
     const estimate = Estimate.of(usage);
-    expect(estimate.ready).toBe(true);
-    expect(estimate.value()).toBe(usage);
+    expect(estimate.now()).toBe(usage);
+    expect(await estimate.count()).toBe(usage);
   });
 
-  test("the tokenizer is loaded once and then at hand synchronously", async () => {
-    const first = loadCounter("o200k_base");
-    const again = loadCounter("o200k_base");
-    expect(await first).toBe(await again);
-    expect(counterNow("o200k_base")).toBe(await first);
+  test("a counting runs twice, to collect its texts and then with their counts; a text asked twice gets one number", async () => {
+    const asked: string[][] = [];
+    const same = await countWith("o200k_base", (count) => (asked.push([]), [count("hello world"), count("hello world"), count("")]));
+    expect(same).toEqual([2, 2, 0]);
+    expect(asked).toHaveLength(2);
   });
 
   test("the fallback when the tokenizer cannot load is four bytes a token", () => {
@@ -204,7 +204,7 @@ describe("boundedCount: the tokenizer never gets a long piece", () => {
   });
 
   test("the real tokenizer counts 128 KiB of one repeated character", async () => {
-    const counter = await loadCounter("o200k_base");
-    expect(counter("y".repeat(131_072))).toBeGreaterThan(1_000);
+    const [tokens] = await countTexts("o200k_base", ["y".repeat(131_072)]);
+    expect(tokens).toBeGreaterThan(1_000);
   });
 });
