@@ -110,12 +110,14 @@ export function redisMarkdown(requests: number, check: RedisTargetCheck): string
     lines.push(`- Redis as chatgate saw it: chatgate_redis_up ${m.redisUp ?? "absent"}, chatgate_redis_errors_total ${m.redisErrors ?? "absent"}: ${ok ? "ok, every command answered in time" : "MISS"}`);
   }
   const r = check.redis;
-  // Everything chatgate-redis served went through the scripts: warm-ups and probes too, which /metrics counted.
+  // Everything chatgate-redis served was counted in Redis: warm-ups and probes too, which /metrics counted.
   const served = m?.requestsTotal ?? requests;
   if (r) {
-    const ok = r.scripts >= served;
-    const per = served ? ` (${(r.scripts / served).toFixed(2)} per request of chatgate_requests_total)` : "";
-    lines.push(`- redis-server ran ${count(r.scripts)} Lua scripts (EVALSHA/EVAL, one round trip each)${per} and ${count(r.commands)} commands in all, the scripts' own included: ${ok ? "ok, at least one script per request" : "MISS: fewer scripts than requests"}`);
+    const ok = r.increments >= served;
+    const per = (n: number) => (served ? ` (${(n / served).toFixed(2)} per request of chatgate_requests_total)` : "");
+    lines.push(
+      `- redis-server ran ${count(r.scripts)} Lua scripts (EVALSHA/EVAL, one round trip each, carrying the requests of one event-loop turn)${per(r.scripts)}, which added to ${count(r.increments)} windows (INCRBY)${per(r.increments)}, and ${count(r.commands)} commands in all, the scripts' own included: ${ok ? "ok, every request counted in Redis" : "MISS: fewer windows added to than requests"}`,
+    );
   } else lines.push("- redis-server's INFO commandstats: no answer: MISS");
   return lines.join("\n");
 }

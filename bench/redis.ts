@@ -74,10 +74,12 @@ export async function startRedis(cpu: number): Promise<BenchRedis> {
   return { proc, url };
 }
 
-/** What the server did since it started: Lua scripts run (a limit check or settlement each), and commands in all. */
+/** What the server did since it started: Lua scripts run, the windows they added to, and commands in all. */
 export interface RedisStats {
-  /** EVALSHA and EVAL calls: chatgate's round trips for the key limits and budget. */
+  /** EVALSHA and EVAL calls: chatgate's round trips for the key limits and budget (one carries every request of an event-loop turn). */
   scripts: number;
+  /** INCRBY calls, the scripts' own: one per window a reservation added to (a request's rpm, tpm and spend). */
+  increments: number;
   /** Every command, the scripts' own calls included (and the bench's PINGs and INFO). */
   commands: number;
 }
@@ -87,11 +89,12 @@ export async function redisStats(url: string): Promise<RedisStats | null> {
   try {
     const c = await client(url);
     const info = String(await c.send("INFO", ["commandstats"]).finally(() => c.close()));
-    const stats: RedisStats = { scripts: 0, commands: 0 };
+    const stats: RedisStats = { scripts: 0, increments: 0, commands: 0 };
     for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) {
       const calls = Number(m[2]);
       stats.commands += calls;
       if (m[1] === "evalsha" || m[1] === "eval") stats.scripts += calls;
+      if (m[1] === "incrby") stats.increments += calls;
     }
     return stats;
   } catch {
