@@ -10,28 +10,14 @@ import type { BeginTrace } from "../obs/trace-context.ts";
 import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
+import { admit, resolveFor, type Client } from "./admission.ts";
 import { embeddingRoute } from "./embedding-route.ts";
 import { Finishes, type FinishRecord, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
-import { listModels } from "./model-list.ts";
+import { modelsFor } from "./model-list.ts";
 import { ResumingStream, resumableRequest } from "./resume.ts";
 import type { Route, Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
-
-/**
- * The client key's admission (its tokens and spend reserved) for this request; what to settle when
- * it ends goes on the run. The memory store answers at once: then there is nothing to await, and
- * no extra turn of the event loop.
- */
-function admit(run: Run, client: Client | null, call: ChatCall | EmbeddingCall, route: Route): Promise<void> | undefined {
-  if (client?.admit === undefined) return undefined;
-  const settle = client.admit(call, route);
-  if (!(settle instanceof Promise)) {
-    run.settle = settle;
-    return undefined;
-  }
-  return settle.then((value) => void (run.settle = value));
-}
 
 /** A stream the gateway has committed to: its first event has arrived. */
 export interface OpenStream {
@@ -67,21 +53,7 @@ interface StreamStoring {
   model: string;
 }
 
-/**
- * Who a request comes from (a client key, src/keys/client-key.ts): its id for the finish record,
- * the models it may use, and its limits' admission. No key (client auth off): null.
- */
-export interface Client {
-  readonly id: string;
-  /** The model names it may use; undefined: any. Any other is a 404 `model_not_found`, as if it did not exist. */
-  readonly models: ReadonlySet<string> | undefined;
-  /**
-   * Reserves what the request may use on `route` against the client's limits, before any upstream
-   * call; throws the 429 when it does not fit. Returns what settles the reservation with the
-   * request's finish record. Absent: nothing to reserve.
-   */
-  admit?(call: ChatCall | EmbeddingCall, route: Route): ((record: FinishRecord) => void) | Promise<(record: FinishRecord) => void>;
-}
+export type { Client };
 
 /** The API route a request came in on, for its finish record: a webhook's is `/hooks/<name>` of a configured hook. */
 export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/messages" | "/v1/embeddings" | `/hooks/${string}`;
@@ -266,34 +238,9 @@ export class Gateway {
     return provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs });
   }
 
-  /**
-   * The models a caller can use (see listModels); `allowed` (a client key's models) keeps only those.
-   * A key may be given a provider's model by its plain name (`gpt-4o-mini`), which the full list
-   * shows as `provider/model` only: listed under the name the key uses, as the provider that
-   * answers it lists it.
-   */
-  async models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
-    const all = await listModels(this.router, this.startedAt, signal);
-    if (allowed === undefined) return all;
-    const mine = all.filter((m) => allowed.has(m.id));
-    for (const name of allowed) {
-      if (mine.some((m) => m.id === name)) continue;
-      const listed = this.listedAs(all, name);
-      if (listed !== undefined) mine.push({ ...listed, id: name });
-    }
-    return mine;
-  }
-
-  /** The entry of the full list for a plain name the router resolves: `provider/name` of its first target's provider. */
-  private listedAs(all: readonly Model[], name: string): Model | undefined {
-    let route: Route;
-    try {
-      route = this.router.resolve(name);
-    } catch {
-      return undefined;
-    }
-    const first = route.targets[0];
-    return first && all.find((m) => m.id === `${first.provider}/${first.model}`);
+  /** The models a caller can use; `allowed` (a client key's models) keeps only those (see modelsFor). */
+  models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
+    return modelsFor(this.router, this.startedAt, signal, allowed);
   }
 
   async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model> {
@@ -326,13 +273,4 @@ export class Gateway {
   private left(run: Run): number {
     return Math.max(1, run.deadlineAt - this.now());
   }
-}
-
-/**
- * The route for `model`, as the client may see it: a name outside the client's models is the same
- * 404 as a name nothing serves, before any upstream call or route lookup.
- */
-function resolveFor(router: Router, model: string, client: Client | null): Route {
-  if (client?.models !== undefined && !client.models.has(model)) throw modelNotFound(model);
-  return router.resolve(model);
 }

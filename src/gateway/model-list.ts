@@ -1,4 +1,5 @@
 import type { Model } from "../schema.ts";
+import type { Route } from "./route-table.ts";
 import type { Router } from "./router.ts";
 
 /**
@@ -23,4 +24,33 @@ export async function listModels(router: Router, created: number, signal: AbortS
     }
   });
   return [...byId.values()];
+}
+
+/**
+ * The models a caller can use; `allowed` (a client key's models) keeps only those. A key may be
+ * given a provider's model by its plain name (`gpt-4o-mini`), which the full list shows as
+ * `provider/model` only: listed under the name the key uses, as the provider that answers it lists it.
+ */
+export async function modelsFor(router: Router, created: number, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
+  const all = await listModels(router, created, signal);
+  if (allowed === undefined) return all;
+  const mine = all.filter((m) => allowed.has(m.id));
+  for (const name of allowed) {
+    if (mine.some((m) => m.id === name)) continue;
+    const listed = listedAs(router, all, name);
+    if (listed !== undefined) mine.push({ ...listed, id: name });
+  }
+  return mine;
+}
+
+/** The entry of the full list for a plain name the router resolves: `provider/name` of its first target's provider. */
+function listedAs(router: Router, all: readonly Model[], name: string): Model | undefined {
+  let route: Route;
+  try {
+    route = router.resolve(name);
+  } catch {
+    return undefined;
+  }
+  const first = route.targets[0];
+  return first && all.find((m) => m.id === `${first.provider}/${first.model}`);
 }
