@@ -42,20 +42,28 @@ function oursUs(rootPids: readonly number[]): number {
   return us;
 }
 
-/** Waits (bounded) until the CPU used outside our processes stays under the limit for a window. */
-export async function quietGate(rootPids: readonly number[], opts: GateOptions): Promise<number> {
+/**
+ * Waits (bounded) until the CPU used outside our processes stays under the limit for a window, and
+ * so does the CPU of `target` (the one about to be measured), if given: what its last run left
+ * behind when the load generator stopped (the usage estimates of the requests it cut, batched
+ * writes) is that run's tail, not part of the next run's steady state.
+ */
+export async function quietGate(rootPids: readonly number[], opts: GateOptions, target?: number): Promise<number> {
   if (opts.maxWaitMs <= 0) return Number.NaN; // gate off (smoke, warm-up)
   const windowMs = 400;
   const deadline = Date.now() + opts.maxWaitMs;
+  const targetUs = () => (target === undefined ? 0 : treeUsage(treeOf(target)).cpuUs);
   let foreign = Number.POSITIVE_INFINITY;
   for (let i = 0; i < 1000; i++) {
     const m0 = machineBusyUs();
     const o0 = oursUs(rootPids);
+    const c0 = targetUs();
     const t0 = performance.now();
     await Bun.sleep(windowMs);
     const wallUs = (performance.now() - t0) * 1000;
     foreign = Math.max(0, machineBusyUs() - m0 - (oursUs(rootPids) - o0)) / wallUs;
-    if (foreign <= opts.maxForeignCores || Date.now() > deadline) break;
+    const targetBusy = (targetUs() - c0) / wallUs;
+    if ((foreign <= opts.maxForeignCores && targetBusy <= opts.maxForeignCores) || Date.now() > deadline) break;
   }
   return foreign;
 }
@@ -135,7 +143,7 @@ export async function measure(
   let best: RunFigures | null = null;
   let attempts = 0;
   for (let i = 0; i <= gate.retries; i++) {
-    await quietGate(rootPids, gate);
+    await quietGate(rootPids, gate, targetPid);
     const r = await attempt(spec, targetPid, rootPids, onSample);
     attempts++;
     if (!best || r.foreignCores < best.foreignCores) best = r;
