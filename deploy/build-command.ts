@@ -16,13 +16,7 @@ export function commitDefine(commit: string = gitCommit()): string[] {
   return commit === "" ? [] : ["--define", `CHATGATE_COMMIT=${JSON.stringify(commit)}`];
 }
 
-/**
- * The entry points: the gateway, and the token-counting worker, which the binary must hold as a
- * module of its own for `new Worker` to start it (see src/count-worker-url.ts).
- */
-const ENTRYPOINTS = [join(ROOT, "src", "main.ts"), join(ROOT, "src", "usage", "count-worker.ts")];
-
 /** The build command writing `outfile`, with `extra` flags (a `--target`, `--sourcemap`) added. */
 export function buildCommand(outfile: string, extra: readonly string[] = []): string[] {
-  return [process.execPath, ...FLAGS, ...commitDefine(), ...extra, ...ENTRYPOINTS, "--outfile", outfile];
+  return [process.execPath, ...FLAGS, ...commitDefine(), ...extra, join(ROOT, "src", "main.ts"), "--outfile", outfile];
 }

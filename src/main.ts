@@ -5,13 +5,16 @@
  * and each stream holds one for its whole life. So unless the operator chose a value, start over
  * with a high one: execve keeps the PID, so signals and service managers see one process.
  */
+import { COUNT_ARG, compiledEntry } from "./usage/count-command.ts";
+
 export const MAX_UPSTREAM_REQUESTS = "65535";
 
-if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
+// The token-counting process (src/usage/count-texts.ts starts it): no gateway, no upstream requests.
+const counting = process.argv[2] === COUNT_ARG;
+
+if (!counting && !process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
   // In the compiled binary argv[1] is the embedded script, which the binary supplies itself.
-  const script = process.argv[1] ?? "";
-  const compiled = script.startsWith("/$bunfs/") || script.includes("~BUN");
-  const args = compiled ? process.argv.slice(2) : process.argv.slice(1);
+  const args = compiledEntry() ? process.argv.slice(2) : process.argv.slice(1);
   process.execve?.(process.execPath, [process.execPath, ...process.execArgv, ...args], { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_UPSTREAM_REQUESTS });
 }
 
@@ -25,13 +28,23 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
  */
 const JIT_NORMAL_AFTER_MS = 1_000;
 
-// Loaded only now, after the execve above: the first process never loads the gateway's code.
-import("./serve.ts").then(
-  // serve.ts has finished once the gateway listens and its logger is ready.
-  // `?.`: a Bun older than 1.4 running the source has no such function, and nothing to restore.
-  () => setTimeout(() => Bun.unsafe.setJITPolicy?.(1), JIT_NORMAL_AFTER_MS).unref(),
-  (err: unknown) => {
-    console.error("chatgate: failed to start:", err);
-    process.exit(1);
-  },
-);
+if (counting) {
+  // Counting is hot from its first text: the JIT's normal policy at once.
+  Bun.unsafe.setJITPolicy?.(1);
+  void import("./usage/count-worker.ts");
+} else {
+  startGateway();
+}
+
+function startGateway(): void {
+  // Loaded only now, after the execve above: the first process never loads the gateway's code.
+  import("./serve.ts").then(
+    // serve.ts has finished once the gateway listens and its logger is ready.
+    // `?.`: a Bun older than 1.4 running the source has no such function, and nothing to restore.
+    () => setTimeout(() => Bun.unsafe.setJITPolicy?.(1), JIT_NORMAL_AFTER_MS).unref(),
+    (err: unknown) => {
+      console.error("chatgate: failed to start:", err);
+      process.exit(1);
+    },
+  );
+}

@@ -4,6 +4,7 @@
 // real tokenizer's count of the prompt and of what was delivered, marked usageEstimated. In process
 // against the fake upstreams, and the compiled binary's log line.
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { FinishRecord } from "../src/gateway/finish.ts";
@@ -218,6 +219,25 @@ describe("no usage from the upstream: the prompt and what was delivered, counted
 });
 
 describe("the compiled binary", () => {
+  test("estimates are counted by a child process that gets no environment and exits once idle", async () => {
+    await using up = fakeOpenAI();
+    await using gw = await spawnBinary({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: "sk-upstream-usage-binary" });
+    const children = () => readFileSync(`/proc/${gw.proc.pid}/task/${gw.proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    expect(children()).toEqual([]);
+    up.reply({ kind: "stream", words: WORDS, cutAfterEvents: 6 });
+    const cut = await readSse(await post(`${gw.url}/v1/chat/completions`, streamed()));
+    const line = await gw.waitForLog((l) => l.msg === "request" && l.outcome === "truncated");
+    expect(line).toMatchObject({ usage_estimated: true, tokens_in: COOKBOOK_PROMPT, tokens_out: o200k(contentOf(cut.data)) });
+    const [child] = children();
+    expect(readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0")).toContain("__count-tokens");
+    expect(readFileSync(`/proc/${child}/environ`, "utf8")).not.toContain("sk-upstream-usage-binary");
+    // Gone 1.5 s after its last count, and all of its memory with it. Not our child to wait on: /proc says.
+    const gone = async () => {
+      while (children().length > 0) await Bun.sleep(20);
+    };
+    await within(gone(), 5_000, "the counting process's exit");
+  }, 60_000);
+
   test("a cut stream's request line says usage_estimated with the tokenizer's counts, and SIGTERM right after it still writes that line before exiting", async () => {
     await using up = fakeOpenAI();
     await using gw = await spawnBinary({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: "sk-upstream-usage-binary" });

@@ -122,8 +122,8 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const seen = this.current.seen;
     const part: Part = { usage: seen.usage, promptOnly: seen.completionUnknown, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks, text: this.seam?.added ?? transcript.text };
     this.broken.push(part);
-    // The part's completion must be counted: the worker counts it while the continuation is asked
-    // for, and the count is in hand before the seam can need it.
+    // The part's completion must be counted: the counting process counts it while the continuation
+    // is asked for, and the count is in hand before the seam can need it.
     const counting = reportedCompletion(part) ? undefined : countTexts(this.encoding, [part.text]).then(([tokens]) => void (part.tokens = tokens));
     for (const target of this.candidates(where === "same")) {
       if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;

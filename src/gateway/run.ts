@@ -98,9 +98,9 @@ export class Run implements CallTracker {
   /**
    * `usage` is read only when someone listens for records: with none, a record costs nothing. An
    * Estimate (the upstream reported no usage) is published at once when it is counted already;
-   * else the record waits for the counting worker (~0.3–0.6 s when it must load the encoding), and
-   * the request counts as in flight until its record is out, so a graceful shutdown
-   * (`stats.idle()`) waits for the record too.
+   * else the record waits for the counting process (~0.5–1 s when it must start and load the
+   * encoding). The request is no longer in flight then, but its record is pending, and a graceful
+   * shutdown (`stats.idle()`) waits for it too.
    */
   finish(status: number, outcome: Outcome, usage?: () => CompletionUsage | Estimate | undefined, errorCode: string | null = null): void {
     if (this.ended) return;
@@ -121,7 +121,13 @@ export class Run implements CallTracker {
     record.usageEstimated = true;
     const now = found.now();
     if (now !== undefined) return this.publish(Object.assign(record, { usage: now }));
-    void found.count().then((usage) => this.publish(Object.assign(record, { usage })));
+    // The answer is over (/status stops counting it), but a graceful shutdown waits for its record.
+    this.leave();
+    this.stats.beginRecord();
+    void found.count().then((usage) => {
+      this.emit(Object.assign(record, { usage }));
+      this.stats.endRecord();
+    });
   }
 
   /** The request is no longer in flight. */
@@ -132,6 +138,10 @@ export class Run implements CallTracker {
 
   private publish(record: FinishRecord): void {
     this.leave();
+    this.emit(record);
+  }
+
+  private emit(record: FinishRecord): void {
     this.finishes.emit(record);
     this.settle?.(record);
   }

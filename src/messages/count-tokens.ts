@@ -5,7 +5,7 @@ import { promptTokens } from "../usage/prompt.ts";
 
 /**
  * The input tokens of a translated request, counted with the tokenizer of the model's family (in
- * the counting worker): an estimate for a model whose tokenizer is not public, like Claude's.
+ * the counting process): an estimate for a model whose tokenizer is not public, like Claude's.
  */
 export async function countInputTokens(request: ChatRequest): Promise<number> {
   const encoding = encodingFor(request.model);

@@ -8,6 +8,8 @@ export class Stats {
   streams = 0;
   errors4xx = 0;
   errors5xx = 0;
+  /** Requests that have ended and whose finish record waits for its usage to be counted. */
+  recordsPending = 0;
   private idleWaiters: (() => void)[] = [];
 
   countError(status: number): void {
@@ -33,9 +35,18 @@ export class Stats {
     this.notifyIfIdle();
   }
 
-  /** Resolves once nothing is in flight: what a graceful shutdown waits for. */
+  beginRecord(): void {
+    this.recordsPending++;
+  }
+
+  endRecord(): void {
+    this.recordsPending--;
+    this.notifyIfIdle();
+  }
+
+  /** Resolves once nothing is in flight and every finish record is out: what a graceful shutdown waits for. */
   idle(): Promise<void> {
-    if (this.inFlightJson + this.inFlightStreams === 0) return Promise.resolve();
+    if (this.busy() === 0) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
     this.idleWaiters.push(resolve);
     return promise;
@@ -45,8 +56,12 @@ export class Stats {
     return Math.round((performance.now() - this.startedAt) / 10) / 100;
   }
 
+  private busy(): number {
+    return this.inFlightJson + this.inFlightStreams + this.recordsPending;
+  }
+
   private notifyIfIdle(): void {
-    if (this.inFlightJson + this.inFlightStreams !== 0 || this.idleWaiters.length === 0) return;
+    if (this.busy() !== 0 || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

@@ -1,21 +1,24 @@
-// Token counts from a worker thread: the main thread never loads a tokenizer (a load blocked its
-// event loop for ~0.3–0.6 s and kept ~70 MB of RSS for the life of the process).
-import { COUNT_WORKER_URL } from "../count-worker-url.ts";
+// Token counts from a process of their own: the gateway never loads a tokenizer (a load blocked its
+// event loop for ~0.3–0.6 s and kept ~40 MB of RSS for the life of the process; in a worker thread
+// ~13 MB of a thread's allocator pages stayed after it exited, a process returns all of it).
+import type { Subprocess } from "bun";
+import { countCommand } from "./count-command.ts";
 import type { CountReply, CountRequest } from "./count-worker.ts";
 import type { Encoding } from "./encoding.ts";
 import { roughCount, sampleOf, scaledCount } from "./tokenizer.ts";
 
 /**
- * How long the worker outlives its last count. A burst of aborts (a client going away, a deploy)
- * reuses one load of the encoding; after it the worker exits and its ~70 MB go back to the system.
+ * How long the counting process outlives its last count. A burst of aborts (a client going away,
+ * a deploy) reuses one load of the encoding; after it the process exits and its ~70 MB go back to
+ * the system.
  */
 export const IDLE_MS = 1_500;
 
 export interface CountWorkerOptions {
   idleMs?: number;
-  /** The worker's module (a test's own, to see a worker fail); count-worker.ts when not given. */
-  url?: string;
-  /** Told once, the first time the worker cannot count; the counts fall back to roughCount. */
+  /** The command that starts the counting process (a test's own, to see one fail); countCommand() when not given. */
+  command?: string[];
+  /** Told once, the first time the counting process cannot count; the counts fall back to roughCount. */
   onFailure?: (err: unknown) => void;
 }
 
@@ -25,28 +28,29 @@ interface Waiting {
 }
 
 /**
- * One worker, started on the first count and ended `idleMs` after the last. Never rejects: a
- * worker that cannot start, fails, or exits with counts pending has them answered by roughCount.
+ * One counting process, started on the first count and ended `idleMs` after the last. Never
+ * rejects: a process that cannot start, fails, or exits with counts pending has them answered by
+ * roughCount.
  */
 export class CountWorker {
-  private worker: Worker | undefined;
+  private worker: Subprocess | undefined;
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 0;
   private idleTimer: Timer | undefined;
   private reported = false;
-  /** Workers started so far (each one loads its encodings anew). */
+  /** Processes started so far (each one loads its encodings anew). */
   started = 0;
   private readonly idleMs: number;
-  private readonly url: string;
+  private readonly command: string[];
   private readonly onFailure: (err: unknown) => void;
 
   constructor(options: CountWorkerOptions = {}) {
     this.idleMs = options.idleMs ?? IDLE_MS;
-    this.url = options.url ?? COUNT_WORKER_URL;
+    this.command = options.command ?? countCommand();
     this.onFailure = options.onFailure ?? reportFailure;
   }
 
-  /** Whether a worker is running. */
+  /** Whether a counting process is running. */
   get alive(): boolean {
     return this.worker !== undefined;
   }
@@ -61,21 +65,29 @@ export class CountWorker {
       const worker = this.start();
       if (worker === undefined) return;
       const request: CountRequest = { id, encoding, texts: samples };
-      worker.postMessage(request);
+      try {
+        worker.send(request);
+      } catch (err) {
+        this.fail(worker, err);
+      }
     }).then((counts) => counts.map((tokens, i) => scaledCount(tokens, samples[i]!, texts[i]!)));
   }
 
-  /** The running worker, or a new one, held for as long as counts wait on it; undefined when none starts. */
-  private start(): Worker | undefined {
+  /** The running process, or a new one, held for as long as counts wait on it; undefined when none starts. */
+  private start(): Subprocess | undefined {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     if (this.worker === undefined) {
       try {
-        const worker = new Worker(this.url);
-        worker.onmessage = (event: MessageEvent<CountReply>) => this.answer(event.data);
-        worker.onerror = (event) => this.fail(worker, event.error ?? new Error(event.message));
-        worker.onmessageerror = () => this.fail(worker, new Error("a count could not be read from the worker"));
-        worker.addEventListener("close", () => this.fail(worker, new Error("the worker exited with counts pending")));
+        // No environment: it needs none, and the gateway's (provider keys) has no business there.
+        const worker: Subprocess = Bun.spawn({
+          cmd: this.command,
+          env: {},
+          stdio: ["ignore", "ignore", "inherit"],
+          serialization: "json",
+          ipc: (reply: CountReply) => this.answer(reply),
+        });
+        void worker.exited.then(() => this.fail(worker, new Error("the counting process exited with counts pending")));
         this.worker = worker;
         this.started++;
       } catch (err) {
@@ -83,7 +95,7 @@ export class CountWorker {
         return undefined;
       }
     }
-    // An unref'd worker's replies would not keep the process up: a shutdown waiting on a record
+    // An unref'd process's replies would not keep the gateway up: a shutdown waiting on a record
     // (stats.idle()) could end before its count came.
     this.worker.ref();
     return this.worker;
@@ -95,13 +107,13 @@ export class CountWorker {
     this.waiting.delete(reply.id);
     if (reply.counts !== undefined && reply.counts.length === waiting.texts.length) waiting.resolve(reply.counts);
     else {
-      this.report(new Error(reply.error ?? "the worker answered the wrong number of counts"));
+      this.report(new Error(reply.error ?? "the counting process answered the wrong number of counts"));
       waiting.resolve(waiting.texts.map(roughCount));
     }
     if (this.waiting.size === 0) this.idle();
   }
 
-  /** Nothing waits: the worker may not keep the process up, and ends if nothing comes within idleMs. */
+  /** Nothing waits: the process may not keep the gateway up, and ends if nothing comes within idleMs. */
   private idle(): void {
     const worker = this.worker;
     if (worker === undefined) return;
@@ -113,7 +125,7 @@ export class CountWorker {
   }
 
   /** `worker` (undefined: none started) failed: every count waiting is answered by roughCount. */
-  private fail(worker: Worker | undefined, err: unknown): void {
+  private fail(worker: Subprocess | undefined, err: unknown): void {
     if (worker !== undefined && worker !== this.worker) return;
     if (worker !== undefined) this.stop(worker);
     if (this.waiting.size === 0) return;
@@ -122,11 +134,11 @@ export class CountWorker {
     this.waiting.clear();
   }
 
-  private stop(worker: Worker): void {
+  private stop(worker: Subprocess): void {
     this.worker = undefined;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    worker.terminate();
+    worker.kill();
   }
 
   private report(err: unknown): void {

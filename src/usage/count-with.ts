@@ -3,7 +3,7 @@ import type { Encoding } from "./encoding.ts";
 import { roughCount, type CountText } from "./tokenizer.ts";
 
 /**
- * Runs `counting` with real counts of the texts it asks for. The counting worker answers
+ * Runs `counting` with real counts of the texts it asks for. The counting process answers
  * asynchronously, so `counting` runs twice: once to collect its texts (each counted 0), once with
  * their counts. Exact because a counting is pure: which texts it counts does not depend on the
  * numbers it gets. Never rejects unless `counting` throws.

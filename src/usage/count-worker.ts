@@ -1,9 +1,8 @@
-// The counting worker: gpt-tokenizer's encodings load here, off the main thread, and go with the
-// worker when it exits (src/usage/count-texts.ts ends it when idle).
+// The counting process (`chatgate __count-tokens`, started by src/usage/count-texts.ts over IPC):
+// gpt-tokenizer's encodings load here, not in the gateway, and all their memory goes back to the
+// system when it exits: when told to (idle), or when the gateway that started it is gone.
 import type { Encoding } from "./encoding.ts";
 import { boundedCount, type CountText } from "./tokenizer.ts";
-
-declare const self: Worker;
 
 /** A batch to count: every text with `encoding` (the main thread has sampled them already). */
 export interface CountRequest {
@@ -22,7 +21,7 @@ export interface CountReply {
 type EncodingModule = { countTokens: (text: string, options?: { disallowedSpecial?: Set<string> }) => number };
 
 /**
- * Loaded on a worker's first count with each: o200k_base measured ~0.3–0.6 s of CPU, ~25 MB of
+ * Loaded on the process's first count with each: o200k_base measured ~0.3–0.6 s of CPU, ~25 MB of
  * heap and ~70 MB of RSS at its peak; cl100k_base about half of that. In the compiled binary each
  * is its own chunk (`--splitting`), read only here.
  */
@@ -49,14 +48,16 @@ function counter(encoding: Encoding): Promise<CountText> {
   return loading;
 }
 
-self.onmessage = async (event: MessageEvent<CountRequest>) => {
-  const { id, encoding, texts } = event.data;
-  let reply: CountReply;
+process.on("message", (request: CountRequest) => {
+  void answer(request).then((reply) => process.send?.(reply));
+});
+process.on("disconnect", () => process.exit(0));
+
+async function answer({ id, encoding, texts }: CountRequest): Promise<CountReply> {
   try {
     const count = await counter(encoding);
-    reply = { id, counts: texts.map(count) };
+    return { id, counts: texts.map(count) };
   } catch (err) {
-    reply = { id, error: err instanceof Error ? err.message : String(err) };
+    return { id, error: err instanceof Error ? err.message : String(err) };
   }
-  self.postMessage(reply);
-};
+}

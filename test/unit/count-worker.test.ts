@@ -1,19 +1,19 @@
-// The counting worker: started on the first count, shared by the counts that overlap, gone after
-// its idle time; a worker that cannot count leaves every count answered by four bytes a token.
+// The counting process: started on the first count, shared by the counts that overlap, gone after
+// its idle time; one that cannot count leaves every count answered by four bytes a token.
 import { describe, expect, test } from "bun:test";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import { CountWorker } from "../../src/usage/count-texts.ts";
 import type { Encoding } from "../../src/usage/encoding.ts";
 import { SAMPLE_CHARS, roughCount } from "../../src/usage/tokenizer.ts";
 
-const FAILING = new URL("../support/failing-count-worker.ts", import.meta.url).href;
+const FAILING = [process.execPath, new URL("../support/failing-count-worker.ts", import.meta.url).pathname];
 
 async function until(done: () => boolean, ms = 2_000): Promise<void> {
   for (const end = Date.now() + ms; !done(); await Bun.sleep(5)) if (Date.now() > end) throw new Error("timed out");
 }
 
-describe("the counting worker", () => {
-  test("counts that overlap share one worker, which exits after its idle time; the next count starts another", async () => {
+describe("the counting process", () => {
+  test("counts that overlap share one process, which exits after its idle time; the next count starts another", async () => {
     const worker = new CountWorker({ idleMs: 50 });
     expect(worker.alive).toBe(false);
     const counts = await Promise.all([worker.count("o200k_base", ["hello world"]), worker.count("o200k_base", ["The quick brown fox"]), worker.count("cl100k_base", ["hello"])]);
@@ -25,7 +25,7 @@ describe("the counting worker", () => {
     expect(worker.started).toBe(2);
   });
 
-  test("a count within the idle time reuses the worker", async () => {
+  test("a count within the idle time reuses the process", async () => {
     const worker = new CountWorker({ idleMs: 500 });
     await worker.count("o200k_base", ["a"]);
     await Bun.sleep(20);
@@ -41,16 +41,16 @@ describe("the counting worker", () => {
     expect(tokens).toBe(Math.round((sample * text.length) / SAMPLE_CHARS));
   });
 
-  const failures: [string, string, Encoding | "exit" | "throw"][] = [
-    ["an encoding it does not know", "", "nope" as Encoding],
-    ["a worker that throws", FAILING, "throw"],
-    ["a worker that exits with counts pending", FAILING, "exit"],
-    ["a worker that cannot start", "file:///nowhere/count-worker.ts", "o200k_base"],
+  const failures: [string, string[] | undefined, Encoding | "exit" | "throw"][] = [
+    ["an encoding it does not know", undefined, "nope" as Encoding],
+    ["a process that throws", FAILING, "throw"],
+    ["a process that exits with counts pending", FAILING, "exit"],
+    ["a process that cannot start", ["/nowhere/chatgate", "__count-tokens"], "o200k_base"],
   ];
-  for (const [what, url, encoding] of failures) {
+  for (const [what, command, encoding] of failures) {
     test(`${what}: the counts are four bytes a token, reported once, never a rejection`, async () => {
       const reports: unknown[] = [];
-      const worker = new CountWorker({ idleMs: 50, url: url || undefined, onFailure: (err) => reports.push(err) });
+      const worker = new CountWorker({ idleMs: 50, command, onFailure: (err) => reports.push(err) });
       const texts = ["hello world", "é".repeat(10)];
       const both = await Promise.all([worker.count(encoding as Encoding, texts), worker.count(encoding as Encoding, ["x"])]);
       expect(both).toEqual([texts.map(roughCount), [1]]);

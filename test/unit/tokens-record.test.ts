@@ -1,5 +1,5 @@
 // A finish record whose usage must wait for its count: emitted once, when the count is made,
-// with usageEstimated; the request stays in flight until then, so a graceful shutdown waits for it.
+// with usageEstimated; the request is no longer in flight, but a graceful shutdown waits for its record.
 import { describe, expect, test } from "bun:test";
 import type { CompletionUsage } from "openai/resources/completions";
 import { Finishes, type FinishRecord } from "../../src/gateway/finish.ts";
@@ -32,13 +32,15 @@ function setup() {
 }
 
 describe("a record waiting on its count", () => {
-  test("is emitted once, after the count, with the estimate and usageEstimated; until then the request is in flight and idle() waits", async () => {
+  test("is emitted once, after the count, with the estimate and usageEstimated; until then the record is pending and idle() waits", async () => {
     const { stats, records, run } = setup();
     const estimate = new SlowEstimate();
     run.finish(200, "client_abort", () => estimate);
     run.finish(200, "ok", () => USAGE);
     expect(records).toHaveLength(0);
-    expect(stats.inFlightStreams).toBe(1);
+    // The answer is over (/status no longer counts it) but its record is pending.
+    expect(stats.inFlightStreams).toBe(0);
+    expect(stats.recordsPending).toBe(1);
     let idle = false;
     const waiting = stats.idle().then(() => (idle = true));
     await Bun.sleep(5);
@@ -48,7 +50,7 @@ describe("a record waiting on its count", () => {
     await waiting;
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ outcome: "client_abort", usage: USAGE, usageEstimated: true });
-    expect(stats.inFlightStreams).toBe(0);
+    expect(stats.recordsPending).toBe(0);
   });
 
   test("with the count made already the record is emitted at once; a reported usage is not marked estimated", () => {
