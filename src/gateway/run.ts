@@ -122,8 +122,8 @@ export class Run implements CallTracker {
     const now = found.now();
     if (now !== undefined) return this.publish(Object.assign(record, { usage: now }));
     // The answer is over (/status stops counting it), but a graceful shutdown waits for its record.
-    this.leave();
     this.stats.beginRecord();
+    this.leave();
     void found.count().then((usage) => {
       this.emit(Object.assign(record, { usage }));
       this.stats.endRecord();

@@ -35,16 +35,20 @@ describe("a record waiting on its count", () => {
   test("is emitted once, after the count, with the estimate and usageEstimated; until then the record is pending and idle() waits", async () => {
     const { stats, records, run } = setup();
     const estimate = new SlowEstimate();
+    // A shutdown that began while the request was in flight waits on past its end, for the record.
+    let idle = false;
+    const waiting = stats.idle().then(() => (idle = true));
     run.finish(200, "client_abort", () => estimate);
     run.finish(200, "ok", () => USAGE);
     expect(records).toHaveLength(0);
     // The answer is over (/status no longer counts it) but its record is pending.
     expect(stats.inFlightStreams).toBe(0);
     expect(stats.recordsPending).toBe(1);
-    let idle = false;
-    const waiting = stats.idle().then(() => (idle = true));
+    let idleLater = false;
+    void stats.idle().then(() => (idleLater = true));
     await Bun.sleep(5);
     expect(idle).toBe(false);
+    expect(idleLater).toBe(false);
 
     estimate.counted.resolve();
     await waiting;
