@@ -1,22 +1,21 @@
-import type { CompletionUsage } from "openai/resources/completions";
 import type { CacheMode } from "../cache/cache-control.ts";
 import { replayStream } from "../cache/replay.ts";
-import { sameModelThroughout, type CacheUse, type ResponseCache } from "../cache/response-cache.ts";
-import type { CachedAnswer } from "../cache/stored-answer.ts";
+import type { CacheUse, ResponseCache } from "../cache/response-cache.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
-import { completionUsage, sentPromptUsage, streamUsage, type Estimate } from "../usage/estimate.ts";
+import { completionUsage, sentPromptUsage, streamUsage } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { BeginTrace } from "../obs/trace-context.ts";
 import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Chain } from "./attempts.ts";
 import { admit, resolveFor, type Client } from "./admission.ts";
+import { committed, lookup, storedAnswer } from "./committed.ts";
 import { embeddingRoute } from "./embedding-route.ts";
-import { Finishes, type FinishRecord, type Outcome } from "./finish.ts";
+import { Finishes, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
 import { modelsFor } from "./model-list.ts";
 import { ResumingStream, resumableRequest } from "./resume.ts";
-import type { Route, Target } from "./route-table.ts";
+import type { Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
 
 /** A stream the gateway has committed to: its first event has arrived. */
@@ -42,15 +41,6 @@ export interface Answer extends Completion {
 /** An embeddings answer (the upstream's own JSON text) and who served it. */
 export interface EmbeddingAnswer extends Embeddings {
   served: Served;
-}
-
-/** What a stream needs to store its answer when it ends. */
-interface StreamStoring {
-  cache: ResponseCache;
-  use: CacheUse;
-  call: ChatCall;
-  /** The upstream model the stream committed on: a continuation on another model is not stored. */
-  model: string;
 }
 
 export type { Client };
@@ -105,8 +95,8 @@ export class Gateway {
       const admitting = admit(run, client, call, route);
       if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
-      const stored = use && (await this.lookup(run, cache!, use, route));
-      if (stored !== undefined) return this.storedAnswer(run, stored);
+      const stored = use && (await lookup(run, cache!, use, route));
+      if (stored !== undefined) return storedAnswer(run, stored);
       ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.complete(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
       throw run.fail(toGatewayError(err), () => sentPromptUsage(call.body, run.attempts.at(-1)!.model));
@@ -135,8 +125,8 @@ export class Gateway {
       const admitting = admit(run, client, call, route);
       if (admitting !== undefined) await admitting;
       use = cache?.use(call, cacheMode);
-      const stored = use && (await this.lookup(run, cache!, use, route));
-      if (stored !== undefined) return this.committed(run, replayStream(stored, call.body.stream_options?.include_usage === true));
+      const stored = use && (await lookup(run, cache!, use, route));
+      if (stored !== undefined) return committed(run, replayStream(stored, call.body.stream_options?.include_usage === true));
       const resumable = route.resume && resumableRequest(call);
       ({ value: opened, target } = await router.run(route, this.chain(signal, run), async (provider, target) => {
         const events = await provider.stream(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run, resumable });
@@ -159,7 +149,7 @@ export class Gateway {
     // The upstream's usage, else an estimate of the prompt and of what the client was sent.
     const seen = opened.seen;
     const usage = resuming !== undefined ? () => resuming.usage() : () => streamUsage(seen, call.body, run.served()!.model);
-    return this.committed(run, opened, use && { cache: cache!, use, call, model: target.model }, usage);
+    return committed(run, opened, use && { cache: cache!, use, call, model: target.model }, usage);
   }
 
   /**
@@ -184,46 +174,6 @@ export class Gateway {
     const usage = answer.usage;
     run.finish(200, "ok", () => usage && { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens });
     return { ...answer, served: run.served()! };
-  }
-
-  /**
-   * A stream whose first event is in hand, upstream's or the cache's. With `storing`, its chunks
-   * are kept as they pass and, if it ends complete (and no continuation changed the model), its
-   * answer is stored.
-   */
-  private committed(run: Run, opened: Omit<OpenStream, "served" | "end">, storing?: StreamStoring, usage: () => CompletionUsage | Estimate | undefined = () => opened.seen.usage): OpenStream {
-    run.firstByte();
-    const seen = opened.seen;
-    const recorder = storing && storing.cache.recorder(opened.first, opened.rest);
-    if (recorder !== undefined) opened.rest = recorder;
-    // A committed stream's status is the 200 already sent; the outcome says how it ended.
-    const end = (outcome: Outcome, error?: GatewayError) => {
-      run.finish(200, outcome, usage, error ? (error.code ?? error.type) : null);
-      if (recorder === undefined || outcome !== "ok" || !sameModelThroughout(run.attempts, storing!.model)) return;
-      storing!.cache.saveStream(storing!.use, recorder, storing!.call, seen.usage, run.served()!, opened.dropped);
-    };
-    return { ...opened, served: run.served()!, end };
-  }
-
-  /** The stored answer for `use`, if there is one; the run says whether it was a hit or a miss. */
-  /**
-   * A stored answer counts only if one of the route's targets produced it: after a reload (or on an
-   * instance sharing Redis with another config) that points the model elsewhere, an answer of the
-   * old target is a miss, and the fresh answer replaces it.
-   */
-  private async lookup(run: Run, cache: ResponseCache, use: CacheUse, route: Route): Promise<CachedAnswer | undefined> {
-    let stored = await cache.lookup(use);
-    if (stored !== undefined && !route.targets.some((t) => t.provider === stored!.provider && t.model === stored!.model)) stored = undefined;
-    if (stored === undefined) run.cache = "miss";
-    else run.hit(stored);
-    return stored;
-  }
-
-  /** A JSON request answered from the cache: no upstream call, its record says so. */
-  private storedAnswer(run: Run, stored: CachedAnswer): Answer {
-    run.firstByte();
-    run.finish(200, "ok", () => stored.completion.usage ?? undefined);
-    return { completion: stored.completion, json: stored.json, dropped: stored.dropped, served: run.served()! };
   }
 
   /**
