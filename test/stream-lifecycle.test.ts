@@ -158,7 +158,8 @@ test("a slow client slows the upstream read: a large stream is not drained ahead
   const contents = data.slice(1, -2).map((d) => (JSON.parse(d) as ChatCompletionChunk).choices[0]?.delta.content);
   expect(contents.every((content, i) => content === words[i])).toBe(true);
   await within(call.finished, 1000, "the upstream's end");
-});
+  // 64 MB through the gateway and a 1.5 s wait on purpose: ~4 s on a loaded 2-core machine, past bun's default 5 s bound at times.
+}, 20_000);
 
 test("/status counts streams and JSON requests in flight, and forgets them when they end", async () => {
   await using up = fakeOpenAI();
