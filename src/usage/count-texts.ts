@@ -155,7 +155,7 @@ function reportFailure(err: unknown): void {
 /** The process's counting worker. */
 export const countWorker = new CountWorker();
 
-/** The tokens of each of `texts` with `encoding`, counted off the main thread; never rejects. */
+/** The tokens of each of `texts` with `encoding`, counted by the counting process; never rejects. */
 export function countTexts(encoding: Encoding, texts: readonly string[]): Promise<number[]> {
   return countWorker.count(encoding, texts);
 }

@@ -1,5 +1,5 @@
-// How a text is cut before gpt-tokenizer counts it, shared by the main thread (the sample, the
-// scaling) and the counting worker (the pieces), and the fallback when no tokenizer answers.
+// How a text is cut before gpt-tokenizer counts it, shared by the gateway (the sample, the
+// scaling) and the counting process (the pieces), and the fallback when no tokenizer answers.
 
 /** Counts the tokens of a text. Strings that look like special tokens (`<|endoftext|>`) count as the plain text they are, as in a prompt. */
 export type CountText = (text: string) => number;
