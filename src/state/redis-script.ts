@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { isNoScript, type RedisConnection } from "./redis-connection.ts";
 
 /**
@@ -10,7 +9,8 @@ export class RedisScript {
   private readonly sha: string;
 
   constructor(private readonly source: string) {
-    this.sha = createHash("sha1").update(source).digest("hex");
+    // Bun's hasher, not node:crypto: loading that module (and the streams it pulls in) costs start-up time.
+    this.sha = new Bun.CryptoHasher("sha1").update(source).digest("hex");
   }
 
   async run(redis: RedisConnection, keys: readonly string[], args: readonly string[]): Promise<unknown> {
