@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { buildCommand } from "./build-command.ts";
 import { gitCommit } from "./git-commit.ts";
+import { buildInStartOrder } from "./start-order.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -57,13 +58,19 @@ if (import.meta.main) {
   const failed: string[] = [];
   for (const platform of only) {
     const file = join(out, artifactName(platform));
-    const build = Bun.spawnSync(buildCommand(file, ["--target", PLATFORMS[platform]!]), { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-    if (build.exitCode === 0) {
+    let output = "";
+    const build = (flags: readonly string[]) => {
+      const b = Bun.spawnSync(buildCommand(file, ["--target", PLATFORMS[platform]!, ...flags]), { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+      output = b.stderr.toString() || b.stdout.toString();
+      return b.exitCode === 0;
+    };
+    // The binary this machine can start is laid out in its start-up order, as `npm run build`'s is.
+    if (await (platform === HOST_PLATFORM ? buildInStartOrder(file, build) : build([]))) {
       built.push(file);
       console.log(`release: built ${basename(file)}`);
     } else {
       // Cross-compiling downloads that platform's Bun from the npm registry: no network, no binary.
-      const why = (build.stderr.toString() || build.stdout.toString()).trim().split("\n").slice(-3).join(" ");
+      const why = output.trim().split("\n").slice(-3).join(" ");
       failed.push(`${platform}: ${why}`);
       console.error(`release: could not build ${platform}: ${why}`);
     }
