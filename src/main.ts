@@ -5,6 +5,7 @@
  * and each stream holds one for its whole life. So unless the operator chose a value, start over
  * with a high one: execve keeps the PID, so signals and service managers see one process.
  */
+import { holdReloads } from "./early-reload.ts";
 import { COUNT_ARG, compiledEntry } from "./usage/count-command.ts";
 
 export const MAX_UPSTREAM_REQUESTS = "65535";
@@ -33,6 +34,7 @@ if (counting) {
   Bun.unsafe.setJITPolicy?.(1);
   void import("./usage/count-worker.ts");
 } else {
+  holdReloads();
   startGateway();
 }
 

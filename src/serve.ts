@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import { bannerLines, probeProviders, resumeNotes, startupFields } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config, type Flags } from "./config.ts";
+import { releaseHeldReloads } from "./early-reload.ts";
 import { LedgerOpenError } from "./ledger/attach.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
 import type { FinishRecord } from "./gateway/finish.ts";
@@ -71,11 +72,17 @@ async function configure(): Promise<{ config: Config; flags: Flags }> {
 
 const { config, flags } = await configure();
 // Before listening: a signal that came between the port opening and these lines would get the
-// default action (a SIGHUP would kill). The handlers run only once this module has finished.
+// default action (a SIGTERM would kill without draining). The handlers run only once this module
+// has finished.
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 // One reload at a time, in the order the signals came; never during a drain.
-process.on("SIGHUP", () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig()))));
+let stopping = false;
+let reloads = Promise.resolve();
+const onReload = () => void (reloads = reloads.then(() => (stopping ? undefined : reloadConfig())));
+process.on("SIGHUP", onReload);
+// SIGHUPs that came while this module loaded (main.ts held them until now): one reload, below, answers them all.
+const heldReloads = releaseHeldReloads();
 const { app, stats, gateway, reload, rejected, current, cooldowns, ledger, redis, settleShared, tracing } = createOrExit();
 // The logger loads once the port is open (pino and its modules cost start-up time); what ends
 // before then is held and logged as soon as it is ready.
@@ -126,6 +133,7 @@ const systemd = process.env.NOTIFY_SOCKET
       ),
     )
   : undefined;
+if (heldReloads > 0) onReload();
 // The model-list check is advice, not readiness: it waits until the first requests can be answered
 // instead of competing with them for the CPU while the process starts.
 setTimeout(() => void probeProviders(gateway.router.all, config, (line) => (line.includes("warning:") ? log.warn(line) : log.info(line))), PROBE_DELAY_MS);
@@ -135,7 +143,6 @@ const FLUSH_MS = 1_000;
 /** How long the spans still pending may take to reach the collector at shutdown: an unreachable one must not hold the exit long. */
 const TRACE_FLUSH_MS = 3_000;
 
-let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   const log = await logReady;
   if (stopping) {
@@ -178,7 +185,6 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
  * started with, parsed as at start. New requests get the new config; requests in flight finish on
  * the one they started with. A config that fails validation changes nothing.
  */
-let reloads = Promise.resolve();
 async function reloadConfig(): Promise<void> {
   const log = await logReady;
   const notifier = await systemd;

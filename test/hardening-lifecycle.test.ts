@@ -3,7 +3,9 @@
 // timeout got no word of why, and a second instance on the same port silently split the traffic.
 import { describe, expect, test } from "bun:test";
 import { readEvents } from "./support/sse.ts";
-import { spawnBinary } from "./support/binary.ts";
+import type { Subprocess } from "bun";
+import { compiledBinary, spawnBinary } from "./support/binary.ts";
+import { spawnGateway } from "./support/process.ts";
 import { chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
 
@@ -32,6 +34,37 @@ describe("signals", () => {
     gw.proc.kill("SIGHUP");
     await gw.waitForOutput(/config reloaded/);
     expect((await reading.done).at(-1)).toBe("[DONE]");
+    expect(gw.proc.exitCode).toBeNull();
+    expect((await fetch(`${gw.url}/health`)).status).toBe(200);
+  });
+
+  test("regression: a SIGHUP while the gateway is still starting neither kills it nor is lost: a reload follows the start", async () => {
+    // The signals the process catches, as the kernel records them (bit n-1 for signal n).
+    const caught = async (pid: number) => BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(await Bun.file(`/proc/${pid}/status`).text().catch(() => ""))?.[1] ?? "0"}`);
+    const SIGHUP_BIT = 1n << 0n;
+    const SIGTERM_BIT = 1n << 14n;
+    let sentWith: bigint | undefined;
+    // SIGHUP as soon as the process catches it. Before this fix that was only once the gateway had
+    // loaded and installed its handlers; a SIGHUP sooner got the default action and killed it.
+    const hupOnceCaught = async (proc: Subprocess) => {
+      for (let i = 0; i < 5_000 && proc.exitCode === null; i++) {
+        const mask = await caught(proc.pid);
+        if ((mask & SIGHUP_BIT) !== 0n) {
+          proc.kill("SIGHUP");
+          sentWith = mask;
+          return;
+        }
+        await Bun.sleep(1);
+      }
+    };
+    await using gw = await spawnGateway([await compiledBinary()], { CHATGATE_MOCK: "1", BUN_CONFIG_MAX_HTTP_REQUESTS: "65535" }, undefined, hupOnceCaught);
+    expect(sentWith).toBeDefined();
+    // Sent while the gateway was still loading: its own handlers (SIGTERM's among them) were not in place yet.
+    expect(sentWith! & SIGTERM_BIT).toBe(0n);
+    await gw.waitForOutput(/config reloaded/);
+    const order = gw.logs().map((line) => line.msg);
+    expect(order.findIndex((msg) => msg.includes("listening on"))).toBeLessThan(order.findIndex((msg) => msg.includes("config reloaded")));
+    expect(order.filter((msg) => msg.includes("config reloaded"))).toHaveLength(1);
     expect(gw.proc.exitCode).toBeNull();
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
   });

@@ -53,7 +53,8 @@ function collect(stream: ReadableStream<Uint8Array>, sink: string[], pattern: Re
   })();
 }
 
-export async function spawnGateway(cmd: string[], env: Record<string, string> = {}, cwd?: string): Promise<GatewayProcess> {
+/** `whileStarting` runs as soon as the process is spawned, before it listens (a test's signal sent during start-up). */
+export async function spawnGateway(cmd: string[], env: Record<string, string> = {}, cwd?: string, whileStarting?: (proc: Subprocess) => unknown): Promise<GatewayProcess> {
   // The usage ledger (on by default) goes to a directory of this process's own, removed when it exits.
   const dataDir = env.CHATGATE_DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), "chatgate-data-")) : undefined;
   const proc = Bun.spawn(cmd, {
@@ -97,6 +98,7 @@ export async function spawnGateway(cmd: string[], env: Record<string, string> = 
     check();
     return promise;
   };
+  void whileStarting?.(proc);
   collect(proc.stdout, out, /listening on (http:\/\/\S+)/, (m) => listening.resolve(m[1]!), check);
   collect(proc.stderr, err, /$^/, () => {}, check);
   const exited = proc.exited;
