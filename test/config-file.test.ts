@@ -98,6 +98,16 @@ describe("a bad file refuses to start, naming the file, the field and the proble
     ["api_keys: [ok, 'sha256:abc']\n", "api_keys[1]: a sha256: entry needs 64 hex digits"],
     ["api_keys: ['a,b']\n", "api_keys[0]: one key per entry: a key must not contain a comma"],
     ["- port: 3000\n", "expected a mapping of settings (key: value) at the top level"],
+    // Regression: a mapping where a list belongs (and the reverse) was merged into the default and
+    // passed: `keys:` written as a mapping became no keys at all, and client auth was off.
+    ["keys:\n  team-a: {rpm: 5}\n", "keys: expected a list"],
+    ["keys: {}\n", "keys: expected a list"],
+    ["providers: {}\n", "providers: expected a list"],
+    ["models: []\n", "models: expected a mapping (key: value)"],
+    ["hooks: []\n", "hooks: expected a mapping (key: value)"],
+    ["providers: [[]]\n", "providers[0]: expected a mapping (key: value)"],
+    ["providers: [{id: l, type: openai, models: {a: 1}}]\n", "providers[0].models: expected a list"],
+    [`${P}models:\n  x: {targets: {provider: a, model: x}}\n`, "models.x.targets: expected a list"],
     ["port: 3000\nproviders: [\n  {id: a\n", "line 2: not valid YAML (Unexpected token)"],
     [`${P}models:\n  smart:\n    targets: [{provider: a, model: x}, {provider: opnai, model: y}]\n`, 'models.smart.targets[1].provider: no provider "opnai" (configured: a)'],
     [`${P}models:\n  gpt-4.1: {targets: []}\n`, 'models["gpt-4.1"].targets: expected at least 1 item'],

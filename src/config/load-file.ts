@@ -6,7 +6,7 @@ import { ConfigError, type Env } from "../config.ts";
 import { expandEnv } from "./expand-env.ts";
 import { FieldError } from "./field-error.ts";
 import { FileConfig } from "./file-schema.ts";
-import { firstProblem } from "./schema-errors.ts";
+import { firstProblem, kindProblem } from "./schema-errors.ts";
 
 /** `--config` wins over CHATGATE_CONFIG; blank means none. */
 export function configPathFrom(env: Env, flags: { config?: string }): string | undefined {
@@ -36,7 +36,10 @@ export function validate(parsed: unknown, env: Env): FileConfig {
   // An empty file (or one of comments) is a file of defaults.
   const raw = parsed ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) throw new FieldError("", "expected a mapping of settings (key: value) at the top level");
-  const doc = Value.Default(FileConfig, expandEnv(raw, env));
+  const expanded = expandEnv(raw, env);
+  const kind = kindProblem(FileConfig, expanded);
+  if (kind) throw kind;
+  const doc = Value.Default(FileConfig, expanded);
   const problem = firstProblem(FileConfig, doc);
   if (problem) throw problem;
   return doc as FileConfig;

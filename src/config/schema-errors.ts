@@ -21,6 +21,50 @@ export function firstProblem(schema: TSchema, value: unknown, root: unknown = va
   return new FieldError(at, words(error));
 }
 
+/**
+ * A list where the schema wants a mapping, or a mapping where it wants a list, found before
+ * defaults are filled: TypeBox's Value.Default merges any object value into an object default,
+ * whatever their kinds, so `keys: {team-a: {…}}` became `[]` (no keys: client auth silently off)
+ * and `models: []` became `{}`, and the check after it passed.
+ */
+export function kindProblem(schema: TSchema, value: unknown, root: unknown = value, pointer = ""): FieldError | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const list = Array.isArray(value);
+  const at = () => pointerToField(pointer, root);
+  const child = (key: string | number) => `${pointer}/${String(key).replaceAll("~", "~0").replaceAll("/", "~1")}`;
+  switch (schema[Kind]) {
+    case "Array": {
+      if (!list) return new FieldError(at(), "expected a list");
+      const items = schema.items as TSchema;
+      for (const [i, item] of (value as unknown[]).entries()) {
+        const problem = kindProblem(items, item, root, child(i));
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    case "Object":
+    case "Record": {
+      if (list) return new FieldError(at(), "expected a mapping (key: value)");
+      for (const [key, item] of Object.entries(value)) {
+        const itemSchema = schema[Kind] === "Object" ? (schema.properties as Record<string, TSchema>)[key] : (Object.values(schema.patternProperties ?? {})[0] as TSchema | undefined);
+        const problem = itemSchema && kindProblem(itemSchema, item, root, child(key));
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    case "Union": {
+      // The provider entries: each a mapping told apart by its `type`; the one it names is checked.
+      const members = discriminated(schema);
+      if (!members) return undefined;
+      if (list) return new FieldError(at(), "expected a mapping (key: value)");
+      const member = members.find((m) => m.properties.type!.const === (value as Record<string, unknown>).type);
+      return member && kindProblem(member, value, root, pointer);
+    }
+    default:
+      return undefined;
+  }
+}
+
 type Member = TSchema & { properties: Record<string, TSchema> };
 
 /** Union members that are objects told apart by a literal `type` (the provider entries). */
