@@ -202,6 +202,8 @@ describe("one ledger row per request, however it ended", () => {
 
   test("a truncated stream and a client abort: status 200 (already sent), outcome truncated or client_abort", () => {
     expect(rows.get("truncated")).toMatchObject({ status: 200, outcome: "truncated", stream: 1 });
+    // The attempt whose stream broke says so, as a resumed stream's broken part does (not 200 ok).
+    expect(rows.get("truncated")!.attempts.map((t) => [t.provider, t.status, t.reason])).toEqual([["a", 502, "upstream_stream_truncated"]]);
     expect(rows.get("client-abort")).toMatchObject({ status: 200, outcome: "client_abort", stream: 1 });
     for (const id of ["truncated", "client-abort"]) {
       const row = rows.get(id)!;

@@ -75,7 +75,8 @@ describe("the counters match the traffic sent", () => {
       [`model=${SMART},provider=b,type=completion`]: usage.completion_tokens * 2 + 1,
     });
     expect(m.series("chatgate_upstream_attempts_total")).toEqual({ "provider=a": 2, "provider=b": 3 });
-    expect(m.series("chatgate_upstream_failures_total")).toEqual({ "provider=a,reason=upstream_error": 2 });
+    // The cut stream's attempt failed too (its upstream broke it).
+    expect(m.series("chatgate_upstream_failures_total")).toEqual({ "provider=a,reason=upstream_error": 2, "provider=b,reason=upstream_stream_truncated": 1 });
     expect(m.series("chatgate_retries_total")).toEqual({ "provider=a": 1 });
     expect(m.series("chatgate_fallbacks_total")).toEqual({ [`model=${SMART}`]: 1 });
     expect(m.series("chatgate_cooldowns_total")).toEqual({ "provider=a": 1 });

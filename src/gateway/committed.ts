@@ -32,6 +32,12 @@ export function committed(run: Run, opened: Omit<OpenStream, "served" | "end">, 
   if (recorder !== undefined) opened.rest = recorder;
   // A committed stream's status is the 200 already sent; the outcome says how it ended.
   const end = (outcome: Outcome, error?: GatewayError) => {
+    // An upstream that broke its stream is the attempt's failure, recorded as a resumed stream's
+    // broken part is; a stall of the client's or a shutdown leaves the attempt as it was.
+    const last = run.attempts.at(-1);
+    if (outcome === "truncated" && last !== undefined && error !== undefined && (error.upstreamStatus !== undefined || error.code?.startsWith("upstream_"))) {
+      Object.assign(last, { status: error.upstreamStatus ?? error.status, reason: error.code ?? error.type });
+    }
     run.finish(200, outcome, usage, error ? (error.code ?? error.type) : null);
     if (recorder === undefined || outcome !== "ok" || !sameModelThroughout(run.attempts, storing!.model)) return;
     storing!.cache.saveStream(storing!.use, recorder, storing!.call, seen.usage, run.served()!, opened.dropped);

@@ -110,8 +110,9 @@ export function startTracing(options: TracingOptions): Tracing {
     const under = trace.setSpan(parent, span);
     const endedAt = startedAt + r.durationMs;
     r.attempts.forEach((attempt, i) => {
-      // An attempt's duration runs to its answer's start; the stream that answered goes on to the end.
-      const streamed = r.stream && i === r.attempts.length - 1 && succeeded(attempt);
+      // An attempt's duration runs to its answer's start; the stream that answered (or broke while
+      // answering: a truncated request's last attempt) goes on to the end.
+      const streamed = r.stream && i === r.attempts.length - 1 && (succeeded(attempt) || r.outcome === "truncated");
       attemptSpan(attempt, operationOf(r), under, startedAt, streamed ? r : undefined);
     });
     span.end(endedAt);
