@@ -10,6 +10,7 @@ import { routedEnv } from "./support/config-file.ts";
 import { startGateway, TEST_DEFAULTS, type TestGateway } from "./support/gateway.ts";
 import { fakeOpenAI, type FakeOpenAI } from "./support/upstream.ts";
 import { chatAs, keyed, sha256Hex } from "./support/keys.ts";
+import { WINDOW_MS } from "../src/hooks/signature.ts";
 
 const SECRET = "whsec-support-0123456789";
 const CLIENT_KEY = "ck-hooks-client-key-0001";
@@ -177,6 +178,39 @@ describe("signed hooks", () => {
     expect((await read(send(h, "support", body))).error.code).toBe("signature_replayed");
     expect(h.up.calls).toHaveLength(1);
     expect(h.records.filter((r) => r.status === 401).map((r) => r.route)).toEqual(Array(7).fill("/hooks/support"));
+  });
+
+  test("a body signed with a timestamp ahead of the clock stays a replay for as long as that timestamp is accepted", async () => {
+    await using h = hooked({ support: SUPPORT });
+    const body = JSON.stringify({ text: "hello", from: "alice" });
+    const at = T0 + 290_000;
+    expect((await send(h, "support", body, { at })).status).toBe(200);
+    expect((await read(send(h, "support", body, { at }))).error.code).toBe("signature_replayed");
+    // 5 minutes after receipt the timestamp is still within the window: the same request is still a replay.
+    h.clock.advance(305_000);
+    const later = await send(h, "support", body, { at });
+    expect(later.status).toBe(401);
+    expect((await read(later)).error.code).toBe("signature_replayed");
+    // Up to the last instant the timestamp is accepted (at + 5 minutes)…
+    h.clock.advance(at + WINDOW_MS - h.clock.now());
+    expect((await read(send(h, "support", body, { at }))).error.code).toBe("signature_replayed");
+    // …after which the timestamp itself is refused.
+    h.clock.advance(1000);
+    expect((await read(send(h, "support", body, { at }))).error.code).toBe("signature_expired");
+    expect(h.up.calls).toHaveLength(1);
+  });
+
+  test("a body signed with a timestamp behind the clock is still remembered for the window after its receipt", async () => {
+    await using h = hooked({ support: SUPPORT });
+    const body = JSON.stringify({ text: "hello", from: "alice" });
+    expect((await send(h, "support", body, { at: T0 - 290_000 })).status).toBe(200);
+    h.clock.advance(60_000);
+    expect((await read(send(h, "support", body))).error.code).toBe("signature_replayed");
+    h.clock.advance(4 * 60_000);
+    expect((await read(send(h, "support", body))).error.code).toBe("signature_replayed");
+    h.clock.advance(1000);
+    expect((await send(h, "support", body)).status).toBe(200);
+    expect(h.up.calls).toHaveLength(2);
   });
 
   test("a signed hook takes no client key, and a client key does not stand in for a signature", async () => {

@@ -76,8 +76,7 @@ export class Channel {
    */
   authenticate(body: Uint8Array, headers: Headers): () => void {
     if (this.spec.secret === undefined) return () => {};
-    const digest = verifySignature(this.spec.secret, body, headers, this.now());
-    return this.replays.take(this.spec.name, digest);
+    return this.replays.take(this.spec.name, verifySignature(this.spec.secret, body, headers, this.now()));
   }
 
   /** The hook's own rpm, with its rate-limit headers; 429 when over. */

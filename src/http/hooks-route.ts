@@ -68,7 +68,7 @@ export function hooksRoute(options: HooksRouteOptions) {
           401: errorResponse("A missing, wrong, expired or replayed signature (`code` says which), or a missing or wrong client key"),
           404: errorResponse("No hook of that name (`hook_not_found`)"),
           413: errorResponse("A body over the hook's size limit"),
-          429: errorResponse("The hook's rpm, the client key's limit, or too many messages of one sender waiting"),
+          429: errorResponse("The hook's rpm, the client key's limit, too many messages of one sender waiting, or too many signed requests remembered at once"),
         },
       },
     },
