@@ -14,6 +14,7 @@ import { WINDOW_MS } from "../src/hooks/signature.ts";
 
 const SECRET = "whsec-support-0123456789";
 const CLIENT_KEY = "ck-hooks-client-key-0001";
+const NARROW_KEY = "ck-narrow-key-0002";
 const T0 = Date.UTC(2026, 11, 7, 9, 0, 0);
 
 type Doc = Record<string, unknown>;
@@ -250,6 +251,24 @@ describe("hooks without a secret", () => {
     const ok = await send(h, "open", { text: "hi", from: "alice" }, { sign: false, key: CLIENT_KEY });
     expect(ok.status).toBe(200);
     expect(h.records.map((r) => [r.status, r.keyId])).toEqual([[401, null], [401, null], [404, "narrow"], [200, "team-a"]]);
+  });
+
+  test("a conversation belongs to the client key and the sender together: another key with the same `from` neither sees nor resets it", async () => {
+    await using h = hooked({ open: { model: "up/gpt-4o", memory: { turns: 5, ttl: "10m" } } });
+    h.up.reply({ kind: "completion", content: "A1" }, { kind: "completion", content: "B1" }, { kind: "completion", content: "A2" });
+    const as = (key: string, body: Doc) => send(h, "open", body, { sign: false, key });
+    expect((await read(as(CLIENT_KEY, { text: "my order is 4711", from: "victim" }))).session).toEqual({ from: "victim", turns: 1 });
+    const other = await read(as(NARROW_KEY, { text: "what is my order?", from: "victim" }));
+    expect(other.session).toEqual({ from: "victim", turns: 1 });
+    expect(messagesOf(h.up, 1)).toEqual([{ role: "user", content: "what is my order?" }]);
+    expect(JSON.stringify(h.up.calls[1]!.body)).not.toContain("4711");
+    expect((await status(h)).channels).toEqual([{ name: "open", model: "up/gpt-4o", sessions: 2 }]);
+    // The other key's reset forgets its own conversation only.
+    expect((await read(as(NARROW_KEY, { from: "victim", action: "reset" }))).session).toEqual({ from: "victim", turns: 0 });
+    expect((await status(h)).channels).toEqual([{ name: "open", model: "up/gpt-4o", sessions: 1 }]);
+    expect((await read(as(CLIENT_KEY, { text: "and when does it come?", from: "victim" }))).session).toEqual({ from: "victim", turns: 2 });
+    expect(messagesOf(h.up, 2)).toEqual([{ role: "user", content: "my order is 4711" }, { role: "assistant", content: "A1" }, { role: "user", content: "and when does it come?" }]);
+    expect(h.records.filter((r) => r.route === "/hooks/open").map((r) => [r.status, r.keyId])).toEqual([[200, "team-a"], [200, "narrow"], [200, "team-a"]]);
   });
 
   test("a key's rpm counts hook messages too", async () => {

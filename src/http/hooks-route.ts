@@ -21,7 +21,7 @@ export interface HooksRouteOptions {
   maxBodyBytes: number;
 }
 
-const DESCRIPTION = `A message from a chat channel that delivers by webhook: \`{"text", "from", "action"?}\`, answered by the hook's model with the sender's last exchanges as context. \`action: "reset"\` forgets the sender's conversation. A hook with a secret takes no client key but a signed body: \`${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw body>\` and \`${TIMESTAMP_HEADER}: <unix seconds>\` within 5 minutes; a signed body is taken once. A hook without a secret takes a client key, as /v1/chat/completions does.`;
+const DESCRIPTION = `A message from a chat channel that delivers by webhook: \`{"text", "from", "action"?}\`, answered by the hook's model with the sender's last exchanges as context. \`action: "reset"\` forgets the sender's conversation. A hook with a secret takes no client key but a signed body: \`${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw body>\` and \`${TIMESTAMP_HEADER}: <unix seconds>\` within 5 minutes; a signed body is taken once. A hook without a secret takes a client key, as /v1/chat/completions does; its conversations are the key's own (another key with the same \`from\` has another).`;
 
 /**
  * POST /hooks/:name. Mounted before the guard: a signed hook takes no client key. The order of the
