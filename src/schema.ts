@@ -169,6 +169,6 @@ export const Status = Type.Object({
   tracing: Type.Optional(Type.Boolean()),
   /** The last config reload (SIGHUP), once there has been one: when, and why it was rejected if it was. */
   reload: Type.Optional(Type.Object({ at: Type.String(), ok: Type.Boolean(), error: Type.Union([Type.String(), Type.Null()]) })),
-  /** The webhook channels (`hooks:`), once a config has had any: name, model and senders with a live conversation. */
+  /** The webhook channels (`hooks:`), once a config has had any: name, model and live conversations (per sender, and per client key on a hook called with keys). */
   channels: Type.Optional(Type.Array(Type.Object({ name: Type.String(), model: Type.String(), sessions: Type.Integer() }))),
 });

@@ -10,9 +10,11 @@ import { routedEnv } from "./support/config-file.ts";
 import { startGateway, TEST_DEFAULTS, type TestGateway } from "./support/gateway.ts";
 import { fakeOpenAI, type FakeOpenAI } from "./support/upstream.ts";
 import { chatAs, keyed, sha256Hex } from "./support/keys.ts";
+import { WINDOW_MS } from "../src/hooks/signature.ts";
 
 const SECRET = "whsec-support-0123456789";
 const CLIENT_KEY = "ck-hooks-client-key-0001";
+const NARROW_KEY = "ck-narrow-key-0002";
 const T0 = Date.UTC(2026, 11, 7, 9, 0, 0);
 
 type Doc = Record<string, unknown>;
@@ -179,6 +181,39 @@ describe("signed hooks", () => {
     expect(h.records.filter((r) => r.status === 401).map((r) => r.route)).toEqual(Array(7).fill("/hooks/support"));
   });
 
+  test("a body signed with a timestamp ahead of the clock stays a replay for as long as that timestamp is accepted", async () => {
+    await using h = hooked({ support: SUPPORT });
+    const body = JSON.stringify({ text: "hello", from: "alice" });
+    const at = T0 + 290_000;
+    expect((await send(h, "support", body, { at })).status).toBe(200);
+    expect((await read(send(h, "support", body, { at }))).error.code).toBe("signature_replayed");
+    // 5 minutes after receipt the timestamp is still within the window: the same request is still a replay.
+    h.clock.advance(305_000);
+    const later = await send(h, "support", body, { at });
+    expect(later.status).toBe(401);
+    expect((await read(later)).error.code).toBe("signature_replayed");
+    // Up to the last instant the timestamp is accepted (at + 5 minutes)…
+    h.clock.advance(at + WINDOW_MS - h.clock.now());
+    expect((await read(send(h, "support", body, { at }))).error.code).toBe("signature_replayed");
+    // …after which the timestamp itself is refused.
+    h.clock.advance(1000);
+    expect((await read(send(h, "support", body, { at }))).error.code).toBe("signature_expired");
+    expect(h.up.calls).toHaveLength(1);
+  });
+
+  test("a body signed with a timestamp behind the clock is still remembered for the window after its receipt", async () => {
+    await using h = hooked({ support: SUPPORT });
+    const body = JSON.stringify({ text: "hello", from: "alice" });
+    expect((await send(h, "support", body, { at: T0 - 290_000 })).status).toBe(200);
+    h.clock.advance(60_000);
+    expect((await read(send(h, "support", body))).error.code).toBe("signature_replayed");
+    h.clock.advance(4 * 60_000);
+    expect((await read(send(h, "support", body))).error.code).toBe("signature_replayed");
+    h.clock.advance(1000);
+    expect((await send(h, "support", body)).status).toBe(200);
+    expect(h.up.calls).toHaveLength(2);
+  });
+
   test("a signed hook takes no client key, and a client key does not stand in for a signature", async () => {
     await using h = hooked({ support: SUPPORT });
     const res = await send(h, "support", { text: "hi", from: "alice" }, { sign: false, key: CLIENT_KEY });
@@ -216,6 +251,24 @@ describe("hooks without a secret", () => {
     const ok = await send(h, "open", { text: "hi", from: "alice" }, { sign: false, key: CLIENT_KEY });
     expect(ok.status).toBe(200);
     expect(h.records.map((r) => [r.status, r.keyId])).toEqual([[401, null], [401, null], [404, "narrow"], [200, "team-a"]]);
+  });
+
+  test("a conversation belongs to the client key and the sender together: another key with the same `from` neither sees nor resets it", async () => {
+    await using h = hooked({ open: { model: "up/gpt-4o", memory: { turns: 5, ttl: "10m" } } });
+    h.up.reply({ kind: "completion", content: "A1" }, { kind: "completion", content: "B1" }, { kind: "completion", content: "A2" });
+    const as = (key: string, body: Doc) => send(h, "open", body, { sign: false, key });
+    expect((await read(as(CLIENT_KEY, { text: "my order is 4711", from: "victim" }))).session).toEqual({ from: "victim", turns: 1 });
+    const other = await read(as(NARROW_KEY, { text: "what is my order?", from: "victim" }));
+    expect(other.session).toEqual({ from: "victim", turns: 1 });
+    expect(messagesOf(h.up, 1)).toEqual([{ role: "user", content: "what is my order?" }]);
+    expect(JSON.stringify(h.up.calls[1]!.body)).not.toContain("4711");
+    expect((await status(h)).channels).toEqual([{ name: "open", model: "up/gpt-4o", sessions: 2 }]);
+    // The other key's reset forgets its own conversation only.
+    expect((await read(as(NARROW_KEY, { from: "victim", action: "reset" }))).session).toEqual({ from: "victim", turns: 0 });
+    expect((await status(h)).channels).toEqual([{ name: "open", model: "up/gpt-4o", sessions: 1 }]);
+    expect((await read(as(CLIENT_KEY, { text: "and when does it come?", from: "victim" }))).session).toEqual({ from: "victim", turns: 2 });
+    expect(messagesOf(h.up, 2)).toEqual([{ role: "user", content: "my order is 4711" }, { role: "assistant", content: "A1" }, { role: "user", content: "and when does it come?" }]);
+    expect(h.records.filter((r) => r.route === "/hooks/open").map((r) => [r.status, r.keyId])).toEqual([[200, "team-a"], [200, "narrow"], [200, "team-a"]]);
   });
 
   test("a key's rpm counts hook messages too", async () => {

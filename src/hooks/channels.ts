@@ -34,7 +34,7 @@ const hookRateLimited = (name: string, limit: number, retryAfterMs: number) =>
 export interface ChannelStatus {
   name: string;
   model: string;
-  /** Senders with a conversation that has not expired. */
+  /** Conversations that have not expired: one per sender, and per client key on a hook called with keys. */
   sessions: number;
 }
 
@@ -47,6 +47,14 @@ export interface MessageContext {
   /** While tracing is on: the request's trace, so the model call carries its `traceparent`. */
   trace?: RequestTrace;
 }
+
+/**
+ * Whose conversation a message belongs to: the sender's, and on a hook called with client keys the
+ * key's too, so two keys that send the same `from` never see, extend or reset each other's
+ * conversation. A signed hook (and a hook of a gateway without client keys) has no key: the sender
+ * alone. Also the sender queue's key, so one key's messages never wait behind another's.
+ */
+export const conversationOf = (client: Client | null, from: string): string => JSON.stringify(client === null ? [from] : [client.id, from]);
 
 /** One hook of one config generation; its sessions carry over a reload that keeps its memory settings. */
 export class Channel {
@@ -76,8 +84,7 @@ export class Channel {
    */
   authenticate(body: Uint8Array, headers: Headers): () => void {
     if (this.spec.secret === undefined) return () => {};
-    const digest = verifySignature(this.spec.secret, body, headers, this.now());
-    return this.replays.take(this.spec.name, digest);
+    return this.replays.take(this.spec.name, verifySignature(this.spec.secret, body, headers, this.now()));
   }
 
   /** The hook's own rpm, with its rate-limit headers; 429 when over. */
@@ -94,31 +101,32 @@ export class Channel {
   /** Answers a message: a reset forgets the sender; a chat asks the model with the sender's last exchanges as context. */
   async answer(message: HookMessage, context: MessageContext): Promise<{ response: HookResponse; served?: Served }> {
     const { from } = message;
+    const conversation = conversationOf(context.client, from);
     // A reset waits its turn too: run at once, it was undone by a message still being answered,
     // whose exchange was then remembered and sent with the sender's next message.
     if (message.action === "reset") {
-      return this.queue.run(from, async () => {
-        this.sessions.reset(from);
+      return this.queue.run(conversation, async () => {
+        this.sessions.reset(conversation);
         return { response: { reply: null, model: this.spec.model, session: { from, turns: 0 }, usage: null } };
       });
     }
     // One message of a sender at a time: each is asked with the exchanges before it.
-    return this.queue.run(from, async () => {
-      const body = this.request(from, message.text);
+    return this.queue.run(conversation, async () => {
+      const body = this.request(conversation, message.text);
       const answer = await this.gateway.complete({ body, raw: JSON.stringify(body), requestId: context.requestId, trace: context.trace }, context.signal, this.route, context.client);
       const choice = answer.completion.choices[0]?.message;
       const reply = choice?.content ?? choice?.refusal ?? "";
-      const turns = this.sessions.add(from, { user: message.text, assistant: reply });
+      const turns = this.sessions.add(conversation, { user: message.text, assistant: reply });
       const usage = answer.completion.usage ?? null;
       return { response: { reply, model: answer.completion.model || answer.served.model, session: { from, turns }, usage }, served: answer.served };
     });
   }
 
-  /** The system message, the sender's remembered exchanges, then the new text. */
-  private request(from: string, text: string): ChatRequest {
+  /** The system message, the conversation's remembered exchanges, then the new text. */
+  private request(conversation: string, text: string): ChatRequest {
     const messages: ChatRequest["messages"] = [];
     if (this.spec.system !== undefined) messages.push({ role: "system", content: this.spec.system });
-    for (const turn of this.sessions.history(from)) messages.push({ role: "user", content: turn.user }, { role: "assistant", content: turn.assistant });
+    for (const turn of this.sessions.history(conversation)) messages.push({ role: "user", content: turn.user }, { role: "assistant", content: turn.assistant });
     messages.push({ role: "user", content: text });
     return { model: this.spec.model, messages };
   }

@@ -24,7 +24,8 @@ interface Session {
 const bytesOf = (turn: Turn): number => Buffer.byteLength(turn.user) + Buffer.byteLength(turn.assistant);
 
 /**
- * The conversations of one webhook channel, in memory: per sender (`from`), the last `turns`
+ * The conversations of one webhook channel, in memory: per sender (the key channels.ts
+ * `conversationOf` makes of `from`, with the client key on a hook called with keys), the last `turns`
  * exchanges, forgotten `ttlMs` after the last one. Bounded in senders and in bytes: past either
  * bound the least recently active senders are forgotten first (Map order is activity order: a
  * sender is moved to the end when it speaks), and a sender whose own exchanges alone exceed the

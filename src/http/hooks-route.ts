@@ -21,7 +21,7 @@ export interface HooksRouteOptions {
   maxBodyBytes: number;
 }
 
-const DESCRIPTION = `A message from a chat channel that delivers by webhook: \`{"text", "from", "action"?}\`, answered by the hook's model with the sender's last exchanges as context. \`action: "reset"\` forgets the sender's conversation. A hook with a secret takes no client key but a signed body: \`${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw body>\` and \`${TIMESTAMP_HEADER}: <unix seconds>\` within 5 minutes; a signed body is taken once. A hook without a secret takes a client key, as /v1/chat/completions does.`;
+const DESCRIPTION = `A message from a chat channel that delivers by webhook: \`{"text", "from", "action"?}\`, answered by the hook's model with the sender's last exchanges as context. \`action: "reset"\` forgets the sender's conversation. A hook with a secret takes no client key but a signed body: \`${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the raw body>\` and \`${TIMESTAMP_HEADER}: <unix seconds>\` within 5 minutes; a signed body is taken once. A hook without a secret takes a client key, as /v1/chat/completions does; its conversations are the key's own (another key with the same \`from\` has another).`;
 
 /**
  * POST /hooks/:name. Mounted before the guard: a signed hook takes no client key. The order of the
@@ -68,7 +68,7 @@ export function hooksRoute(options: HooksRouteOptions) {
           401: errorResponse("A missing, wrong, expired or replayed signature (`code` says which), or a missing or wrong client key"),
           404: errorResponse("No hook of that name (`hook_not_found`)"),
           413: errorResponse("A body over the hook's size limit"),
-          429: errorResponse("The hook's rpm, the client key's limit, or too many messages of one sender waiting"),
+          429: errorResponse("The hook's rpm, the client key's limit, too many messages of one sender waiting, or too many signed requests remembered at once"),
         },
       },
     },

@@ -153,9 +153,11 @@ describe("signatures", () => {
   test("the HMAC-SHA256 of the raw body under the secret, within 5 minutes either way, is taken", () => {
     const signature = sign('{"text":"hi","from":"alice"}');
     for (const at of [now, now - WINDOW_MS + 1000, now + WINDOW_MS - 1000]) {
-      expect(verifySignature(SECRET, body, headers(signature, seconds(at)), now)).toHaveLength(32);
+      const signed = verifySignature(SECRET, body, headers(signature, seconds(at)), now);
+      expect(signed.digest).toHaveLength(32);
+      expect(signed.at).toBe(Number(seconds(at)) * 1000);
     }
-    expect(verifySignature(SECRET, body, headers(signature.toUpperCase().replace("SHA256=", "sha256="), seconds(now)), now)).toHaveLength(32);
+    expect(verifySignature(SECRET, body, headers(signature.toUpperCase().replace("SHA256=", "sha256="), seconds(now)), now).digest).toHaveLength(32);
   });
 
   test("each wrong header is a 401 whose code says what is wrong", () => {
@@ -179,26 +181,61 @@ describe("signatures", () => {
     }
   });
 
+  const signed = (n: number, at: number) => ({ digest: Buffer.alloc(32, n), at });
+
   test("a signature is taken once within the window; given back, it may be taken again; after the window it is forgotten", () => {
     const t = clock();
     const guard = new ReplayGuard(t.now);
-    const digest = Buffer.alloc(32, 7);
+    const digest = signed(7, t.now());
     guard.take("support", digest);
     expect(thrown(() => guard.take("support", digest)).code).toBe("signature_replayed");
     guard.take("sales", digest);
-    const release = guard.take("support", Buffer.alloc(32, 8));
+    const release = guard.take("support", signed(8, t.now()));
     release();
-    guard.take("support", Buffer.alloc(32, 8));
+    guard.take("support", signed(8, t.now()));
+    // The timestamp is accepted through now + WINDOW_MS: so long the signature is remembered.
     t.advance(WINDOW_MS);
+    expect(thrown(() => guard.take("support", digest)).code).toBe("signature_replayed");
+    t.advance(1);
     guard.take("support", digest);
   });
 
-  test("remembers at most `max` signatures, forgetting the expired and then the oldest", () => {
+  test("a signature is remembered until its timestamp leaves the window, and at least the window after receipt", () => {
+    const t = clock();
+    const start = t.now();
+    const guard = new ReplayGuard(t.now);
+    guard.take("h", signed(1, start + WINDOW_MS - 10_000));
+    guard.take("h", signed(2, start - WINDOW_MS + 10_000));
+    t.advance(WINDOW_MS + 1);
+    // The first's timestamp is still accepted: a replay; the second's window after receipt is over.
+    expect(thrown(() => guard.take("h", signed(1, start + WINDOW_MS - 10_000))).code).toBe("signature_replayed");
+    guard.take("h", signed(2, t.now()));
+    t.advance(WINDOW_MS - 10_000 - 1);
+    expect(thrown(() => guard.take("h", signed(1, t.now()))).code).toBe("signature_replayed");
+    t.advance(1);
+    guard.take("h", signed(1, t.now()));
+  });
+
+  test("remembers at most `max` signatures: past it the expired are forgotten, wherever they are, and a new one is a 429 rather than one forgotten early", () => {
     const t = clock();
     const guard = new ReplayGuard(t.now, 3);
-    for (let i = 0; i < 10; i++) guard.take("h", Buffer.alloc(32, i));
+    guard.take("h", signed(0, t.now() + WINDOW_MS));
+    guard.take("h", signed(1, t.now()));
+    guard.take("h", signed(2, t.now()));
+    const full = thrown(() => guard.take("h", signed(3, t.now())));
+    expect({ status: full.status, code: full.code, retryAfterMs: full.retryAfterMs }).toEqual({ status: 429, code: "too_many_signed_requests", retryAfterMs: WINDOW_MS + 1 });
     expect(guard.size).toBe(3);
-    expect(thrown(() => guard.take("h", Buffer.alloc(32, 9))).code).toBe("signature_replayed");
+    // The later arrivals expire first: they make room, and the first is still remembered.
+    t.advance(WINDOW_MS + 1);
+    guard.take("h", signed(3, t.now()));
+    const giveBack = guard.take("h", signed(4, t.now()));
+    expect(guard.size).toBe(3);
+    expect(thrown(() => guard.take("h", signed(0, t.now()))).code).toBe("signature_replayed");
+    expect(thrown(() => guard.take("h", signed(5, t.now()))).code).toBe("too_many_signed_requests");
+    // Given back, a signature frees its place at once.
+    giveBack();
+    guard.take("h", signed(5, t.now()));
+    expect(guard.size).toBe(3);
   });
 });
 
