@@ -32,15 +32,20 @@ export function summedUsage(broken: readonly Part[], last: CompletionUsage | und
   let prompt = last?.prompt_tokens ?? 0;
   let completion = last?.completion_tokens ?? 0;
   let nextPrompt = prompt;
+  // Cached prompt tokens as each part reported them: priced once, at the cached rate, as for one request.
+  let cached = last?.prompt_tokens_details?.cached_tokens ?? 0;
   for (let i = broken.length - 1; i >= 0; i--) {
     const part = broken[i]!;
     const partCompletion = reportedCompletion(part) ? part.usage!.completion_tokens : (part.tokens ?? Math.max(part.usage?.completion_tokens ?? 0, part.contentChunks));
     const partPrompt = part.usage?.prompt_tokens ? part.usage.prompt_tokens : Math.max(0, nextPrompt - partCompletion);
     prompt += partPrompt;
     completion += partCompletion;
+    cached += part.usage?.prompt_tokens_details?.cached_tokens ?? 0;
     nextPrompt = partPrompt;
   }
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const usage: CompletionUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (cached > 0) usage.prompt_tokens_details = { cached_tokens: cached };
+  return usage;
 }
 
 /**
