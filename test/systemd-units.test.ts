@@ -38,10 +38,12 @@ describe("watchdogIntervalMs", () => {
 describe("statusLine", () => {
   const target = (provider: string, state: TargetState["state"]): TargetState => ({ provider, model: "m", state, failures_in_a_row: 3, cooling_until: null, last_error: "upstream_5xx" });
 
-  test("counts requests and what is in flight, and says when every target is healthy", () => {
-    expect(statusLine({ total: 1, inFlightJson: 2, inFlightStreams: 1, targets: [target("a", "healthy")], draining: false })).toBe(
+  test("counts the requests that ended and those in flight, and says when every target is healthy", () => {
+    expect(statusLine({ total: 4, inFlightJson: 2, inFlightStreams: 1, targets: [target("a", "healthy")], draining: false })).toBe(
       "1 request served; in flight: 2 JSON, 1 stream; all targets healthy",
     );
+    // Regression: a request still in flight was counted as served too.
+    expect(statusLine({ total: 1, inFlightJson: 0, inFlightStreams: 1, targets: [], draining: true })).toStartWith("Stopping: 0 requests served; in flight: 0 JSON, 1 stream");
   });
 
   test("names the targets cooling down (three, then a count), never their errors, and marks a drain", () => {

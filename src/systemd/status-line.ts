@@ -22,8 +22,10 @@ const NAMED_TARGETS = 3;
 export function statusLine(s: StatusInputs): string {
   const cooling = s.targets.filter((t) => t.state === "cooling_down").map((t) => `${t.provider}/${t.model}`);
   const named = cooling.slice(0, NAMED_TARGETS).join(", ") + (cooling.length > NAMED_TARGETS ? ` and ${cooling.length - NAMED_TARGETS} more` : "");
+  // `total` counts every request taken, those still in flight too: served are the ones that ended.
+  const served = Math.max(0, s.total - s.inFlightJson - s.inFlightStreams);
   const parts = [
-    `${s.draining ? "Stopping: " : ""}${s.reloadRejected ? "Reload rejected (old config in force; see the log): " : ""}${s.total} request${s.total === 1 ? "" : "s"} served`,
+    `${s.draining ? "Stopping: " : ""}${s.reloadRejected ? "Reload rejected (old config in force; see the log): " : ""}${served} request${served === 1 ? "" : "s"} served`,
     `in flight: ${s.inFlightJson} JSON, ${s.inFlightStreams} stream${s.inFlightStreams === 1 ? "" : "s"}`,
     cooling.length > 0 ? `cooling down: ${named}` : "all targets healthy",
   ];
