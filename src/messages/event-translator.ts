@@ -3,7 +3,7 @@ import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import { encodeEvents } from "../sse-encode.ts";
 import type { Message, StreamEvent } from "../providers/anthropic/wire.ts";
-import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
+import { anthropicUsage, messageId, stopReason, toolUseId } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
@@ -94,13 +94,14 @@ export class EventTranslator {
     for (const call of delta.tool_calls ?? []) this.toolCall(call);
   }
 
+  /** A call's first chunk starts its block: some providers send no `id`, so one is made. */
   private toolCall(call: ChatCompletionChunk.Choice.Delta.ToolCall): void {
-    if (call.id !== undefined && call.id !== null && !this.toolBlocks.has(call.index)) {
+    if (!this.toolBlocks.has(call.index)) {
       this.close();
       this.index++;
       this.open = "tool_use";
       this.toolBlocks.set(call.index, this.index);
-      const block = { type: "tool_use" as const, id: call.id, name: call.function?.name ?? "", input: {} };
+      const block = { type: "tool_use" as const, id: toolUseId(call.id), name: call.function?.name ?? "", input: {} };
       this.out += event({ type: "content_block_start", index: this.index, content_block: block });
     }
     const args = call.function?.arguments;
