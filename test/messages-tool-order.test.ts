@@ -1,6 +1,8 @@
-// POST /v1/messages from an OpenAI-compatible target whose tool calls come without an `id`, as some
-// providers send them: every tool call must still be a tool_use block with an id, name and its
-// whole input, asserted on the exact events and on what the Anthropic SDK's stream helper reassembles.
+// POST /v1/messages streamed from an OpenAI-compatible target whose tool calls do not come one after
+// the other: OpenAI's chunks only promise each fragment its call's `index`, so calls may interleave,
+// and some providers send no `id`. Anthropic's stream must still be one block after another (start,
+// deltas, stop), every tool call a tool_use block with an id, name and its whole input: asserted on
+// the exact events and on what the Anthropic SDK's stream helper reassembles.
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, test } from "bun:test";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
@@ -20,6 +22,11 @@ const calls = (...tool_calls: Call[]): Delta => ({ tool_calls });
 const first = (index: number, id: string | undefined, name: string, args = ""): Call => ({ index, ...(id === undefined ? {} : { id }), type: "function", function: { name, arguments: args } });
 const more = (index: number, args: string): Call => ({ index, function: { arguments: args } });
 
+const startTool = (index: number, id: string, name: string): Data => ({ type: "content_block_start", index, content_block: { type: "tool_use", id, name, input: {} } });
+const startText = (index: number): Data => ({ type: "content_block_start", index, content_block: { type: "text", text: "" } });
+const json = (index: number, partial_json: string): Data => ({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json } });
+const text = (index: number, t: string): Data => ({ type: "content_block_delta", index, delta: { type: "text_delta", text: t } });
+const stop = (index: number): Data => ({ type: "content_block_stop", index });
 
 /** The streamed events' data after message_start and ping, the upstream answering with these deltas. */
 async function streamed(t: Targets, deltas: Delta[]): Promise<Data[]> {
@@ -65,6 +72,160 @@ function blocksOf(data: Data[]): unknown[] {
   expect(open).toBe(-1);
   return blocks.map(({ block, json }) => (block.type === "tool_use" ? { ...block, input: JSON.parse(json || "{}") } : block));
 }
+
+/** Two calls whose fragments alternate: each call's first chunk, then 0, 1, 0, 1. */
+const INTERLEAVED: Delta[] = [
+  calls(first(0, "call_read_1", "Read")),
+  calls(first(1, "call_bash_2", "Bash")),
+  calls(more(0, '{"file_pa')),
+  calls(more(1, '{"command":"ls -la",')),
+  calls(more(0, 'th":"/etc/hosts"}')),
+  calls(more(1, '"timeout":5}')),
+];
+const READ_AND_BASH = [
+  { type: "tool_use", id: "call_read_1", name: "Read", input: { file_path: "/etc/hosts" } },
+  { type: "tool_use", id: "call_bash_2", name: "Bash", input: { command: "ls -la", timeout: 5 } },
+];
+
+describe("tool calls that interleave", () => {
+  test("alternating fragments of two calls are two blocks one after the other: the second's held until the first's input is whole", async () => {
+    await using t = startTargets();
+    expect(await streamed(t, INTERLEAVED)).toEqual([
+      startTool(0, "call_read_1", "Read"),
+      json(0, '{"file_pa'),
+      json(0, 'th":"/etc/hosts"}'),
+      stop(0),
+      startTool(1, "call_bash_2", "Bash"),
+      json(1, '{"command":"ls -la",'),
+      json(1, '"timeout":5}'),
+      stop(1),
+      { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { input_tokens: 40, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 12 } },
+      { type: "message_stop" },
+    ]);
+    const final = await finalMessage(t, INTERLEAVED);
+    expect(final.content as unknown).toEqual(READ_AND_BASH);
+    expect(final.stop_reason).toBe("tool_use");
+  });
+
+  test("three calls, two in one chunk, the second whole before the first: each waits for the one before it, then streams live", async () => {
+    await using t = startTargets();
+    const deltas = [
+      calls(first(0, "call_read_1", "Read", '{"file_path":'), first(1, "call_bash_2", "Bash", '{"command":"pwd"}')),
+      calls(first(2, "call_read_3", "Read", '{"file_path":')),
+      calls(more(0, '"/a"}')),
+      calls(more(2, '"/b"}')),
+    ];
+    expect((await streamed(t, deltas)).slice(0, -2)).toEqual([
+      startTool(0, "call_read_1", "Read"),
+      json(0, '{"file_path":'),
+      json(0, '"/a"}'),
+      stop(0),
+      startTool(1, "call_bash_2", "Bash"),
+      json(1, '{"command":"pwd"}'),
+      stop(1),
+      startTool(2, "call_read_3", "Read"),
+      json(2, '{"file_path":'),
+      json(2, '"/b"}'),
+      stop(2),
+    ]);
+    expect((await finalMessage(t, deltas)).content as unknown).toEqual([
+      { type: "tool_use", id: "call_read_1", name: "Read", input: { file_path: "/a" } },
+      { type: "tool_use", id: "call_bash_2", name: "Bash", input: { command: "pwd" } },
+      { type: "tool_use", id: "call_read_3", name: "Read", input: { file_path: "/b" } },
+    ]);
+  });
+
+  test("text that comes while a call's input is unfinished is a text block after it", async () => {
+    await using t = startTargets();
+    const deltas: Delta[] = [
+      { content: "Checking." },
+      calls(first(0, "call_read_1", "Read", '{"file_')),
+      { content: "Also " },
+      calls(more(0, 'path":"/a"}')),
+      { content: "this." },
+    ];
+    expect((await streamed(t, deltas)).slice(0, -2)).toEqual([
+      startText(0),
+      text(0, "Checking."),
+      stop(0),
+      startTool(1, "call_read_1", "Read"),
+      json(1, '{"file_'),
+      json(1, 'path":"/a"}'),
+      stop(1),
+      startText(2),
+      text(2, "Also "),
+      text(2, "this."),
+      stop(2),
+    ]);
+    expect((await finalMessage(t, deltas)).content as unknown).toEqual([
+      { type: "text", text: "Checking." },
+      { type: "tool_use", id: "call_read_1", name: "Read", input: { file_path: "/a" } },
+      { type: "text", text: "Also this." },
+    ]);
+  });
+
+  test("a call's block stays open while its input is not a whole object, so a late fragment still reaches it: the next call is held till then", async () => {
+    await using t = startTargets();
+    // A tool without parameters, its "{}" sent after the next call's start.
+    const deltas = [calls(first(0, "call_now_1", "Now")), calls(first(1, "call_bash_2", "Bash", '{"command":')), calls(more(0, "{}")), calls(more(1, '"ls"}'))];
+    expect((await streamed(t, deltas)).slice(0, -2)).toEqual([
+      startTool(0, "call_now_1", "Now"),
+      json(0, "{}"),
+      stop(0),
+      startTool(1, "call_bash_2", "Bash"),
+      json(1, '{"command":'),
+      json(1, '"ls"}'),
+      stop(1),
+    ]);
+  });
+
+  test("a call whose input never becomes a whole object (cut short) keeps its block open until the choice finishes, then the held call follows", async () => {
+    await using t = startTargets();
+    const deltas = [
+      calls(first(0, "call_read_1", "Read", '{"file_path":')),
+      calls(first(1, "call_bash_2", "Bash", '{"command":"ls"}')),
+      calls(more(0, '"/etc/ho')),
+    ];
+    expect((await streamed(t, deltas)).slice(0, -2)).toEqual([
+      startTool(0, "call_read_1", "Read"),
+      json(0, '{"file_path":'),
+      json(0, '"/etc/ho'),
+      stop(0),
+      startTool(1, "call_bash_2", "Bash"),
+      json(1, '{"command":"ls"}'),
+      stop(1),
+    ]);
+  });
+
+  test("any interleaving of three calls and text is a valid sequence with every call's whole input", async () => {
+    await using t = startTargets();
+    const pieces: Array<{ key: number; delta: Delta }> = [];
+    const inputs = [{ file_path: "/etc/hosts" }, { command: "ls -la | head", timeout: 5 }, { pattern: "a{2}", nested: { deep: [1, { x: "}" }] } }];
+    inputs.forEach((input, index) => {
+      const args = JSON.stringify(input);
+      pieces.push({ key: index, delta: calls(first(index, `call_${index}`, "Read")) });
+      for (let at = 0; at < args.length; at += 4) pieces.push({ key: index, delta: calls(more(index, args.slice(at, at + 4))) });
+    });
+    ["One ", "two ", "three."].forEach((t) => pieces.push({ key: 3, delta: { content: t } }));
+    let seed = 7;
+    const random = (n: number): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+    for (let round = 0; round < 25; round++) {
+      // A random merge that keeps each call's (and the text's) own order.
+      const queues = [0, 1, 2, 3].map((key) => pieces.filter((p) => p.key === key).map((p) => p.delta));
+      const deltas: Delta[] = [];
+      while (queues.some((q) => q.length > 0)) {
+        const live = queues.filter((q) => q.length > 0);
+        deltas.push(live[random(live.length)]!.shift()!);
+      }
+      const blocks = blocksOf(await streamed(t, deltas));
+      // In the order the calls first came (here not always their indexes'): the ids pair them with their results.
+      const tools = blocks.filter((b) => (b as Data).type === "tool_use").sort((a, b) => ((a as Data).id as string).localeCompare((b as Data).id as string));
+      expect(tools).toEqual(inputs.map((input, i) => ({ type: "tool_use", id: `call_${i}`, name: "Read", input })));
+      const texts = blocks.filter((b) => (b as Data).type === "text").map((b) => (b as { text: string }).text);
+      expect(texts.join("")).toBe("One two three.");
+    }
+  });
+});
 
 describe("tool calls without an id", () => {
   test("a streamed call whose chunks carry no id is a tool_use block with an id made in Anthropic's style, its name and input kept", async () => {
