@@ -2,13 +2,27 @@ import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import { encodeEvents } from "../sse-encode.ts";
-import type { Message, StreamEvent } from "../providers/anthropic/wire.ts";
-import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
+import type { ContentBlock, Message, StreamEvent } from "../providers/anthropic/wire.ts";
+import { anthropicUsage, messageId, stopReason, toolUseId } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
-type OpenBlock = "text" | "thinking" | "tool_use";
+type Kind = "text" | "thinking" | "tool_use";
+
+/**
+ * A content block of the answer: held (its deltas kept) while a block before it is open, then
+ * started and streamed live, until it is closed and dropped from the queue.
+ */
+interface Block {
+  kind: Kind;
+  /** Its deltas that came while it was held, in order. */
+  held: string[];
+  /** A tool call's id and name (either may come after its first chunk) and its arguments so far. */
+  id?: string;
+  name?: string;
+  args: string;
+}
 
 const event = (e: StreamEvent): string => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 const PING = event({ type: "ping" });
@@ -19,8 +33,10 @@ const utf8 = new TextDecoder();
  * Anthropic's Messages stream, in the order the API sends them: message_start and a ping with the
  * first chunk; a content block per run of reasoning (thinking), text, or one tool call, each
  * opened with content_block_start, fed by thinking_delta / text_delta / input_json_delta and
- * closed with content_block_stop; then, at `[DONE]`, message_delta (stop reason and usage, which
- * OpenAI sends last) and message_stop. An upstream error event becomes Anthropic's `error` event.
+ * closed with content_block_stop, one block after another (what comes for a later block while
+ * one is open is held until that one closes; see `advance`); then, at `[DONE]`, message_delta
+ * (stop reason and usage, which OpenAI sends last) and message_stop. An upstream error event
+ * becomes Anthropic's `error` event.
  */
 export class EventTranslator {
   /** The stream is over: message_stop or an error event was written. */
@@ -28,11 +44,12 @@ export class EventTranslator {
   private out = "";
   private started = false;
   private readonly parser: EventSourceParser;
-  /** Index of the open block (-1: none yet) and its kind; undefined kind: the last was closed. */
+  /** The Anthropic index of the last block started (-1: none yet). */
   private index = -1;
-  private open: OpenBlock | undefined;
-  /** Each tool call's block index, by the call's OpenAI index. */
-  private readonly toolBlocks = new Map<number, number>();
+  /** The blocks not closed yet, in order: the first is open (started), the others held. */
+  private readonly queue: Block[] = [];
+  /** Each tool call's block, by the call's OpenAI index: kept once closed, so a stray late fragment opens no second block. */
+  private readonly calls = new Map<number, Block>();
   private finish: string | null = null;
   private usage: CompletionUsage | undefined;
 
@@ -67,7 +84,7 @@ export class EventTranslator {
     if (choice.delta) this.delta(choice.delta as Delta);
     if (choice.finish_reason) {
       this.finish = choice.finish_reason;
-      this.close();
+      this.closeAll();
     }
   }
 
@@ -82,52 +99,102 @@ export class EventTranslator {
 
   private delta(delta: Delta): void {
     const thinking = delta.reasoning_content || delta.reasoning;
-    if (typeof thinking === "string" && thinking !== "") {
-      this.into("thinking");
-      this.out += event({ type: "content_block_delta", index: this.index, delta: { type: "thinking_delta", thinking } });
-    }
+    if (typeof thinking === "string" && thinking !== "") this.add(this.run("thinking"), thinking);
     const text = delta.content || delta.refusal;
-    if (typeof text === "string" && text !== "") {
-      this.into("text");
-      this.out += event({ type: "content_block_delta", index: this.index, delta: { type: "text_delta", text } });
-    }
+    if (typeof text === "string" && text !== "") this.add(this.run("text"), text);
     for (const call of delta.tool_calls ?? []) this.toolCall(call);
   }
 
+  /** The block a run of text or thinking goes on in: the last block when it is of that kind, else a new one. */
+  private run(kind: "text" | "thinking"): Block {
+    const last = this.queue.at(-1);
+    return last?.kind === kind ? last : this.enqueue({ kind, held: [], args: "" });
+  }
+
+  /**
+   * OpenAI only promises each fragment its call's `index`: calls may interleave, and some
+   * providers send no `id` (one is made when the block starts) or the name after the first chunk.
+   */
   private toolCall(call: ChatCompletionChunk.Choice.Delta.ToolCall): void {
-    if (call.id !== undefined && call.id !== null && !this.toolBlocks.has(call.index)) {
-      this.close();
-      this.index++;
-      this.open = "tool_use";
-      this.toolBlocks.set(call.index, this.index);
-      const block = { type: "tool_use" as const, id: call.id, name: call.function?.name ?? "", input: {} };
-      this.out += event({ type: "content_block_start", index: this.index, content_block: block });
+    const id = call.id || undefined;
+    const name = call.function?.name || undefined;
+    let block = this.calls.get(call.index);
+    if (block === undefined) {
+      block = { kind: "tool_use", held: [], id, name, args: "" };
+      this.calls.set(call.index, block);
+      this.enqueue(block);
+    } else if (block !== this.queue[0]) {
+      // Until it starts, a held block takes an id or a name that comes late.
+      block.id ??= id;
+      block.name ??= name;
     }
     const args = call.function?.arguments;
-    const index = this.toolBlocks.get(call.index);
-    if (index === undefined || typeof args !== "string" || args === "") return;
-    this.out += event({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: args } });
+    if (typeof args === "string" && args !== "") this.add(block, args);
   }
 
-  /** Makes the open block one of `kind`, closing another and opening it when needed. */
-  private into(kind: "text" | "thinking"): void {
-    if (this.open === kind) return;
-    this.close();
+  /** Queues a new block: started at once when nothing is open, else held until the blocks before it close. */
+  private enqueue(block: Block): Block {
+    this.queue.push(block);
+    if (this.queue.length === 1) this.begin(block);
+    else this.advance();
+    return block;
+  }
+
+  /** Streams a piece of the block's content when it is open, else holds it; a closed block's is dropped. */
+  private add(block: Block, piece: string): void {
+    if (block.kind === "tool_use") {
+      // A call's block closes once its arguments are a whole JSON value, which only whitespace
+      // can follow in valid arguments, or at the finish, after which nothing more comes.
+      if (!this.queue.includes(block)) return;
+      block.args += piece;
+    }
+    if (block === this.queue[0]) {
+      this.out += deltaEvent(this.index, block.kind, piece);
+      this.advance();
+    } else {
+      block.held.push(piece);
+    }
+  }
+
+  /**
+   * Anthropic's blocks never interleave: each is started, fed and stopped before the next starts.
+   * So the open block is closed for a held one only once nothing more can come to it: text and
+   * thinking may go on in a new block, but a tool call's arguments must all be in its one block,
+   * so it stays open until they are a whole JSON object (or the choice finishes). Calls sent one
+   * after the other, as OpenAI sends them, so still stream live; interleaved ones wait their turn.
+   */
+  private advance(): void {
+    while (this.queue.length > 1 && closable(this.queue[0]!)) {
+      this.close();
+      this.begin(this.queue[0]!);
+    }
+  }
+
+  /** Starts the block, with what it held. */
+  private begin(block: Block): void {
     this.index++;
-    this.open = kind;
-    const block = kind === "text" ? { type: "text" as const, text: "" } : { type: "thinking" as const, thinking: "", signature: "" };
-    this.out += event({ type: "content_block_start", index: this.index, content_block: block });
+    this.out += event({ type: "content_block_start", index: this.index, content_block: emptyBlock(block) });
+    for (const piece of block.held) this.out += deltaEvent(this.index, block.kind, piece);
+    block.held = [];
   }
 
+  /** Stops the open block. */
   private close(): void {
-    if (this.open === undefined) return;
+    this.queue.shift();
     this.out += event({ type: "content_block_stop", index: this.index });
-    this.open = undefined;
+  }
+
+  /** Closes the open block and starts and closes each held one, in order: nothing more will come to them. */
+  private closeAll(): void {
+    while (this.queue.length > 0) {
+      this.close();
+      if (this.queue.length > 0) this.begin(this.queue[0]!);
+    }
   }
 
   private stop(): void {
     if (!this.started) this.start({});
-    this.close();
+    this.closeAll();
     this.ended = true;
     const usage = anthropicUsage(this.usage);
     this.out += event({ type: "message_delta", delta: { stop_reason: stopReason(this.finish), stop_sequence: null }, usage });
@@ -138,5 +205,49 @@ export class EventTranslator {
     this.ended = true;
     const type = errorTypeOfEvent(error);
     this.out += event({ type: "error", error: { type, message: error.message ?? "The upstream provider failed." } });
+  }
+}
+
+const JSON_SPACE = " \t\n\r";
+
+/** Whether the open block may be closed for the next: not a tool call whose arguments may go on. */
+function closable(block: Block): boolean {
+  return block.kind !== "tool_use" || wholeObject(block.args);
+}
+
+/** Whether a tool call's arguments are a whole JSON object (or array), which nothing but whitespace can follow. */
+function wholeObject(args: string): boolean {
+  // The cheap test first: while calls interleave this runs at every fragment of the open one.
+  let end = args.length - 1;
+  while (end >= 0 && JSON_SPACE.includes(args[end]!)) end--;
+  if (args[end] !== "}" && args[end] !== "]") return false;
+  try {
+    const value: unknown = JSON.parse(args);
+    return value !== null && typeof value === "object";
+  } catch {
+    return false;
+  }
+}
+
+/** The block as content_block_start carries it: its content comes in deltas. */
+function emptyBlock(block: Block): ContentBlock {
+  switch (block.kind) {
+    case "text":
+      return { type: "text", text: "" };
+    case "thinking":
+      return { type: "thinking", thinking: "", signature: "" };
+    case "tool_use":
+      return { type: "tool_use", id: toolUseId(block.id), name: block.name ?? "", input: {} };
+  }
+}
+
+function deltaEvent(index: number, kind: Kind, piece: string): string {
+  switch (kind) {
+    case "text":
+      return event({ type: "content_block_delta", index, delta: { type: "text_delta", text: piece } });
+    case "thinking":
+      return event({ type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: piece } });
+    case "tool_use":
+      return event({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: piece } });
   }
 }

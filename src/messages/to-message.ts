@@ -34,6 +34,12 @@ export function anthropicUsage(usage: CompletionUsage | null | undefined): Usage
 /** `msg_` and the upstream's id without its `chatcmpl-`, so the answer can be found in the upstream's logs. */
 export const messageId = (id: unknown): string => `msg_${typeof id === "string" && id !== "" ? id.replace(/^chatcmpl-/, "") : crypto.randomUUID().replaceAll("-", "")}`;
 
+/**
+ * A tool call's id, or one made in Anthropic's style (`toolu_`) when the upstream sent none: a
+ * tool_use block needs one, and the client's tool_result names it.
+ */
+export const toolUseId = (id: unknown): string => (typeof id === "string" && id !== "" ? id : `toolu_${crypto.randomUUID().replaceAll("-", "")}`);
+
 /** A tool call's arguments as the tool_use block's input: an object, `{}` when they are not one. */
 export function toolInput(args: string | undefined): Record<string, unknown> {
   try {
@@ -61,8 +67,9 @@ export function toMessage(completion: ChatCompletion): Message {
   const text = message?.content ?? message?.refusal;
   if (typeof text === "string" && text !== "") content.push({ type: "text", text });
   for (const call of message?.tool_calls ?? []) {
-    if (call.type !== "function") continue;
-    content.push({ type: "tool_use", id: call.id, name: call.function.name, input: toolInput(call.function.arguments) });
+    // A custom tool's call has no function; some providers leave out a function call's `type` (and `id`).
+    if (call.type === "custom" || !call.function) continue;
+    content.push({ type: "tool_use", id: toolUseId(call.id), name: call.function.name, input: toolInput(call.function.arguments) });
   }
   const finish = message?.refusal && !message.content ? "content_filter" : choice?.finish_reason;
   return {
