@@ -5,6 +5,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, test } from "bun:test";
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
+import type { FinishRecord } from "../src/gateway/finish.ts";
 import { post } from "./support/gateway.ts";
 import {
   GPT, ON_MOCK, ON_OPENAI, SYSTEM, TOOLS, TWO_CALLS, anthropicClient, chunkStream, completionWith, eventsOf, startTargets,
@@ -315,16 +316,42 @@ describe("errors in Anthropic's shape", () => {
     expect([notJson.status, ((await notJson.json()) as { error: { type: string } }).error.type]).toEqual([400, "invalid_request_error"]);
   });
 
-  test("an unknown model is a 404 not_found_error; an upstream 500 is the status chat completions gets, as api_error", async () => {
+  test("an unknown model is a 404 not_found_error; an upstream 500 is Anthropic's 500 api_error, where chat completions get 502", async () => {
     await using t = startTargets();
+    const done: FinishRecord[] = [];
+    t.gw.app.gateway.finishes.subscribe((r) => done.push(r));
     const client = anthropicClient(t.gw.url);
     const missing = await client.messages.create({ model: "nope", max_tokens: 10, messages: HI }).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect((missing as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ error: { type: "not_found_error" } });
-    t.oa.reply({ kind: "error", status: 500 });
+    t.oa.reply({ kind: "error", status: 500 }, { kind: "error", status: 503 }, { kind: "error", status: 500 }, { kind: "error", status: 500 });
     const failed = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI });
-    expect([failed.status, ((await failed.json()) as { error: { type: string } }).error.type]).toEqual([502, "api_error"]);
+    expect([failed.status, ((await failed.json()) as { error: { type: string } }).error.type]).toEqual([500, "api_error"]);
     expect(failed.headers.get("x-chatgate-provider")).toBe("oa");
+    const sdk = await client.messages.create({ model: ON_OPENAI, max_tokens: 10, messages: HI }).catch((e: unknown) => e);
+    expect(sdk).toBeInstanceOf(Anthropic.InternalServerError);
+    expect([(sdk as InstanceType<typeof Anthropic.APIError>).status, (sdk as InstanceType<typeof Anthropic.APIError>).error]).toMatchObject([500, { type: "error", error: { type: "api_error" } }]);
+    // A stream that fails before its first event gets the same status.
+    const streamed = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI, stream: true });
+    expect([streamed.status, ((await streamed.json()) as { error: { type: string } }).error.type]).toEqual([500, "api_error"]);
+    // The log line says what the client got.
+    expect(done.filter((r) => r.route === "/v1/messages" && r.provider === "oa").map((r) => r.status)).toEqual([500, 500, 500]);
+    // Chat completions are OpenAI's: the same failure is a 502 server_error there.
+    const chat = await post(`${t.gw.url}/v1/chat/completions`, { model: ON_OPENAI, messages: HI });
+    expect([chat.status, ((await chat.json()) as { error: { type: string; code: string } }).error]).toMatchObject([502, { type: "server_error", code: "upstream_error" }]);
+  });
+
+  test("a model whose every target is cooling down is a 500 api_error at once, where chat completions get 503", async () => {
+    await using t = startTargets({ CHATGATE_COOLDOWN_AFTER: "1", CHATGATE_COOLDOWN_MS: "60000" });
+    t.oa.reply({ kind: "error", status: 500 });
+    expect((await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI })).status).toBe(500);
+    const cooling = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 10, messages: HI }).catch((e: unknown) => e);
+    expect(cooling).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((cooling as InstanceType<typeof Anthropic.APIError>).status).toBe(500);
+    expect((cooling as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("cooling down") } });
+    const chat = await post(`${t.gw.url}/v1/chat/completions`, { model: ON_OPENAI, messages: HI });
+    expect([chat.status, ((await chat.json()) as { error: { code: string } }).error.code]).toEqual([503, "targets_cooling_down"]);
+    expect(t.oa.calls).toHaveLength(1);
   });
 
   test("a rate-limited request is a 429 rate_limit_error with Retry-After", async () => {
