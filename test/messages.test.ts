@@ -316,6 +316,38 @@ describe("errors in Anthropic's shape", () => {
     expect([notJson.status, ((await notJson.json()) as { error: { type: string } }).error.type]).toEqual([400, "invalid_request_error"]);
   });
 
+  test("thinking of type enabled needs budget_tokens (at least 1024), on /v1/messages and count_tokens; disabled and adaptive need none", async () => {
+    await using t = startTargets();
+    const bad: Array<[unknown, string]> = [
+      [{ type: "enabled" }, "thinking.budget_tokens: Field required."],
+      [{ type: "enabled", budget_tokens: 1023 }, "thinking.budget_tokens: must be an integer of at least 1024."],
+      [{ type: "enabled", budget_tokens: 2048.5 }, "thinking.budget_tokens: must be an integer of at least 1024."],
+      [{ type: "sometimes" }, "thinking.type: must be one of enabled, disabled, adaptive."],
+    ];
+    for (const [thinking, message] of bad) {
+      for (const [path, body] of [
+        ["/v1/messages", { model: ON_OPENAI, max_tokens: 4096, thinking, messages: HI }],
+        ["/v1/messages", { model: ON_OPENAI, max_tokens: 4096, thinking, messages: HI, stream: true }],
+        ["/v1/messages/count_tokens", { model: ON_OPENAI, thinking, messages: HI }],
+      ] as const) {
+        const res = await post(`${t.gw.url}${path}`, body);
+        expect([path, res.status, await res.json()]).toEqual([path, 400, { type: "error", error: { type: "invalid_request_error", message }, request_id: res.headers.get("x-request-id") }]);
+      }
+    }
+    // The SDK's own types require budget_tokens; a client that leaves it out gets Anthropic's BadRequestError.
+    const sdk = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 4096, thinking: { type: "enabled" } as Anthropic.ThinkingConfigParam, messages: HI }).catch((e: unknown) => e);
+    expect(sdk).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(t.oa.calls).toHaveLength(0);
+
+    for (const [thinking, effort] of [[{ type: "enabled", budget_tokens: 1024 }, "low"], [{ type: "disabled" }, undefined], [{ type: "adaptive" }, "medium"]] as const) {
+      t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });
+      const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 4096, thinking, messages: HI });
+      expect([thinking, res.status]).toEqual([thinking, 200]);
+      expect((t.oa.calls.at(-1)!.body as { reasoning_effort?: string }).reasoning_effort).toBe(effort);
+      expect((await post(`${t.gw.url}/v1/messages/count_tokens`, { model: ON_OPENAI, thinking, messages: HI })).status).toBe(200);
+    }
+  });
+
   test("an unknown model is a 404 not_found_error; an upstream 500 is Anthropic's 500 api_error, where chat completions get 502", async () => {
     await using t = startTargets();
     const done: FinishRecord[] = [];
