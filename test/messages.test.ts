@@ -228,6 +228,28 @@ describe("on an OpenAI-compatible target", () => {
     ]);
   });
 
+  test("a refusal is a text block with stop_reason refusal, streamed or not", async () => {
+    await using t = startTargets();
+    const refusal = "I can't help with that.";
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { refusal }, "stop") });
+    const message = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 100, messages: HI });
+    expect(plain([message.content, message.stop_reason])).toEqual([[{ type: "text", text: refusal }], "refusal"]);
+
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ refusal: "I can't " }, { refusal: "help with that." }], "stop") });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream: true });
+    const events = eventsOf(await res.text());
+    expect(events.find(([name]) => name === "message_delta")![1]).toMatchObject({ delta: { stop_reason: "refusal", stop_sequence: null } });
+
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ refusal: "I can't " }, { refusal: "help with that." }], "stop") });
+    const final = await anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
+    expect(plain([final.content, final.stop_reason])).toEqual([[{ type: "text", text: refusal }], message.stop_reason]);
+
+    // Content with it is an answer: its finish reason stands, as in a JSON answer.
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ content: "Partly: " }, { refusal: "no more." }], "stop") });
+    const mixed = await anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
+    expect(mixed.stop_reason).toBe("end_turn");
+  });
+
   test("a stream cut after its first content ends with Anthropic's error event and no message_stop, which the SDK raises", async () => {
     await using t = startTargets();
     t.oa.reply({ kind: "stream", cutAfterEvents: 2 });

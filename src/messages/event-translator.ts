@@ -35,6 +35,9 @@ export class EventTranslator {
   private readonly toolBlocks = new Map<number, number>();
   private finish: string | null = null;
   private usage: CompletionUsage | undefined;
+  /** Whether the answer had refusal text, and content text: a refusal alone stops as `refusal`. */
+  private refused = false;
+  private said = false;
 
   constructor(private readonly fallbackModel: string) {
     this.parser = createParser({ onEvent: ({ data }) => this.data(data) });
@@ -86,6 +89,8 @@ export class EventTranslator {
       this.into("thinking");
       this.out += event({ type: "content_block_delta", index: this.index, delta: { type: "thinking_delta", thinking } });
     }
+    if (typeof delta.content === "string" && delta.content !== "") this.said = true;
+    else if (typeof delta.refusal === "string" && delta.refusal !== "") this.refused = true;
     const text = delta.content || delta.refusal;
     if (typeof text === "string" && text !== "") {
       this.into("text");
@@ -130,7 +135,9 @@ export class EventTranslator {
     this.close();
     this.ended = true;
     const usage = anthropicUsage(this.usage);
-    this.out += event({ type: "message_delta", delta: { stop_reason: stopReason(this.finish), stop_sequence: null }, usage });
+    // As toMessage does: an answer that is a refusal and no content stops as `refusal`, whatever its finish reason.
+    const finish = this.refused && !this.said ? "content_filter" : this.finish;
+    this.out += event({ type: "message_delta", delta: { stop_reason: stopReason(finish), stop_sequence: null }, usage });
     this.out += event({ type: "message_stop" });
   }
 
