@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import type { FinishRecord } from "../src/gateway/finish.ts";
 import { post } from "./support/gateway.ts";
+import { startRouted } from "./support/routed.ts";
 import {
   GPT, ON_MOCK, ON_OPENAI, SYSTEM, TOOLS, TWO_CALLS, anthropicClient, chunkStream, completionWith, eventsOf, startTargets,
 } from "./support/messages.ts";
@@ -431,6 +432,84 @@ describe("models", () => {
     expect(openai.object).toBe("list");
     const one = await anthropicClient(t.gw.url).models.retrieve(ON_OPENAI);
     expect(one).toMatchObject({ type: "model", id: ON_OPENAI });
+  });
+});
+
+describe("the model list's pages (anthropic-version)", () => {
+  /** A gateway serving 25 public models on the mock (`m-00` … `m-24`), and the mock's own. */
+  function many() {
+    const models = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`m-${String(i).padStart(2, "0")}`, { targets: [{ provider: "m", model: "mock" }] }]));
+    return startRouted({ providers: [{ id: "m", type: "mock" }], models });
+  }
+  const ANTHROPIC = { "anthropic-version": "2023-06-01" };
+  type List = { data: { id: string }[]; has_more: boolean; first_id: string | null; last_id: string | null };
+  const list = async (url: string, query: string): Promise<List> => (await (await fetch(`${url}/v1/models?${query}`, { headers: ANTHROPIC })).json()) as List;
+
+  test("limit defaults to 20; the SDK pages through every model with limit 3, after_id and has_more", async () => {
+    await using gw = many();
+    const all = await list(gw.url, "limit=1000");
+    const ids = all.data.map((m) => m.id);
+    expect(ids.length).toBeGreaterThan(25);
+    expect(all).toMatchObject({ has_more: false, first_id: ids[0]!, last_id: ids.at(-1)! });
+
+    const client = anthropicClient(gw.url);
+    const first = await client.models.list();
+    expect([first.data.length, first.has_more, first.first_id, first.last_id]).toEqual([20, true, ids[0]!, ids[19]!]);
+
+    const pages: string[][] = [];
+    for await (const page of (await client.models.list({ limit: 3 })).iterPages()) pages.push(page.data.map((m) => m.id));
+    expect(pages.flat()).toEqual(ids);
+    expect(pages.map((p) => p.length)).toEqual([...Array(Math.floor(ids.length / 3)).fill(3), ...(ids.length % 3 ? [ids.length % 3] : [])]);
+    const seen: string[] = [];
+    for await (const model of client.models.list({ limit: 7 })) seen.push(model.id);
+    expect(seen).toEqual(ids);
+
+    expect(await list(gw.url, `limit=3&after_id=${ids[2]!}`)).toEqual({ data: expect.any(Array), has_more: true, first_id: ids[3]!, last_id: ids[5]! });
+    const last = await list(gw.url, `limit=5&after_id=${ids.at(-3)!}`);
+    expect([last.data.map((m) => m.id), last.has_more, last.first_id, last.last_id]).toEqual([ids.slice(-2), false, ids.at(-2)!, ids.at(-1)!]);
+    const none = await list(gw.url, `after_id=${ids.at(-1)!}`);
+    expect(none).toEqual({ data: [], has_more: false, first_id: null, last_id: null });
+  });
+
+  test("before_id pages back: has_more says whether there are models before the page, and the SDK follows first_id", async () => {
+    await using gw = many();
+    const ids = (await list(gw.url, "limit=1000")).data.map((m) => m.id);
+    const back = await list(gw.url, `limit=3&before_id=${ids[10]!}`);
+    expect([back.data.map((m) => m.id), back.has_more, back.first_id, back.last_id]).toEqual([ids.slice(7, 10), true, ids[7]!, ids[9]!]);
+    const start = await list(gw.url, `limit=3&before_id=${ids[2]!}`);
+    expect([start.data.map((m) => m.id), start.has_more]).toEqual([ids.slice(0, 2), false]);
+
+    const pages: string[][] = [];
+    for await (const page of (await anthropicClient(gw.url).models.list({ limit: 4, before_id: ids[10]! })).iterPages()) pages.push(page.data.map((m) => m.id));
+    expect(pages).toEqual([ids.slice(6, 10), ids.slice(2, 6), ids.slice(0, 2)]);
+  });
+
+  test("a limit out of 1..1000, an unknown cursor or both cursors is a 400 invalid_request_error in Anthropic's shape; OpenAI's list ignores paging", async () => {
+    await using gw = many();
+    for (const limit of [0, 1001]) {
+      const err = await anthropicClient(gw.url).models.list({ limit }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: "limit: must be an integer from 1 to 1000." } });
+    }
+    const cases: Array<[string, string]> = [
+      ["limit=abc", "limit: must be an integer from 1 to 1000."],
+      ["limit=2.5", "limit: must be an integer from 1 to 1000."],
+      ["limit=-1", "limit: must be an integer from 1 to 1000."],
+      ["after_id=nope", "after_id: no model 'nope' in the list."],
+      ["before_id=nope", "before_id: no model 'nope' in the list."],
+      ["after_id=m-01&before_id=m-05", "before_id: give after_id or before_id, not both."],
+    ];
+    for (const [query, message] of cases) {
+      const res = await fetch(`${gw.url}/v1/models?${query}`, { headers: ANTHROPIC });
+      expect([query, res.status, await res.json()]).toEqual([query, 400, { type: "error", error: { type: "invalid_request_error", message }, request_id: res.headers.get("x-request-id") }]);
+    }
+    expect((await list(gw.url, "limit=1")).data).toHaveLength(1);
+    expect((await list(gw.url, "limit=1000")).has_more).toBe(false);
+
+    const openai = (await (await fetch(`${gw.url}/v1/models?limit=3&after_id=nope`)).json()) as { object: string; data: unknown[] };
+    expect([openai.object, openai.data.length]).toEqual(["list", (await list(gw.url, "limit=1000")).data.length]);
+    const models = await gw.client().models.list();
+    expect(models.data.length).toBe(openai.data.length);
   });
 });
 
