@@ -141,13 +141,28 @@ describe("to an Anthropic target", () => {
     expect(events.at(-1)![1]).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("Provider 'claude' stream") } });
   });
 
-  test("Anthropic's refusals keep Anthropic's error types: 400 with its message, 529 overloaded as chatgate's 503", async () => {
+  test("Anthropic's refusals keep Anthropic's error types and statuses: 400 with its message, 529 overloaded_error with Retry-After, 504 timeout_error", async () => {
     await using t = startTargets();
-    t.claude.reply({ kind: "error", type: "invalid_request_error", message: "messages.0: bad" }, { kind: "error", type: "overloaded_error" });
+    const done = records(t);
+    const overloaded = { kind: "error", type: "overloaded_error", headers: { "retry-after": "7" } } as const;
+    t.claude.reply({ kind: "error", type: "invalid_request_error", message: "messages.0: bad" }, overloaded, overloaded, overloaded, overloaded, { kind: "error", type: "timeout_error" });
     const bad = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI });
     expect([bad.status, await bad.json()]).toEqual([400, { type: "error", error: { type: "invalid_request_error", message: "messages.0: bad" }, request_id: bad.headers.get("x-request-id") }]);
     const busy = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI });
-    expect([busy.status, ((await busy.json()) as { error: { type: string } }).error.type]).toEqual([503, "overloaded_error"]);
+    expect([busy.status, busy.headers.get("retry-after"), ((await busy.json()) as { error: { type: string } }).error.type]).toEqual([529, "7", "overloaded_error"]);
+    // A stream refused before its first event: the same status, in JSON.
+    const busyStream = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI, stream: true });
+    expect([busyStream.status, busyStream.headers.get("retry-after"), ((await busyStream.json()) as { error: { type: string } }).error.type]).toEqual([529, "7", "overloaded_error"]);
+    // The SDK sees Anthropic's 529, as from Anthropic itself.
+    const sdk = await anthropicClient(t.gw.url).messages.create({ model: CLAUDE, max_tokens: 100, messages: HI }).catch((e: unknown) => e);
+    expect(sdk).toBeInstanceOf(Anthropic.InternalServerError);
+    expect([(sdk as InstanceType<typeof Anthropic.APIError>).status, (sdk as InstanceType<typeof Anthropic.APIError>).error]).toMatchObject([529, { type: "error", error: { type: "overloaded_error" } }]);
+    expect(done.filter((r) => r.route === "/v1/messages").map((r) => r.status)).toEqual([400, 529, 529, 529]);
+    // Chat completions keep OpenAI's statuses: 503 for the overload (with its Retry-After), 504 for the timeout.
+    const chatBusy = await post(`${t.gw.url}/v1/chat/completions`, { model: CLAUDE, messages: HI });
+    expect([chatBusy.status, chatBusy.headers.get("retry-after"), ((await chatBusy.json()) as { error: { code: string } }).error.code]).toEqual([503, "7", "upstream_overloaded"]);
+    const timedOut = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI });
+    expect([timedOut.status, ((await timedOut.json()) as { error: { type: string } }).error.type]).toEqual([504, "timeout_error"]);
   });
 
   test("server-tool blocks in the history (web search) go to Anthropic as sent, and are left out of a translation", async () => {

@@ -5,7 +5,9 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, test } from "bun:test";
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
+import type { FinishRecord } from "../src/gateway/finish.ts";
 import { post } from "./support/gateway.ts";
+import { startRouted } from "./support/routed.ts";
 import {
   GPT, ON_MOCK, ON_OPENAI, SYSTEM, TOOLS, TWO_CALLS, anthropicClient, chunkStream, completionWith, eventsOf, startTargets,
 } from "./support/messages.ts";
@@ -227,6 +229,28 @@ describe("on an OpenAI-compatible target", () => {
     ]);
   });
 
+  test("a refusal is a text block with stop_reason refusal, streamed or not", async () => {
+    await using t = startTargets();
+    const refusal = "I can't help with that.";
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { refusal }, "stop") });
+    const message = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 100, messages: HI });
+    expect(plain([message.content, message.stop_reason])).toEqual([[{ type: "text", text: refusal }], "refusal"]);
+
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ refusal: "I can't " }, { refusal: "help with that." }], "stop") });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream: true });
+    const events = eventsOf(await res.text());
+    expect(events.find(([name]) => name === "message_delta")![1]).toMatchObject({ delta: { stop_reason: "refusal", stop_sequence: null } });
+
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ refusal: "I can't " }, { refusal: "help with that." }], "stop") });
+    const final = await anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
+    expect(plain([final.content, final.stop_reason])).toEqual([[{ type: "text", text: refusal }], message.stop_reason]);
+
+    // Content with it is an answer: its finish reason stands, as in a JSON answer.
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ content: "Partly: " }, { refusal: "no more." }], "stop") });
+    const mixed = await anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
+    expect(mixed.stop_reason).toBe("end_turn");
+  });
+
   test("a stream cut after its first content ends with Anthropic's error event and no message_stop, which the SDK raises", async () => {
     await using t = startTargets();
     t.oa.reply({ kind: "stream", cutAfterEvents: 2 });
@@ -315,16 +339,74 @@ describe("errors in Anthropic's shape", () => {
     expect([notJson.status, ((await notJson.json()) as { error: { type: string } }).error.type]).toEqual([400, "invalid_request_error"]);
   });
 
-  test("an unknown model is a 404 not_found_error; an upstream 500 is the status chat completions gets, as api_error", async () => {
+  test("thinking of type enabled needs budget_tokens (at least 1024), on /v1/messages and count_tokens; disabled and adaptive need none", async () => {
     await using t = startTargets();
+    const bad: Array<[unknown, string]> = [
+      [{ type: "enabled" }, "thinking.budget_tokens: Field required."],
+      [{ type: "enabled", budget_tokens: 1023 }, "thinking.budget_tokens: must be an integer of at least 1024."],
+      [{ type: "enabled", budget_tokens: 2048.5 }, "thinking.budget_tokens: must be an integer of at least 1024."],
+      [{ type: "sometimes" }, "thinking.type: must be one of enabled, disabled, adaptive."],
+    ];
+    for (const [thinking, message] of bad) {
+      for (const [path, body] of [
+        ["/v1/messages", { model: ON_OPENAI, max_tokens: 4096, thinking, messages: HI }],
+        ["/v1/messages", { model: ON_OPENAI, max_tokens: 4096, thinking, messages: HI, stream: true }],
+        ["/v1/messages/count_tokens", { model: ON_OPENAI, thinking, messages: HI }],
+      ] as const) {
+        const res = await post(`${t.gw.url}${path}`, body);
+        expect([path, res.status, await res.json()]).toEqual([path, 400, { type: "error", error: { type: "invalid_request_error", message }, request_id: res.headers.get("x-request-id") }]);
+      }
+    }
+    // The SDK's own types require budget_tokens; a client that leaves it out gets Anthropic's BadRequestError.
+    const sdk = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 4096, thinking: { type: "enabled" } as Anthropic.ThinkingConfigParam, messages: HI }).catch((e: unknown) => e);
+    expect(sdk).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(t.oa.calls).toHaveLength(0);
+
+    for (const [thinking, effort] of [[{ type: "enabled", budget_tokens: 1024 }, "low"], [{ type: "disabled" }, undefined], [{ type: "adaptive" }, "medium"]] as const) {
+      t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });
+      const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 4096, thinking, messages: HI });
+      expect([thinking, res.status]).toEqual([thinking, 200]);
+      expect((t.oa.calls.at(-1)!.body as { reasoning_effort?: string }).reasoning_effort).toBe(effort);
+      expect((await post(`${t.gw.url}/v1/messages/count_tokens`, { model: ON_OPENAI, thinking, messages: HI })).status).toBe(200);
+    }
+  });
+
+  test("an unknown model is a 404 not_found_error; an upstream 500 is Anthropic's 500 api_error, where chat completions get 502", async () => {
+    await using t = startTargets();
+    const done: FinishRecord[] = [];
+    t.gw.app.gateway.finishes.subscribe((r) => done.push(r));
     const client = anthropicClient(t.gw.url);
     const missing = await client.messages.create({ model: "nope", max_tokens: 10, messages: HI }).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect((missing as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ error: { type: "not_found_error" } });
-    t.oa.reply({ kind: "error", status: 500 });
+    t.oa.reply({ kind: "error", status: 500 }, { kind: "error", status: 503 }, { kind: "error", status: 500 }, { kind: "error", status: 500 });
     const failed = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI });
-    expect([failed.status, ((await failed.json()) as { error: { type: string } }).error.type]).toEqual([502, "api_error"]);
+    expect([failed.status, ((await failed.json()) as { error: { type: string } }).error.type]).toEqual([500, "api_error"]);
     expect(failed.headers.get("x-chatgate-provider")).toBe("oa");
+    const sdk = await client.messages.create({ model: ON_OPENAI, max_tokens: 10, messages: HI }).catch((e: unknown) => e);
+    expect(sdk).toBeInstanceOf(Anthropic.InternalServerError);
+    expect([(sdk as InstanceType<typeof Anthropic.APIError>).status, (sdk as InstanceType<typeof Anthropic.APIError>).error]).toMatchObject([500, { type: "error", error: { type: "api_error" } }]);
+    // A stream that fails before its first event gets the same status.
+    const streamed = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI, stream: true });
+    expect([streamed.status, ((await streamed.json()) as { error: { type: string } }).error.type]).toEqual([500, "api_error"]);
+    // The log line says what the client got.
+    expect(done.filter((r) => r.route === "/v1/messages" && r.provider === "oa").map((r) => r.status)).toEqual([500, 500, 500]);
+    // Chat completions are OpenAI's: the same failure is a 502 server_error there.
+    const chat = await post(`${t.gw.url}/v1/chat/completions`, { model: ON_OPENAI, messages: HI });
+    expect([chat.status, ((await chat.json()) as { error: { type: string; code: string } }).error]).toMatchObject([502, { type: "server_error", code: "upstream_error" }]);
+  });
+
+  test("a model whose every target is cooling down is a 500 api_error at once, where chat completions get 503", async () => {
+    await using t = startTargets({ CHATGATE_COOLDOWN_AFTER: "1", CHATGATE_COOLDOWN_MS: "60000" });
+    t.oa.reply({ kind: "error", status: 500 });
+    expect((await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI })).status).toBe(500);
+    const cooling = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 10, messages: HI }).catch((e: unknown) => e);
+    expect(cooling).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((cooling as InstanceType<typeof Anthropic.APIError>).status).toBe(500);
+    expect((cooling as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("cooling down") } });
+    const chat = await post(`${t.gw.url}/v1/chat/completions`, { model: ON_OPENAI, messages: HI });
+    expect([chat.status, ((await chat.json()) as { error: { code: string } }).error.code]).toEqual([503, "targets_cooling_down"]);
+    expect(t.oa.calls).toHaveLength(1);
   });
 
   test("a rate-limited request is a 429 rate_limit_error with Retry-After", async () => {
@@ -350,6 +432,84 @@ describe("models", () => {
     expect(openai.object).toBe("list");
     const one = await anthropicClient(t.gw.url).models.retrieve(ON_OPENAI);
     expect(one).toMatchObject({ type: "model", id: ON_OPENAI });
+  });
+});
+
+describe("the model list's pages (anthropic-version)", () => {
+  /** A gateway serving 25 public models on the mock (`m-00` … `m-24`), and the mock's own. */
+  function many() {
+    const models = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`m-${String(i).padStart(2, "0")}`, { targets: [{ provider: "m", model: "mock" }] }]));
+    return startRouted({ providers: [{ id: "m", type: "mock" }], models });
+  }
+  const ANTHROPIC = { "anthropic-version": "2023-06-01" };
+  type List = { data: { id: string }[]; has_more: boolean; first_id: string | null; last_id: string | null };
+  const list = async (url: string, query: string): Promise<List> => (await (await fetch(`${url}/v1/models?${query}`, { headers: ANTHROPIC })).json()) as List;
+
+  test("limit defaults to 20; the SDK pages through every model with limit 3, after_id and has_more", async () => {
+    await using gw = many();
+    const all = await list(gw.url, "limit=1000");
+    const ids = all.data.map((m) => m.id);
+    expect(ids.length).toBeGreaterThan(25);
+    expect(all).toMatchObject({ has_more: false, first_id: ids[0]!, last_id: ids.at(-1)! });
+
+    const client = anthropicClient(gw.url);
+    const first = await client.models.list();
+    expect([first.data.length, first.has_more, first.first_id, first.last_id]).toEqual([20, true, ids[0]!, ids[19]!]);
+
+    const pages: string[][] = [];
+    for await (const page of (await client.models.list({ limit: 3 })).iterPages()) pages.push(page.data.map((m) => m.id));
+    expect(pages.flat()).toEqual(ids);
+    expect(pages.map((p) => p.length)).toEqual([...Array(Math.floor(ids.length / 3)).fill(3), ...(ids.length % 3 ? [ids.length % 3] : [])]);
+    const seen: string[] = [];
+    for await (const model of client.models.list({ limit: 7 })) seen.push(model.id);
+    expect(seen).toEqual(ids);
+
+    expect(await list(gw.url, `limit=3&after_id=${ids[2]!}`)).toEqual({ data: expect.any(Array), has_more: true, first_id: ids[3]!, last_id: ids[5]! });
+    const last = await list(gw.url, `limit=5&after_id=${ids.at(-3)!}`);
+    expect([last.data.map((m) => m.id), last.has_more, last.first_id, last.last_id]).toEqual([ids.slice(-2), false, ids.at(-2)!, ids.at(-1)!]);
+    const none = await list(gw.url, `after_id=${ids.at(-1)!}`);
+    expect(none).toEqual({ data: [], has_more: false, first_id: null, last_id: null });
+  });
+
+  test("before_id pages back: has_more says whether there are models before the page, and the SDK follows first_id", async () => {
+    await using gw = many();
+    const ids = (await list(gw.url, "limit=1000")).data.map((m) => m.id);
+    const back = await list(gw.url, `limit=3&before_id=${ids[10]!}`);
+    expect([back.data.map((m) => m.id), back.has_more, back.first_id, back.last_id]).toEqual([ids.slice(7, 10), true, ids[7]!, ids[9]!]);
+    const start = await list(gw.url, `limit=3&before_id=${ids[2]!}`);
+    expect([start.data.map((m) => m.id), start.has_more]).toEqual([ids.slice(0, 2), false]);
+
+    const pages: string[][] = [];
+    for await (const page of (await anthropicClient(gw.url).models.list({ limit: 4, before_id: ids[10]! })).iterPages()) pages.push(page.data.map((m) => m.id));
+    expect(pages).toEqual([ids.slice(6, 10), ids.slice(2, 6), ids.slice(0, 2)]);
+  });
+
+  test("a limit out of 1..1000, an unknown cursor or both cursors is a 400 invalid_request_error in Anthropic's shape; OpenAI's list ignores paging", async () => {
+    await using gw = many();
+    for (const limit of [0, 1001]) {
+      const err = await anthropicClient(gw.url).models.list({ limit }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "invalid_request_error", message: "limit: must be an integer from 1 to 1000." } });
+    }
+    const cases: Array<[string, string]> = [
+      ["limit=abc", "limit: must be an integer from 1 to 1000."],
+      ["limit=2.5", "limit: must be an integer from 1 to 1000."],
+      ["limit=-1", "limit: must be an integer from 1 to 1000."],
+      ["after_id=nope", "after_id: no model 'nope' in the list."],
+      ["before_id=nope", "before_id: no model 'nope' in the list."],
+      ["after_id=m-01&before_id=m-05", "before_id: give after_id or before_id, not both."],
+    ];
+    for (const [query, message] of cases) {
+      const res = await fetch(`${gw.url}/v1/models?${query}`, { headers: ANTHROPIC });
+      expect([query, res.status, await res.json()]).toEqual([query, 400, { type: "error", error: { type: "invalid_request_error", message }, request_id: res.headers.get("x-request-id") }]);
+    }
+    expect((await list(gw.url, "limit=1")).data).toHaveLength(1);
+    expect((await list(gw.url, "limit=1000")).has_more).toBe(false);
+
+    const openai = (await (await fetch(`${gw.url}/v1/models?limit=3&after_id=nope`)).json()) as { object: string; data: unknown[] };
+    expect([openai.object, openai.data.length]).toEqual(["list", (await list(gw.url, "limit=1000")).data.length]);
+    const models = await gw.client().models.list();
+    expect(models.data.length).toBe(openai.data.length);
   });
 });
 

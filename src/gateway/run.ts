@@ -1,6 +1,7 @@
 import type { CompletionUsage } from "openai/resources/completions";
 import type { CacheStatus, Producer } from "../cache/response-cache.ts";
 import { ClientClosedError, type GatewayError } from "../errors.ts";
+import { anthropicStatus, speaksAnthropic } from "../messages/errors.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { CallTracker, Stoppable } from "../providers/provider.ts";
 import type { RequestTrace } from "../obs/trace-context.ts";
@@ -154,7 +155,9 @@ export class Run implements CallTracker {
   fail(err: GatewayError, sentPrompt?: () => Estimate): GatewayError {
     const outcome: Outcome = err instanceof ClientClosedError ? "client_abort" : "error";
     const calledUpstream = outcome === "client_abort" && this.attempts.at(-1)?.reason === err.code;
-    this.finish(err.status, outcome, calledUpstream ? sentPrompt : undefined, err.code ?? err.type);
+    // The status the client gets: on Anthropic's routes, the one Anthropic sends the error's type with.
+    const status = speaksAnthropic(this.route) ? anthropicStatus(err) : err.status;
+    this.finish(status, outcome, calledUpstream ? sentPrompt : undefined, err.code ?? err.type);
     const none: Served = { provider: "", model: "", attempts: 0, cache: this.cache };
     const out = err.with({ served: this.served() ?? none });
     recorded.add(out);

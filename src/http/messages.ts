@@ -73,7 +73,7 @@ export function messagesRoutes(gateway: Gateway, answering: Answering, maxBodyBy
           tags: ["Anthropic"],
           responses: {
             200: { description: "A message, or its event stream when `stream` is true", content: { ...jsonContent(AnthropicMessage), "text/event-stream": { schema: { type: "string" } } } },
-            ...errors([400, 401, 403, 404, 413, 429, 500, 502, 504, 529]),
+            ...errors([400, 401, 403, 404, 413, 429, 500, 504, 529]),
           },
         },
       },
@@ -103,7 +103,7 @@ export function countTokensRoute(gateway: Gateway, answering: Answering, maxBody
           summary: "Count the input tokens of a message (Anthropic Messages API)",
           description: "Anthropic's own count when the model's first target is an Anthropic provider; otherwise the tokenizer's estimate over the request as it would be sent.",
           tags: ["Anthropic"],
-          responses: { 200: { description: "The input tokens", content: jsonContent(CountTokensResponse) }, ...errors([400, 401, 404, 413, 429, 502]) },
+          responses: { 200: { description: "The input tokens", content: jsonContent(CountTokensResponse) }, ...errors([400, 401, 404, 413, 429, 500, 504, 529]) },
         },
       },
     );

@@ -3,7 +3,7 @@ import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGate
 import type { Finishes } from "../gateway/finish.ts";
 import { answeredRecord, isRecorded, refusedRecord } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
-import { anthropicErrorBody, speaksAnthropic } from "../messages/errors.ts";
+import { anthropicErrorBody, anthropicStatus, speaksAnthropic } from "../messages/errors.ts";
 import { keyIdOf } from "./guard.ts";
 import { REQUEST_ID, requestIdFor, requestIdOf } from "./request-id.ts";
 import { servedHeaders } from "./tracked.ts";
@@ -85,17 +85,19 @@ export function onError(stats: Stats, finishes: Finishes) {
     const anthropic = speaksAnthropic(path, request.headers);
     const err = toWireError(code, error, request, anthropic);
     if (err.status >= 500 && !(error instanceof GatewayError)) console.error("chatgate: internal error:", error);
-    stats.countError(err.status);
+    // Anthropic's routes answer a 5xx with the status Anthropic sends its type with (503 overloaded → 529).
+    const status = anthropic ? anthropicStatus(err) : err.status;
+    stats.countError(status);
     // A request the gateway took has its record already; one refused before it gets one here.
     const id = requestIdOf(set) ?? requestIdFor(request.headers.get(REQUEST_ID));
-    if (!isRecorded(error)) finishes.emit(refusedRecord(path, err.status, err.code ?? err.type, id, keyIdOf(set)));
+    if (!isRecorded(error)) finishes.emit(refusedRecord(path, status, err.code ?? err.type, id, keyIdOf(set)));
     const headers: Record<string, string> = { [REQUEST_ID]: id };
     for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && keptOnError(key)) headers[key] = value;
     servedHeaders(headers, err.served);
     // A chat request refused before the gateway took it (a key, a limit, a bad body): the cache took no part.
     if (err.served === undefined && CHAT_PATHS.has(path)) headers["x-chatgate-cache"] = "skip";
     const body = anthropic ? anthropicErrorBody(err, id) : errorBody(err);
-    return new Response(JSON.stringify(body), { status: err.status, headers: { ...headers, ...errorHeaders(err) } });
+    return new Response(JSON.stringify(body), { status, headers: { ...headers, ...errorHeaders(err) } });
   });
 }
 
@@ -113,10 +115,12 @@ const methodNotAllowed = (method: string, path: string, methods: readonly string
 
 /** Answers a request as an OpenAI-shaped error, with extra headers (`Allow`). */
 function errorResponse(stats: Stats, finishes: Finishes, path: string, id: string, err: GatewayError, headers: Record<string, string> = {}): Response {
-  stats.countError(err.status);
-  finishes.emit(refusedRecord(path, err.status, err.code ?? err.type, id));
-  const body = speaksAnthropic(path) ? anthropicErrorBody(err, id) : errorBody(err);
-  return new Response(JSON.stringify(body), { status: err.status, headers: { ...errorHeaders(err), ...headers, [REQUEST_ID]: id } });
+  const anthropic = speaksAnthropic(path);
+  const status = anthropic ? anthropicStatus(err) : err.status;
+  stats.countError(status);
+  finishes.emit(refusedRecord(path, status, err.code ?? err.type, id));
+  const body = anthropic ? anthropicErrorBody(err, id) : errorBody(err);
+  return new Response(JSON.stringify(body), { status, headers: { ...errorHeaders(err), ...headers, [REQUEST_ID]: id } });
 }
 
 /**

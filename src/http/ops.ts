@@ -6,7 +6,7 @@ import type { ReloadState } from "../reload.ts";
 import { keyModelsOf } from "./guard.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
-import { anthropicModel, anthropicModelList } from "../messages/models.ts";
+import { anthropicModel, anthropicModelList, type ModelListQuery } from "../messages/models.ts";
 import { AnthropicModel, AnthropicModelList } from "../messages/schema.ts";
 
 /** No key needed: `security: []` overrides the document's default (a bearer key) for a route. */
@@ -68,12 +68,21 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
     )
     // A client key with `models:` sees only those, and any other is a 404 as if it did not exist.
     // Asked with `anthropic-version` (Anthropic's SDKs, Claude Code), the answer is in Anthropic's shape.
-    .get("/v1/models", async ({ request, set }) => {
+    // Anthropic's list is paged (`limit`, `after_id`, `before_id`); OpenAI's is every model at once.
+    .get("/v1/models", async ({ request, set, query }) => {
       const data = await gateway.models(request.signal, keyModelsOf(set));
-      return request.headers.has("anthropic-version") ? anthropicModelList(data) : { object: "list" as const, data };
+      return request.headers.has("anthropic-version") ? anthropicModelList(data, query as ModelListQuery) : { object: "list" as const, data };
     }, {
-      response: { 200: t.Union([ModelList, AnthropicModelList], EITHER_OBJECT), 401: ErrorBody, 502: ErrorBody },
-      detail: { summary: "List models (Anthropic's shape when `anthropic-version` is sent)", tags: ["OpenAI", "Anthropic"] },
+      response: { 200: t.Union([ModelList, AnthropicModelList], EITHER_OBJECT), 400: ErrorBody, 401: ErrorBody, 502: ErrorBody },
+      detail: {
+        summary: "List models (Anthropic's shape when `anthropic-version` is sent)",
+        tags: ["OpenAI", "Anthropic"],
+        parameters: [
+          { name: "limit", in: "query", required: false, description: "With `anthropic-version`: models per page, 1 to 1000 (default 20).", schema: { type: "integer", minimum: 1, maximum: 1000, default: 20 } },
+          { name: "after_id", in: "query", required: false, description: "With `anthropic-version`: the page right after this model.", schema: { type: "string" } },
+          { name: "before_id", in: "query", required: false, description: "With `anthropic-version`: the page right before this model.", schema: { type: "string" } },
+        ],
+      },
     })
     .get("/v1/models/:model", async ({ params, request, set }) => {
       const model = await gateway.model(params.model, request.signal, keyModelsOf(set));

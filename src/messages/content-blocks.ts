@@ -100,10 +100,15 @@ function checkBlocks(content: unknown, where: () => string, allowed: readonly st
 }
 
 /**
- * Checks every content block of a request the schema let through: known types, in a place they
- * may appear, with their fields. The 400 names the field as Anthropic does (`messages.0.content.1.type`).
+ * Checks what the schema cannot say of a request it let through: every content block (known
+ * types, in a place they may appear, with their fields), and `thinking` of type `enabled` with its
+ * `budget_tokens`, which Anthropic requires. The 400 names the field as Anthropic does
+ * (`messages.0.content.1.type`, `thinking.budget_tokens`).
  */
 export function checkContent(body: CountTokensRequest): void {
+  if (body.thinking?.type === "enabled" && body.thinking.budget_tokens === undefined) {
+    throw invalidRequest("thinking.budget_tokens: Field required.", "thinking.budget_tokens");
+  }
   checkBlocks(body.system, () => "system", SYSTEM);
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {

@@ -17,13 +17,30 @@ const TYPE_OF_STATUS: Readonly<Record<number, ErrorType>> = {
 };
 
 /**
- * The Anthropic error type of one of ours: by status, an overloaded upstream (which chatgate answers
- * with 503) as `overloaded_error`, any other 5xx as `api_error` and any other 4xx as
- * `invalid_request_error`. The status stays the one a chat completion gets.
+ * The Anthropic error type of one of ours: by status, an overloaded upstream (which a chat
+ * completion gets as 503) as `overloaded_error`, any other 5xx as `api_error` and any other 4xx as
+ * `invalid_request_error`.
  */
 export function anthropicErrorType(err: GatewayError): ErrorType {
   if (err.code === "upstream_overloaded") return "overloaded_error";
   return TYPE_OF_STATUS[err.status] ?? (err.status >= 500 ? "api_error" : "invalid_request_error");
+}
+
+/** The status Anthropic sends each of its server-side error types with (its errors reference). */
+const STATUS_OF_SERVER_TYPE: Readonly<Partial<Record<ErrorType, number>>> = {
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/**
+ * The status one of ours is answered with on Anthropic's routes: the one Anthropic sends its type
+ * with — 529 `overloaded_error`, 504 `timeout_error`, 500 `api_error` (an upstream's 502, every
+ * target cooling down, a shutdown) — so a client that goes by the status (Anthropic's SDKs retry a
+ * 529, Claude Code reports "Overloaded") reads it as it would Anthropic's own. A 4xx keeps its status.
+ */
+export function anthropicStatus(err: GatewayError): number {
+  return err.status >= 500 ? (STATUS_OF_SERVER_TYPE[anthropicErrorType(err)] ?? err.status) : err.status;
 }
 
 /** `{"type":"error","error":{type, message},"request_id"}`, Anthropic's error body. */

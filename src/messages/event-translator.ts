@@ -52,6 +52,9 @@ export class EventTranslator {
   private readonly calls = new Map<number, Block>();
   private finish: string | null = null;
   private usage: CompletionUsage | undefined;
+  /** Whether the answer had refusal text, and content text: a refusal alone stops as `refusal`. */
+  private refused = false;
+  private said = false;
 
   constructor(private readonly fallbackModel: string) {
     this.parser = createParser({ onEvent: ({ data }) => this.data(data) });
@@ -100,6 +103,8 @@ export class EventTranslator {
   private delta(delta: Delta): void {
     const thinking = delta.reasoning_content || delta.reasoning;
     if (typeof thinking === "string" && thinking !== "") this.add(this.run("thinking"), thinking);
+    if (typeof delta.content === "string" && delta.content !== "") this.said = true;
+    else if (typeof delta.refusal === "string" && delta.refusal !== "") this.refused = true;
     const text = delta.content || delta.refusal;
     if (typeof text === "string" && text !== "") this.add(this.run("text"), text);
     for (const call of delta.tool_calls ?? []) this.toolCall(call);
@@ -197,7 +202,9 @@ export class EventTranslator {
     this.closeAll();
     this.ended = true;
     const usage = anthropicUsage(this.usage);
-    this.out += event({ type: "message_delta", delta: { stop_reason: stopReason(this.finish), stop_sequence: null }, usage });
+    // As toMessage does: an answer that is a refusal and no content stops as `refusal`, whatever its finish reason.
+    const finish = this.refused && !this.said ? "content_filter" : this.finish;
+    this.out += event({ type: "message_delta", delta: { stop_reason: stopReason(finish), stop_sequence: null }, usage });
     this.out += event({ type: "message_stop" });
   }
 
