@@ -204,6 +204,9 @@ describe("one ledger row per request, however it ended", () => {
     expect(rows.get("truncated")).toMatchObject({ status: 200, outcome: "truncated", stream: 1 });
     // The attempt whose stream broke says so, as a resumed stream's broken part does (not 200 ok).
     expect(rows.get("truncated")!.attempts.map((t) => [t.provider, t.status, t.reason])).toEqual([["a", 502, "upstream_stream_truncated"]]);
+    // It streamed what was delivered: the request's tokens and cost are that attempt's.
+    const cut = rows.get("truncated")!;
+    expect(cut.attempts[0]).toMatchObject({ prompt_tokens: cut.prompt_tokens, completion_tokens: cut.completion_tokens, cost_usd: cut.cost_usd });
     expect(rows.get("client-abort")).toMatchObject({ status: 200, outcome: "client_abort", stream: 1 });
     for (const id of ["truncated", "client-abort"]) {
       const row = rows.get(id)!;

@@ -122,13 +122,15 @@ function requestCost(
 
 /**
  * Without per-attempt usage, a request that was not resumed got its answer — and its usage — from
- * its last attempt, when that one succeeded. A resumed request's parts each had usage of their own,
- * which only `attemptUsage` can tell apart.
+ * its last attempt, when that one succeeded or streamed until its upstream broke it (a truncated
+ * stream: what it delivered was generated, and billed). A resumed request's parts each had usage
+ * of their own, which only `attemptUsage` can tell apart.
  */
 function attemptRows(record: FinishRecord, prices: PriceLookup, attemptUsage: RowExtras["attemptUsage"]): AttemptRow[] {
   const last = record.attempts.length - 1;
   return record.attempts.map((attempt, i) => {
-    const usage = attemptUsage ? attemptUsage[i] : !record.resumed && i === last && attempt.status === 200 ? record.usage : undefined;
+    const answered = i === last && (attempt.status === 200 || record.outcome === "truncated");
+    const usage = attemptUsage ? attemptUsage[i] : !record.resumed && answered ? record.usage : undefined;
     const tokens = usage ? tokenCounts(usage) : undefined;
     return {
       provider: attempt.provider,
