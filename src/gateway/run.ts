@@ -170,7 +170,8 @@ export class Run implements CallTracker {
  * body, an unknown route): no model, no attempts, the status it got.
  */
 export function refusedRecord(route: string, status: number, errorCode: string | null, requestId: string | null, keyId: string | null = null): FinishRecord {
-  return { ...answeredRecord(route, status, requestId, keyId, 0), outcome: "error", errorCode };
+  // A client that left before its request was whole (499) was answered nothing: an abort, not an error.
+  return { ...answeredRecord(route, status, requestId, keyId, 0), outcome: status === 499 ? "client_abort" : "error", errorCode };
 }
 
 /**

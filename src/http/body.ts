@@ -1,4 +1,4 @@
-import { GatewayError, invalidRequest, tooLarge } from "../errors.ts";
+import { GatewayError, clientClosed, invalidRequest, tooLarge } from "../errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -42,9 +42,15 @@ async function readAll(request: Request): Promise<Uint8Array> {
   try {
     return new Uint8Array(await request.arrayBuffer());
   } catch {
-    throw invalidRequest("The request body could not be read.");
+    throw unreadable(request);
   }
 }
+
+/**
+ * Why a body could not be read: the client went away before sending all of it (its connection
+ * closed, or was closed for idling) is a client abort, never answered; else a 400.
+ */
+const unreadable = (request: Request): GatewayError => (request.signal.aborted ? clientClosed() : invalidRequest("The request body could not be read."));
 
 /** A body of unknown length (chunked) is read only up to the limit, never whole. */
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
@@ -58,7 +64,7 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
       parts.push(part);
     }
   } catch (err) {
-    throw err instanceof GatewayError ? err : invalidRequest("The request body could not be read.");
+    throw err instanceof GatewayError ? err : unreadable(request);
   }
   return Buffer.concat(parts);
 }
