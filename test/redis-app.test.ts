@@ -40,6 +40,12 @@ function askPriced(url: string) {
   }).then(async (r) => ({ status: r.status, code: r.ok ? null : ((await r.json()) as { error: { code: string } }).error.code, headers: r.headers }));
 }
 
+/** Whether `check` comes true within `ms` (polled every 20 ms). */
+async function until(check: () => Promise<boolean>, ms = 2_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(20)) if (await check()) return true;
+  return false;
+}
+
 function gateway(env: Record<string, string>): TestGateway {
   const gw = startGateway({ CHATGATE_MOCK: "1", CHATGATE_REDIS_URL: redis.url, CHATGATE_REDIS_TIMEOUT_MS: "2000", CHATGATE_LOG_REQUESTS: "0", ...env });
   gateways.push(gw);
@@ -97,5 +103,34 @@ describe.skipIf(!run)("the guard over Redis", () => {
     const fourth = await askPriced(a.url);
     expect([fourth.status, fourth.code]).toEqual([429, "rate_limit_exceeded"]);
     expect(fourth.headers.get("retry-after")).not.toBeNull();
+  });
+
+  test("a budgeted request refused while Redis is paused costs the budget nothing once Redis catches up", async () => {
+    await redis.cli("FLUSHALL");
+    // $6 reserved a request, $2 used, against $9 (as above); a 100 ms bound, so a paused Redis is an outage.
+    const gw = gateway({ CHATGATE_CONFIG: keyConfig("budget: {usd: 9, period: day}"), CHATGATE_MOCK: "0", CHATGATE_REDIS_TIMEOUT_MS: "100" });
+    expect((await askPriced(gw.url)).status).toBe(200);
+    const [spendKey] = (await redis.cli("KEYS", "chatgate:usd:*")).split("\n");
+    // Settled: its hold key is gone, and $2 is counted.
+    expect(await until(async () => (await redis.cli("KEYS", "chatgate:res:*")) === "")).toBe(true);
+    const spent = await redis.cli("GET", spendKey!);
+    expect(spent).toBe("2000000000");
+    redis.pause();
+    let during;
+    try {
+      during = await askPriced(gw.url);
+    } finally {
+      redis.resume();
+    }
+    expect([during.status, during.code]).toEqual([503, "limits_store_unavailable"]);
+    // Its reservation ran once Redis went on, and was released after it.
+    const released = async () => {
+      const hold = await redis.cli("KEYS", "chatgate:res:*");
+      return hold !== "" && (await redis.cli("GET", hold)) === "released";
+    };
+    expect(await until(released)).toBe(true);
+    expect(await redis.cli("GET", spendKey!)).toBe(spent);
+    // $2 + $6 fits in $9 (with the refused request's $6 still counted it would be a 429).
+    expect((await askPriced(gw.url)).status).toBe(200);
   });
 });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisStore } from "../src/cache/redis-store.ts";
 import { GatewayError } from "../src/errors.ts";
+import { RELEASES } from "../src/state/counter-scripts.ts";
 import { RedisConnection } from "../src/state/redis-connection.ts";
 import { RedisCounters, type RedisOnError } from "../src/state/redis-counters.ts";
 import { redisAvailable, startRedis, type TestRedis } from "./support/redis.ts";
@@ -26,6 +27,12 @@ function store(options: { timeoutMs?: number; onError?: RedisOnError; warn?: (li
   connections.push(connection);
   const counters = new RedisCounters({ redis: connection, onError: options.onError ?? DEFAULT_POLICY, isBudget: (k) => k.startsWith("usd:"), prefix: options.prefix ?? `t${connections.length}:` });
   return { connection, counters };
+}
+
+/** Whether `check` comes true within `ms` (polled every 20 ms). */
+async function until(check: () => Promise<boolean>, ms = 2_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(20)) if (await check()) return true;
+  return false;
 }
 
 /** EVALSHA and EVAL calls redis-server has run so far (INFO commandstats). */
@@ -117,6 +124,107 @@ describe.skipIf(!run)("RedisCounters", () => {
     void counters.adjust([{ ...tokens, delta: 7 }], now);
     await counters.flush();
     expect(await redis.cli("GET", `batched:tpm:batch:1000000:${endsAt}`)).toBe(String(10_000 + 7));
+  });
+
+  test("a budget reservation holds its amount under its own key until it is settled, in the scripts that run anyway", async () => {
+    const { counters } = store({ prefix: "hold:" });
+    const now = Date.now();
+    const endsAt = now + 60_000;
+    await Promise.all([counters.reserve([{ key: "warm", amount: 0, limit: 1, endsAt }], now), counters.adjust([{ key: "warm", delta: 1, endsAt }], now)]);
+    const before = await scriptCalls();
+    const spend = { key: "usd:hold:day", amount: 600, limit: 1_000, endsAt };
+    const [held, plain] = await Promise.all([counters.reserve([{ ...spend, hold: "a" }], now), counters.reserve([{ ...spend, amount: 100 }], now)]);
+    expect([held.refused, plain.refused]).toEqual([-1, -1]);
+    expect(await redis.cli("GET", "hold:res:a")).toBe("600");
+    expect(Number(await redis.cli("PTTL", "hold:res:a"))).toBeGreaterThan(3_600_000);
+    // Settled to what it reserved: no delta, but the hold key goes.
+    await counters.adjust([{ key: spend.key, delta: 0, endsAt, hold: "a" }], now);
+    expect(await redis.cli("EXISTS", "hold:res:a")).toBe("0");
+    expect(await redis.cli("GET", `hold:usd:hold:day:${endsAt}`)).toBe("700");
+    expect(await scriptCalls()).toBe(before + 2);
+  });
+
+  test("a budget reservation that timed out while Redis was paused is given back once Redis runs it", async () => {
+    const { counters } = store({ timeoutMs: 100, prefix: "stall:" });
+    const now = Date.now();
+    const endsAt = now + 60_000;
+    const spend = { key: "usd:stall:day", amount: 600, limit: 1_000, endsAt };
+    const window = `stall:usd:stall:day:${endsAt}`;
+    expect((await counters.reserve([{ ...spend, hold: "first" }], now)).refused).toBe(-1);
+    await counters.adjust([{ key: spend.key, delta: -400, endsAt, hold: "first" }], now);
+    expect(await redis.cli("GET", window)).toBe("200");
+    redis.pause();
+    let refused: unknown;
+    try {
+      refused = await counters.reserve([{ ...spend, hold: "stalled" }], now).catch((err: unknown) => err);
+    } finally {
+      redis.resume();
+    }
+    expect(refused).toBeInstanceOf(GatewayError);
+    expect((refused as GatewayError).status).toBe(503);
+    // The reservation ran once Redis went on, and its release after it.
+    expect(await until(async () => (await redis.cli("GET", "stall:res:stalled")) === "released")).toBe(true);
+    expect(await redis.cli("GET", window)).toBe("200");
+    // $2 + $6 fits in $10: admitted (with the stalled $6 still counted, it would not be).
+    expect((await counters.reserve([{ ...spend, hold: "later" }], Date.now())).refused).toBe(-1);
+    expect(await redis.cli("GET", window)).toBe("800");
+  });
+
+  test("a release that runs before its reservation makes the reservation add nothing; one after it subtracts it once", async () => {
+    const { connection, counters } = store({ prefix: "order:" });
+    const now = Date.now();
+    const endsAt = now + 60_000;
+    const tokens = { key: "tpm:order:1000", amount: 5, limit: 1_000, endsAt };
+    const spend = { key: "usd:order:day", amount: 600, limit: 1_000, endsAt };
+    const window = `order:usd:order:day:${endsAt}`;
+    const release = (hold: string, used: number) => RELEASES.run(connection, [`order:res:${hold}`, window], ["60000", String(used), String(endsAt)]);
+    await counters.reserve([{ ...spend, amount: 100 }], now);
+
+    await release("early", 0);
+    expect(await redis.cli("GET", "order:res:early")).toBe("released");
+    const skipped = await counters.reserve([tokens, { ...spend, hold: "early" }], now);
+    expect(skipped.refused).toBe(1);
+    expect(await redis.cli("GET", window)).toBe("100");
+    expect(await redis.cli("EXISTS", `order:tpm:order:1000:${endsAt}`)).toBe("0");
+
+    expect((await counters.reserve([tokens, { ...spend, hold: "ran" }], now)).refused).toBe(-1);
+    expect(await redis.cli("GET", window)).toBe("700");
+    await release("ran", 0);
+    await release("ran", 0);
+    expect(await redis.cli("GET", window)).toBe("100");
+    expect(await redis.cli("GET", "order:res:ran")).toBe("released");
+  });
+
+  test("with budgets failing open, a reservation let through unanswered settles to what its request used, whether it ran or not", async () => {
+    const { counters } = store({ timeoutMs: 100, prefix: "open:", onError: { limits: "fail_open", budgets: "fail_open" } });
+    const now = Date.now();
+    const endsAt = now + 60_000;
+    const spend = { key: "usd:open:day", amount: 600, limit: 1_000, endsAt };
+    const window = `open:usd:open:day:${endsAt}`;
+    await counters.reserve([{ ...spend, amount: 100 }], now);
+    redis.pause();
+    let through;
+    try {
+      through = await counters.reserve([{ ...spend, hold: "ran" }], now);
+    } finally {
+      redis.resume();
+    }
+    expect(through.refused).toBe(-1);
+    await counters.adjust([{ key: spend.key, delta: 250 - 600, endsAt, hold: "ran" }], now);
+    expect(await until(async () => (await redis.cli("GET", "open:res:ran")) === "released")).toBe(true);
+    expect(await redis.cli("GET", window)).toBe("350");
+
+    // One let through while Redis was down (it comes back empty): only what its request used is counted.
+    await redis.kill();
+    try {
+      expect((await counters.reserve([{ ...spend, hold: "lost" }], now)).refused).toBe(-1);
+    } finally {
+      await redis.restart();
+    }
+    expect(await until(async () => (await counters.reserve([{ ...spend, amount: 0 }], now).catch(() => undefined)) !== undefined)).toBe(true);
+    await counters.adjust([{ key: spend.key, delta: 50 - 600, endsAt, hold: "lost" }], now);
+    expect(await until(async () => (await redis.cli("GET", "open:res:lost")) === "released")).toBe(true);
+    expect(await redis.cli("GET", window)).toBe("50");
   });
 
   test("incr counts hits in a window that opens with the first and expires at its end", async () => {

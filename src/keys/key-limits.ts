@@ -31,6 +31,10 @@ export interface KeyLimitsOptions {
 /** Routes priced per generation before the memo starts over. */
 const ROUTE_MEMO = 1024;
 
+/** This process's part of every budget reservation's `hold` id (unique across instances), and the count after it. */
+const HOLD_PREFIX = `${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}.`;
+let holds = 0;
+
 /**
  * The limits of one config generation's keys over a store that outlives generations (see
  * ClientKey for how counters carry across a reload). Every operation on the store is one
@@ -99,7 +103,8 @@ export class KeyLimits {
     if (budget !== undefined) {
       const price = this.routePrice(route);
       if (price === null) throw modelNotPriced(key.id, route.name);
-      items.push({ key: key.spendCounter, amount: costReserve(prompt, completion, price), limit: budget.nano, endsAt: this.periodEnd(budget.period, now) });
+      const hold = HOLD_PREFIX + (++holds).toString(36);
+      items.push({ key: key.spendCounter, amount: costReserve(prompt, completion, price), limit: budget.nano, endsAt: this.periodEnd(budget.period, now), hold });
     }
     const reserved = this.store.reserve(items, now);
     const admitted = (r: Reserved): Settle => {
@@ -137,7 +142,8 @@ export class KeyLimits {
    * ledger prices it. Nothing was used when no upstream call was made (a cache hit, a route with
    * every target cooling down) or every upstream refused the call (a 4xx other than 408/499, which
    * providers do not bill). When the usage is unknown (a call that ran and reported none, and no
-   * estimate) the reservation stays counted: the honest bound, never 0.
+   * estimate) the reservation stays counted: the honest bound, never 0. A budget reservation is
+   * always settled, even to its own amount: the store lets go of its `hold` then.
    */
   private settle(key: ClientKey, items: readonly ReserveItem[], record: FinishRecord): void {
     // A cache hit has no attempts: no upstream call, nothing used.
@@ -151,7 +157,8 @@ export class KeyLimits {
       else if (usage === undefined) used = null;
       else if (item.key === key.tpmCounter) used = usedTokens(usage);
       else used = usedCost(usage, this.prices(record.provider, record.upstreamModel ?? record.model ?? ""));
-      if (used !== null && used !== item.amount) adjust.push({ key: item.key, delta: used - item.amount, endsAt: item.endsAt });
+      if (item.hold !== undefined) adjust.push({ key: item.key, delta: used === null ? 0 : used - item.amount, endsAt: item.endsAt, hold: item.hold });
+      else if (used !== null && used !== item.amount) adjust.push({ key: item.key, delta: used - item.amount, endsAt: item.endsAt });
     }
     if (adjust.length === 0) return;
     const done = this.store.adjust(adjust, this.now());

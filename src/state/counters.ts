@@ -21,6 +21,13 @@ export interface ReserveItem {
   limit: number;
   /** Epoch ms when the window ends. */
   endsAt: number;
+  /**
+   * A budget reservation's own id, unique to this request (KeyLimits.admit), given again to its
+   * settlement: a networked store whose answer came too late releases exactly what it added, or
+   * nothing when it never added it (RedisCounters). Absent: nothing to release (limits, seeds).
+   * At most one item of a reservation has one.
+   */
+  hold?: string;
 }
 
 /** What a check-and-reserve did. */
@@ -37,6 +44,8 @@ export interface AdjustItem {
   delta: number;
   /** The `endsAt` the reservation was made in: a window that has ended since is left alone. */
   endsAt: number;
+  /** The reservation's `hold`, when it had one: then it is settled even with a delta of 0. */
+  hold?: string;
 }
 
 /**

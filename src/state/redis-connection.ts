@@ -16,6 +16,12 @@ export interface RedisConnectionOptions {
 
 /** Why a command did not get an answer in time (or at all). */
 export class RedisUnavailable extends Error {
+  /**
+   * Whether the command went out before it failed: then Redis may have run it, or may still run it
+   * (a slow Redis runs what waits in its socket once it catches up). False: it never left.
+   */
+  sent = false;
+
   constructor(message: string) {
     super(message);
     this.name = "RedisUnavailable";
@@ -45,7 +51,8 @@ export class RedisConnection {
   private readonly reconnectMs: number;
   private connecting: Promise<void> | undefined;
   private lastAttempt = 0;
-  private closed = false;
+  /** Closed for good (`close`): nothing is sent any more. */
+  closed = false;
 
   constructor(options: RedisConnectionOptions) {
     this.timeoutMs = options.timeoutMs ?? 100;
@@ -65,13 +72,15 @@ export class RedisConnection {
 
   /**
    * Sends one command and waits at most `timeoutMs` for its answer. Rejects with RedisUnavailable
-   * when Redis is down, slow or refuses (a script error too: to the caller all are "no answer").
+   * when Redis is down, slow or refuses (a script error too: to the caller all are "no answer"),
+   * telling whether the command went out (`sent`).
    */
   async send(command: string, args: string[]): Promise<unknown> {
     if (!this.client.connected) this.connect();
     // Not connected and no attempt under way (one failed a moment ago): fail now, not after the bound.
     if (!this.client.connected && this.connecting === undefined) throw this.failed(new RedisUnavailable("not connected"));
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let sent = false;
     const timeout = new Promise<never>((_, reject) => {
       // The answer may be waiting in the socket while a busy event loop ran this timer first:
       // give the loop's I/O one more turn (setImmediate runs after it) before calling it late.
@@ -81,12 +90,16 @@ export class RedisConnection {
       // A connection being made (at start, or after an outage) is waited for, within the same bound.
       if (this.connecting !== undefined) await Promise.race([this.connecting, timeout]);
       if (!this.client.connected) throw new RedisUnavailable("not connected");
-      const answer = await Promise.race([this.client.send(command, args), timeout]);
+      const answering = this.client.send(command, args);
+      sent = true;
+      const answer = await Promise.race([answering, timeout]);
       this.answered();
       return answer;
     } catch (err) {
       if (isNoScript(err)) throw err;
-      throw this.failed(err);
+      const failure = this.failed(err);
+      failure.sent = sent;
+      throw failure;
     } finally {
       clearTimeout(timer);
     }

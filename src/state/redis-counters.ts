@@ -1,7 +1,7 @@
 import { GatewayError } from "../errors.ts";
 import type { AdjustItem, Counters, Reserved, ReserveItem, WindowCount } from "./counters.ts";
-import { ADJUST, HITS, PEEK, RESERVATIONS } from "./counter-scripts.ts";
-import type { OnRedisError, RedisConnection } from "./redis-connection.ts";
+import { ADJUST, HITS, PEEK, RELEASES, RESERVATIONS } from "./counter-scripts.ts";
+import { RedisUnavailable, type OnRedisError, type RedisConnection } from "./redis-connection.ts";
 import { TickBatch } from "./tick-batch.ts";
 
 /** What each kind of counter does while Redis does not answer. */
@@ -28,12 +28,44 @@ interface Hit {
 }
 
 /**
+ * How long a budget reservation's hold key lives (`<prefix>res:<hold>`): longer than any request
+ * lasts, and than any stall a reservation could wait out in Redis's socket before it runs.
+ */
+const HOLD_TTL_MS = 24 * 3_600_000;
+/** A release that got no answer is sent again after this, doubling up to RETRY_MAX_MS while none gets one. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 30_000;
+
+/** A budget reservation whose answer did not come in time, settled to what its request used (RELEASES). */
+interface Release {
+  hold: string;
+  window: string;
+  used: number;
+  endsAt: number;
+  /** Whether the reservation went out (it may have run): then the release is sent until Redis answers it. */
+  retry: boolean;
+  since: number;
+}
+
+/** A reservation let through unanswered (budgets fail_open): what it reserved, settled by a release. */
+interface Unconfirmed {
+  amount: number;
+  sent: boolean;
+}
+
+/**
  * The Counters store shared by every instance pointed at one Redis: hits, reservations and
  * adjustments run in atomic scripts (EVALSHA), so N instances with limit L admit exactly L between
  * them. While Redis does not answer (down, or slower than the connection's bound), limits and
  * budgets each follow their `onError` policy: fail_open lets the request through uncounted,
  * fail_closed refuses it with a 503. Settlements lost in an outage are dropped (the outage is
  * logged once by the connection, not once per request).
+ *
+ * A budget reservation (an item with a `hold`) whose answer came too late may still run in Redis
+ * (a slow Redis catches up with what waits in its socket), and no settlement would ever give it
+ * back. So the script that admits it also records its amount under its hold key, a settlement
+ * deletes that key, and one that timed out is released (RELEASES): the amount subtracted if the key
+ * is there, else the key marked released so that the reservation, if it comes, adds nothing.
  *
  * The hits, reservations and settlements of one event-loop turn go as one script each (TickBatch),
  * run in the order they were made: under load, one script serves many requests.
@@ -46,6 +78,13 @@ export class RedisCounters implements Counters {
   private readonly hits = new TickBatch((hits: Hit[]) => this.sendHits(hits));
   private readonly reservations = new TickBatch((reservations: (readonly ReserveItem[])[]) => this.sendReservations(reservations));
   private readonly settlements = new TickBatch((settlements: (readonly AdjustItem[])[]) => this.sendSettlements(settlements));
+  private readonly releases = new TickBatch((releases: Release[]) => this.sendReleases(releases));
+  /** Budget reservations let through unanswered, by hold: released when their request settles. */
+  private readonly unconfirmed = new Map<string, Unconfirmed>();
+  /** Releases that got no answer, sent again by `retryTimer`. */
+  private retrying: Release[] = [];
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryAfterMs = RETRY_FIRST_MS;
 
   constructor(options: RedisCountersOptions) {
     this.redis = options.redis;
@@ -78,9 +117,15 @@ export class RedisCounters implements Counters {
     if (items.length === 0) return { refused: -1, windows: [] };
     try {
       return await this.reservations.add(items);
-    } catch {
+    } catch (err) {
+      // Went out, so Redis may run it yet: its budget part must then be given back (or skipped).
+      const sent = !(err instanceof RedisUnavailable) || err.sent;
       const closed = items.find((i) => this.onError[this.isBudget(i.key) ? "budgets" : "limits"] === "fail_closed");
-      if (closed !== undefined) throw storeUnavailable(this.isBudget(closed.key) ? "budgets" : "rate limits");
+      if (closed !== undefined) {
+        if (sent) for (const item of items) if (item.hold !== undefined) this.release(item.key, item.endsAt, item.hold, 0, true);
+        throw storeUnavailable(this.isBudget(closed.key) ? "budgets" : "rate limits");
+      }
+      for (const item of items) if (item.hold !== undefined) this.unconfirmed.set(item.hold, { amount: item.amount, sent });
       // Let through, as if this request were the window's first: the headers show its own use.
       return { refused: -1, windows: items.map((i) => ({ count: i.amount, resetAt: i.endsAt })) };
     }
@@ -88,12 +133,68 @@ export class RedisCounters implements Counters {
 
   /** Settles once the script carrying it is answered; never rejects (an outage is logged by the connection). */
   adjust(items: readonly AdjustItem[], _now: number): Promise<void> {
+    if (this.unconfirmed.size > 0) items = this.releaseUnconfirmed(items);
     return items.length === 0 ? Promise.resolve() : this.settlements.add(items);
   }
 
   /** Sends what waits for the end of this turn now, and resolves once Redis has answered it (shutdown). */
   async flush(): Promise<void> {
-    await Promise.all([this.hits.flush(), this.reservations.flush(), this.settlements.flush()]);
+    this.retryReleases();
+    await Promise.all([this.hits.flush(), this.reservations.flush(), this.settlements.flush(), this.releases.flush()]);
+  }
+
+  /** Settles each item whose reservation was let through unanswered by a release, to what its request used; returns the others. */
+  private releaseUnconfirmed(items: readonly AdjustItem[]): readonly AdjustItem[] {
+    const rest: AdjustItem[] = [];
+    for (const item of items) {
+      const reserved = item.hold === undefined ? undefined : this.unconfirmed.get(item.hold);
+      if (reserved === undefined) {
+        rest.push(item);
+        continue;
+      }
+      this.unconfirmed.delete(item.hold!);
+      this.release(item.key, item.endsAt, item.hold!, reserved.amount + item.delta, reserved.sent);
+    }
+    return rest;
+  }
+
+  /** Settles a budget reservation whose answer did not come to `used`; `retry`: until Redis answers (it went out, so it may have run). */
+  private release(key: string, endsAt: number, hold: string, used: number, retry: boolean): void {
+    const release = { hold: this.holdKey(hold), window: this.windowKey({ key, endsAt }), used: Math.max(0, Math.round(used)), endsAt, retry, since: Date.now() };
+    void this.releases.add(release);
+  }
+
+  /** One script for the turn's releases; the ones that may matter are sent again, later, when it gets no answer. */
+  private async sendReleases(releases: Release[]): Promise<void[]> {
+    const keys: string[] = [];
+    const args = [String(HOLD_TTL_MS)];
+    for (const r of releases) {
+      keys.push(r.hold, r.window);
+      args.push(String(r.used), String(r.endsAt));
+    }
+    try {
+      await RELEASES.run(this.redis, keys, args);
+      this.retryAfterMs = RETRY_FIRST_MS;
+    } catch {
+      // Past the hold key's life there is nothing exact left to do: the reservation stays counted.
+      const now = Date.now();
+      for (const r of releases) if (r.retry && now - r.since < HOLD_TTL_MS && !this.redis.closed) this.retrying.push(r);
+      if (this.retrying.length > 0 && this.retryTimer === undefined) {
+        this.retryTimer = setTimeout(() => this.retryReleases(), this.retryAfterMs);
+        this.retryTimer.unref();
+        this.retryAfterMs = Math.min(RETRY_MAX_MS, this.retryAfterMs * 2);
+      }
+    }
+    return [];
+  }
+
+  /** Sends the releases waiting for another try now. */
+  private retryReleases(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const again = this.retrying;
+    this.retrying = [];
+    for (const r of again) void this.releases.add(r);
   }
 
   private async sendHits(hits: Hit[]): Promise<[number, number][]> {
@@ -103,13 +204,20 @@ export class RedisCounters implements Counters {
 
   private async sendReservations(reservations: (readonly ReserveItem[])[]): Promise<Reserved[]> {
     const keys: string[] = [];
-    const args: string[] = [];
+    const args = [String(HOLD_TTL_MS)];
     for (const items of reservations) {
-      args.push(String(items.length));
-      for (const item of items) {
+      const count = args.push(String(items.length), "0");
+      let hold: string | undefined;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
         keys.push(this.windowKey(item));
         args.push(String(Math.round(item.amount)), Number.isFinite(item.limit) ? String(item.limit) : "-1", String(item.endsAt));
+        if (item.hold !== undefined && hold === undefined) {
+          hold = item.hold;
+          args[count - 1] = String(i + 1);
+        }
       }
+      if (hold !== undefined) keys.push(this.holdKey(hold));
     }
     const answer = (await RESERVATIONS.run(this.redis, keys, args)) as number[];
     let at = 0;
@@ -120,19 +228,23 @@ export class RedisCounters implements Counters {
     });
   }
 
-  /** One script for the turn's settlements, each window's deltas summed. */
+  /** One script for the turn's settlements, each window's deltas summed, and the hold keys of the budget reservations settled deleted. */
   private async sendSettlements(settlements: (readonly AdjustItem[])[]): Promise<void[]> {
     const deltas = new Map<string, number>();
+    let holds: string[] | undefined;
     for (const items of settlements) {
       for (const item of items) {
+        if (item.hold !== undefined) (holds ??= []).push(this.holdKey(item.hold));
         const key = this.windowKey(item);
         deltas.set(key, (deltas.get(key) ?? 0) + Math.round(item.delta));
       }
     }
     for (const [key, delta] of deltas) if (delta === 0) deltas.delete(key);
-    if (deltas.size > 0) {
+    if (deltas.size > 0 || holds !== undefined) {
       try {
-        await ADJUST.run(this.redis, [...deltas.keys()], [...deltas.values()].map(String));
+        const keys = [...deltas.keys()];
+        if (holds !== undefined) keys.push(...holds);
+        await ADJUST.run(this.redis, keys, [...deltas.values()].map(String));
       } catch {
         // Already logged as an outage; the reservation stays counted (the safe side) or is gone with Redis.
       }
@@ -142,6 +254,10 @@ export class RedisCounters implements Counters {
 
   private windowKey(item: { key: string; endsAt: number }): string {
     return `${this.prefix}${item.key}:${item.endsAt}`;
+  }
+
+  private holdKey(hold: string): string {
+    return `${this.prefix}res:${hold}`;
   }
 }
 

@@ -23,6 +23,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty (no persistence), and waits until it answers. */
   restart(): Promise<void>;
+  /** Stops the server (SIGSTOP): slow, not down. Its connections stay open; what they send waits. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT): it runs what waited in its sockets. */
+  resume(): void;
   /** One command through redis-cli, for looking at what chatgate stored. */
   cli(...args: string[]): Promise<string>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -65,6 +69,8 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     kill,
     restart: start,
+    pause: () => void proc?.kill("SIGSTOP"),
+    resume: () => void proc?.kill("SIGCONT"),
     async cli(...args: string[]) {
       const run = Bun.spawn(["redis-cli", "-p", String(port), ...args], { stdout: "pipe", stderr: "pipe" });
       return (await new Response(run.stdout).text()).trim();
