@@ -28,7 +28,7 @@ export function bannerLines(config: Config, url: string): string[] {
     `  rate limit:     ${f.rateLimit}`,
     `Swagger UI: ${f.docs}`,
     `Try: ${f.tryCurl}`,
-    ...resumeNotes(config),
+    ...startNotes(config),
   ];
 }
 
@@ -66,6 +66,11 @@ function bannerFacts(config: Config, url: string) {
 }
 
 /** Stream resume asked for where no target can continue an answer: it would never happen, so say so. */
+/** What a start warns of: how the config file is written, then what its settings cannot do. */
+export function startNotes(config: Config): string[] {
+  return [...config.fileWarnings, ...resumeNotes(config)];
+}
+
 export function resumeNotes(config: Config): string[] {
   const styleOf = (provider: string) => {
     const spec = config.providers.find((p) => p.id === provider);

@@ -6,7 +6,7 @@ import { FieldError } from "./config/field-error.ts";
 import { HookSpec } from "./config/hook-spec.ts";
 import { resolveHooks } from "./config/hooks.ts";
 import { ON_REDIS_ERROR } from "./config/file-schema.ts";
-import { configPathFrom, loadConfigFile } from "./config/load-file.ts";
+import { configPathFrom, readConfigFile } from "./config/load-file.ts";
 import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.ts";
 import { resolveRouting } from "./config/routing.ts";
 import { ClientKeySpec } from "./keys/key-spec.ts";
@@ -123,6 +123,8 @@ export const Config = Type.Object({
   cooldownMs: Type.Integer({ minimum: 1 }),
   /** The config file read, as given by --config or CHATGATE_CONFIG. */
   configPath: Type.Optional(Type.String()),
+  /** What the file is warned of (it still loads): logged at start, printed by check-config. */
+  fileWarnings: Type.Array(Type.String()),
   /** Webhook channels by name, from the file's `hooks:` (`POST /hooks/<name>`); empty: none, and nothing of them runs. */
   hooks: Type.Record(Type.String(), HookSpec),
 });
@@ -156,7 +158,7 @@ export function isLoopback(host: string): boolean {
  */
 export function parseConfig(env: Env, flags: Flags = {}): Config {
   const configPath = configPathFrom(env, flags);
-  const doc = loadConfigFile(configPath, env);
+  const { doc, warnings } = readConfigFile(configPath, env);
   const file = inFile(configPath, () => fileCore(doc));
   // Set but empty is a refusal (parseKeys), not "unset": it must not fall back to the file's keys.
   const plainFromFile = env.CHATGATE_API_KEYS === undefined && file.apiKeyDigests !== undefined;
@@ -217,6 +219,7 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     ...core,
     ...routing,
     hooks,
+    fileWarnings: warnings,
     retries: integer("CHATGATE_RETRIES", env.CHATGATE_RETRIES, routing.retries, 0, 10),
     maxRetryWaitMs: integer("CHATGATE_MAX_RETRY_WAIT_MS", env.CHATGATE_MAX_RETRY_WAIT_MS, routing.maxRetryWaitMs, 0),
     cooldownAfter: integer("CHATGATE_COOLDOWN_AFTER", env.CHATGATE_COOLDOWN_AFTER, routing.cooldownAfter, 0),

@@ -1,6 +1,6 @@
 // The gateway process proper: configure, listen, drain on SIGTERM/SIGINT. Entered via main.ts.
 import { createApp } from "./app.ts";
-import { bannerLines, probeProviders, resumeNotes, startupFields } from "./banner.ts";
+import { bannerLines, probeProviders, startNotes, startupFields } from "./banner.ts";
 import { HELP, parseCommand } from "./cli.ts";
 import { ConfigError, parseConfig, type Config, type Flags } from "./config.ts";
 import { releaseHeldReloads } from "./early-reload.ts";
@@ -119,7 +119,7 @@ if (logFormat === "pretty") {
   const { message, fields } = startupFields(config, url);
   // Written whatever the level: that it started, where and how is what every operator needs.
   (log.isLevelEnabled("info") ? log : log.child({}, { level: "info" })).info(fields, message);
-  for (const note of resumeNotes(config)) log.warn(note);
+  for (const note of startNotes(config)) log.warn(note);
 }
 // Under systemd (Type=notify): readiness, status, watchdog. Imported only when the service manager
 // asks, so any other start-up neither loads nor runs it; not awaited, so the signal handlers below

@@ -271,3 +271,19 @@ test("resume settings: continuation must be a known style, max_resumes a whole n
   expect(env.resume).toBe(true);
   expect(env.providers[0]).toMatchObject({ id: "openai", continuation: "prefix" });
 });
+
+describe("a client key written in plain text in keys:", () => {
+  const digest = `sha256:${"ab".repeat(32)}`;
+
+  test("is accepted, with a warning naming the field, never the key", () => {
+    const config = load("keys:\n  - {id: a, key: ck-plain-secret-1}\n");
+    expect(config.clientKeys.map((k) => k.id)).toEqual(["a"]);
+    expect(config.fileWarnings).toHaveLength(1);
+    expect(config.fileWarnings[0]).toContain("keys[0].key is the key itself, in plain text");
+    expect(config.fileWarnings[0]).not.toContain("ck-plain-secret-1");
+  });
+
+  test("a digest or a ${VAR} is no warning", () => {
+    expect(load(`keys:\n  - {id: a, key: '${digest}'}\n  - {id: b, key: '\${B_KEY}'}\n`, { B_KEY: "ck-from-env-1" }).fileWarnings).toEqual([]);
+  });
+});

@@ -101,11 +101,10 @@ function mockSource(env: Env, flags: Flags): string {
 
 /** The environment's OPENAI_* never patch a file provider `openai`; say so when they differ. */
 function notes(config: Config, env: Env): string[] {
+  const out: string[] = config.fileWarnings.map((w) => w.replace(/^chatgate: warning: [^:]*: /, "warning: "));
   const fileOpenAI = config.providers.find((p) => p.id === "openai" && !p.implicit);
-  if (fileOpenAI === undefined || fileOpenAI.type === "mock") return [];
-  const out: string[] = [];
-  if (env.OPENAI_BASE_URL && config.openaiBaseUrl !== fileOpenAI.baseUrl) out.push("OPENAI_BASE_URL is not used: the file defines provider openai with its own base_url");
-  if (env.OPENAI_API_KEY && env.OPENAI_API_KEY !== fileOpenAI.apiKey) out.push("OPENAI_API_KEY is not used: the file's provider openai takes its api_key from elsewhere");
+  if (fileOpenAI !== undefined && fileOpenAI.type !== "mock" && env.OPENAI_BASE_URL && config.openaiBaseUrl !== fileOpenAI.baseUrl) out.push("OPENAI_BASE_URL is not used: the file defines provider openai with its own base_url");
+  if (fileOpenAI !== undefined && fileOpenAI.type !== "mock" && env.OPENAI_API_KEY && env.OPENAI_API_KEY !== fileOpenAI.apiKey) out.push("OPENAI_API_KEY is not used: the file's provider openai takes its api_key from elsewhere");
   return out.length ? ["notes:", ...out.map((n) => `  ${n}`)] : [];
 }
 

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigError, type Env } from "../config.ts";
 import { expandEnv } from "./expand-env.ts";
-import { FieldError } from "./field-error.ts";
+import { FieldError, fieldPath } from "./field-error.ts";
 import { FileConfig } from "./file-schema.ts";
 import { firstProblem, kindProblem } from "./schema-errors.ts";
 
@@ -16,13 +16,37 @@ export function configPathFrom(env: Env, flags: { config?: string }): string | u
 
 /** The file's settings, defaults filled; without a path, the defaults of an empty file. */
 export function loadConfigFile(path: string | undefined, env: Env): FileConfig {
-  if (path === undefined) return Value.Default(FileConfig, {}) as FileConfig;
+  return readConfigFile(path, env).doc;
+}
+
+/** The file's settings, defaults filled, and the warnings about how it is written (a key in plain text). */
+export function readConfigFile(path: string | undefined, env: Env): { doc: FileConfig; warnings: string[] } {
+  if (path === undefined) return { doc: Value.Default(FileConfig, {}) as FileConfig, warnings: [] };
   try {
-    return validate(parseYaml(read(path)), env);
+    const parsed = parseYaml(read(path));
+    return { doc: validate(parsed, env), warnings: plainKeyWarnings(path, parsed) };
   } catch (err) {
     if (err instanceof FieldError) throw new ConfigError(path, err.message);
     throw err;
   }
+}
+
+/** A `${VAR}` reference and nothing else: the key comes from the environment. */
+const ONLY_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+
+/**
+ * `keys[].key` as the file writes it (before `${VAR}` is expanded) should be the key's digest or a
+ * variable naming it: a key in plain text is a secret in a file that gets copied, committed and
+ * shown around. Accepted (as `api_keys:` entries are), with a warning at start and in check-config.
+ */
+function plainKeyWarnings(path: string, parsed: unknown): string[] {
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) return [];
+  return keys.flatMap((entry, i) => {
+    const key = (entry as { key?: unknown } | null)?.key;
+    if (typeof key !== "string" || key.startsWith("sha256:") || ONLY_REFERENCE.test(key)) return [];
+    return [`chatgate: warning: ${path}: ${fieldPath("keys", i)}.key is the key itself, in plain text: write its digest instead (sha256:<hex>, as 'chatgate key new' prints it) or \${VAR} naming a variable that holds it`];
+  });
 }
 
 /** The settings as the file writes them (`${VAR}` expanded, no defaults filled): what the file itself sets. */
