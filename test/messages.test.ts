@@ -379,7 +379,7 @@ describe("errors in Anthropic's shape", () => {
     const missing = await client.messages.create({ model: "nope", max_tokens: 10, messages: HI }).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect((missing as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ error: { type: "not_found_error" } });
-    t.oa.reply({ kind: "error", status: 500 }, { kind: "error", status: 503 }, { kind: "error", status: 500 }, { kind: "error", status: 500 });
+    t.oa.reply({ kind: "error", status: 500 }, { kind: "error", status: 500 }, { kind: "error", status: 500 }, { kind: "error", status: 500 });
     const failed = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI });
     expect([failed.status, ((await failed.json()) as { error: { type: string } }).error.type]).toEqual([500, "api_error"]);
     expect(failed.headers.get("x-chatgate-provider")).toBe("oa");
@@ -394,6 +394,19 @@ describe("errors in Anthropic's shape", () => {
     // Chat completions are OpenAI's: the same failure is a 502 server_error there.
     const chat = await post(`${t.gw.url}/v1/chat/completions`, { model: ON_OPENAI, messages: HI });
     expect([chat.status, ((await chat.json()) as { error: { type: string; code: string } }).error]).toMatchObject([502, { type: "server_error", code: "upstream_error" }]);
+  });
+
+  test("an OpenAI-compatible upstream's 503 is Anthropic's 529 overloaded_error, JSON and stream; chat completions still get 502", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "error", status: 503 }, { kind: "error", status: 503 }, { kind: "error", status: 503 }, { kind: "error", status: 503 });
+    const json = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI });
+    expect([json.status, ((await json.json()) as { error: { type: string } }).error.type]).toEqual([529, "overloaded_error"]);
+    const streamed = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 10, messages: HI, stream: true });
+    expect([streamed.status, ((await streamed.json()) as { error: { type: string } }).error.type]).toEqual([529, "overloaded_error"]);
+    const sdk = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 10, messages: HI }).catch((e: unknown) => e);
+    expect([(sdk as InstanceType<typeof Anthropic.APIError>).status, (sdk as InstanceType<typeof Anthropic.APIError>).error]).toMatchObject([529, { type: "error", error: { type: "overloaded_error" } }]);
+    const chat = await post(`${t.gw.url}/v1/chat/completions`, { model: ON_OPENAI, messages: HI });
+    expect([chat.status, ((await chat.json()) as { error: { code: string } }).error.code]).toEqual([502, "upstream_error"]);
   });
 
   test("a model whose every target is cooling down is a 500 api_error at once, where chat completions get 503", async () => {

@@ -17,12 +17,12 @@ const TYPE_OF_STATUS: Readonly<Record<number, ErrorType>> = {
 };
 
 /**
- * The Anthropic error type of one of ours: by status, an overloaded upstream (which a chat
- * completion gets as 503) as `overloaded_error`, any other 5xx as `api_error` and any other 4xx as
- * `invalid_request_error`.
+ * The Anthropic error type of one of ours: by status, an overloaded upstream (an Anthropic 529,
+ * which a chat completion gets as 503, or any upstream's 503 Service Unavailable, a 502 there) as
+ * `overloaded_error`, any other 5xx as `api_error` and any other 4xx as `invalid_request_error`.
  */
 export function anthropicErrorType(err: GatewayError): ErrorType {
-  if (err.code === "upstream_overloaded") return "overloaded_error";
+  if (err.code === "upstream_overloaded" || (err.status >= 500 && err.upstreamStatus === 503)) return "overloaded_error";
   return TYPE_OF_STATUS[err.status] ?? (err.status >= 500 ? "api_error" : "invalid_request_error");
 }
 
