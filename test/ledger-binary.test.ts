@@ -226,6 +226,14 @@ describe("one ledger row per request, however it ended", () => {
       prompt_tokens: told.prompt_tokens, completion_tokens: told.completion_tokens, cost_usd: costOf(told.prompt_tokens, told.completion_tokens),
     });
     expect(rows.get("resumed")!.attempts.map((t) => [t.provider, t.reason])).toEqual([["a", expect.any(String)], ["b", "resumed"]]);
+    // Each attempt row has what its upstream reported for its part: the cut part reported nothing;
+    // the continuation its own counts, priced at its target (less than the whole, which sums both parts).
+    const [cut, continued] = rows.get("resumed")!.attempts;
+    expect(cut).toMatchObject({ prompt_tokens: null, completion_tokens: null });
+    expect(continued!.prompt_tokens).toBeGreaterThan(0);
+    expect(continued!.completion_tokens).toBeGreaterThan(0);
+    expect(continued!.completion_tokens).toBeLessThan(told.completion_tokens);
+    expect(continued!.cost_usd).toBe(costOf(continued!.prompt_tokens!, continued!.completion_tokens!));
   });
 
   test("GET /v1/models, /health and /metrics answered 200: a row each, no model, provider, attempt or cost; the client key that asked", () => {

@@ -17,6 +17,11 @@ export interface Attempt {
   startedAt?: number;
   /** Its span id, sent upstream in `traceparent`: only while tracing is on (src/obs/trace-context.ts). */
   spanId?: string;
+  /**
+   * The usage this attempt's upstream reported for the part it streamed, on a resumed request
+   * (whose parts each have their own); undefined when it reported none. The ledger's attempt rows.
+   */
+  usage?: CompletionUsage;
 }
 
 /**

@@ -117,6 +117,9 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const broke = this.current.target;
     const attempt = scope.run.attempts.findLast((a) => a.provider === broke.provider && a.model === broke.model);
     if (attempt !== undefined) Object.assign(attempt, { status: failure.upstreamStatus ?? failure.status, reason: failure.code ?? failure.type });
+    // What the part's upstream reported before it broke (rarely anything: usage comes last).
+    const reported = this.current.seen.usage;
+    if (attempt !== undefined && reported !== undefined && !this.current.seen.completionUnknown) attempt.usage = reported;
     const health = { upstreamStatus: failure.upstreamStatus, code: failure.code };
     if (countsAgainstTarget(health)) deps.health.failed(broke, `${failure.upstreamStatus ?? failure.status} ${failure.code ?? failure.type}`);
     const seen = this.current.seen;
@@ -204,6 +207,9 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   private finish(): void {
     const { seen } = this.scope;
     const last = this.current.seen;
+    // The continuation that ended the answer reported its own part's usage: its attempt row's.
+    const attempt = this.scope.run.attempts.at(-1);
+    if (attempt !== undefined && last.usage !== undefined && !last.completionUnknown) attempt.usage = last.usage;
     seen.done = last.done;
     seen.usage = summedUsage(this.broken, last.usage);
   }
