@@ -1,6 +1,7 @@
 import { GatewayError } from "../errors.ts";
 import type { AdjustItem, Counters, Reserved, ReserveItem, WindowCount } from "./counters.ts";
-import { ADJUST, HITS, PEEK, RELEASES, RESERVATIONS } from "./counter-scripts.ts";
+import { ADJUST, HITS, PEEK, RESERVATIONS } from "./counter-scripts.ts";
+import { HOLD_TTL_MS, HoldReleases } from "./hold-releases.ts";
 import { RedisUnavailable, type OnRedisError, type RedisConnection } from "./redis-connection.ts";
 import { TickBatch } from "./tick-batch.ts";
 
@@ -25,26 +26,6 @@ export interface RedisCountersOptions {
 interface Hit {
   key: string;
   windowMs: number;
-}
-
-/**
- * How long a budget reservation's hold key lives (`<prefix>res:<hold>`): longer than any request
- * lasts, and than any stall a reservation could wait out in Redis's socket before it runs.
- */
-const HOLD_TTL_MS = 24 * 3_600_000;
-/** A release that got no answer is sent again after this, doubling up to RETRY_MAX_MS while none gets one. */
-const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 30_000;
-
-/** A budget reservation whose answer did not come in time, settled to what its request used (RELEASES). */
-interface Release {
-  hold: string;
-  window: string;
-  used: number;
-  endsAt: number;
-  /** Whether the reservation went out (it may have run): then the release is sent until Redis answers it. */
-  retry: boolean;
-  since: number;
 }
 
 /** A reservation let through unanswered (budgets fail_open): what it reserved, settled by a release. */
@@ -78,19 +59,16 @@ export class RedisCounters implements Counters {
   private readonly hits = new TickBatch((hits: Hit[]) => this.sendHits(hits));
   private readonly reservations = new TickBatch((reservations: (readonly ReserveItem[])[]) => this.sendReservations(reservations));
   private readonly settlements = new TickBatch((settlements: (readonly AdjustItem[])[]) => this.sendSettlements(settlements));
-  private readonly releases = new TickBatch((releases: Release[]) => this.sendReleases(releases));
+  private readonly releases: HoldReleases;
   /** Budget reservations let through unanswered, by hold: released when their request settles. */
   private readonly unconfirmed = new Map<string, Unconfirmed>();
-  /** Releases that got no answer, sent again by `retryTimer`. */
-  private retrying: Release[] = [];
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryAfterMs = RETRY_FIRST_MS;
 
   constructor(options: RedisCountersOptions) {
     this.redis = options.redis;
     this.onError = options.onError;
     this.isBudget = options.isBudget;
     this.prefix = options.prefix ?? "chatgate:";
+    this.releases = new HoldReleases(this.redis);
   }
 
   async incr(key: string, windowMs: number, now: number): Promise<WindowCount> {
@@ -139,7 +117,6 @@ export class RedisCounters implements Counters {
 
   /** Sends what waits for the end of this turn now, and resolves once Redis has answered it (shutdown). */
   async flush(): Promise<void> {
-    this.retryReleases();
     await Promise.all([this.hits.flush(), this.reservations.flush(), this.settlements.flush(), this.releases.flush()]);
   }
 
@@ -161,40 +138,7 @@ export class RedisCounters implements Counters {
   /** Settles a budget reservation whose answer did not come to `used`; `retry`: until Redis answers (it went out, so it may have run). */
   private release(key: string, endsAt: number, hold: string, used: number, retry: boolean): void {
     const release = { hold: this.holdKey(hold), window: this.windowKey({ key, endsAt }), used: Math.max(0, Math.round(used)), endsAt, retry, since: Date.now() };
-    void this.releases.add(release);
-  }
-
-  /** One script for the turn's releases; the ones that may matter are sent again, later, when it gets no answer. */
-  private async sendReleases(releases: Release[]): Promise<void[]> {
-    const keys: string[] = [];
-    const args = [String(HOLD_TTL_MS)];
-    for (const r of releases) {
-      keys.push(r.hold, r.window);
-      args.push(String(r.used), String(r.endsAt));
-    }
-    try {
-      await RELEASES.run(this.redis, keys, args);
-      this.retryAfterMs = RETRY_FIRST_MS;
-    } catch {
-      // Past the hold key's life there is nothing exact left to do: the reservation stays counted.
-      const now = Date.now();
-      for (const r of releases) if (r.retry && now - r.since < HOLD_TTL_MS && !this.redis.closed) this.retrying.push(r);
-      if (this.retrying.length > 0 && this.retryTimer === undefined) {
-        this.retryTimer = setTimeout(() => this.retryReleases(), this.retryAfterMs);
-        this.retryTimer.unref();
-        this.retryAfterMs = Math.min(RETRY_MAX_MS, this.retryAfterMs * 2);
-      }
-    }
-    return [];
-  }
-
-  /** Sends the releases waiting for another try now. */
-  private retryReleases(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    const again = this.retrying;
-    this.retrying = [];
-    for (const r of again) void this.releases.add(r);
+    this.releases.add(release);
   }
 
   private async sendHits(hits: Hit[]): Promise<[number, number][]> {
