@@ -2,29 +2,14 @@ import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import { encodeEvents } from "../sse-encode.ts";
-import type { ContentBlock, Message, StreamEvent } from "../providers/anthropic/wire.ts";
-import { anthropicUsage, messageId, stopReason, toolUseId } from "./to-message.ts";
+import type { Message } from "../providers/anthropic/wire.ts";
+import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
+import { closable, deltaEvent, emptyBlock, event, type Block } from "./stream-blocks.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
-type Kind = "text" | "thinking" | "tool_use";
 
-/**
- * A content block of the answer: held (its deltas kept) while a block before it is open, then
- * started and streamed live, until it is closed and dropped from the queue.
- */
-interface Block {
-  kind: Kind;
-  /** Its deltas that came while it was held, in order. */
-  held: string[];
-  /** A tool call's id and name (either may come after its first chunk) and its arguments so far. */
-  id?: string;
-  name?: string;
-  args: string;
-}
-
-const event = (e: StreamEvent): string => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 const PING = event({ type: "ping" });
 const utf8 = new TextDecoder();
 
@@ -212,49 +197,5 @@ export class EventTranslator {
     this.ended = true;
     const type = errorTypeOfEvent(error);
     this.out += event({ type: "error", error: { type, message: error.message ?? "The upstream provider failed." } });
-  }
-}
-
-const JSON_SPACE = " \t\n\r";
-
-/** Whether the open block may be closed for the next: not a tool call whose arguments may go on. */
-function closable(block: Block): boolean {
-  return block.kind !== "tool_use" || wholeObject(block.args);
-}
-
-/** Whether a tool call's arguments are a whole JSON object (or array), which nothing but whitespace can follow. */
-function wholeObject(args: string): boolean {
-  // The cheap test first: while calls interleave this runs at every fragment of the open one.
-  let end = args.length - 1;
-  while (end >= 0 && JSON_SPACE.includes(args[end]!)) end--;
-  if (args[end] !== "}" && args[end] !== "]") return false;
-  try {
-    const value: unknown = JSON.parse(args);
-    return value !== null && typeof value === "object";
-  } catch {
-    return false;
-  }
-}
-
-/** The block as content_block_start carries it: its content comes in deltas. */
-function emptyBlock(block: Block): ContentBlock {
-  switch (block.kind) {
-    case "text":
-      return { type: "text", text: "" };
-    case "thinking":
-      return { type: "thinking", thinking: "", signature: "" };
-    case "tool_use":
-      return { type: "tool_use", id: toolUseId(block.id), name: block.name ?? "", input: {} };
-  }
-}
-
-function deltaEvent(index: number, kind: Kind, piece: string): string {
-  switch (kind) {
-    case "text":
-      return event({ type: "content_block_delta", index, delta: { type: "text_delta", text: piece } });
-    case "thinking":
-      return event({ type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: piece } });
-    case "tool_use":
-      return event({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: piece } });
   }
 }
