@@ -103,7 +103,7 @@ export class KeyLimits {
     if (budget !== undefined) {
       const price = this.routePrice(route);
       if (price === null) throw modelNotPriced(key.id, route.name);
-      const hold = HOLD_PREFIX + (++holds).toString(36);
+      const hold = this.store.holds ? HOLD_PREFIX + (++holds).toString(36) : undefined;
       items.push({ key: key.spendCounter, amount: costReserve(prompt, completion, price), limit: budget.nano, endsAt: this.periodEnd(budget.period, now), hold });
     }
     const reserved = this.store.reserve(items, now);
@@ -142,8 +142,8 @@ export class KeyLimits {
    * ledger prices it. Nothing was used when no upstream call was made (a cache hit, a route with
    * every target cooling down) or every upstream refused the call (a 4xx other than 408/499, which
    * providers do not bill). When the usage is unknown (a call that ran and reported none, and no
-   * estimate) the reservation stays counted: the honest bound, never 0. A budget reservation is
-   * always settled, even to its own amount: the store lets go of its `hold` then.
+   * estimate) the reservation stays counted: the honest bound, never 0. A budget reservation
+   * with a `hold` is always settled, even to its own amount: the store lets go of its hold then.
    */
   private settle(key: ClientKey, items: readonly ReserveItem[], record: FinishRecord): void {
     // A cache hit has no attempts: no upstream call, nothing used.

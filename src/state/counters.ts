@@ -72,6 +72,11 @@ export interface Counters {
    * nothing to correct, and the next window must not pay for the last one.
    */
   adjust(items: readonly AdjustItem[], now: number): MaybePromise<void>;
+  /**
+   * Whether a budget reservation needs its `hold` id: a networked store whose answer may come too
+   * late releases by it (RedisCounters). In memory an answer is never late: no id is made.
+   */
+  readonly holds?: boolean;
 }
 
 export interface MemoryCountersOptions {

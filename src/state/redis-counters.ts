@@ -52,6 +52,7 @@ interface Unconfirmed {
  * run in the order they were made: under load, one script serves many requests.
  */
 export class RedisCounters implements Counters {
+  readonly holds = true;
   private readonly redis: RedisConnection;
   private readonly onError: RedisOnError;
   private readonly isBudget: (key: string) => boolean;
