@@ -59,6 +59,13 @@ export class Seam {
   /** A tool call, refusal or reasoning came in the continuation: no further resume. */
   other = false;
   private out = "";
+  /**
+   * A chunk carrying usage that came while a broken part's tokens were still being counted, and
+   * what followed it: held until `release()`, when the sum can be made.
+   */
+  private held: { chunk: Record<string, unknown>; rest: string } | undefined;
+  /** Whether a broken part's count is still being made (the stream clears it once the counts are in). */
+  countPending = false;
   /** Whitespace the client already has that the prefill left out: dropped from the continuation's start. */
   private pending: string;
   /** Where this continuation's own text starts in `text`. */
@@ -92,9 +99,38 @@ export class Seam {
     return encodeEvents(out);
   }
 
+  /** Whether a chunk carrying usage waits for the counts: await them, then `release()`. */
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** The held chunk with its usage summed (the counts are in now), and what came after it. */
+  release(): Uint8Array {
+    const { chunk, rest } = this.held!;
+    this.held = undefined;
+    this.countPending = false;
+    chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined) ?? null;
+    return encodeEvents(`data: ${JSON.stringify(chunk)}\n\n${rest}`);
+  }
+
+  private emit(text: string): void {
+    if (this.held !== undefined) this.held.rest += text;
+    else this.out += text;
+  }
+
+  /** A chunk whose usage is the continuation's own: sent with the sum over every part (or held until it can be made). */
+  private withSummedUsage(chunk: Record<string, unknown>): void {
+    if (this.countPending && this.held === undefined) {
+      this.held = { chunk, rest: "" };
+      return;
+    }
+    chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined) ?? null;
+    this.emit(`data: ${JSON.stringify(chunk)}\n\n`);
+  }
+
   private event(data: string): void {
     if (data === "[DONE]") {
-      this.out += DONE_TEXT;
+      this.emit(DONE_TEXT);
       return;
     }
     let chunk: Record<string, unknown>;
@@ -107,17 +143,21 @@ export class Seam {
     chunk.id = this.id;
     chunk.created = this.created;
     const choices = chunk.choices as Record<string, unknown>[];
+    // Usage on a chunk of its own (OpenAI), or on the finish chunk (Mistral and others): the sum
+    // over every part, when the client asked for usage.
+    const usage = chunk.usage !== null && typeof chunk.usage === "object" ? (chunk.usage as CompletionUsage) : undefined;
     if (choices.length === 0) {
-      // The usage chunk: the sum over every part, when the client asked for usage.
       if (!this.includeUsage) return;
-      chunk.usage = summedUsage(this.broken, (chunk.usage ?? undefined) as CompletionUsage | undefined) ?? null;
-      this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+      chunk.usage = usage ?? null;
+      this.withSummedUsage(chunk);
       return;
     }
-    if (this.includeUsage) chunk.usage = null;
-    else delete chunk.usage;
     chunk.choices = choices.filter((choice) => this.choice(choice));
-    if ((chunk.choices as unknown[]).length > 0) this.out += `data: ${JSON.stringify(chunk)}\n\n`;
+    if ((chunk.choices as unknown[]).length === 0 && !(this.includeUsage && usage !== undefined)) return;
+    if (!this.includeUsage) delete chunk.usage;
+    else if (usage !== undefined) return this.withSummedUsage(chunk);
+    else chunk.usage = null;
+    this.emit(`data: ${JSON.stringify(chunk)}\n\n`);
   }
 
   /** Rewrites one choice in place; false when nothing is left of it to send. */

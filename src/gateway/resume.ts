@@ -3,6 +3,7 @@ import type { Continuation } from "../config/provider-spec.ts";
 import { badGateway, toGatewayError, type GatewayError } from "../errors.ts";
 import { countsAgainstTarget, resumeDecision } from "../policy.ts";
 import type { ChatCall, Provider, StreamSeen } from "../providers/provider.ts";
+import { concatAll } from "../providers/sse-frames.ts";
 import { countTexts } from "../usage/count-texts.ts";
 import { encodingFor, type Encoding } from "../usage/encoding.ts";
 import { Estimate, streamUsage, withCounts } from "../usage/estimate.ts";
@@ -24,7 +25,7 @@ const MIN_TIME_LEFT_MS = 1_000;
 export interface ResumeDeps {
   providers: Providers;
   health: TargetHealth;
-  /** Retries per target: the target that broke may continue only when this is above 0. */
+  /** Retries per target: a target that broke may continue (its own answer or, later, another's) that many times in a stream. */
   retries: number;
   now: () => number;
   /** `provider/model` of targets that refused a continuation: skipped for the life of the process. */
@@ -60,6 +61,18 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   private readonly broken: Part[] = [];
   private current: { target: Target; seen: StreamSeen; call: ChatCall };
   private resumes = 0;
+  /** How many times each target (`provider/model`) has broken in this stream: one asked again only with retries left. */
+  private readonly breaks = new Map<string, number>();
+  /** Targets that went silent in this stream: never asked to continue it. */
+  private readonly silent = new Set<string>();
+  /**
+   * The counts of the parts that broke without reporting theirs, made while the continuation is
+   * asked for. Only what carries usage waits on them (the usage chunk, the finish record): the
+   * continuation's text goes out at once, though the first count may take a second (it starts the
+   * counting process).
+   */
+  private counted: Promise<unknown> = Promise.resolve();
+  private countsIn = true;
   /** What a broken part's text is counted with: the first target's encoding, for every part. */
   private readonly encoding: Encoding;
 
@@ -85,11 +98,18 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
         return { done: false, value: await this.resume(toGatewayError(err)) };
       }
       if (result.done) {
-        if (this.seam !== undefined) this.finish();
+        if (this.seam !== undefined) {
+          await this.counted;
+          this.finish();
+        }
         return result;
       }
       if (this.seam !== undefined) {
-        const out = this.seam.push(result.value);
+        let out = this.seam.push(result.value);
+        if (this.seam.holding) {
+          await this.counted;
+          out = concatAll([out], this.seam.release());
+        }
         if (out.length > 0) return { done: false, value: out };
         continue;
       }
@@ -127,11 +147,21 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     this.broken.push(part);
     // The part's completion must be counted: the counting process counts it while the continuation
     // is asked for, and the count is in hand before the seam can need it.
-    const counting = reportedCompletion(part) ? undefined : countTexts(this.encoding, [part.text]).then(([tokens]) => void (part.tokens = tokens));
-    for (const target of this.candidates(where === "same")) {
+    if (!reportedCompletion(part)) {
+      const counted = Promise.all([this.counted, countTexts(this.encoding, [part.text]).then(([tokens]) => void (part.tokens = tokens))]);
+      this.counted = counted;
+      this.countsIn = false;
+      void counted.then(() => {
+        if (this.counted === counted) this.countsIn = true;
+      });
+    }
+    const brokeKey = key(broke);
+    this.breaks.set(brokeKey, (this.breaks.get(brokeKey) ?? 0) + 1);
+    if (where !== "same") this.silent.add(brokeKey);
+    for (const target of this.candidates()) {
       if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;
       if (deps.health.take(target) === "no") continue;
-      const opened = await this.open(target, transcript, counting);
+      const opened = await this.open(target, transcript);
       if (opened !== undefined) return opened;
     }
     throw failure;
@@ -149,11 +179,16 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     return this.transcript;
   }
 
-  /** The target that broke first (when it may go again), then the route's others, each able to continue. */
-  private candidates(same: boolean): Target[] {
+  /**
+   * The target that broke first, then the route's others, each able to continue: a target that
+   * went silent in this stream is left out, and one that broke in it only with retries left (it
+   * broke fewer times than `retries` allows retries).
+   */
+  private candidates(): Target[] {
     const broke = this.current.target;
     const others = this.scope.route.targets.filter((t) => t.provider !== broke.provider || t.model !== broke.model);
-    return (same && this.deps.retries > 0 ? [broke, ...others] : others).filter((t) => this.style(t) !== undefined);
+    const mayAsk = (t: Target) => !this.silent.has(key(t)) && (this.breaks.get(key(t)) ?? 0) <= this.deps.retries && this.style(t) !== undefined;
+    return [broke, ...others].filter(mayAsk);
   }
 
   private style(target: Target): Exclude<Continuation, "none"> | undefined {
@@ -163,7 +198,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   }
 
   /** Asks `target` for the rest; returns the client's next bytes (the seam), or undefined when it cannot. */
-  private async open(target: Target, transcript: Transcript, counting: Promise<void> | undefined): Promise<Uint8Array | undefined> {
+  private async open(target: Target, transcript: Transcript): Promise<Uint8Array | undefined> {
     const { scope, deps } = this;
     const provider = deps.providers.get(target.provider) as Provider;
     const text = this.seam?.text ?? transcript.text;
@@ -182,12 +217,18 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
       this.resumes++;
       scope.run.resumed = true;
       this.current = { target, seen: events.seen, call };
-      await counting;
       const includeUsage = scope.call.body.stream_options?.include_usage === true;
       const seam = new Seam(transcript.id, transcript.created, text, includeUsage, this.broken, `${target.provider}/${target.model}`);
+      if (!this.countsIn) {
+        seam.countPending = true;
+        void this.counted.then(() => (seam.countPending = false));
+      }
       this.seam = seam;
       this.inner = iterator;
-      return seam.push(first.value);
+      const out = seam.push(first.value);
+      if (!seam.holding) return out;
+      await this.counted;
+      return concatAll([out], seam.release());
     } catch (thrown) {
       await iterator?.return?.().catch(() => {});
       const err = toGatewayError(thrown);

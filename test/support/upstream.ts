@@ -88,6 +88,8 @@ export type Reply =
       model?: string;
       /** The error event `errorAfterWords` sends (default OVERLOADED_EVENT). */
       errorEvent?: OpenAIError;
+      /** Usage, when asked for, on the finish chunk and in no chunk of its own (as Mistral sends it). */
+      usageOnFinish?: boolean;
       delayMs?: number;
       headers?: Record<string, string>;
     } & AnswerBreaks)
@@ -182,6 +184,7 @@ function answerResponse(reply: Extract<Reply, { kind: "answer" }>, model: string
     const prompt = messages.reduce((sum, m) => sum + wordCount(textOf(m.content)), 0);
     const completion = pieces.length;
     chunks.at(-1)!.usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    if (reply.usageOnFinish) chunks.at(-2)!.usage = chunks.pop()!.usage;
   }
   const all = [...chunks.map(sseEvent), SSE_DONE];
   // Injected deltas go out right before the break, which falls after them.
