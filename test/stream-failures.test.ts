@@ -207,6 +207,31 @@ describe("a stream that fails after its first event ends with one error event an
     expect((error as APIError).message).toContain(openAIError(500).message);
   });
 
+  test("an event with `\"error\": null` is no error: a stream that then ends before its finish_reason gets chatgate's error event, never a silent end", async () => {
+    const events = chatCompletionChunks("gpt-4o-mini", DEFAULT_WORDS, false).slice(0, 2).map(sseEvent).join("");
+    await using setup = setUp({ kind: "raw", status: 200, contentType: "text/event-stream", body: events + sseEvent({ error: null, choices: [] }) });
+    const read = await readSse(await post(`${setup.gw.baseURL}/chat/completions`, request));
+    expect(read.data.at(-2)).toBe(JSON.stringify({ error: null, choices: [] }));
+    expect(JSON.parse(read.data.at(-1)!)).toMatchObject({ error: { type: "server_error", code: "upstream_stream_truncated" } });
+    expect(read.text).not.toContain("[DONE]");
+  });
+
+  test("vLLM's in-band error event (`\"object\": \"error\"`) reaches the client in OpenAI's shape, and the SDK raises it", async () => {
+    const vllm = { object: "error", message: "The engine is overloaded.", type: "ServiceUnavailableError", param: null, code: 503 };
+    const events = chatCompletionChunks("gpt-4o-mini", DEFAULT_WORDS, false).slice(0, 2).map(sseEvent).join("");
+    const reply: Reply = { kind: "raw", status: 200, contentType: "text/event-stream", body: events + sseEvent(vllm) };
+    await using setup = setUp(reply);
+    const { up, gw } = setup;
+    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, request));
+    expect(read.data).toHaveLength(3);
+    expect(JSON.parse(read.data[2]!)).toEqual({ error: { message: vllm.message, type: vllm.type, param: null, code: 503 } });
+    up.reply(reply);
+    const { chunks, error } = await readWithSdk(gw);
+    expect(chunks).toHaveLength(2);
+    expect(error).toBeInstanceOf(APIError);
+    expect((error as APIError).message).toContain(vllm.message);
+  });
+
   test("a long, healthy, slow stream outlasts the idle timeout many times over and completes with [DONE]", async () => {
     const words = Array.from({ length: 10 }, (_, i) => ` w${i}`);
     await using setup = setUp({ kind: "stream", words, delayMs: 100 }, { CHATGATE_STREAM_IDLE_TIMEOUT_MS: "400" });

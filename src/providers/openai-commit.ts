@@ -125,7 +125,8 @@ export class CommitGate {
       seen.dropped++;
       return false;
     }
-    if (chunk.error !== undefined) throw this.failedEarly(data);
+    // An error: OpenAI's `error` member (null is none), or vLLM's `"object": "error"`.
+    if ((chunk.error !== undefined && chunk.error !== null) || (chunk.object as string | undefined) === "error") throw this.failedEarly(data);
     return bearsContent(chunk);
   }
 

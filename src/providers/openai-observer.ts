@@ -2,7 +2,7 @@ import { createParser } from "eventsource-parser";
 import type { StreamSeen } from "./provider.ts";
 import { dataEventText, encodeEvents } from "../sse-encode.ts";
 import { completeEventsEnd, concatAll, find } from "./sse-frames.ts";
-import { redactJson } from "./upstream-error.ts";
+import { errorEventJson } from "./upstream-error.ts";
 import { withoutUsageMember } from "../usage/unasked-usage.ts";
 
 const LF = 10;
@@ -15,7 +15,8 @@ const CLOSE_BRACKET = 93;
 const DATA_FIELD = Buffer.from("data:");
 
 const USAGE_OBJECT = /"usage":\s*\{/;
-const ERROR_EVENT = /^\s*\{\s*"error"\s*:/;
+/** An in-band error: OpenAI's `{"error": {…}}` (not `"error": null`), or vLLM's `{"object": "error", …}`. */
+const ERROR_EVENT = /^\s*\{\s*"error"\s*:\s*(?!null\s*[,}])|"object"\s*:\s*"error"/;
 const FINISHED = /"finish_reason":\s*"/;
 const DONE_MARK = Buffer.from("[DONE]");
 const ERROR_MARK = Buffer.from('"error"');
@@ -195,7 +196,7 @@ export const wellFormed = (data: string): boolean => {
 
 /** An event's data as it goes out again: an error redacted field by field, lines kept as lines. */
 function reframe(data: string, redact: (text: string) => string): string {
-  return dataEventText(ERROR_EVENT.test(data) ? (redactJson(data, redact) ?? redact(data)) : redact(data));
+  return dataEventText(ERROR_EVENT.test(data) ? (errorEventJson(data, redact) ?? redact(data)) : redact(data));
 }
 
 const NO_CHOICES = /"choices":\s*\[\s*\]/;

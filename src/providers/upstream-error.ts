@@ -51,10 +51,35 @@ function readErrorFields(text: string): UpstreamErrorFields | undefined {
       if (error && typeof error === "object") return error as UpstreamErrorFields;
       if (typeof error === "string") return { message: error };
     }
+    if (vllmError(body)) return body;
   } catch {
     // not JSON: the status alone classifies it
   }
   return undefined;
+}
+
+/** vLLM's error, as a body and as an event: the fields at the top, beside `"object": "error"`. */
+function vllmError(body: unknown): body is UpstreamErrorFields {
+  return body !== null && typeof body === "object" && (body as { object?: unknown }).object === "error";
+}
+
+/**
+ * An upstream's in-band error event as the client gets it: redacted, and in OpenAI's shape
+ * (`{"error": {message, type, param, code}}`), so the SDKs raise it as an API error. vLLM's
+ * `{"object": "error", "message", …}` is reshaped; anything else keeps its own fields.
+ */
+export function errorEventJson(data: string, redact: Redact): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (vllmError(body) && !("error" in body)) {
+    const { message = null, type = null, param = null, code = null } = body;
+    body = { error: { message, type, param, code } };
+  }
+  return JSON.stringify(redactStrings(body, redact));
 }
 
 const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "number" ? String(v) : null);
@@ -158,7 +183,7 @@ export function fromErrorEvent(provider: string, data: string, redact: Redact, w
   // says whether it passes (an overload) or stands (a content filter); if it stands it goes out as sent.
   const upstreamStatus = typeof code === "number" && code >= 400 && code < 600 ? code : (IN_BAND_STATUS[str(code) ?? ""] ?? IN_BAND_STATUS[str(fields?.type) ?? ""]);
   const error = badGateway(`Provider '${provider}' sent an error in the middle of its answer${message ? `: ${message}` : "."}`, "upstream_error", true);
-  return error.with({ upstreamStatus, event: redactJson(data, redact) ?? redact(data) });
+  return error.with({ upstreamStatus, event: errorEventJson(data, redact) ?? redact(data) });
 }
 
 /** The HTTP status an in-band error's type or code stands for, as its API would have answered it. */
