@@ -25,6 +25,8 @@ export interface Failure {
   upstreamStatus?: number;
   /** Our error code: `upstream_timeout`, `upstream_connection_error`, `client_closed_request`, … */
   code: string | null;
+  /** The status the client gets for it; a 4xx with no upstream status is ours about the request (a translation's 400). */
+  status?: number;
   retryAfterMs?: number;
 }
 
@@ -106,6 +108,8 @@ export function resumeDecision(failure: Failure): "same" | "next" | "stop" {
 export function countsAgainstTarget(failure: Failure): boolean {
   if (failure.code === "client_closed_request" || failure.code === "server_shutting_down") return false;
   const status = failure.upstreamStatus;
+  // Refused before it was sent (a parameter this provider cannot take): the target was never asked.
+  if (status === undefined && failure.status !== undefined && failure.status < 500) return false;
   if (status === undefined || status === 429 || TRANSIENT.has(status) || NOT_HERE.has(status) || status >= 500) return true;
   return status === 400 && failure.code !== null && TOO_LONG.has(failure.code);
 }

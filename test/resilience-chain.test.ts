@@ -3,8 +3,12 @@
 // are injected (see support/clock.ts); the few real waits are a few hundred milliseconds.
 import { describe, expect, test } from "bun:test";
 import type { ChatCompletion } from "openai/resources/chat/completions";
-import { keyOf } from "./support/config-file.ts";
-import { MODEL_A, MODEL_B, callNumber, chat, errorOf, pair, within } from "./support/routed.ts";
+import type { FinishRecord } from "../src/gateway/finish.ts";
+import { TestClock } from "./support/clock.ts";
+import { anthropicAt, keyOf, openaiAt } from "./support/config-file.ts";
+import { fakeAnthropic } from "./support/fake-anthropic.ts";
+import { MODEL_A, MODEL_B, callNumber, chat, errorOf, pair, startRouted, within } from "./support/routed.ts";
+import { fakeOpenAI } from "./support/upstream.ts";
 
 async function answeredBy(res: Response, model: string) {
   expect(res.status).toBe(200);
@@ -57,6 +61,20 @@ describe("a client that goes away stops the chain", () => {
     client.abort();
     expect(await answer).toBeUndefined();
     await within(p.gw.app.stats.idle(), 2_000, "the request's end");
+    expect([p.a.calls.length, p.b.calls.length]).toEqual([1, 0]);
+  });
+
+  test("during a Retry-After wait: the request ends as the client's abort (499 client_abort), not as the upstream's 429", async () => {
+    await using p = pair({ config: { retries: 2 } });
+    p.clock.hold = true;
+    p.a.reply({ kind: "error", status: 429, headers: { "retry-after": "2" } });
+    const record = new Promise<FinishRecord>((resolve) => p.gw.app.gateway.finishes.subscribe(resolve));
+    const client = new AbortController();
+    const answer = chat(p.gw, {}, { signal: client.signal }).catch(() => undefined);
+    expect(await p.clock.sleeping()).toBe(2_000);
+    client.abort();
+    await answer;
+    expect(await within(record, 2_000, "the finish record")).toMatchObject({ status: 499, outcome: "client_abort" });
     expect([p.a.calls.length, p.b.calls.length]).toEqual([1, 0]);
   });
 
@@ -145,6 +163,32 @@ describe("cooldown", () => {
     await answeredBy(await chat(p.gw), MODEL_B);
     expect((await targets(p)).targets[0]).toMatchObject({ state: "healthy", failures_in_a_row: 1 });
     await answeredBy(await chat(p.gw), MODEL_A);
+  });
+
+  test("a request refused before it is sent (a parameter the provider cannot take) never counts against the target", async () => {
+    const claude = fakeAnthropic();
+    const b = fakeOpenAI();
+    const clock = new TestClock();
+    const gw = startRouted(
+      {
+        providers: [anthropicAt("claude", claude), openaiAt("b", b)],
+        models: { smart: { targets: [{ provider: "claude", model: "claude-sonnet-4-5" }, { provider: "b", model: MODEL_B }] }, solo: { targets: [{ provider: "claude", model: "claude-sonnet-4-5" }] } },
+        ...COOLING,
+      },
+      clock.overrides,
+    );
+    try {
+      // n: 2 is a parameter Anthropic does not take: 400 on the lone target, the fallback on smart.
+      for (let i = 0; i < 3; i++) expect((await chat(gw, { model: "solo", n: 2 })).status).toBe(400);
+      for (let i = 0; i < 3; i++) await answeredBy(await chat(gw, { n: 2 }), MODEL_B);
+      expect((await targets({ gw })).targets).toEqual([]);
+      const ok = await chat(gw, { model: "solo" });
+      expect(ok.status).toBe(200);
+      expect(claude.calls).toHaveLength(1);
+    } finally {
+      await gw.stop();
+      await Promise.all([claude.stop(), b.stop()]);
+    }
   });
 
   test("when every target of a model is cooling down, the client gets a 503 at once with no upstream call", async () => {

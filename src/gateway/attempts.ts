@@ -1,4 +1,4 @@
-import { ClientClosedError, GatewayError, ShuttingDownError, toGatewayError } from "../errors.ts";
+import { ClientClosedError, GatewayError, ShuttingDownError, clientClosed, toGatewayError } from "../errors.ts";
 import { classify, countsAgainstTarget, drawWeighted } from "../policy.ts";
 import type { RequestTrace } from "../obs/trace-context.ts";
 import type { Provider } from "../providers/provider.ts";
@@ -62,18 +62,21 @@ export async function firstSuccess<T>(route: Route, chain: Chain, deps: AttemptD
         return { value, target };
       } catch (thrown) {
         const err = toGatewayError(thrown);
-        const failure = { upstreamStatus: err.upstreamStatus, code: err.code, retryAfterMs: err.retryAfterMs };
+        const failure = { upstreamStatus: err.upstreamStatus, code: err.code, retryAfterMs: err.retryAfterMs, status: err.status };
         chain.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started, startedAt: started, spanId });
-        // The caller's own 4xx still proves the target answers: it breaks a run of failures.
+        // The caller's own 4xx from the upstream still proves the target answers: it breaks a run of
+        // failures. One refused before it was sent, a client gone or a shutdown say nothing of it.
         if (countsAgainstTarget(failure)) deps.health.failed(target, `${err.upstreamStatus ?? err.status} ${err.code ?? err.type}`);
-        else if (err instanceof ClientClosedError || err instanceof ShuttingDownError) deps.health.released(target);
+        else if (err instanceof ClientClosedError || err instanceof ShuttingDownError || err.upstreamStatus === undefined) deps.health.released(target);
         else deps.health.succeeded(target);
         last = err;
+        // The client left while this attempt failed: its request ends as the client's abort.
+        if (chain.signal.aborted) throw err instanceof ShuttingDownError ? err : clientClosed();
         const decision = classify(failure, { retriesUsed, retries: deps.retries, maxRetryWaitMs: deps.maxRetryWaitMs, random: deps.random });
-        if (decision.action === "stop" || chain.signal.aborted) throw summarise(err, chain.attempts);
+        if (decision.action === "stop") throw summarise(err, chain.attempts);
         if (decision.action === "next" || deps.now() + decision.delayMs >= chain.deadlineAt) break;
         await deps.sleep(decision.delayMs, chain.signal).catch(() => {});
-        if (chain.signal.aborted) throw summarise(err, chain.attempts);
+        if (chain.signal.aborted) throw clientClosed();
       }
     }
   }

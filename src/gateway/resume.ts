@@ -140,7 +140,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     // What the part's upstream reported before it broke (rarely anything: usage comes last).
     const reported = this.current.seen.usage;
     if (attempt !== undefined && reported !== undefined && !this.current.seen.completionUnknown) attempt.usage = reported;
-    const health = { upstreamStatus: failure.upstreamStatus, code: failure.code };
+    const health = { upstreamStatus: failure.upstreamStatus, code: failure.code, status: failure.status };
     if (countsAgainstTarget(health)) deps.health.failed(broke, `${failure.upstreamStatus ?? failure.status} ${failure.code ?? failure.type}`);
     const seen = this.current.seen;
     const part: Part = { usage: seen.usage, promptOnly: seen.completionUnknown, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks, text: this.seam?.added ?? transcript.text };
@@ -237,7 +237,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
         deps.unable.add(key(target));
         deps.health.released(target);
         deps.log(`chatgate: ${key(target)} refused a continuation (${err.message}); stream resume skips it from now on`);
-      } else if (countsAgainstTarget({ upstreamStatus: err.upstreamStatus, code: err.code })) {
+      } else if (countsAgainstTarget({ upstreamStatus: err.upstreamStatus, code: err.code, status: err.status })) {
         deps.health.failed(target, `${err.upstreamStatus ?? err.status} ${err.code ?? err.type}`);
       } else deps.health.released(target);
       return undefined;
