@@ -232,6 +232,17 @@ describe("a stream that fails after its first event ends with one error event an
     expect((error as APIError).message).toContain(vllm.message);
   });
 
+  test("timeouts longer than a timer can wait (2^31 ms and more) wait as long as one can: answers still come, never an instant 504", async () => {
+    const huge = { CHATGATE_TIMEOUT_MS: "2147483648", CHATGATE_STREAM_IDLE_TIMEOUT_MS: "9007199254740991" };
+    await using setup = setUp({ kind: "completion", delayMs: 30 }, huge);
+    const { up, gw } = setup;
+    const json = await post(`${gw.baseURL}/chat/completions`, { ...request, stream: false });
+    expect(json.status).toBe(200);
+    up.reply({ kind: "stream", delayMs: 10 });
+    const read = await readSse(await post(`${gw.baseURL}/chat/completions`, request));
+    expect(read.data.at(-1)).toBe("[DONE]");
+  });
+
   test("a long, healthy, slow stream outlasts the idle timeout many times over and completes with [DONE]", async () => {
     const words = Array.from({ length: 10 }, (_, i) => ` w${i}`);
     await using setup = setUp({ kind: "stream", words, delayMs: 100 }, { CHATGATE_STREAM_IDLE_TIMEOUT_MS: "400" });

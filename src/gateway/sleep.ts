@@ -1,3 +1,5 @@
+import { timerDelay } from "../timer-delay.ts";
+
 /** Resolves after `ms`, or rejects at once when `signal` aborts: a wait never outlives its request. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -9,7 +11,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   const timer = setTimeout(() => {
     signal.removeEventListener("abort", onAbort);
     resolve();
-  }, ms);
+  }, timerDelay(ms));
   signal.addEventListener("abort", onAbort, { once: true });
   return promise;
 }

@@ -2,6 +2,7 @@ import { ClientClosedError, GatewayError, errorBody, toGatewayError } from "../e
 import type { Outcome } from "../gateway/finish.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
 import { encodeEvents, sseData, sseJson } from "../sse-encode.ts";
+import { timerDelay } from "../timer-delay.ts";
 
 
 export const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" } as const;
@@ -80,7 +81,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     // Ticks at half the shortest wait: a heartbeat goes out within one interval of silence, and a
     // stall is declared within half a stall time of it.
     const every = pacing === undefined ? 0 : pacing.heartbeatMs > 0 ? Math.min(pacing.heartbeatMs, pacing.stallMs) : pacing.stallMs;
-    this.periodMs = Math.max(1, Math.floor(every / 2));
+    this.periodMs = timerDelay(Math.max(1, Math.floor(every / 2)));
     if (every > 0) this.timer = setInterval(this.tick, this.periodMs);
   }
 

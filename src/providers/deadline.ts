@@ -1,6 +1,7 @@
 import type { GatewayError } from "../errors.ts";
 import type { Stoppable } from "./provider.ts";
 import type { IdleWatch } from "./sse-passthrough.ts";
+import { timerDelay } from "../timer-delay.ts";
 
 /**
  * The abort signal of one upstream call: fired by the client's request signal (a disconnect) or by
@@ -35,7 +36,7 @@ export class Deadline implements IdleWatch, Stoppable {
     this.onClientAbort = () => controller.abort(client.reason);
     if (client.aborted) controller.abort(client.reason);
     else client.addEventListener("abort", this.onClientAbort, { once: true });
-    this.timer = setTimeout(this.fire, ms);
+    this.timer = setTimeout(this.fire, timerDelay(ms));
   }
 
   get signal(): AbortSignal {
@@ -52,7 +53,7 @@ export class Deadline implements IdleWatch, Stoppable {
       this.touched = true;
       if (this.thenMs !== this.ms) {
         clearTimeout(this.timer);
-        this.timer = setTimeout(this.fire, this.thenMs);
+        this.timer = setTimeout(this.fire, timerDelay(this.thenMs));
         return;
       }
     }

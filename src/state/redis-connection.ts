@@ -1,4 +1,5 @@
 import { RedisClient } from "bun";
+import { timerDelay } from "../timer-delay.ts";
 
 /** What a feature does while Redis does not answer: let requests through, or refuse them (503). */
 export type OnRedisError = "fail_open" | "fail_closed";
@@ -84,7 +85,7 @@ export class RedisConnection {
     const timeout = new Promise<never>((_, reject) => {
       // The answer may be waiting in the socket while a busy event loop ran this timer first:
       // give the loop's I/O one more turn (setImmediate runs after it) before calling it late.
-      timer = setTimeout(() => setImmediate(() => reject(new RedisUnavailable(`no answer within ${this.timeoutMs} ms`))), this.timeoutMs);
+      timer = setTimeout(() => setImmediate(() => reject(new RedisUnavailable(`no answer within ${this.timeoutMs} ms`))), timerDelay(this.timeoutMs));
     });
     try {
       // A connection being made (at start, or after an outage) is waited for, within the same bound.

@@ -1,5 +1,6 @@
 import type { GatewayError } from "../../errors.ts";
 import type { Stoppable } from "../provider.ts";
+import { timerDelay } from "../../timer-delay.ts";
 /** How long an Anthropic call may take, in its three phases. */
 export interface Timeouts {
   /** Until the response headers and the stream's first whole event. */
@@ -73,6 +74,6 @@ export class CallTimer implements Stoppable {
         : this.phase === "idle" ? `no event for ${idleMs} ms`
         : `no complete answer within ${totalMs} ms`;
       this.controller.abort(new DOMException("The upstream did not answer in time.", "TimeoutError"));
-    }, Math.max(0, ms));
+    }, timerDelay(Math.max(0, ms)));
   }
 }
