@@ -131,10 +131,15 @@ function simpleShapes(run: Uint8Array): number {
     if (run[v] === SPACE) v++;
     const first = run[v];
     const last = run[blank - 1];
-    if (!((first === OPEN_BRACE && last === CLOSE_BRACE) || (first === OPEN_BRACKET && last === CLOSE_BRACKET))) return -1;
+    if (!((first === OPEN_BRACE && last === CLOSE_BRACE) || (blank === v + 6 && doneAt(run, v)))) return -1;
     start = blank + 2;
   }
   return events;
+}
+
+/** Whether `[DONE]` starts at `at` (a byte comparison): the one data that is not a JSON object. */
+function doneAt(run: Uint8Array, at: number): boolean {
+  return run[at] === OPEN_BRACKET && run[at + 1] === 68 && run[at + 2] === 79 && run[at + 3] === 78 && run[at + 4] === 69 && run[at + 5] === CLOSE_BRACKET;
 }
 
 /** dataShapesOk for any framing: each `data:` line at a line start, and its event's last data line. */
@@ -153,7 +158,7 @@ function eachDataLine(run: Uint8Array, seen: StreamSeen): boolean {
     let end = lineEnd(run, v);
     while (dataAt(run, end)) end = lineEnd(run, end + 5);
     const last = lastByte(run, end);
-    if (!((first === OPEN_BRACE && last === CLOSE_BRACE) || (first === OPEN_BRACKET && last === CLOSE_BRACKET))) ok = false;
+    if (!((first === OPEN_BRACE && last === CLOSE_BRACE) || (doneAt(run, v) && (run[v + 6] === LF || run[v + 6] === CR)))) ok = false;
     seen.events++;
     at = find(run, DATA_FIELD, end);
   }

@@ -122,6 +122,18 @@ describe("passThroughEvents", () => {
     expect(seen.dropped).toBe(2);
   });
 
+  test("data that is JSON but not an object (an array) is dropped and counted too, however it is framed; [DONE] is not", async () => {
+    const content = 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n';
+    for (const parts of [[content, 'data: [1,2]\n\ndata: ["oops"]\n\n', content, "data: [DONE]\n\n"], [content, 'data: [1,2]\r\n\r\n', content, "data: [DONE]\r\n\r\n"]]) {
+      const { out, seen, error } = await run(parts);
+      expect(error).toBeUndefined();
+      expect(out.join("")).not.toContain("[1,2]");
+      expect(out.join("")).not.toContain("oops");
+      expect(out.join("")).toContain("[DONE]");
+      expect(seen.dropped).toBe(parts[1]!.includes("oops") ? 2 : 1);
+    }
+  });
+
   test("an in-band error event is passed on and ends the stream without an extra error", async () => {
     const { out, seen, error } = await run(['data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', 'data: {"error":{"message":"boom"}}\n\n']);
     expect(error).toBeUndefined();
