@@ -120,6 +120,17 @@ describe("a model name of the client's choosing", () => {
   // request (200 ok, then 500 error).
   const NAMES = ["日本-model", 'm\n{"level":"fatal"}', "tab\there", "nul\u0000x"];
 
+  test("20,000 characters long: answered, with only the name's first 256 characters in x-chatgate-model", async () => {
+    await using any = await spawnBinary({ CHATGATE_MOCK: "1" });
+    const name = "m".repeat(20_000);
+    for (const stream of [false, true]) {
+      const res = await fetch(`${any.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body(name, { stream }) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-chatgate-model")).toBe(name.slice(0, 256));
+      await res.arrayBuffer();
+    }
+  });
+
   test("is answered (JSON, stream, Messages API) with its id and a percent-encoded x-chatgate-model, logged once, no stack trace", async () => {
     await using any = await spawnBinary({ CHATGATE_MOCK: "1" });
     const post = (path: string, payload: string) => fetch(`${any.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: payload });

@@ -26,13 +26,22 @@ export function servedHeaders(headers: Headers, served: Served | undefined, drop
 const HEADER_SAFE = /^[^\0\r\n\u0100-\uffff]*$/;
 
 /**
+ * The longest upstream model name sent whole in a header. A client may name a model as long as the
+ * body limit, and a provider that takes any name echoes it: a 20 KB header is past what Node's
+ * HTTP client reads (16 KB), so the official SDK saw a connection error instead of the answer.
+ */
+const HEADER_TEXT_MAX = 256;
+
+/**
  * The upstream model is the client's own text when a provider takes any name (the mock,
  * `provider/<any model>`): a newline or a character beyond Latin-1 in it made `Headers` throw, so
  * the answer became a 500 without `x-request-id`, logged twice (ok, then error) with a stack trace.
- * Such a name goes out percent-encoded; a normal name is one regex test and goes out as it is.
+ * Such a name goes out percent-encoded, and a longer one cut to its head; a normal name is one
+ * regex test and goes out as it is.
  */
 function headerValue(text: string): string {
-  return HEADER_SAFE.test(text) ? text : encodeURIComponent(text);
+  const head = text.length > HEADER_TEXT_MAX ? text.slice(0, HEADER_TEXT_MAX) : text;
+  return HEADER_SAFE.test(head) ? head : encodeURIComponent(head);
 }
 
 /**
