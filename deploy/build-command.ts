@@ -5,8 +5,13 @@ import { gitCommit } from "./git-commit.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
-/** How the executable is compiled: one minified ESM bundle with bytecode, split so lazy modules load only when used. */
-const FLAGS = ["build", "--compile", "--format=esm", "--splitting", "--minify", "--bytecode", "--compile-jit-policy=16"];
+/**
+ * How the executable is compiled: one minified ESM bundle with bytecode, split so lazy modules load
+ * only when used. It reads no `bunfig.toml` and no `.env` from the directory it is started in: a
+ * bunfig's `preload` ran that directory's code inside the gateway, and a stray `.env` changed its
+ * settings unseen (the environment and `--config` are how it is configured).
+ */
+const FLAGS = ["build", "--compile", "--format=esm", "--splitting", "--minify", "--bytecode", "--compile-jit-policy=16", "--no-compile-autoload-bunfig", "--no-compile-autoload-dotenv"];
 
 /**
  * `--define CHATGATE_COMMIT="<commit>"`, which src/version.ts reads and `chatgate --version`

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -30,6 +30,24 @@ test("the binary prints its version and its help", async () => {
   const help = await runGateway([binary, "--help"]);
   expect(help.code).toBe(0);
   for (const name of ["--host", "--port", "OPENAI_API_KEY", "CHATGATE_API_KEYS", "CHATGATE_STREAM_IDLE_TIMEOUT_MS"]) expect(help.stdout).toContain(name);
+});
+
+test("the binary runs no code and reads no settings from the directory it is started in (bunfig.toml, .env)", async () => {
+  const cwd = mkdtempSync(join(tmpdir(), "chatgate-cwd-"));
+  try {
+    writeFileSync(join(cwd, "planted.js"), `require("node:fs").writeFileSync(${JSON.stringify(join(cwd, "ran"))}, "yes");`);
+    writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./planted.js"]\n');
+    writeFileSync(join(cwd, ".env"), "CHATGATE_RATE_LIMIT_MAX=not-a-number\n");
+    const started = await spawnGateway([binary], { CHATGATE_MOCK: "1" }, cwd);
+    try {
+      expect((await fetch(`${started.url}/health`)).status).toBe(200);
+    } finally {
+      await started.stop();
+    }
+    expect(existsSync(join(cwd, "ran"))).toBe(false);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
 });
 
 test("--help names every variable of the README's Configuration table", async () => {
