@@ -65,6 +65,20 @@ describe("the built-in mock model, non-streamed", () => {
     expect(completion.usage?.completion_tokens).toBe(3);
   });
 
+  test("its answer is bounded like a model's output: a long prompt is echoed up to 4,096 words per choice, then finish_reason length", async () => {
+    await using gw = startGateway({ CHATGATE_MOCK: "1" });
+    const long = "word ".repeat(100_000);
+    const completion = await gw.client().chat.completions.create({ model: "mock", messages: user(long), n: 8 });
+    expect(completion.choices).toHaveLength(8);
+    for (const choice of completion.choices) {
+      expect(choice.finish_reason).toBe("length");
+      expect(wordCount(choice.message.content!)).toBe(4096);
+    }
+    expect(completion.usage?.completion_tokens).toBe(8 * 4096);
+    const capped = await gw.client().chat.completions.create({ model: "mock", messages: user(long), max_tokens: 10_000 });
+    expect(wordCount(capped.choices[0]!.message.content!)).toBe(4096);
+  });
+
   test("max_completion_tokens cuts the answer like max_tokens", async () => {
     await using gw = startGateway({ CHATGATE_MOCK: "1" });
     const completion = await gw.client().chat.completions.create({ model: "mock", messages: user(PROMPT), max_completion_tokens: 2 });

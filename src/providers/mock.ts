@@ -38,6 +38,9 @@ function words(text: string): string[] {
   return pieces;
 }
 
+/** The most words the mock answers per choice (a model's output limit): a longer echo ends with finish_reason `length`. */
+export const MAX_ANSWER_WORDS = 4096;
+
 /** The mock's whole behaviour: echo the last user message, honouring stop and max tokens. */
 export function mockAnswer(body: ChatRequest): Answer {
   const lastUser = [...body.messages].reverse().find((m) => m.role === "user");
@@ -49,8 +52,9 @@ export function mockAnswer(body: ChatRequest): Answer {
     if (at !== -1) reply = reply.slice(0, at);
   }
   let pieces = words(reply);
-  const max = body.max_completion_tokens ?? body.max_tokens;
-  if (max != null && pieces.length > max) {
+  // A model's output is bounded; so is the mock's, or a 16 MB prompt echoed to n: 128 choices was a 2 GB answer.
+  const max = Math.min(body.max_completion_tokens ?? body.max_tokens ?? MAX_ANSWER_WORDS, MAX_ANSWER_WORDS);
+  if (pieces.length > max) {
     pieces = pieces.slice(0, max);
     finish = "length";
   }
