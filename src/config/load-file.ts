@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigError, type Env } from "../config.ts";
+import { DIGEST_PREFIX } from "./env-keys.ts";
 import { expandEnv, ONLY_REFERENCE } from "./expand-env.ts";
 import { FieldError, fieldPath } from "./field-error.ts";
 import { FileConfig } from "./file-schema.ts";
@@ -42,7 +43,7 @@ function plainKeyWarnings(path: string, parsed: unknown): string[] {
   if (!Array.isArray(keys)) return [];
   return keys.flatMap((entry, i) => {
     const key = (entry as { key?: unknown } | null)?.key;
-    if (typeof key !== "string" || key.startsWith("sha256:") || ONLY_REFERENCE.test(key)) return [];
+    if (typeof key !== "string" || DIGEST_PREFIX.test(key) || ONLY_REFERENCE.test(key)) return [];
     return [`chatgate: warning: ${path}: ${fieldPath("keys", i)}.key is the key itself, in plain text: write its digest instead (sha256:<hex>, as 'chatgate key new' prints it) or \${VAR} naming a variable that holds it`];
   });
 }
