@@ -287,3 +287,47 @@ describe("a client key written in plain text in keys:", () => {
     expect(load(`keys:\n  - {id: a, key: '${digest}'}\n  - {id: b, key: '\${B_KEY}'}\n`, { B_KEY: "ck-from-env-1" }).fileWarnings).toEqual([]);
   });
 });
+
+describe("${VAR} as the whole of a number or boolean setting takes that type", () => {
+  // In a flow mapping ({…}) YAML needs the reference quoted; quoted or not, it is the same string.
+  test("numbers and booleans, at the top level, in providers, targets, keys and hooks", () => {
+    const env = { R: "1", P: "8080", M: "512", C: "0", W: "2.5", B: "true", D: "false", U: "1.25", T: "3" };
+    const config = load(
+      "retries: ${R}\nport: ${P}\ncooldown_after: ${C}\nallow_no_auth: ${B}\n" +
+        "providers: [{id: a, type: anthropic, max_tokens: '${M}', drop_params: '${D}'}]\n" +
+        "models:\n  x: {strategy: weighted, targets: [{provider: a, model: m, weight: '${W}'}]}\n" +
+        "keys: [{id: k, key: '${KEY}', budget: {usd: '${U}', period: day}}]\n" +
+        "hooks:\n  h: {model: x, memory: {turns: '${T}'}}\n",
+      { ...env, KEY: "ck-key-from-env" },
+    );
+    expect(config).toMatchObject({ retries: 1, port: 8080, cooldownAfter: 0, allowNoAuth: true });
+    expect(config.providers[0]).toMatchObject({ maxTokens: 512, dropParams: false });
+    expect(config.models.x!.targets[0]!.weight).toBe(2.5);
+    expect(config.clientKeys[0]).toMatchObject({ budget: { usd: 1.25 } });
+    expect(config.hooks.h!.turns).toBe(3);
+  });
+
+  test("a string setting keeps the text: api_key 123 is the string \"123\"", () => {
+    const config = load("providers: [{id: a, type: openai, api_key: '${K}', headers: {x-n: '${K}'}}]\n", { K: "123" });
+    expect(config.providers[0]).toMatchObject({ apiKey: "123", headers: { "x-n": "123" } });
+  });
+
+  test("a value that does not fit names the field, the variable and its text", () => {
+    const cases: [string, Env, string][] = [
+      ["retries: ${R}\n", { R: "abc" }, 'retries: ${R} is "abc", expected a whole number from 0 to 10'],
+      ["retries: ${R}\n", { R: "99" }, 'retries: ${R} is "99", expected a whole number from 0 to 10'],
+      ["retries: ${R}\n", { R: "" }, 'retries: ${R} is "", expected a whole number from 0 to 10'],
+      ["port: ${P}\n", { P: "1.5" }, 'port: ${P} is "1.5", expected a whole number from 0 to 65535'],
+      ["allow_no_auth: ${B}\n", { B: "maybe" }, 'allow_no_auth: ${B} is "maybe", expected true or false'],
+      ["cooldown_after: ${C}\n", { C: "true" }, 'cooldown_after: ${C} is "true", expected a whole number of 0 or more'],
+      ["providers: [{id: a, type: openai}]\nmodels:\n  x: {strategy: weighted, targets: [{provider: a, model: m, weight: '${W}'}]}\n", { W: "-1" }, 'models.x.targets[0].weight: ${W} is "-1", expected a number of 0 or more'],
+      ["retries: ${R}\n", {}, "retries: environment variable R is not set"],
+    ];
+    for (const [yaml, env, message] of cases) expect(refusal(yaml, env)).toBe(message);
+  });
+
+  test("only a whole reference is typed; $${ stays the literal escape", () => {
+    expect(refusal("retries: 1${R}\n", { R: "1" })).toBe("retries: expected a whole number from 0 to 10");
+    expect(refusal("retries: $${R}\n", { R: "1" })).toBe("retries: expected a whole number from 0 to 10");
+  });
+});

@@ -19,6 +19,9 @@ export function adminKeys(value: string | undefined, clientKeys: readonly Uint8A
 /** SHA-256 of the empty string: what `sha256:$(printf %s "$MY_KEY" | sha256sum …)` gives with MY_KEY unset. */
 const EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/** A digest entry: `sha256:` in any case, so `SHA256:<hex>` is never taken for a key in plain text. */
+export const DIGEST_PREFIX = /^sha256:/i;
+
 /**
  * Client keys (and the metrics key: `variable` names where they came from, `unsetMeans` what leaving
  * it unset does): plain secrets are digested at once; `sha256:<hex>` entries are taken as digests.
@@ -38,7 +41,7 @@ export function parseKeys(value: string | undefined, variable = "CHATGATE_API_KE
     const key = entry.trim();
     const which = `entry ${i + 1}`;
     if (key === "") throw fail(`${which} is empty (two commas in a row, or one at either end?); remove it`);
-    if (key.startsWith("sha256:")) {
+    if (DIGEST_PREFIX.test(key)) {
       const hex = key.slice(7).toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(hex)) throw fail(`${which}: a sha256: entry needs 64 hex digits`);
       if (hex === EMPTY_DIGEST) throw fail(`${which} is the SHA-256 of the empty string: the key it was made from was empty (an unset variable?)`);

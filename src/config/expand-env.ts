@@ -4,7 +4,8 @@ type Env = Record<string, string | undefined>;
 
 /**
  * `${VAR}` in any string value of the file (never in keys) becomes the variable's value, so the
- * file itself holds no secret. An unset variable refuses to start, naming it and the field: a
+ * file itself holds no secret. (A number or boolean setting that is one `${VAR}` was typed before
+ * this: typed-references.ts.) An unset variable refuses to start, naming it and the field: a
  * missing key must not turn into an empty `Authorization` header. A variable set to an empty
  * string expands to one (as in a shell); `api_key` then refuses it as empty.
  * `$${` is a literal `${`; any other `$` is itself. No `${VAR:-default}`: a default belongs in the
@@ -22,6 +23,8 @@ export function expandEnv(value: unknown, env: Env, field = ""): unknown {
 }
 
 const REFERENCE = /\$\$\{|\$\{([^}]*)(\}?)/g;
+/** A `${VAR}` reference and nothing else: the whole value comes from the environment. */
+export const ONLY_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function expandString(text: string, env: Env, field: string): string {

@@ -3,10 +3,12 @@
 import { readFileSync } from "node:fs";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigError, type Env } from "../config.ts";
-import { expandEnv } from "./expand-env.ts";
+import { DIGEST_PREFIX } from "./env-keys.ts";
+import { expandEnv, ONLY_REFERENCE } from "./expand-env.ts";
 import { FieldError, fieldPath } from "./field-error.ts";
 import { FileConfig } from "./file-schema.ts";
 import { firstProblem, kindProblem } from "./schema-errors.ts";
+import { typeReferences } from "./typed-references.ts";
 
 /** `--config` wins over CHATGATE_CONFIG; blank means none. */
 export function configPathFrom(env: Env, flags: { config?: string }): string | undefined {
@@ -31,9 +33,6 @@ export function readConfigFile(path: string | undefined, env: Env): { doc: FileC
   }
 }
 
-/** A `${VAR}` reference and nothing else: the key comes from the environment. */
-const ONLY_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
-
 /**
  * `keys[].key` as the file writes it (before `${VAR}` is expanded) should be the key's digest or a
  * variable naming it: a key in plain text is a secret in a file that gets copied, committed and
@@ -44,14 +43,14 @@ function plainKeyWarnings(path: string, parsed: unknown): string[] {
   if (!Array.isArray(keys)) return [];
   return keys.flatMap((entry, i) => {
     const key = (entry as { key?: unknown } | null)?.key;
-    if (typeof key !== "string" || key.startsWith("sha256:") || ONLY_REFERENCE.test(key)) return [];
+    if (typeof key !== "string" || DIGEST_PREFIX.test(key) || ONLY_REFERENCE.test(key)) return [];
     return [`chatgate: warning: ${path}: ${fieldPath("keys", i)}.key is the key itself, in plain text: write its digest instead (sha256:<hex>, as 'chatgate key new' prints it) or \${VAR} naming a variable that holds it`];
   });
 }
 
 /** The settings as the file writes them (`${VAR}` expanded, no defaults filled): what the file itself sets. */
 export function writtenSettings(path: string, env: Env): Record<string, unknown> {
-  const parsed = expandEnv(parseYaml(read(path)) ?? {}, env);
+  const parsed = expandFile(parseYaml(read(path)) ?? {}, env);
   return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
 }
 
@@ -60,13 +59,18 @@ export function validate(parsed: unknown, env: Env): FileConfig {
   // An empty file (or one of comments) is a file of defaults.
   const raw = parsed ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) throw new FieldError("", "expected a mapping of settings (key: value) at the top level");
-  const expanded = expandEnv(raw, env);
+  const expanded = expandFile(raw, env);
   const kind = kindProblem(FileConfig, expanded);
   if (kind) throw kind;
   const doc = Value.Default(FileConfig, expanded);
   const problem = firstProblem(FileConfig, doc);
   if (problem) throw problem;
   return doc as FileConfig;
+}
+
+/** `${VAR}` expanded: a number or boolean setting that is one reference typed, every other string as text. */
+function expandFile(parsed: unknown, env: Env): unknown {
+  return expandEnv(typeReferences(FileConfig, parsed, env), env);
 }
 
 function read(path: string): string {

@@ -4,6 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { formatDuration, parseDuration } from "../../src/config/duration.ts";
 import { expandEnv } from "../../src/config/expand-env.ts";
 import { FieldError, fieldPath, pointerToField } from "../../src/config/field-error.ts";
+import { FileConfig } from "../../src/config/file-schema.ts";
+import { typeReferences } from "../../src/config/typed-references.ts";
 import { parseYaml } from "../../src/config/load-file.ts";
 import { maskHeader, maskUrl } from "../../src/config/check-config.ts";
 
@@ -56,6 +58,25 @@ describe("${VAR} expansion", () => {
   test("an unclosed ${ or one that is not a variable name refuses, saying how to write a literal", () => {
     expect(fieldError(() => expandEnv({ a: "${KEY" }, env)).message).toBe("a: unclosed ${ (write $${ for a literal ${)");
     expect(fieldError(() => expandEnv({ a: "${KEY:-x}" }, env)).message).toContain("${KEY:-x} is not an environment variable name");
+  });
+});
+
+describe("${VAR} in a number or boolean setting", () => {
+  const env = { N: "3", YES: "true", KEY: "123" };
+
+  test("is typed where the schema wants a number or boolean, and nowhere else", () => {
+    const doc = { retries: "${N}", trust_proxy: "${YES}", providers: [{ id: "a", type: "openai", api_key: "${KEY}", drop_params: "${YES}" }], host: "${N}" };
+    expect(typeReferences(FileConfig, doc, env)).toEqual({ retries: 3, trust_proxy: true, providers: [{ id: "a", type: "openai", api_key: "${KEY}", drop_params: true }], host: "${N}" });
+  });
+
+  test("leaves a shape the schema does not expect, an unknown key and $${ as they are", () => {
+    const doc = { providers: { a: "${N}" }, models: [], retries: "$${N}", retires: "${N}" };
+    expect(typeReferences(FileConfig, doc, env)).toEqual(doc);
+  });
+
+  test("a value that does not fit names the reference and its text", () => {
+    const err = fieldError(() => typeReferences(FileConfig, { rate_limit: { max: "${YES}" } }, env));
+    expect(err.message).toBe('rate_limit.max: ${YES} is "true", expected a whole number of 0 or more');
   });
 });
 

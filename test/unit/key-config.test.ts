@@ -61,6 +61,16 @@ describe("keys: entries", () => {
     expect(parseConfig({ CHATGATE_API_KEYS: "x,y,z" }).clientKeys).toEqual([{ id: "key-1" }, { id: "key-2" }, { id: "key-3" }]);
   });
 
+  test("a digest written SHA256:<hex> (any case) is a digest: the key gets in, the digest string does not, and no plain-key warning", () => {
+    const config = load(`${MOCK}api_keys: ["Sha256:${hex("from-api-keys")}"]\nkeys: [{id: a, key: "SHA256:${hex("from-keys")}"}]\n`);
+    expect(matchKey(config.apiKeyDigests, "from-api-keys")).toBe(0);
+    expect(matchKey(config.apiKeyDigests, "from-keys")).toBe(1);
+    expect(matchKey(config.apiKeyDigests, `SHA256:${hex("from-keys")}`)).toBe(-1);
+    expect(config.fileWarnings).toEqual([]);
+    expect(refusal(`keys: [{id: a, key: "SHA256:abc"}]\n`)).toBe("keys[0].key: a sha256: entry needs 64 hex digits");
+    expect(refusal(`api_keys: ["Sha256:abc"]\n`)).toBe("api_keys[0]: a sha256: entry needs 64 hex digits");
+  });
+
   test("keys: alone turn client auth on (a non-loopback host may start)", () => {
     expect(load(`${MOCK}host: 0.0.0.0\nkeys: [{id: a, key: "sha256:${hex("a")}"}]\n`).apiKeyDigests).toHaveLength(1);
   });

@@ -94,6 +94,15 @@ describe("CHATGATE_API_KEYS entries, as matchKey sees them", () => {
     }
   });
 
+  test("the sha256: prefix in any case is a digest, never a key in plain text", () => {
+    const { apiKeyDigests } = parseConfig({ CHATGATE_API_KEYS: `SHA256:${hex("upper-prefix")},Sha256:${hex("mixed-prefix")}` });
+    expect(matchKey(apiKeyDigests, "upper-prefix")).toBe(0);
+    expect(matchKey(apiKeyDigests, "mixed-prefix")).toBe(1);
+    expect(matchKey(apiKeyDigests, `SHA256:${hex("upper-prefix")}`)).toBe(-1);
+    expect(refusal("SHA256:abc").message).toBe("CHATGATE_API_KEYS: entry 1: a sha256: entry needs 64 hex digits");
+    expect(refusal(`ok,Sha256:${hex("")}`).message).toContain("entry 2 is the SHA-256 of the empty string");
+  });
+
   test("a sha256: entry that is not 64 hex digits refuses to start, naming CHATGATE_API_KEYS", () => {
     for (const bad of ["sha256:abc", `sha256:${hex("k")}0`, `sha256:${"z".repeat(64)}`]) {
       expect(() => parseConfig({ CHATGATE_API_KEYS: bad })).toThrow(ConfigError);
