@@ -111,6 +111,26 @@ const violations: Array<[string, string, Record<string, unknown>]> = [
   ["response_format as a string", "response_format", valid({ response_format: "json" })],
   ["max_completion_tokens of 0", "max_completion_tokens", valid({ max_completion_tokens: 0 })],
   ["logit_bias as a string", "logit_bias", valid({ logit_bias: "none" })],
+  ["store as a number", "store", valid({ store: 12345 })],
+  ["metadata as a string", "metadata", valid({ metadata: "str" })],
+  ["metadata with a number value", "metadata", valid({ metadata: { team: 1 } })],
+  ["modalities as a string", "modalities", valid({ modalities: "text" })],
+  ["functions as an object", "functions", valid({ functions: {} })],
+  ["function_call as a boolean", "function_call", valid({ function_call: true })],
+  ["audio as a string", "audio", valid({ audio: "alloy" })],
+  ["prediction as an array", "prediction", valid({ prediction: [1] })],
+  ["reasoning_effort as a number", "reasoning_effort", valid({ reasoning_effort: 1 })],
+  ["service_tier as an object", "service_tier", valid({ service_tier: {} })],
+  ["verbosity as a boolean", "verbosity", valid({ verbosity: true })],
+  ["web_search_options as a string", "web_search_options", valid({ web_search_options: "on" })],
+  ["safety_identifier as a number", "safety_identifier", valid({ safety_identifier: 7 })],
+  ["prompt_cache_key as an array", "prompt_cache_key", valid({ prompt_cache_key: ["k"] })],
+  ["an empty array of content parts", "messages[0].content", valid({ messages: [{ role: "user", content: [] }] })],
+  ["a content part of an unknown type", "messages[0].content[0].type", valid({ messages: [{ role: "user", content: [{ type: "bogus" }] }] })],
+  ["a text part without its text", "messages[0].content[1].text", valid({ messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "text" }] }] })],
+  ["a tool message without tool_call_id", "messages[1].tool_call_id", valid({ messages: [...messages, { role: "tool", content: "42" }] })],
+  ["a tool message with a numeric tool_call_id", "messages[1].tool_call_id", valid({ messages: [...messages, { role: "tool", content: "42", tool_call_id: 7 }] })],
+  ["an assistant's tool_calls as a string", "messages[1].tool_calls", valid({ messages: [...messages, { role: "assistant", tool_calls: "x" }] })],
 ];
 
 describe("schema violations", () => {
@@ -125,12 +145,14 @@ describe("schema violations", () => {
   test("the edges of every range, null optional fields and every role are accepted and forwarded", async () => {
     await using up = fakeOpenAI();
     await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: "sk-upstream-secret" });
-    const roles = ["system", "developer", "user", "assistant", "tool"].map((role) => ({ role, content: `as ${role}` }));
+    const roles = ["system", "developer", "user", "assistant", "tool"].map((role) => ({ role, content: `as ${role}`, ...(role === "tool" ? { tool_call_id: "call_1" } : {}) }));
     const accepted = [
       valid({ temperature: 0, top_p: 0, n: 1, max_tokens: 1, presence_penalty: -2, frequency_penalty: -2 }),
       valid({ temperature: 2, top_p: 1, n: 128, max_tokens: 100000, presence_penalty: 2, frequency_penalty: 2 }),
       valid({ temperature: null, top_p: null, n: null, max_tokens: null, stop: null, seed: null, stream: null }),
       valid({ messages: roles }),
+      valid({ store: true, metadata: { team: "a" }, modalities: ["text"], reasoning_effort: "low", service_tier: "auto", verbosity: "low", safety_identifier: "u1", prompt_cache_key: "k", prediction: { type: "content", content: "x" }, web_search_options: {}, audio: null }),
+      valid({ messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "image_url", image_url: { url: "https://example.com/a.png" } }] }] }),
     ];
     for (const body of accepted) {
       const response = await post(`${gw.baseURL}/chat/completions`, body);
