@@ -67,7 +67,7 @@ export class StreamTranslator {
       this.malformed++;
       return;
     }
-    if (event === null || typeof event !== "object") {
+    if (event === null || typeof event !== "object" || Array.isArray(event)) {
       this.malformed++;
       return;
     }
