@@ -1,13 +1,14 @@
 // The Anthropic provider against a fake Anthropic API over real HTTP: what goes upstream, JSON and
 // streamed answers, the commit rule (nothing yielded before the first content), truncations,
 // timeouts, aborts, redirects and redaction; and one stream read by the official openai SDK.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import OpenAI from "openai";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { GatewayError } from "../src/errors.ts";
 import { AnthropicProvider, type AnthropicProviderOptions } from "../src/providers/anthropic/provider.ts";
 import type { ChatCall } from "../src/providers/provider.ts";
 import type { ChatRequest } from "../src/schema.ts";
+import { message, messageEvents, sse } from "./support/anthropic-wire.ts";
 import { fakeAnthropic, type FakeAnthropic } from "./support/fake-anthropic.ts";
 
 const KEY = "sk-ant-api03-test-secret";
@@ -20,6 +21,31 @@ const providerFor = (fake: FakeAnthropic, options: Partial<AnthropicProviderOpti
 function call(extra: Record<string, unknown> = {}): ChatCall {
   const body = { model: "smart", messages: [{ role: "user", content: "Hi" }], ...extra } as ChatRequest;
   return { body, raw: JSON.stringify(body) };
+}
+
+/** The same request as a client of `POST /v1/messages` sends it: answered in Anthropic's own format. */
+function nativeCall(): ChatCall {
+  const body = { model: "claude-sonnet-4-5", max_tokens: 100, stream: true, messages: [{ role: "user", content: "Hi" }] };
+  const raw = JSON.stringify(body);
+  return { ...call({ stream: true }), native: { format: "anthropic", raw, body } };
+}
+
+const sseOf = (m: ReturnType<typeof message>) => messageEvents(m).map(sse);
+
+/** Events a proxy garbled: cut-off JSON in the preamble, then, among the deltas, an array and cut-off JSON. */
+const GARBLED = [
+  "event: ping\ndata: {\"type\":\"pi\n\n",
+  "event: content_block_delta\ndata: [1,2]\n\n",
+  "event: content_block_delta\ndata: {garbage\n\n",
+];
+
+/** The events with GARBLED among them: one after ping, two after the first text delta. */
+function withGarbled(events: string[]): string {
+  const out = [...events];
+  const first = out.findIndex((e) => e.includes("text_delta"));
+  out.splice(first + 1, 0, GARBLED[1]!, GARBLED[2]!);
+  out.splice(2, 0, GARBLED[0]!);
+  return out.join("");
 }
 
 const signal = () => new AbortController().signal;
@@ -216,6 +242,43 @@ describe("AnthropicProvider, streams", () => {
     expect(error).toBeUndefined();
     expect(chunksOf(text).map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("Hello from Claude");
     expect(events.malformedEvents).toBe(1);
+  });
+
+  test("garbled events (not JSON, or JSON but no object) are dropped, counted on seen and told once in one warning", async () => {
+    await using fake = fakeAnthropic();
+    fake.reply({ kind: "stream", raw: withGarbled(sseOf(message())) }, { kind: "stream" });
+    using warn = spyOn(console, "warn").mockImplementation(() => {});
+    const events = await providerFor(fake).stream(call({ stream: true }), { signal: signal() });
+    const { text, error } = await readAll(events);
+    expect(error).toBeUndefined();
+    expect(chunksOf(text).map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("Hello from Claude");
+    expect(text).not.toContain("garbage");
+    expect(text).not.toContain("[1,2]");
+    expect(events.seen.dropped).toBe(GARBLED.length);
+    expect(warn.mock.calls).toEqual([[`chatgate: dropped ${GARBLED.length} event(s) from provider 'claude' whose data was not a JSON object`]]);
+
+    // A clean stream says nothing.
+    warn.mockClear();
+    const clean = await providerFor(fake).stream(call({ stream: true }), { signal: signal() });
+    await readAll(clean);
+    expect(clean.seen.dropped).toBe(0);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  test("garbled events on a native stream reach the client as they came, counted and told once in one warning", async () => {
+    await using fake = fakeAnthropic();
+    const raw = withGarbled(sseOf(message()));
+    fake.reply({ kind: "stream", raw }, { kind: "stream", raw, splitBytes: 5 });
+    using warn = spyOn(console, "warn").mockImplementation(() => {});
+    for (const _ of ["whole events", "5-byte reads"]) {
+      warn.mockClear();
+      const events = await providerFor(fake).stream(nativeCall(), { signal: signal() });
+      const { text, error } = await readAll(events);
+      expect(error).toBeUndefined();
+      expect(text).toBe(raw);
+      expect(events.malformedEvents).toBe(GARBLED.length);
+      expect(warn.mock.calls).toEqual([[`chatgate: passed on ${GARBLED.length} event(s) from provider 'claude' whose data was not a JSON object`]]);
+    }
   });
 
   test("no headers within first_byte is a 504 from stream() itself", async () => {

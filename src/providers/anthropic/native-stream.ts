@@ -21,6 +21,8 @@ export interface NativeStreamOptions {
   redact: Redact;
   /** Anthropic's in-stream error, as the one error type. */
   onError: (error: { type?: string; message?: string }) => GatewayError;
+  /** Told once, when the stream ends, how many events were passed on whose data was not a JSON object. */
+  onMalformed?: (count: number) => void;
 }
 
 /**
@@ -40,7 +42,11 @@ export class NativeEventStream implements EventStream {
 
   constructor(private readonly body: ReadableStream<Uint8Array>, private readonly options: NativeStreamOptions) {}
 
-  /** Events whose data was read and was not JSON (passed on as they came). */
+  /**
+   * Events whose data was not a JSON object (passed on as they came). The data of message_start,
+   * message_delta and error is parsed; any other event's is only checked to open with `{` and
+   * close with `}`, as deltas are passed on without being parsed.
+   */
   get malformedEvents(): number {
     return this.watcher?.malformed ?? 0;
   }
@@ -69,13 +75,35 @@ class NativeWatcher {
     this.parser.feed(text);
   }
 
+  /**
+   * A run passed on without being decoded: its events counted, one a data line as Anthropic sends
+   * them, and those whose data is not shaped as a JSON object (an unparsed delta's only check).
+   */
+  passUndecoded(run: Uint8Array): void {
+    for (let at = find(run, DATA); at !== -1; at = find(run, DATA, at + 5)) {
+      this.seen.events++;
+      let from = at + 5;
+      if (run[from] === SPACE) from++;
+      let end = from;
+      while (end < run.length && run[end] !== LF && run[end] !== CR) end++;
+      if (run[from] !== OPEN || run[end - 1] !== CLOSE) this.malformed++;
+    }
+  }
+
   private parsed<T>(data: string): T | undefined {
     try {
-      return JSON.parse(data) as T;
+      const value: unknown = JSON.parse(data);
+      if (value !== null && typeof value === "object" && !Array.isArray(value)) return value as T;
     } catch {
-      this.malformed++;
-      return undefined;
+      // counted below
     }
+    this.malformed++;
+    return undefined;
+  }
+
+  /** An event whose data is passed on unparsed: counted when it cannot be a JSON object. */
+  private shaped(data: string): void {
+    if (data.charCodeAt(0) !== OPEN || data.charCodeAt(data.length - 1) !== CLOSE) this.malformed++;
   }
 
   private readonly onEvent = (event: EventSourceMessage): void => {
@@ -84,7 +112,7 @@ class NativeWatcher {
     switch (event.event) {
       case "ping":
       case "content_block_start":
-        return;
+        return this.shaped(event.data);
       case "message_start": {
         this.start = this.parsed<{ message?: { usage?: Usage } }>(event.data)?.message?.usage;
         if (this.start !== undefined) seen.usage = toUsage(this.start);
@@ -101,7 +129,7 @@ class NativeWatcher {
       case "message_stop":
         seen.done = true;
         this.committed = true;
-        return;
+        return this.shaped(event.data);
       case "error": {
         const body = this.parsed<{ error?: { type?: string; message?: string } }>(event.data);
         this.failure = this.onError(body?.error ?? {});
@@ -109,6 +137,7 @@ class NativeWatcher {
       }
       default:
         this.committed = true;
+        this.shaped(event.data);
     }
   };
 }
@@ -124,13 +153,11 @@ const utf8 = new TextDecoder();
 const MESSAGE_ = Buffer.from("message_");
 const ERROR = Buffer.from("error");
 const DATA = Buffer.from("data:");
-
-/** Data lines in a run of whole events: its events, as Anthropic sends one data line an event. */
-function countData(run: Uint8Array): number {
-  let count = 0;
-  for (let at = find(run, DATA); at !== -1; at = find(run, DATA, at + 5)) count++;
-  return count;
-}
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const OPEN = 123; // {
+const CLOSE = 125; // }
 
 async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, watcher: NativeWatcher, options: NativeStreamOptions): AsyncGenerator<Uint8Array, void, undefined> {
   const { provider, timer } = options;
@@ -153,7 +180,7 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
         // After the first content only message_delta, message_stop and error matter: a run that
         // cannot hold one (no such bytes anywhere in it) is counted, not decoded or parsed.
         if (watcher.committed && find(whole, MESSAGE_) === -1 && find(whole, ERROR) === -1) {
-          seen.events += countData(whole);
+          watcher.passUndecoded(whole);
           seen.delivered.add(whole);
           yield whole;
           continue;
@@ -183,6 +210,7 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
     throw truncated(provider, `ended${framer.midEvent ? " in the middle of an event" : ""} after ${seen.events} events without message_stop`);
   } finally {
     timer.clear();
+    if (watcher.malformed > 0) options.onMalformed?.(watcher.malformed);
     // However the stream stops (done, client gone, error), release the upstream now.
     reader.cancel().catch(() => {});
   }

@@ -148,7 +148,13 @@ export class AnthropicProvider implements Provider {
       throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "", timer.stoppedWith);
     }
     const onError = (error: { type?: string; message?: string }) => anthropicError(this.id, { status: statusOfErrorType(error.type), type: error.type, message: error.message }, this.redact);
-    if (native !== undefined) return new NativeEventStream(body, { provider: this.id, timer, client: options.signal, redact: this.redact, onError });
+    // As for an OpenAI-compatible upstream: a garbled event is told once a stream, not per event.
+    const notObject = `from provider '${this.id}' whose data was not a JSON object`;
+    if (native !== undefined) {
+      // The client asked in Anthropic's format and gets Anthropic's bytes, garbled ones included.
+      const onMalformed = (count: number) => console.warn(`chatgate: passed on ${count} event(s) ${notObject}`);
+      return new NativeEventStream(body, { provider: this.id, timer, client: options.signal, redact: this.redact, onError, onMalformed });
+    }
     return new AnthropicEventStream(body, {
       provider: this.id,
       timer,
@@ -156,6 +162,7 @@ export class AnthropicProvider implements Provider {
       includeUsage: call.body.stream_options?.include_usage === true,
       dropped,
       onError,
+      onDropped: (count) => console.warn(`chatgate: dropped ${count} event(s) ${notObject}`),
     });
   }
 

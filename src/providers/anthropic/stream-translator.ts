@@ -46,6 +46,8 @@ export class StreamTranslator {
   private inputUsage: Usage | undefined;
   /** Content block index → the tool call's own running index among tool calls. */
   private readonly toolIndex = new Map<number, number>();
+  /** Content blocks of tool calls that have streamed no argument text yet. */
+  private readonly argless = new Set<number>();
 
   constructor(
     private readonly provider: string,
@@ -65,7 +67,7 @@ export class StreamTranslator {
       this.malformed++;
       return;
     }
-    if (event === null || typeof event !== "object") {
+    if (event === null || typeof event !== "object" || Array.isArray(event)) {
       this.malformed++;
       return;
     }
@@ -86,6 +88,8 @@ export class StreamTranslator {
         return this.blockStart(event);
       case "content_block_delta":
         return this.blockDelta(event);
+      case "content_block_stop":
+        return this.blockStop(event.index);
       case "message_delta":
         return this.messageDelta(event);
       case "message_stop":
@@ -94,7 +98,7 @@ export class StreamTranslator {
         this.errorEvent = true;
         this.failure = this.onError(event.error ?? {});
         return;
-      // ping, content_block_stop, and event types added later: nothing to send.
+      // ping, and event types added later: nothing to send.
     }
   }
 
@@ -118,6 +122,7 @@ export class StreamTranslator {
     if (block.type === "tool_use" && "id" in block) {
       const index = this.toolIndex.size;
       this.toolIndex.set(event.index, index);
+      this.argless.add(event.index);
       this.chunk({ tool_calls: [{ index, id: block.id, type: "function", function: { name: block.name, arguments: "" } }] }, null);
     } else if (block.type === "text" && "text" in block && block.text !== "") {
       this.chunk({ content: block.text }, null);
@@ -137,14 +142,28 @@ export class StreamTranslator {
         return;
       case "input_json_delta": {
         const index = this.toolIndex.get(event.index);
-        if (index !== undefined && delta.partial_json !== "") this.chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] }, null);
+        if (index === undefined || delta.partial_json === "") return;
+        this.argless.delete(event.index);
+        this.chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] }, null);
         return;
       }
       // signature_delta (thinking's opaque signature) and citations: no OpenAI form.
     }
   }
 
+  /**
+   * A call without arguments streams none (no input_json_delta, or one of ""): its arguments are
+   * then "{}", as OpenAI sends them and as the non-streamed answer has them, not an empty string
+   * no client can JSON.parse.
+   */
+  private blockStop(block: number): void {
+    if (!this.argless.delete(block)) return;
+    this.chunk({ tool_calls: [{ index: this.toolIndex.get(block)!, function: { arguments: "{}" } }] }, null);
+  }
+
   private messageDelta(event: Extract<StreamEvent, { type: "message_delta" }>): void {
+    // A call whose block never stopped still ends with its arguments whole.
+    for (const block of this.argless) this.blockStop(block);
     this.usage = toUsage(mergeUsage(this.inputUsage, event.usage));
     this.usageFinal = true;
     const reason = event.delta?.stop_reason;

@@ -26,6 +26,8 @@ export interface AnthropicStreamOptions {
   dropped: readonly string[];
   /** Anthropic's in-stream error, as the error the client gets. */
   onError: (error: { type?: string; message?: string }) => GatewayError;
+  /** Told once, when the stream ends, how many events were dropped as not JSON objects. */
+  onDropped?: (count: number) => void;
   maxEventBytes?: number;
 }
 
@@ -47,7 +49,7 @@ export class AnthropicEventStream implements EventStream {
     this.translator = new StreamTranslator(options.provider, options.includeUsage, options.onError);
   }
 
-  /** Events whose data was not JSON: dropped, and the stream went on. */
+  /** Events whose data was not a JSON object: dropped, and the stream went on. */
   get malformedEvents(): number {
     return this.translator.malformed;
   }
@@ -111,6 +113,8 @@ async function* translate(
     throw truncated(provider, `ended${where} after ${t.events} events without message_stop`);
   } finally {
     timer.clear();
+    seen.dropped = t.malformed;
+    if (seen.dropped > 0) options.onDropped?.(seen.dropped);
     // However the stream stops (done, client gone, error), release the upstream now.
     reader.cancel().catch(() => {});
   }
