@@ -84,8 +84,10 @@ class NativeWatcher {
       this.seen.events++;
       let from = at + 5;
       if (run[from] === SPACE) from++;
-      let end = from;
-      while (end < run.length && run[end] !== LF && run[end] !== CR) end++;
+      // A native search for the line's end: the bytes between are not read.
+      let end = run.indexOf(LF, from);
+      if (end === -1) end = run.length;
+      if (run[end - 1] === CR) end--;
       if (run[from] !== OPEN || run[end - 1] !== CLOSE) this.malformed++;
     }
   }
