@@ -201,6 +201,28 @@ describe("trusted-proxy client ids", () => {
   });
 });
 
+describe("trusted-proxy client ids of failed key attempts", () => {
+  test("5,000 distinct clients behind 8 KB X-Forwarded-For headers, each failing its key, do not grow the process by what the headers weigh", async () => {
+    await using gw = await spawnBinary({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: "the-right-key", CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_TRUST_PROXY: "1" });
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.proc.pid}/status`, "utf8"))?.[1]) * 1024;
+    const padding = "y".repeat(8_000);
+    const send = (from: number) =>
+      Promise.all(
+        Array.from({ length: 100 }, (_, i) => {
+          const n = from + i;
+          // IPv6, long enough that a slice of the header would share the header's storage.
+          const hop = `2001:db8:${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}:0:0:0:1`;
+          return fetch(`${gw.url}/v1/models`, { headers: { authorization: "Bearer wrong", "x-forwarded-for": `${padding}, ${hop}` } }).then((r) => r.status);
+        }),
+      );
+    await send(0);
+    const before = rss();
+    for (let round = 1; round <= 50; round++) expect(new Set(await send(round * 100))).toEqual(new Set([401]));
+    // Each address is counted (a failure table entry each); the header it came in is not kept with it (40 MB).
+    expect(rss() - before).toBeLessThan(24 * 1024 * 1024);
+  });
+});
+
 describe("an empty client key refuses to start", () => {
   const cases: Array<[string, string, string]> = [
     ["the digest of the empty string (MY_KEY unset in the README's sha256 recipe)", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "SHA-256 of the empty string"],

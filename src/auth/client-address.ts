@@ -21,7 +21,13 @@ export function clientAddress(forwarded: string | null, peer: string): string {
   while (start < end && isBlank(forwarded.charCodeAt(start))) start++;
   if (end - start === 0 || end - start > MAX_IP_LENGTH) return peer;
   const last = forwarded.slice(start, end);
-  return isIP(last) === 0 ? peer : last;
+  return isIP(last) === 0 ? peer : copied(last);
 }
+
+/**
+ * A string of its own: a slice of 20-odd characters or more shares the header's storage, so an
+ * IPv6 hop kept as a key (a failure table's, a limiter's) kept its whole 8 KB header alive with it.
+ */
+const copied = (text: string): string => Buffer.from(text, "latin1").toString("latin1");
 
 const isBlank = (code: number) => code === 32 || code === 9;
