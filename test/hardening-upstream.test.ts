@@ -183,6 +183,12 @@ describe("every string of an upstream error is redacted", () => {
         new Response(FIRST_EVENT + `data: ${wire(field, escaped)}\n\n`, { headers: { "content-type": "text/event-stream" } });
     }
   }
+  // Errors in other shapes after the first content: Anthropic's (from a proxy in between), bare
+  // fields under `event: error`, and the key in a comment.
+  const sse = (text: string) => () => new Response(FIRST_EVENT + text, { headers: { "content-type": "text/event-stream" } });
+  scripts["anthropic-shaped"] = sse(`data: ${JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: `Incorrect API key provided: ${KEY}` } })}\n\n`);
+  scripts["bare fields"] = sse(`event: error\ndata: ${JSON.stringify({ message: `m ${KEY}`, type: KEY })}\n\n`);
+  scripts["comment"] = sse(`: upstream key ${KEY}\n\ndata: [DONE]\n\n`);
   let up: Upstream;
   let gw: GatewayProcess;
   beforeAll(async () => {
@@ -225,6 +231,20 @@ describe("every string of an upstream error is redacted", () => {
     expect(data).toHaveLength(3);
     const error = (JSON.parse(data[2]!) as { error: WireError }).error;
     expect(error).toEqual({ ...errorWith(field, false), [field]: field === "message" ? "Refused for ***." : "***" });
+  });
+
+  test.each(["anthropic-shaped", "bare fields", "comment"])("regression: the key in a stream event of another shape (%s) never reaches the client", async (script) => {
+    const res = await chat(gw.url, script, true);
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expectNoKey(text);
+    expect(text).toContain("***");
+  });
+
+  test("an error in Anthropic's shape after the first content ends the stream as an error the SDKs raise", async () => {
+    const data = events(await (await chat(gw.url, "anthropic-shaped", true)).text());
+    expect(data).toHaveLength(3);
+    expect(JSON.parse(data[2]!)).toEqual({ type: "error", error: { type: "invalid_request_error", message: "Incorrect API key provided: ***" } });
   });
 });
 

@@ -15,8 +15,11 @@ const CLOSE_BRACKET = 93;
 const DATA_FIELD = Buffer.from("data:");
 
 const USAGE_OBJECT = /"usage":\s*\{/;
-/** An in-band error: OpenAI's `{"error": {…}}` (not `"error": null`), or vLLM's `{"object": "error", …}`. */
-const ERROR_EVENT = /^\s*\{\s*"error"\s*:\s*(?!null\s*[,}])|"object"\s*:\s*"error"/;
+/**
+ * An in-band error: OpenAI's `{"error": {…}}` (not `"error": null`), Anthropic's shape
+ * `{"type": "error", "error": {…}}` (from a proxy in between), or vLLM's `{"object": "error", …}`.
+ */
+const ERROR_EVENT = /^\s*\{\s*(?:"error"\s*:\s*(?!null\s*[,}])|"type"\s*:\s*"error")|"object"\s*:\s*"error"/;
 const FINISHED = /"finish_reason":\s*"/;
 const DONE_MARK = Buffer.from("[DONE]");
 const ERROR_MARK = Buffer.from('"error"');

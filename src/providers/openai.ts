@@ -100,6 +100,8 @@ export class OpenAIProvider implements Provider {
   private readonly modelsUrl: string;
   private readonly headers: Record<string, string>;
   private readonly redact: Redact;
+  /** Our key's bytes, searched for in what a stream passes on (undefined: no key). */
+  private readonly secret: Uint8Array | undefined;
   private readonly fetch: typeof fetch;
   private readonly maxBytes: number;
   /** This upstream as a whole-answer call (a completion, embeddings) sees it. */
@@ -118,6 +120,7 @@ export class OpenAIProvider implements Provider {
     this.headers = { ...options.headers, "content-type": "application/json", accept: "application/json, text/event-stream" };
     if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
     this.redact = redactor(options.apiKey);
+    this.secret = options.apiKey ? Buffer.from(options.apiKey) : undefined;
     this.fetch = options.fetch ?? fetch;
     this.maxBytes = options.maxUpstreamBytes ?? 64 * 1024 * 1024;
     this.whole = { id: this.id, fetch: this.fetch, redact: this.redact, maxBytes: this.maxBytes, totalMs: options.timeouts.totalMs };
@@ -185,7 +188,7 @@ export class OpenAIProvider implements Provider {
     const choices = call.body.n ?? 1;
     const onDropped = (count: number) => console.warn(`chatgate: dropped ${count} event(s) from provider '${this.id}' whose data was not a JSON object`);
     const events = passThroughEvents(body, seen, {
-      idle, classify, cut, tooLarge, failedEarly, choices, onDropped, redact: this.redact, dropUsageChunks, maxRunBytes: this.options.streamBufferBytes,
+      idle, classify, cut, tooLarge, failedEarly, choices, onDropped, redact: this.redact, secret: this.secret, dropUsageChunks, maxRunBytes: this.options.streamBufferBytes,
       failedMidStream: resumable ? (data: string) => fromErrorEvent(this.id, data, this.redact, "during") : undefined,
     });
     return { seen, [Symbol.asyncIterator]: () => events };

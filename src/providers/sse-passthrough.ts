@@ -2,8 +2,8 @@ import type { GatewayError } from "../errors.ts";
 import { CommitGate } from "./openai-commit.ts";
 import { marksFor, observeRun, type ObserveOptions } from "./openai-observer.ts";
 import type { StreamSeen } from "./provider.ts";
-import { DONE_EVENT } from "../sse-encode.ts";
-import { EventFramer, MAX_EVENT_BYTES, completeEventsEnd, concatAll, firstEventEnd } from "./sse-frames.ts";
+import { DONE_EVENT, encodeEvents } from "../sse-encode.ts";
+import { EventFramer, MAX_EVENT_BYTES, completeEventsEnd, concatAll, find, firstEventEnd } from "./sse-frames.ts";
 import { nullUsageMarks, withoutNullUsage } from "../usage/unasked-usage.ts";
 
 /** Restarts on every whole event: bounds the wait for the first event and the gaps between events. */
@@ -39,6 +39,11 @@ export interface PassThroughOptions {
    * serialised again, so an escaped key is caught too) before it is passed on.
    */
   redact?: (text: string) => string;
+  /**
+   * Our provider key's bytes: a run holding them anywhere (an error event of another shape, a
+   * comment) goes out through `redact`, found by one native search a run.
+   */
+  secret?: Uint8Array;
   /** Most bytes handed to the client in one piece; larger runs go in pieces of whole events. Default MAX_RUN_BYTES. */
   maxRunBytes?: number;
   /** Largest event held while its end has not arrived. Default MAX_EVENT_BYTES. */
@@ -66,6 +71,7 @@ export interface PassThroughOptions {
 }
 
 const keep = (text: string) => text;
+const utf8 = new TextDecoder();
 
 export async function* passThroughEvents(
   body: ReadableStream<Uint8Array>,
@@ -111,6 +117,7 @@ export async function* passThroughEvents(
           out = observeRun(run, seen, observing);
         }
         if (out !== undefined) {
+          if (options.secret !== undefined && find(out, options.secret) !== -1) out = encodeEvents(observing.redact(utf8.decode(out)));
           seen.delivered.add(out);
           // A run larger than the per-stream buffer goes out in pieces of whole events, each pulled
           // by the client in turn, so no more than that waits on a slow client at once.
