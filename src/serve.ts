@@ -7,7 +7,7 @@ import { releaseHeldReloads } from "./early-reload.ts";
 import { LedgerOpenError } from "./ledger/attach.ts";
 import { collectWhenIdle } from "./obs/idle-gc.ts";
 import type { FinishRecord } from "./gateway/finish.ts";
-import { cooldownLog, createLogger, requestLog } from "./obs/log.ts";
+import { cooldownLog, createLogger, requestLog, routeConsole } from "./obs/log.ts";
 import { VERSION_LINE } from "./version.ts";
 
 /** How long after listening the providers' model lists are checked. */
@@ -99,6 +99,7 @@ const logFormat = config.logFormat ?? (process.stdout.isTTY ? "pretty" : "json")
 // The signal handlers wait for it too: no handler can run before this line (no await since they were installed).
 const logReady = createLogger({ level: config.logLevel, format: logFormat });
 const log = await logReady;
+routeConsole(log);
 const logRequest = requestLog(log, config.logRequests);
 gateway.finishes.subscribe(logRequest);
 holdEarly();

@@ -124,6 +124,18 @@ describe("one JSON line per request, from the compiled binary", () => {
     expectNoSecrets(gw);
   });
 
+  test("a warning from inside the gateway (events dropped from a stream) is a JSON line on stdout at warn, not bare text on stderr", async () => {
+    await using up = fakeOpenAI();
+    await using gw = await spawnBinary(env(up));
+    const chunk = (content: string) => `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+    const finish = `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`;
+    up.reply({ kind: "raw", status: 200, contentType: "text/event-stream", body: chunk("a") + "data: <html>proxy error</html>\n\n" + chunk("b") + finish + "data: [DONE]\n\n" });
+    await readSSE(await chat(gw, { stream: true }));
+    const line = await gw.waitForLog((l) => typeof l.msg === "string" && l.msg.includes("dropped 1 event(s)"));
+    expect(line.level).toBe("warn");
+    expect(gw.output()).not.toMatch(/^chatgate: dropped/m);
+  });
+
   test("a GET answered right before SIGTERM still gets its line (regression: its record came a turn of the event loop later, after the exit)", async () => {
     for (let i = 0; i < 3; i++) {
       await using gw = await spawnBinary({ CHATGATE_MOCK: "1" });

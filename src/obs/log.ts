@@ -184,6 +184,17 @@ export function requestLog(log: Logger, everyRequest: boolean): (r: FinishRecord
   };
 }
 
+/**
+ * Warnings the gateway's parts write with `console.warn` / `console.error` (a client stalled,
+ * events dropped, a subscriber failed) become log lines at `warn` / `error`: under journald JSON
+ * like every other line, not bare text on stderr between them.
+ */
+export function routeConsole(log: Logger): void {
+  const text = (args: unknown[]) => args.map((a) => (typeof a === "string" ? a : a instanceof Error ? (a.stack ?? a.message) : Bun.inspect(a))).join(" ");
+  console.warn = (...args: unknown[]) => log.warn(text(args));
+  console.error = (...args: unknown[]) => log.error(text(args));
+}
+
 /** A target entering or leaving its cooldown: one line each. */
 export function cooldownLog(log: Logger): (e: CooldownEvent) => void {
   return (e) => {
