@@ -99,10 +99,14 @@ export async function probeProviders(providers: readonly Provider[], config: Con
     providers
       .filter((p) => p.host !== null)
       .map(async (provider) => {
+        // Models listed in the config are answered from it: nothing was asked, so nothing is said.
+        const configured = provider.listedModels() !== undefined;
+        const signal = AbortSignal.timeout(timeoutMs);
         try {
-          const models = await provider.models({ signal: AbortSignal.timeout(timeoutMs) });
-          print(`chatgate: provider '${provider.id}' answered its model list (${models.length} model${models.length === 1 ? "" : "s"})`);
+          const models = await provider.models({ signal });
+          if (!configured) print(`chatgate: provider '${provider.id}' answered its model list (${models.length} model${models.length === 1 ? "" : "s"})`);
         } catch (err) {
+          if (signal.aborted) return say(`provider '${provider.id}' at ${provider.host} did not answer its model list within ${timeoutMs / 1000} s of start-up.`);
           const base = provider.id === "openai" ? printableUrl(config.openaiBaseUrl) : provider.host;
           if (!(err instanceof GatewayError)) return say(`provider '${provider.id}' could not be checked at start-up.`);
           if (err.status === 404) {
