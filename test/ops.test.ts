@@ -245,4 +245,12 @@ describe("GET /docs and /docs/json", () => {
     expect(errorsOf("post", "/chat")).toEqual(expect.arrayContaining(["200", "400"]));
     expect(errorsOf("get", "/v1/models/{model}")).toEqual(expect.arrayContaining(["200", "404"]));
   });
+
+  test("the OpenAPI document lists every status a route can answer with, 5xx of its upstream and 429 of its limits included", async () => {
+    const doc = await docsJson();
+    const errorsOf = (method: string, path: string) => Object.keys(operation(doc, method, path)?.responses ?? {});
+    for (const path of ["/v1/chat/completions", "/chat"]) expect(errorsOf("post", path)).toEqual(expect.arrayContaining(["200", "400", "401", "404", "413", "429", "502", "503", "504"]));
+    expect(errorsOf("get", "/status")).toEqual(expect.arrayContaining(["200", "401", "429"]));
+    for (const path of ["/v1/models", "/v1/models/{model}"]) expect(errorsOf("get", path)).toEqual(expect.arrayContaining(["200", "401", "429", "502"]));
+  });
 });

@@ -20,5 +20,6 @@ export const routedErrors = () => ({
   413: errorResponse("Request body over the size limit"),
   429: errorResponse("Rate limit exceeded (`rate_limit_exceeded`; `Retry-After` says when to try again), or the client key's budget spent (`insufficient_quota`)"),
   502: errorResponse("The upstream provider failed"),
+  503: errorResponse("No provider is configured, every target of the model is cooling down, or chatgate is shutting down"),
   504: errorResponse("The upstream provider did not answer in time"),
 });

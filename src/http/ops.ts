@@ -64,7 +64,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
           errors_5xx: stats.errors5xx,
         },
       }),
-      { response: { 200: Status }, detail: { summary: "Uptime, version, providers, targets' health, requests in flight and counters", tags: ["chatgate"] } },
+      { response: { 200: Status, 401: ErrorBody, 429: ErrorBody }, detail: { summary: "Uptime, version, providers, targets' health, requests in flight and counters", tags: ["chatgate"] } },
     )
     // A client key with `models:` sees only those, and any other is a 404 as if it did not exist.
     // Asked with `anthropic-version` (Anthropic's SDKs, Claude Code), the answer is in Anthropic's shape.
@@ -73,7 +73,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
       const data = await gateway.models(request.signal, keyModelsOf(set));
       return request.headers.has("anthropic-version") ? anthropicModelList(data, query as ModelListQuery) : { object: "list" as const, data };
     }, {
-      response: { 200: t.Union([ModelList, AnthropicModelList], EITHER_OBJECT), 400: ErrorBody, 401: ErrorBody, 502: ErrorBody },
+      response: { 200: t.Union([ModelList, AnthropicModelList], EITHER_OBJECT), 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 502: ErrorBody },
       detail: {
         summary: "List models (Anthropic's shape when `anthropic-version` is sent)",
         tags: ["OpenAI", "Anthropic"],
@@ -89,7 +89,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
       return request.headers.has("anthropic-version") ? anthropicModel(model) : model;
     }, {
       params: t.Object({ model: t.String() }),
-      response: { 200: t.Union([Model, AnthropicModel], EITHER_OBJECT), 401: ErrorBody, 404: ErrorBody },
+      response: { 200: t.Union([Model, AnthropicModel], EITHER_OBJECT), 401: ErrorBody, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody },
       detail: { summary: "Retrieve a model (Anthropic's shape when `anthropic-version` is sent)", tags: ["OpenAI", "Anthropic"] },
     });
 }

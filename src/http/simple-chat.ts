@@ -4,7 +4,7 @@ import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { cacheModeOf } from "../cache/cache-control.ts";
 import type { Gateway, OpenStream } from "../gateway/gateway.ts";
 import { ChatRequest, SimpleChatRequest, SimpleChatResponse } from "../schema.ts";
-import { errorResponse, jsonContent } from "./openapi-doc.ts";
+import { errorResponse, jsonContent, routedErrors } from "./openapi-doc.ts";
 import { jsonObjectParser } from "./body.ts";
 import { DONE_EVENT, sseData, sseJson } from "../sse-encode.ts";
 import { clientOf } from "./guard.ts";
@@ -80,8 +80,7 @@ export function simpleChatRoutes(gateway: Gateway, answering: Answering, maxBody
             content: { ...jsonContent(SimpleChatResponse), "text/event-stream": { schema: { type: "string" } } },
           },
           400: errorResponse("Invalid request: `param` names the field at fault"),
-          401: errorResponse("Missing or invalid client key"),
-          429: errorResponse("Rate limit exceeded"),
+          ...routedErrors(),
         },
       },
     },
