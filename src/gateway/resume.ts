@@ -63,8 +63,8 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   private resumes = 0;
   /** How many times each target (`provider/model`) has broken in this stream: one asked again only with retries left. */
   private readonly breaks = new Map<string, number>();
-  /** Targets that went silent in this stream: never asked to continue it. */
-  private readonly silent = new Set<string>();
+  /** Targets whose break said not to ask them again (a silence, a malformed stream): never asked to continue this one. */
+  private readonly notAgain = new Set<string>();
   /**
    * The counts of the parts that broke without reporting theirs, made while the continuation is
    * asked for. Only what carries usage waits on them (the usage chunk, the finish record): the
@@ -146,7 +146,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const part: Part = { usage: seen.usage, promptOnly: seen.completionUnknown, contentChunks: this.seam?.contentChunks ?? transcript.contentChunks, text: this.seam?.added ?? transcript.text };
     this.broken.push(part);
     // The part's completion must be counted: the counting process counts it while the continuation
-    // is asked for, and the count is in hand before the seam can need it.
+    // is asked for and streams; the usage chunk and the finish record wait for the count.
     if (!reportedCompletion(part)) {
       const counted = Promise.all([this.counted, countTexts(this.encoding, [part.text]).then(([tokens]) => void (part.tokens = tokens))]);
       this.counted = counted;
@@ -157,7 +157,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     }
     const brokeKey = key(broke);
     this.breaks.set(brokeKey, (this.breaks.get(brokeKey) ?? 0) + 1);
-    if (where !== "same") this.silent.add(brokeKey);
+    if (where !== "same") this.notAgain.add(brokeKey);
     for (const target of this.candidates()) {
       if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;
       if (deps.health.take(target) === "no") continue;
@@ -180,14 +180,14 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   }
 
   /**
-   * The target that broke first, then the route's others, each able to continue: a target that
-   * went silent in this stream is left out, and one that broke in it only with retries left (it
-   * broke fewer times than `retries` allows retries).
+   * The target that broke first, then the route's others, each able to continue: a target whose
+   * break said not to ask it again is left out, and one that broke in this stream is asked only
+   * with retries left (it has broken no more than `retries` times in it).
    */
   private candidates(): Target[] {
     const broke = this.current.target;
     const others = this.scope.route.targets.filter((t) => t.provider !== broke.provider || t.model !== broke.model);
-    const mayAsk = (t: Target) => !this.silent.has(key(t)) && (this.breaks.get(key(t)) ?? 0) <= this.deps.retries && this.style(t) !== undefined;
+    const mayAsk = (t: Target) => !this.notAgain.has(key(t)) && (this.breaks.get(key(t)) ?? 0) <= this.deps.retries && this.style(t) !== undefined;
     return [broke, ...others].filter(mayAsk);
   }
 
