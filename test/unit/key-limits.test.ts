@@ -5,7 +5,8 @@ import type { FinishRecord } from "../../src/gateway/finish.ts";
 import type { Client } from "../../src/gateway/gateway.ts";
 import type { Route } from "../../src/gateway/route-table.ts";
 import { ClientKey } from "../../src/keys/client-key.ts";
-import { completionReserve, costReserve, definitionsEstimate, highestPrice, promptEstimate, toNano } from "../../src/keys/estimate.ts";
+import { completionReserve, costReserve, definitionsEstimate, highestPrice, inputEstimate, promptEstimate, textTokens, toNano } from "../../src/keys/estimate.ts";
+import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import { KeyLimits, seedSpend, type PriceOf } from "../../src/keys/key-limits.ts";
 import type { ClientKeySpec } from "../../src/keys/key-spec.ts";
 import { minuteEnd, periodEnd, periodStart, resetDuration } from "../../src/keys/periods.ts";
@@ -101,11 +102,23 @@ describe("windows and resets", () => {
 describe("reservation estimates", () => {
   const messages = (...contents: ChatRequest["messages"][number]["content"][]) => contents.map((content) => ({ role: "user", content }));
 
-  test("the prompt is characters / 4 of the messages' text, plus 4 a message", () => {
+  test("the prompt is characters / 4 of the messages' ASCII text, plus 4 a message and 1,000 an image part", () => {
     expect(promptEstimate(messages("x".repeat(400)))).toBe(104);
-    expect(promptEstimate(messages([{ type: "text", text: "x".repeat(40) }, { type: "image_url" }], "abc"))).toBe(10 + 1 + 8);
+    expect(promptEstimate(messages([{ type: "text", text: "x".repeat(40) }, { type: "image_url" }], "abc"))).toBe(10 + 1_000 + 1 + 8);
     const call = { role: "assistant", content: null, tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "y".repeat(80) } }] };
     expect(promptEstimate([call])).toBe(20 + 4);
+  });
+
+  test("a character beyond ASCII counts as a token (Chinese text is about a token a character): concurrent requests cannot overshoot by 4×", () => {
+    const chinese = "你好世界".repeat(75);
+    expect(textTokens(chinese)).toBe(300);
+    expect(promptEstimate(messages(`realcount ${chinese}`))).toBe(Math.ceil(10 / 4 + 300) + 4);
+    // o200k_base, the tokenizer of gpt-4o: the estimate is not below the real count.
+    expect(textTokens(chinese)).toBeGreaterThanOrEqual(o200k(chinese));
+    // Two 2-byte characters add 2 bytes: taken as one character beyond ASCII.
+    expect(textTokens("héllo wörld")).toBeCloseTo(10 / 4 + 1, 5);
+    expect(textTokens("🙂🙂")).toBeCloseTo(2 / 4 + 2, 5);
+    expect(inputEstimate(chinese)).toBe(300);
   });
 
   test("tool and function definitions and a response_format schema count as prompt, as their JSON / 4; a text format does not", () => {
