@@ -122,15 +122,17 @@ function requestCost(
 
 /**
  * Without per-attempt usage, a request that was not resumed got its answer — and its usage — from
- * its last attempt, when that one succeeded or streamed until its upstream broke it (a truncated
- * stream: what it delivered was generated, and billed). A resumed request's parts each had usage
+ * its last attempt, when that one succeeded, streamed until its upstream broke it (a truncated
+ * stream: what it delivered was generated, and billed) or was under way when the client left. A resumed request's parts each had usage
  * of their own: an attempt's row has what its upstream reported for its part (`Attempt.usage`),
  * else none; the request's own row has the parts summed.
  */
 function attemptRows(record: FinishRecord, prices: PriceLookup, attemptUsage: RowExtras["attemptUsage"]): AttemptRow[] {
   const last = record.attempts.length - 1;
   return record.attempts.map((attempt, i) => {
-    const answered = i === last && (attempt.status === 200 || record.outcome === "truncated");
+    // The last attempt produced the request's usage when it answered, when its stream broke, or
+    // when the client left while it was under way (its estimate: the upstream ran on the prompt).
+    const answered = i === last && (attempt.status === 200 || record.outcome === "truncated" || (record.outcome === "client_abort" && attempt.status === 499));
     // A resumed request's parts: each attempt's own reported usage, where it reported one.
     const usage = attemptUsage ? attemptUsage[i] : record.resumed ? attempt.usage : answered ? record.usage : undefined;
     const tokens = usage ? tokenCounts(usage) : undefined;

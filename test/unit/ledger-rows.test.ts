@@ -95,6 +95,17 @@ describe("rowsFor", () => {
     expect(row.costUsd).toBe(0.00021);
   });
 
+  test("a client that left while its attempt was under way: the attempt's row has the request's estimate, so both tables sum alike", () => {
+    const estimate = usage(12, 0);
+    const cut = attempt(499, "gpt-4o-mini-2024-07-18", "openai", "client_closed_request");
+    const row = rowsFor(record({ outcome: "client_abort", status: 499, usage: estimate, attempts: [cut], ttfbMs: undefined }), tablePrices, { now: NOW, usageEstimated: true });
+    expect(row.attempts[0]).toMatchObject({ status: 499, reason: "client_closed_request", promptTokens: 12, completionTokens: 0 });
+    expect(row.attempts[0]!.costUsd).toBe(row.costUsd);
+    // Left during a retry wait after an upstream's 429: that refusal was not billed.
+    const waited = rowsFor(record({ outcome: "client_abort", status: 499, usage: estimate, attempts: [attempt(429)] }), tablePrices, { now: NOW, usageEstimated: true });
+    expect(waited.attempts[0]).toMatchObject({ status: 429, promptTokens: null, costUsd: 0 });
+  });
+
   test("a stream the client left before any usage came: tokens and cost unknown, since the call ran", () => {
     const row = rowsFor(record({ outcome: "client_abort", status: 499, stream: true, usage: undefined, ttfbMs: undefined }), tablePrices, { now: NOW });
     expect(row).toMatchObject({ outcome: "client_abort", promptTokens: null, completionTokens: null, cachedPromptTokens: null, costUsd: null, ttfbMs: null });
