@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { buildCache } from "./cache/build-cache.ts";
-import type { Config } from "./config.ts";
+import { refuseOpenExposure, type Config } from "./config.ts";
 import { ModelEntry } from "./config/file-schema.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { TargetHealth, type CooldownEvent } from "./gateway/health.ts";
@@ -100,6 +100,8 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
    */
   function reload(parsed: Config): string {
     const { config: next, needRestart } = keepRestartOnly(running, parsed);
+    // The listener keeps its address: a file that drops the keys must not leave it open.
+    refuseOpenExposure(next);
     const previous = { health: gateway.router.health, guard: rules.current };
     const built = generation(next, overrides, { ...carried(running, next, previous), keyCounters, shared: redis?.counters }, onCooldown);
     gateway.router = built.router;

@@ -228,14 +228,21 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
       ? integer("CHATGATE_RETENTION_DAYS", env.CHATGATE_RETENTION_DAYS, 0, 1, 100_000) * DAY_MS
       : inFile(configPath, () => durationMs(doc.retention, "retention", 1)),
   };
-  if (!isLoopback(config.host) && keys.length === 0 && !config.allowNoAuth) {
-    throw new ConfigError(
-      "HOST",
-      `binding ${config.host} (not loopback) without client keys would expose the gateway to anyone who can reach it. ` +
-        "Set CHATGATE_API_KEYS, or CHATGATE_ALLOW_NO_AUTH=1 to run open on purpose.",
-    );
-  }
+  refuseOpenExposure(config);
   return config;
+}
+
+/**
+ * A non-loopback address without client keys is refused unless CHATGATE_ALLOW_NO_AUTH says so: at
+ * start, and on a reload, whose file may drop the keys while the listener keeps its address.
+ */
+export function refuseOpenExposure(config: Pick<Config, "host" | "apiKeyDigests" | "allowNoAuth">): void {
+  if (isLoopback(config.host) || config.apiKeyDigests.length > 0 || config.allowNoAuth) return;
+  throw new ConfigError(
+    "HOST",
+    `binding ${config.host} (not loopback) without client keys would expose the gateway to anyone who can reach it. ` +
+      "Set CHATGATE_API_KEYS, or CHATGATE_ALLOW_NO_AUTH=1 to run open on purpose.",
+  );
 }
 
 /** A problem found in the file's values becomes a refusal naming the file. */

@@ -9,6 +9,9 @@ import { spawnBinary } from "./support/binary.ts";
 import { chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
 import { notifyListener } from "./support/notify-listener.ts";
+import { createApp } from "../src/app.ts";
+import { parseConfig } from "../src/config.ts";
+import { TEST_DEFAULTS } from "./support/gateway.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -161,5 +164,27 @@ describe("SIGHUP reloads the config", () => {
     await listener.next(/^RELOADING=1/, again);
     const refused = await listener.next(/^READY=1\nSTATUS=Reload rejected/, again);
     expect(refused.msg.split("\n")).toHaveLength(2);
+  });
+});
+
+describe("a reload that would leave a non-loopback listener open", () => {
+  test("a file that drops the client keys while the address (restart-only) is not loopback is rejected: the keys stay in force", async () => {
+    const file = configFile("host: 0.0.0.0\napi_keys: [s3cret-key]\nproviders:\n  - {id: mock, type: mock}\n");
+    const env = { ...TEST_DEFAULTS, CHATGATE_CONFIG: file.path, CHATGATE_LEDGER: "0" };
+    const app = createApp(parseConfig(env));
+    // Served on loopback here; the config's address is what the reload must keep in mind.
+    app.app.listen({ hostname: "127.0.0.1", port: 0 });
+    const url = `http://127.0.0.1:${app.app.server!.port}`;
+    try {
+      file.rewrite("providers:\n  - {id: mock, type: mock}\n");
+      expect(() => app.reload(parseConfig(env))).toThrow(/0\.0\.0\.0 \(not loopback\) without client keys/);
+      expect((await fetch(`${url}/v1/models`)).status).toBe(401);
+      expect((await fetch(`${url}/v1/models`, { headers: { authorization: "Bearer s3cret-key" } })).status).toBe(200);
+      // With the keys kept the same reload goes through.
+      file.rewrite("api_keys: [s3cret-key]\nproviders:\n  - {id: mock, type: mock}\n");
+      expect(app.reload(parseConfig(env))).toContain("config reloaded");
+    } finally {
+      await app.app.server!.stop(true);
+    }
   });
 });
