@@ -55,7 +55,7 @@ describe("CHATGATE_CORS_ORIGINS", () => {
   });
 
   test("refuses a bad entry with a ConfigError naming the variable and the entry", () => {
-    for (const bad of ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://files.example.com", "null", "https://a.example.com,,https://b.example.com", "https://"]) {
+    for (const bad of ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://files.example.com", "null", "https://a.example.com,,https://b.example.com", "https://", "http://*.a.com", "https://app.*"]) {
       let caught: unknown;
       try {
         parse(bad);

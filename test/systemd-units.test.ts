@@ -27,6 +27,10 @@ describe("watchdogIntervalMs", () => {
     expect(watchdogIntervalMs({ WATCHDOG_USEC: "200000", WATCHDOG_PID: "42" }, 42)).toBe(100);
   });
 
+  test("a period longer than a timer can wait pings as seldom as a timer can, never every millisecond", () => {
+    expect(watchdogIntervalMs({ WATCHDOG_USEC: "10000000000000" }, 42)).toBe(2 ** 31 - 1);
+  });
+
   test("is off when unset, malformed, or meant for another process", () => {
     expect(watchdogIntervalMs({}, 42)).toBeUndefined();
     expect(watchdogIntervalMs({ WATCHDOG_USEC: "0" }, 42)).toBeUndefined();

@@ -21,6 +21,8 @@ export function parseCorsOrigins(value: string | undefined): string[] {
     const entry = raw.trim();
     if (entry === "") throw new ConfigError(VARIABLE, `entry ${i + 1} is empty (two commas in a row, or one at either end?); remove it`);
     if (entry === "*") return ["*"];
+    // A browser's Origin never holds a wildcard: `https://*.example.com` would match nothing.
+    if (entry.includes("*")) throw new ConfigError(VARIABLE, `"${entry}": a wildcard inside an origin matches no browser's Origin; list each origin, or use * alone for any`);
     const origin = originOf(entry);
     if (origin === undefined) {
       throw new ConfigError(VARIABLE, `"${entry}" is not an origin: expected * or scheme://host[:port] with no path, like https://app.example.com or http://localhost:5173`);

@@ -4,6 +4,7 @@
 import { monotonicUsec } from "./monotonic.ts";
 import { openNotifySocket, type NotifySocket } from "./notify-socket.ts";
 import { statusLine, type StatusInputs } from "./status-line.ts";
+import { timerDelay } from "../timer-delay.ts";
 
 /** How often `systemctl status` gets a fresh summary line. */
 export const STATUS_EVERY_MS = 10_000;
@@ -26,7 +27,7 @@ export function watchdogIntervalMs(env: Record<string, string | undefined>, pid:
   const usec = Number(env.WATCHDOG_USEC);
   if (!env.WATCHDOG_USEC || !Number.isSafeInteger(usec) || usec <= 0) return undefined;
   if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== pid) return undefined;
-  return Math.max(1, Math.floor(usec / 2_000));
+  return timerDelay(Math.max(1, Math.floor(usec / 2_000)));
 }
 
 /**
