@@ -167,6 +167,30 @@ describe("SIGHUP reloads the config", () => {
   });
 });
 
+describe("under systemd, with the service manager slow to read", () => {
+  test("state changes held back by a full notify queue arrive later and in order: no READY=1 after a RELOADING=1 is lost", async () => {
+    const file = configFile("providers:\n  - {id: mock, type: mock}\n");
+    await using listener = await notifyListener(join(file.dir, "notify.sock"));
+    await using gw = await spawnBinary({ NOTIFY_SOCKET: listener.address }, ["--config", file.path]);
+    await listener.next(/^READY=1/);
+    const from = listener.received.length;
+    listener.pause();
+    const reloads = 12;
+    const reloaded = () => gw.logs().filter((l) => l.msg.includes("config reloaded")).length;
+    try {
+      for (let i = 0; i < reloads; i++) {
+        gw.proc.kill("SIGHUP");
+        await gw.waitForLog(() => reloaded() > i);
+      }
+    } finally {
+      listener.resume();
+    }
+    const states = () => listener.received.slice(from).map((d) => d.msg.split("\n")[0]!).filter((m) => m === "READY=1" || m.startsWith("RELOADING=1"));
+    while (states().filter((m) => m === "READY=1").length < reloads) await listener.next(/^READY=1/, listener.received.length);
+    expect(states()).toEqual(Array.from({ length: reloads }, () => ["RELOADING=1", "READY=1"]).flat());
+  }, 20_000);
+});
+
 describe("a reload that would leave a non-loopback listener open", () => {
   test("a file that drops the client keys while the address (restart-only) is not loopback is rejected: the keys stay in force", async () => {
     const file = configFile("host: 0.0.0.0\napi_keys: [s3cret-key]\nproviders:\n  - {id: mock, type: mock}\n");

@@ -11,11 +11,19 @@ const MSG_NOSIGNAL = 0x4000;
 /** sizeof(sun_path) on Linux. */
 const SUN_PATH_MAX = 108;
 
-/** A datagram sender; `send` answers an error text instead of throwing, so a caller decides once how loud to be. */
+/** Why a datagram was not sent; `full`: the manager's receive queue is full (EAGAIN), worth another try. */
+export interface SendFailure {
+  text: string;
+  full: boolean;
+}
+
+/** A datagram sender; `send` answers a failure instead of throwing, so a caller decides once how loud to be. */
 export interface NotifySocket {
-  send(message: string): string | undefined;
+  send(message: string): SendFailure | undefined;
   close(): void;
 }
+
+const EAGAIN = 11;
 
 /**
  * The `sockaddr_un` for `address`: sun_family (u16, host order) then the path. An address starting
@@ -47,20 +55,23 @@ function libc() {
 export function openNotifySocket(address: string): NotifySocket {
   const addr = sockaddrUn(address);
   const c = libc();
-  const lastError = () => {
+  const lastErrno = () => {
     const at = c.__errno_location();
-    const errno = at === null ? 0 : read.i32(at, 0);
-    return `${c.strerror(errno)} (errno ${errno})`;
+    return at === null ? 0 : read.i32(at, 0);
   };
+  const describe = (errno: number) => `${c.strerror(errno)} (errno ${errno})`;
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM): ${lastError()}`);
+  if (fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM): ${describe(lastErrno())}`);
   let open = true;
   return {
     send(message) {
-      if (!open) return "socket closed";
+      if (!open) return { text: "socket closed", full: false };
       const bytes = Buffer.from(message);
       const sent = Number(c.sendto(fd, bytes, bytes.length, MSG_DONTWAIT | MSG_NOSIGNAL, addr, addr.length));
-      return sent === bytes.length ? undefined : sent < 0 ? `sendto ${address}: ${lastError()}` : `sendto ${address}: short write`;
+      if (sent === bytes.length) return undefined;
+      if (sent >= 0) return { text: `sendto ${address}: short write`, full: false };
+      const errno = lastErrno();
+      return { text: `sendto ${address}: ${describe(errno)}`, full: errno === EAGAIN };
     },
     close() {
       if (open) (open = false), c.close(fd);

@@ -2,7 +2,7 @@
 // NotifyAccess=main, and chatgate's start-up re-exec keeps the PID. serve.ts imports this module
 // only when $NOTIFY_SOCKET is set, so a gateway run any other way never loads it.
 import { monotonicUsec } from "./monotonic.ts";
-import { openNotifySocket, type NotifySocket } from "./notify-socket.ts";
+import { openNotifySocket, type NotifySocket, type SendFailure } from "./notify-socket.ts";
 import { statusLine, type StatusInputs } from "./status-line.ts";
 import { timerDelay } from "../timer-delay.ts";
 
@@ -53,15 +53,17 @@ export function startServiceNotifier(
   } catch (err) {
     complain(err instanceof Error ? err.message : String(err));
   }
+  // A ping or a status line lost to a full queue is followed by the next; a state change is not.
   const send = (message: string) => {
     const failure = socket?.send(message);
-    if (failure !== undefined) complain(failure);
+    if (failure !== undefined && !failure.full) complain(failure.text);
   };
+  const states = new StateQueue((message) => socket?.send(message), complain);
   let draining = false;
   let reloadRejected = false;
   const line = () => `STATUS=${statusLine({ ...status(), draining, reloadRejected })}`;
 
-  send(`READY=1\n${line()}`);
+  states.send(`READY=1\n${line()}`);
   setInterval(() => send(line()), STATUS_EVERY_MS).unref();
   const watchdogMs = watchdogIntervalMs(env, process.pid);
   if (watchdogMs !== undefined) setInterval(() => send("WATCHDOG=1"), watchdogMs).unref();
@@ -69,14 +71,53 @@ export function startServiceNotifier(
   return {
     stopping() {
       draining = true;
-      send(`STOPPING=1\n${line()}`);
+      states.send(`STOPPING=1\n${line()}`);
     },
     reloading() {
-      send(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`);
+      states.send(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`);
     },
     reloaded(ok) {
       reloadRejected = !ok;
-      send(`READY=1\n${line()}`);
+      states.send(`READY=1\n${line()}`);
     },
+  };
+}
+
+/** How often state changes held back by a full queue are tried again. */
+const STATE_RETRY_MS = 50;
+/** State changes held at most; past it the oldest go (the latest state is what the manager needs). */
+const MAX_HELD_STATES = 64;
+
+/**
+ * State changes (READY, RELOADING, STOPPING) go out in order, each until the manager's queue takes
+ * it: a lost READY=1 after a RELOADING=1 left the unit "reloading" until the next reload.
+ */
+class StateQueue {
+  private readonly held: string[] = [];
+  private timer: Timer | undefined;
+
+  constructor(
+    private readonly sendNow: (message: string) => SendFailure | undefined,
+    private readonly complain: (why: string) => void,
+  ) {}
+
+  send(message: string): void {
+    this.held.push(message);
+    if (this.held.length > MAX_HELD_STATES) this.held.shift();
+    if (this.timer === undefined) this.flush();
+  }
+
+  private readonly flush = (): void => {
+    this.timer = undefined;
+    while (this.held.length > 0) {
+      const failure = this.sendNow(this.held[0]!);
+      if (failure?.full) {
+        this.timer = setTimeout(this.flush, STATE_RETRY_MS);
+        this.timer.unref();
+        return;
+      }
+      if (failure !== undefined) this.complain(failure.text);
+      this.held.shift();
+    }
   };
 }

@@ -52,6 +52,9 @@ export async function notifyListener(address: string) {
     proc.kill();
     await proc.exited;
   };
-  return { address, received, next, stop, [Symbol.asyncDispose]: stop };
+  /** Stops reading (the socket's queue fills, as a busy service manager's does) until `resume()`. */
+  const pause = () => proc.kill("SIGSTOP");
+  const resume = () => proc.kill("SIGCONT");
+  return { address, received, next, pause, resume, stop, [Symbol.asyncDispose]: stop };
 }
 
