@@ -327,7 +327,7 @@ describe("errors in Anthropic's shape", () => {
       [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "video" }] }] }, "messages.0.content.1.type: unknown content block type 'video'; expected one of text, image, document, tool_result, search_result, container_upload."],
       [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "thinking", thinking: "hm" }] }] }, "messages.0.content.0.type: a 'thinking' block is not allowed here; expected one of text, image, document, tool_result, search_result, container_upload."],
       [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "t", content: [{ type: "audio" }] }] }] }, "messages.0.content.0.content.0.type: unknown content block type 'audio'; expected one of text, image, document, search_result."],
-      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", data: "x" } }] }] }, "messages.0.content.0.source: must be {type: base64, media_type, data} or {type: url, url}."],
+      [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", data: "x" } }] }] }, "messages.0.content.0.source: must be {type: base64, media_type, data}, {type: url, url} or {type: file, file_id}."],
       [{ model: ON_MOCK, max_tokens: 10, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "a", name: "b" }] }] }, "messages.0.content.0.input: Field required."],
       [{ model: ON_MOCK, max_tokens: 10, temperature: 1.5, messages: HI }, "temperature: must be a number from 0 to 1."],
     ];

@@ -160,6 +160,22 @@ describe("/v1/messages refuses bad input in Anthropic's shape, naming the field"
     for (const [extra, says] of cases) await expectAnthropicError(await post("/v1/messages", msg(extra)), 400, "invalid_request_error", says);
   });
 
+  test("a document whose source lacks its fields, or a user turn with no blocks, is a 400 naming the field; an image or document stored with the Files API is taken", async () => {
+    const user = (content: unknown) => msg({ messages: [{ role: "user", content }] });
+    await expectAnthropicError(await post("/v1/messages", user([{ type: "document", source: { type: "base64" } }])), 400, "invalid_request_error", "messages.0.content.0.source");
+    await expectAnthropicError(await post("/v1/messages", user([{ type: "document", source: { type: "text", data: 5 } }])), 400, "invalid_request_error", "messages.0.content.0.source");
+    await expectAnthropicError(await post("/v1/messages", user([])), 400, "invalid_request_error", "messages.0.content");
+    const files = [{ type: "image", source: { type: "file", file_id: "file_1" } }, { type: "document", source: { type: "file", file_id: "file_2" } }, { type: "text", text: "what is it?" }];
+    expect((await post("/v1/messages", user(files))).status).toBe(200);
+  });
+
+  test("count_tokens reads only its own fields: a stop_sequences, temperature or max_tokens of any type there is no 5xx", async () => {
+    const body = J({ model: "m", stop_sequences: null, temperature: "hot", max_tokens: "many", top_p: [], metadata: 5, messages: [{ role: "user", content: "x" }] });
+    const { status, body: counted } = await answer(await post("/v1/messages/count_tokens", body));
+    expect(status).toBe(200);
+    expect(counted.input_tokens).toBeGreaterThan(0);
+  });
+
   test("max_tokens of 0, -1, 1.5, \"10\" or 1e400 is a 400 naming max_tokens", async () => {
     for (const value of ["0", "-1", "1.5", '"10"', "1e400"]) {
       const body = `{"model":"m","max_tokens":${value},"messages":[{"role":"user","content":"hi"}]}`;

@@ -14,13 +14,29 @@ const ImageBlock = Type.Object(
       [
         Type.Object({ type: Type.Literal("base64"), media_type: text, data: text }, open),
         Type.Object({ type: Type.Literal("url"), url: text }, open),
+        Type.Object({ type: Type.Literal("file"), file_id: text }, open),
       ],
-      { error: "must be {type: base64, media_type, data} or {type: url, url}" },
+      { error: "must be {type: base64, media_type, data}, {type: url, url} or {type: file, file_id}" },
     ),
   },
   open,
 );
-const DocumentBlock = Type.Object({ type: Type.Literal("document"), source: Type.Object({ type: text }, { ...open, error: "must be an object with a type" }) }, open);
+const DocumentBlock = Type.Object(
+  {
+    type: Type.Literal("document"),
+    source: Type.Union(
+      [
+        Type.Object({ type: Type.Literal("base64"), media_type: text, data: text }, open),
+        Type.Object({ type: Type.Literal("text"), data: text }, open),
+        Type.Object({ type: Type.Literal("url"), url: text }, open),
+        Type.Object({ type: Type.Literal("file"), file_id: text }, open),
+        Type.Object({ type: Type.Literal("content"), content: Type.Union([text, Type.Array(Type.Object({ type: text }, open))]) }, open),
+      ],
+      { error: "must be {type: base64, media_type, data}, {type: text, data}, {type: url, url}, {type: file, file_id} or {type: content, content}" },
+    ),
+  },
+  open,
+);
 const ToolResultContent = Type.Union([text, Type.Array(Type.Object({ type: text }, open))], { error: "must be a string or an array of text and image blocks" });
 
 /**
@@ -113,6 +129,9 @@ export function checkContent(body: CountTokensRequest): void {
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i]!;
+    if (message.role === "user" && Array.isArray(message.content) && message.content.length === 0) {
+      throw invalidRequest(`messages.${i}.content: List should have at least 1 item.`, `messages.${i}.content`);
+    }
     if (!blocksFit(message.content, message.role === "user" ? USER : ASSISTANT)) {
       throw misfit(message.content as Loose[], `messages.${i}.content`, message.role === "user" ? USER : ASSISTANT);
     }

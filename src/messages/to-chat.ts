@@ -42,11 +42,13 @@ export function toChatRequest(body: Params): ChatRequest {
   const out: Loose = { model: body.model, messages };
   const effort = reasoningEffort(body.thinking);
   // Reasoning models on OpenAI take only max_completion_tokens; max_tokens is what most compatible servers know.
-  if (body.max_tokens !== undefined) out[effort === undefined ? "max_tokens" : "max_completion_tokens"] = body.max_tokens;
+  // Typed checks, not `!== undefined`: a token count's body is validated for its own fields only,
+  // and a `"stop_sequences": null` there was read as an array (a 500).
+  if (typeof body.max_tokens === "number") out[effort === undefined ? "max_tokens" : "max_completion_tokens"] = body.max_tokens;
   if (effort !== undefined) out.reasoning_effort = effort;
-  if (body.stop_sequences !== undefined && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
-  if (body.temperature !== undefined) out.temperature = body.temperature;
-  if (body.top_p !== undefined) out.top_p = body.top_p;
+  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
+  if (typeof body.temperature === "number") out.temperature = body.temperature;
+  if (typeof body.top_p === "number") out.top_p = body.top_p;
   if (typeof body.metadata?.user_id === "string") out.user = body.metadata.user_id;
   tools(body, out);
   // Usage is asked for so the stream's message_delta can carry it.
@@ -124,18 +126,24 @@ function userPart(block: AnyBlock): ChatCompletionContentPart | undefined {
 
 function imagePart(block: AnyBlock): ChatCompletionContentPart {
   const source = block.source as Loose;
+  if (source.type === "file") return { type: "file", file: { file_id: source.file_id as string } };
   const url = source.type === "url" ? (source.url as string) : `data:${source.media_type as string};base64,${source.data as string}`;
   return { type: "image_url", image_url: { url } };
 }
 
-/** A plain-text document as its text; a PDF as a file part; a document by URL as a line naming it. */
+/** A plain-text document as its text, and one of content blocks as theirs; a PDF or a stored file as a file part; a document by URL as a line naming it. */
 function documentPart(source: Loose, title: unknown): ChatCompletionContentPart {
   if (source.type === "text" && typeof source.data === "string") return { type: "text", text: source.data };
   if (source.type === "base64") {
     const filename = typeof title === "string" ? title : "document.pdf";
     return { type: "file", file: { file_data: `data:${String(source.media_type)};base64,${String(source.data)}`, filename } };
   }
-  return { type: "text", text: `Document: ${String(source.url ?? source.type)}` };
+  if (source.type === "file") return { type: "file", file: { file_id: source.file_id as string } };
+  if (source.type === "content") {
+    const content = source.content as string | Loose[];
+    return { type: "text", text: typeof content === "string" ? content : content.flatMap((b) => (typeof b.text === "string" ? [b.text] : [])).join("\n\n") };
+  }
+  return { type: "text", text: `Document: ${String(source.url)}` };
 }
 
 /** An assistant turn: its text as content, its tool_use blocks as tool calls with their ids; thinking left out. */
