@@ -252,6 +252,30 @@ describe("tool calls without an id", () => {
     expect(final.stop_reason).toBe("tool_use");
   });
 
+  test("a call whose name comes after its first chunk starts its block once the name is known: the start carries the name and the id", async () => {
+    await using t = startTargets();
+    const deltas = [
+      calls({ index: 0, id: "call_late_1", type: "function", function: { arguments: "" } }),
+      calls({ index: 0, function: { name: "Read" } }),
+      calls(more(0, '{"file_path":"/etc/hosts"}')),
+    ];
+    expect((await streamed(t, deltas)).slice(0, -2)).toEqual([startTool(0, "call_late_1", "Read"), json(0, '{"file_path":"/etc/hosts"}'), stop(0)]);
+    expect((await finalMessage(t, deltas)).content as unknown).toEqual([{ type: "tool_use", id: "call_late_1", name: "Read", input: { file_path: "/etc/hosts" } }]);
+  });
+
+  test("two calls on the same index (or with none), told apart by their ids, are two tool_use blocks", async () => {
+    await using t = startTargets();
+    for (const index of [0, undefined]) {
+      const call = (id: string, name: string, args: string) => ({ ...(index === undefined ? {} : { index }), id, type: "function", function: { name, arguments: args } }) as Call;
+      const deltas = [calls(call("s1", "Read", '{"file_path":"/a"}')), calls(call("s2", "Bash", '{"command":"ls"}'))];
+      expect(blocksOf(await streamed(t, deltas))).toEqual([
+        { type: "tool_use", id: "s1", name: "Read", input: { file_path: "/a" } },
+        { type: "tool_use", id: "s2", name: "Bash", input: { command: "ls" } },
+      ]);
+      expect(((await finalMessage(t, deltas)).content as Anthropic.ToolUseBlock[]).map((u) => [u.id, u.name, u.input])).toEqual([["s1", "Read", { file_path: "/a" }], ["s2", "Bash", { command: "ls" }]]);
+    }
+  });
+
   test("a JSON answer's tool call without an id (or type) is a tool_use block with an id made in Anthropic's style", async () => {
     await using t = startTargets();
     const toolCalls = [

@@ -109,14 +109,17 @@ export class EventTranslator {
     const id = call.id || undefined;
     const name = call.function?.name || undefined;
     let block = this.calls.get(call.index);
-    if (block === undefined) {
+    // Another id at the same index (or with none) is another call: some providers number every call 0.
+    if (block === undefined || (id !== undefined && block.id !== undefined && id !== block.id)) {
       block = { kind: "tool_use", held: [], id, name, args: "" };
       this.calls.set(call.index, block);
       this.enqueue(block);
-    } else if (block !== this.queue[0]) {
-      // Until it starts, a held block takes an id or a name that comes late.
+    } else if (!block.open) {
+      // Until it starts, a block takes an id or a name that comes late; the first in line starts
+      // as soon as its name is known.
       block.id ??= id;
       block.name ??= name;
+      if (block === this.queue[0]) this.begin(block);
     }
     const args = call.function?.arguments;
     if (typeof args === "string" && args !== "") this.add(block, args);
@@ -138,7 +141,7 @@ export class EventTranslator {
       if (!this.queue.includes(block)) return;
       block.args += piece;
     }
-    if (block === this.queue[0]) {
+    if (block === this.queue[0] && block.open) {
       this.out += deltaEvent(this.index, block.kind, piece);
       this.advance();
     } else {
@@ -154,14 +157,19 @@ export class EventTranslator {
    * after the other, as OpenAI sends them, so still stream live; interleaved ones wait their turn.
    */
   private advance(): void {
-    while (this.queue.length > 1 && closable(this.queue[0]!)) {
+    while (this.queue.length > 1 && this.queue[0]!.open && closable(this.queue[0]!)) {
       this.close();
       this.begin(this.queue[0]!);
     }
   }
 
-  /** Starts the block, with what it held. */
-  private begin(block: Block): void {
+  /**
+   * Starts the block, with what it held. A tool call whose name has not come yet waits (its start
+   * carries the name, and the client runs the tool by it), unless `anyway`: nothing more will come.
+   */
+  private begin(block: Block, anyway = false): void {
+    if (block.open || (block.kind === "tool_use" && block.name === undefined && !anyway)) return;
+    block.open = true;
     this.index++;
     this.out += event({ type: "content_block_start", index: this.index, content_block: emptyBlock(block) });
     for (const piece of block.held) this.out += deltaEvent(this.index, block.kind, piece);
@@ -177,8 +185,8 @@ export class EventTranslator {
   /** Closes the open block and starts and closes each held one, in order: nothing more will come to them. */
   private closeAll(): void {
     while (this.queue.length > 0) {
+      this.begin(this.queue[0]!, true);
       this.close();
-      if (this.queue.length > 0) this.begin(this.queue[0]!);
     }
   }
 

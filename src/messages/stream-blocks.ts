@@ -17,6 +17,8 @@ export interface Block {
   id?: string;
   name?: string;
   args: string;
+  /** Its content_block_start went out: from then on its deltas stream live. */
+  open?: boolean;
 }
 
 export const event = (e: StreamEvent): string => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
