@@ -137,6 +137,13 @@ describe("with CHATGATE_OTLP_ENDPOINT set", () => {
     expect([parts(p.a.calls[0]!.headers.traceparent).spanId, parts(p.b.calls[0]!.headers.traceparent).spanId]).toEqual([attempts[0]!.spanId, attempts[1]!.spanId]);
     expect(request!.attributes).toMatchObject({ "chatgate.attempts": 2, "chatgate.provider": "b", "gen_ai.request.model": SMART, "gen_ai.response.model": MODEL_B, "chatgate.outcome": "ok" });
     expect(request!.statusCode).not.toBe(STATUS_ERROR);
+    // The attempt that answered says what answered and its tokens; the failed one has neither.
+    const answered = attempts[1]!.attributes;
+    expect(answered["gen_ai.response.model"]).toBe(MODEL_B);
+    expect([answered["gen_ai.usage.input_tokens"], answered["gen_ai.usage.output_tokens"]]).toEqual([request!.attributes["gen_ai.usage.input_tokens"], request!.attributes["gen_ai.usage.output_tokens"]]);
+    expect(typeof answered["gen_ai.usage.input_tokens"]).toBe("number");
+    expect(attempts[0]!.attributes).not.toHaveProperty("gen_ai.response.model");
+    expect(attempts[0]!.attributes).not.toHaveProperty("gen_ai.usage.input_tokens");
   });
 
   test("a stream's span says so, with the usage the upstream reported; a failed request's span is an error", async () => {

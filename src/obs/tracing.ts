@@ -110,18 +110,23 @@ export function startTracing(options: TracingOptions): Tracing {
     const under = trace.setSpan(parent, span);
     const endedAt = startedAt + r.durationMs;
     r.attempts.forEach((attempt, i) => {
+      const last = i === r.attempts.length - 1;
       // An attempt's duration runs to its answer's start; the stream that answered (or broke while
       // answering: a truncated request's last attempt) goes on to the end.
-      const streamed = r.stream && i === r.attempts.length - 1 && (succeeded(attempt) || r.outcome === "truncated");
-      attemptSpan(attempt, operationOf(r), under, startedAt, streamed ? r : undefined);
+      const streamed = r.stream && last && (succeeded(attempt) || r.outcome === "truncated");
+      // What the attempt that answered got back: the model that answered and its usage (a resumed
+      // request's parts each their own).
+      const answered = last && (succeeded(attempt) || r.outcome === "truncated");
+      const usage = r.resumed ? attempt.usage : answered ? r.usage : undefined;
+      attemptSpan(attempt, operationOf(r), under, startedAt, streamed ? r : undefined, { model: answered ? r.upstreamModel : null, usage });
     });
     span.end(endedAt);
   }
 
-  function attemptSpan(a: Attempt, operation: string, under: Context, fallbackStart: number, streamOf: FinishRecord | undefined): void {
+  function attemptSpan(a: Attempt, operation: string, under: Context, fallbackStart: number, streamOf: FinishRecord | undefined, answer: AttemptAnswer): void {
     ids.spanId = a.spanId;
     const startedAt = a.startedAt ?? fallbackStart;
-    const span = tracer.startSpan(`${operation} ${a.model}`, { kind: SpanKind.CLIENT, startTime: startedAt, attributes: attemptAttributes(a, operation, options.provider) }, under);
+    const span = tracer.startSpan(`${operation} ${a.model}`, { kind: SpanKind.CLIENT, startTime: startedAt, attributes: attemptAttributes(a, operation, options.provider, answer) }, under);
     ids.clear();
     if (!succeeded(a)) span.setStatus({ code: SpanStatusCode.ERROR, message: a.reason });
     else if (streamOf?.outcome === "truncated") span.setStatus({ code: SpanStatusCode.ERROR, message: streamOf.errorCode ?? "truncated" });
@@ -191,8 +196,14 @@ function requestAttributes(r: FinishRecord, provider: ProviderInfo): Attributes 
   return attributes;
 }
 
+/** What an attempt got back: the model that answered (null: none did) and the tokens, when known. */
+interface AttemptAnswer {
+  model: string | null;
+  usage: FinishRecord["usage"];
+}
+
 /** What an attempt span says: the target it called and what came back. */
-function attemptAttributes(a: Attempt, operation: string, provider: ProviderInfo): Attributes {
+function attemptAttributes(a: Attempt, operation: string, provider: ProviderInfo, answer: AttemptAnswer): Attributes {
   const info = provider(a.provider);
   const attributes: Attributes = {
     [GEN_AI_OPERATION_NAME]: operation,
@@ -204,6 +215,11 @@ function attemptAttributes(a: Attempt, operation: string, provider: ProviderInfo
   };
   if (info?.host) Object.assign(attributes, serverOf(info.host));
   if (!succeeded(a)) attributes[ATTR_ERROR_TYPE] = a.reason;
+  if (answer.model !== null) attributes[GEN_AI_RESPONSE_MODEL] = answer.model;
+  if (answer.usage !== undefined) {
+    attributes[GEN_AI_USAGE_INPUT_TOKENS] = answer.usage.prompt_tokens;
+    attributes[GEN_AI_USAGE_OUTPUT_TOKENS] = answer.usage.completion_tokens;
+  }
   return attributes;
 }
 
