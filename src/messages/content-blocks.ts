@@ -7,17 +7,16 @@ const open = { additionalProperties: true } as const;
 const text = Type.String({ error: "must be a string" });
 
 const TextBlock = Type.Object({ type: Type.Literal("text"), text }, open);
+
+/** Where an image's or a document's bytes are: inline, at a URL, or stored with the Files API. */
+const BASE64_SOURCE = Type.Object({ type: Type.Literal("base64"), media_type: text, data: text }, open);
+const URL_SOURCE = Type.Object({ type: Type.Literal("url"), url: text }, open);
+const FILE_SOURCE = Type.Object({ type: Type.Literal("file"), file_id: text }, open);
+
 const ImageBlock = Type.Object(
   {
     type: Type.Literal("image"),
-    source: Type.Union(
-      [
-        Type.Object({ type: Type.Literal("base64"), media_type: text, data: text }, open),
-        Type.Object({ type: Type.Literal("url"), url: text }, open),
-        Type.Object({ type: Type.Literal("file"), file_id: text }, open),
-      ],
-      { error: "must be {type: base64, media_type, data}, {type: url, url} or {type: file, file_id}" },
-    ),
+    source: Type.Union([BASE64_SOURCE, URL_SOURCE, FILE_SOURCE], { error: "must be {type: base64, media_type, data}, {type: url, url} or {type: file, file_id}" }),
   },
   open,
 );
@@ -26,10 +25,10 @@ const DocumentBlock = Type.Object(
     type: Type.Literal("document"),
     source: Type.Union(
       [
-        Type.Object({ type: Type.Literal("base64"), media_type: text, data: text }, open),
+        BASE64_SOURCE,
         Type.Object({ type: Type.Literal("text"), data: text }, open),
-        Type.Object({ type: Type.Literal("url"), url: text }, open),
-        Type.Object({ type: Type.Literal("file"), file_id: text }, open),
+        URL_SOURCE,
+        FILE_SOURCE,
         Type.Object({ type: Type.Literal("content"), content: Type.Union([text, Type.Array(Type.Object({ type: text }, open))]) }, open),
       ],
       { error: "must be {type: base64, media_type, data}, {type: text, data}, {type: url, url}, {type: file, file_id} or {type: content, content}" },
