@@ -41,6 +41,19 @@ describe("a target that broke is asked again only with retries left", () => {
   });
 });
 
+describe("when no continuation can go on", () => {
+  test("the error event names the break that started it all, not the last one", async () => {
+    await using s = resumeSetup({ continuation: { b: "prefix" }, config: RETRY, max_resumes: 1 });
+    s.a.reply({ kind: "answer", answer: ANSWER, errorAfterWords: 20 });
+    s.b.reply({ kind: "answer", answer: ANSWER, style: "prefix", endAfterWords: 10 });
+    const read = await readStream(await ask(s.gw));
+    expect(read.errors).toHaveLength(1);
+    expect(read.done).toBe(false);
+    expect(read.errors[0]!.error.message).toContain("Overloaded");
+    expect(read.errors[0]!.error.message).not.toContain("finish_reason");
+  });
+});
+
 describe("usage a continuation reports on its finish chunk (no usage chunk of its own, as Mistral sends it)", () => {
   test("the finish chunk carries the usage summed over every part", async () => {
     await using s = resumeSetup({ continuation: { a: "prefix" }, config: RETRY });

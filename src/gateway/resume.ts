@@ -61,6 +61,8 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   private readonly broken: Part[] = [];
   private current: { target: Target; seen: StreamSeen; call: ChatCall };
   private resumes = 0;
+  /** The break that made this stream resume first: the error the client gets when none can go on. */
+  private original: GatewayError | undefined;
   /** How many times each target (`provider/model`) has broken in this stream: one asked again only with retries left. */
   private readonly breaks = new Map<string, number>();
   /** Targets whose break said not to ask them again (a silence, a malformed stream): never asked to continue this one. */
@@ -131,8 +133,10 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     const { scope, deps } = this;
     const where = resumeDecision({ upstreamStatus: failure.upstreamStatus, code: failure.code });
     if (where === "stop" || scope.signal.aborted) throw failure;
+    // When nothing more can be tried, the client is told of the break that started it all.
+    const original = (this.original ??= failure);
     const transcript = this.readBack();
-    if (transcript === undefined || !transcript.continuable || this.resumes >= scope.route.maxResumes) throw failure;
+    if (transcript === undefined || !transcript.continuable || this.resumes >= scope.route.maxResumes) throw original;
     // The attempt that streamed is recorded as what ended it.
     const broke = this.current.target;
     const attempt = scope.run.attempts.findLast((a) => a.provider === broke.provider && a.model === broke.model);
@@ -164,7 +168,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
       const opened = await this.open(target, transcript);
       if (opened !== undefined) return opened;
     }
-    throw failure;
+    throw original;
   }
 
   /** The transcript so far: read from the first attempt's chunks once, then kept by the seams. */
