@@ -165,9 +165,9 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(record(publicRoutes()))
     .use(record(docs()))
     // metrics: before the guard, so a scrape never counts against a rate limit; it checks keys itself.
-    .use(record(metricsRoute({ metrics, metricsKeys: config.metricsKeyDigests, rules, server: () => app.server })))
+    .use(record(metricsRoute({ metrics, metricsKeys: config.metricsKeyDigests, rules, server: () => app.server, stats })))
     // usage: before the guard too; it takes the admin key only.
-    .use(record(usageRoute({ ledger: ledger?.ledger, adminKeys: config.adminKeyDigests, rules, server: () => app.server, authFailureLimit: config.authFailureLimit, now })))
+    .use(record(usageRoute({ ledger: ledger?.ledger, adminKeys: config.adminKeyDigests, rules, server: () => app.server, authFailureLimit: config.authFailureLimit, now, stats })))
     // hooks: before the guard too; a signed hook takes no client key, one without a secret runs the guard's check itself.
     .use(hooksRoute({ channels: () => channels, admission: admission({ rules, server: () => app.server }), answering, gateway, maxBodyBytes: config.maxBodyBytes }))
     .use(guard({ rules, stats, server: () => app.server }))

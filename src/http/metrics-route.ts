@@ -6,6 +6,7 @@ import { bearerToken, matchKey } from "../auth/keys.ts";
 import { invalidApiKey } from "../errors.ts";
 import type { Live } from "../live.ts";
 import type { Metrics } from "../obs/metrics.ts";
+import { RECORDS_WAIT_MS, type Stats } from "../obs/stats.ts";
 import { letInWith, type GuardRules } from "./guard.ts";
 import { errorResponse } from "./openapi-doc.ts";
 
@@ -19,6 +20,8 @@ export interface MetricsRouteOptions {
   /** The guard's current rules: the client keys (when there is no metrics key) and the failed-key limit. */
   rules: Live<GuardRules>;
   server: () => Server<unknown> | null;
+  /** Records still waiting for their usage count: a scrape waits a moment for them (RECORDS_WAIT_MS). */
+  stats: Stats;
 }
 
 const MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>'.";
@@ -31,7 +34,7 @@ const WRONG_KEY = "Incorrect API key provided.";
  * its address, as on the guarded routes: /metrics must not be a way to guess client keys unlimited.
  */
 export function metricsRoute(options: MetricsRouteOptions) {
-  const { metrics, metricsKeys, rules, server } = options;
+  const { metrics, metricsKeys, rules, server, stats } = options;
 
   function authorize(request: Request, set: object): void {
     const r = rules.current;
@@ -58,6 +61,7 @@ export function metricsRoute(options: MetricsRouteOptions) {
     "/metrics",
     async ({ request, set }) => {
       authorize(request, set);
+      await stats.recordsOut(RECORDS_WAIT_MS);
       return new Response(await metrics.scrape(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
     },
     {

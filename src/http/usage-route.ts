@@ -12,6 +12,7 @@ import type { Live } from "../live.ts";
 import { MemoryCounters } from "../state/counters.ts";
 import type { GuardRules } from "./guard.ts";
 import { errorResponse, jsonContent } from "./openapi-doc.ts";
+import { RECORDS_WAIT_MS, type Stats } from "../obs/stats.ts";
 
 export interface UsageRouteOptions {
   /** This instance's ledger; undefined when it is off (CHATGATE_LEDGER=0). */
@@ -21,6 +22,8 @@ export interface UsageRouteOptions {
   /** The guard's current rules: the client keys (told apart from wrong keys) and the failed-key limit. */
   rules: Live<GuardRules>;
   server: () => Server<unknown> | null;
+  /** Records still waiting for their usage count: a report waits a moment for them (RECORDS_WAIT_MS). */
+  stats: Stats;
   /**
    * Failed key attempts per address per minute when the guard counts none (no client keys): the
    * admin key is guarded either way. 0 turns that off, as CHATGATE_AUTH_FAILURE_LIMIT=0 does.
@@ -78,7 +81,7 @@ const UsageReport = Type.Object({
  * in the report.
  */
 export function usageRoute(options: UsageRouteOptions) {
-  const { ledger, adminKeys, rules, server, authFailureLimit } = options;
+  const { ledger, adminKeys, rules, server, authFailureLimit, stats } = options;
   const own = adminKeys.length > 0 && authFailureLimit > 0 ? new AuthFailures(new MemoryCounters({ limit: authFailureLimit }), authFailureLimit, options.now) : undefined;
 
   function authorize(request: Request): void {
@@ -100,11 +103,12 @@ export function usageRoute(options: UsageRouteOptions) {
 
   return new Elysia({ name: "usage" }).get(
     "/v1/usage",
-    ({ request }) => {
+    async ({ request }) => {
       authorize(request);
       if (ledger === undefined) throw LEDGER_OFF;
       const query = parseUsageQuery(queryParams(request.url));
       if (isUsageParamError(query)) throw invalidRequest(`Invalid value for '${query.param}': ${query.message}.`, query.param);
+      await stats.recordsOut(RECORDS_WAIT_MS);
       ledger.flush();
       return Response.json(usageJson(query, usageReport(ledger.db, query)));
     },

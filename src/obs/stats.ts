@@ -1,3 +1,6 @@
+/** The longest a scrape or a usage report waits for the records of requests that just ended. */
+export const RECORDS_WAIT_MS = 2_000;
+
 /** Counters behind /status: in-flight requests by kind and totals since start. */
 export class Stats {
   readonly startedAt = performance.now();
@@ -11,6 +14,7 @@ export class Stats {
   /** Requests that have ended and whose finish record waits for its usage to be counted. */
   recordsPending = 0;
   private idleWaiters: (() => void)[] = [];
+  private recordWaiters: (() => void)[] = [];
 
   countError(status: number): void {
     if (status >= 500) this.errors5xx++;
@@ -41,7 +45,28 @@ export class Stats {
 
   endRecord(): void {
     this.recordsPending--;
+    if (this.recordsPending === 0 && this.recordWaiters.length > 0) {
+      const waiters = this.recordWaiters;
+      this.recordWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
     this.notifyIfIdle();
+  }
+
+  /**
+   * Resolves once no ended request's record waits for its usage count, or after `maxWaitMs`: a
+   * scrape or a usage report just after a request that ended without usage (a cut, an abort) counts
+   * it, rather than missing it for the ~0.3–1 s its count takes.
+   */
+  recordsOut(maxWaitMs: number): Promise<void> {
+    if (this.recordsPending === 0) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, maxWaitMs);
+    this.recordWaiters.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    return promise;
   }
 
   /** Resolves once nothing is in flight and every finish record is out: what a graceful shutdown waits for. */
