@@ -34,7 +34,8 @@ export function watchdogIntervalMs(env: Record<string, string | undefined>, pid:
  * Sends `READY=1` with a status line now (the caller calls this once listening), refreshes the
  * status every STATUS_EVERY_MS, and pings `WATCHDOG=1` every half watchdog period from a timer on
  * the event loop itself, so a blocked loop stops the pings and systemd restarts the process. A
- * failed send never stops the gateway: the first is reported on stderr, the rest are dropped.
+ * failed send never stops the gateway: the first failure is reported; a ping or a status line the
+ * manager's full queue refused is followed by the next, a state change is sent again (StateQueue).
  */
 export function startServiceNotifier(
   env: Record<string, string | undefined>,
