@@ -8,7 +8,7 @@ import { getMetrics, scrape } from "./metrics-scrape.ts";
 import { everyRecord } from "./support/records.ts";
 import { post, startGateway } from "./support/gateway.ts";
 import { HI, MODEL_A, MODEL_B, SMART, pair } from "./support/routed.ts";
-import { countWorker } from "../src/usage/count-texts.ts";
+import { holdCounts } from "./support/held-count.ts";
 
 const CLIENT = "ck-metrics-client-key";
 const METRICS = "mk-metrics-scrape-key";
@@ -227,27 +227,16 @@ describe("the OpenAPI document", () => {
 describe("a scrape right after a request whose usage is still being counted", () => {
   test("waits for its record: a cut stream scraped at once is counted, with its estimated tokens", async () => {
     // The cut stream's usage count, held until the scrape has begun.
-    const count = countWorker.count;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    countWorker.count = async (...args) => {
-      await held;
-      return count.apply(countWorker, args);
-    };
-    try {
-      await using p = pair();
-      p.a.reply({ kind: "stream", cutAfterEvents: 2 });
-      const cut = await post(`${p.gw.baseURL}/chat/completions`, { model: SMART, messages: HI, stream: true });
-      expect(await cut.text()).not.toContain("data: [DONE]");
-      expect(p.gw.app.stats.recordsPending).toBe(1);
-      const scraped = scrape(p.gw.url);
-      release();
-      const m = await scraped;
-      expect(m.series("chatgate_streams_truncated_total")).toEqual({ [`model=${SMART},provider=a`]: 1 });
-      expect(m.series("chatgate_tokens_total")[`model=${SMART},provider=a,type=completion`]).toBe(1);
-    } finally {
-      release();
-      countWorker.count = count;
-    }
+    using counts = holdCounts();
+    await using p = pair();
+    p.a.reply({ kind: "stream", cutAfterEvents: 2 });
+    const cut = await post(`${p.gw.baseURL}/chat/completions`, { model: SMART, messages: HI, stream: true });
+    expect(await cut.text()).not.toContain("data: [DONE]");
+    expect(p.gw.app.stats.recordsPending).toBe(1);
+    const scraped = scrape(p.gw.url);
+    counts.release();
+    const m = await scraped;
+    expect(m.series("chatgate_streams_truncated_total")).toEqual({ [`model=${SMART},provider=a`]: 1 });
+    expect(m.series("chatgate_tokens_total")[`model=${SMART},provider=a,type=completion`]).toBe(1);
   });
 });

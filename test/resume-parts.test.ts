@@ -1,7 +1,7 @@
 // Stream resume across several parts: a target asked again only with retries left, usage that a
 // continuation reports on its finish chunk, and a seam that does not wait on the token count.
 import { describe, expect, test } from "bun:test";
-import { countWorker } from "../src/usage/count-texts.ts";
+import { holdCounts } from "./support/held-count.ts";
 import { ANSWER, ask, expectResumed, firstWords, readStream, resumeSetup, summedUsage, within } from "./support/resume.ts";
 
 const RETRY = { retries: 1 };
@@ -87,46 +87,35 @@ describe("usage a continuation reports on its finish chunk (no usage chunk of it
 describe("the seam does not wait on the broken part's token count", () => {
   test("the continuation's text reaches the client while the count is held; the usage chunk and [DONE] come once it is in", async () => {
     // The count of the broken part, held until the test lets it through.
-    const count = countWorker.count;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    countWorker.count = async (...args) => {
-      await held;
-      return count.apply(countWorker, args);
-    };
-    try {
-      await using s = resumeSetup({ continuation: { a: "prefix" }, config: RETRY });
-      s.a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 40 }, { kind: "answer", answer: ANSWER, style: "prefix" });
-      const res = await ask(s.gw);
-      const reader = res.body!.getReader();
-      const decoder = new TextDecoder();
-      let text = "";
-      const contentOf = (t: string) =>
-        [...t.matchAll(/^data: (\{.*\})$/gm)].map((m) => (JSON.parse(m[1]!) as { choices: Array<{ delta?: { content?: string } }> }).choices[0]?.delta?.content ?? "").join("");
-      const whole = (async () => {
-        while (contentOf(text) !== ANSWER) {
-          const { done, value } = await reader.read();
-          if (done) throw new Error("the stream ended before the whole answer");
-          text += decoder.decode(value, { stream: true });
-        }
-      })();
-      await within(whole, 3_000, "the whole answer, with the count held");
-      expect(text).not.toContain('"usage":{');
-      expect(text).not.toContain("[DONE]");
-      release();
-      for (;;) {
+    using counts = holdCounts();
+    await using s = resumeSetup({ continuation: { a: "prefix" }, config: RETRY });
+    s.a.reply({ kind: "answer", answer: ANSWER, cutAfterWords: 40 }, { kind: "answer", answer: ANSWER, style: "prefix" });
+    const res = await ask(s.gw);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const contentOf = (t: string) =>
+      [...t.matchAll(/^data: (\{.*\})$/gm)].map((m) => (JSON.parse(m[1]!) as { choices: Array<{ delta?: { content?: string } }> }).choices[0]?.delta?.content ?? "").join("");
+    const whole = (async () => {
+      while (contentOf(text) !== ANSWER) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done) throw new Error("the stream ended before the whole answer");
         text += decoder.decode(value, { stream: true });
       }
-      const usage = [...text.matchAll(/^data: (\{.*"usage":\{.*\})$/gm)].map((m) => JSON.parse(m[1]!) as { choices: unknown[]; usage: unknown });
-      expect(usage).toHaveLength(1);
-      expect(usage[0]!.choices).toEqual([]);
-      expect(usage[0]!.usage).toMatchObject(summedUsage(40));
-      expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
-    } finally {
-      release();
-      countWorker.count = count;
+    })();
+    await within(whole, 3_000, "the whole answer, with the count held");
+    expect(text).not.toContain('"usage":{');
+    expect(text).not.toContain("[DONE]");
+    counts.release();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
     }
+    const usage = [...text.matchAll(/^data: (\{.*"usage":\{.*\})$/gm)].map((m) => JSON.parse(m[1]!) as { choices: unknown[]; usage: unknown });
+    expect(usage).toHaveLength(1);
+    expect(usage[0]!.choices).toEqual([]);
+    expect(usage[0]!.usage).toMatchObject(summedUsage(40));
+    expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
   });
 });
