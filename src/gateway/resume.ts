@@ -1,5 +1,4 @@
 import type { CompletionUsage } from "openai/resources/completions";
-import type { Continuation } from "../config/provider-spec.ts";
 import { badGateway, toGatewayError, type GatewayError } from "../errors.ts";
 import { countsAgainstTarget, resumeDecision } from "../policy.ts";
 import type { ChatCall, Provider, StreamSeen } from "../providers/provider.ts";
@@ -11,7 +10,8 @@ import { promptTokens } from "../usage/prompt.ts";
 import type { TargetHealth } from "./health.ts";
 import { reportedCompletion, Seam, summedUsage, type Part } from "./resume-seam.ts";
 import { continuationCall, readTranscript, refusesContinuation, type Transcript } from "./resume-transcript.ts";
-import type { Providers, Route, Target } from "./route-table.ts";
+import { Continuers, targetKey, type ContinuerDeps } from "./resume-targets.ts";
+import type { Route, Target } from "./route-table.ts";
 import type { Run } from "./run.ts";
 
 export { resumableRequest } from "./resume-transcript.ts";
@@ -22,14 +22,9 @@ const MAX_RECORDED_BYTES = 4 * 1024 * 1024;
 const MIN_TIME_LEFT_MS = 1_000;
 
 /** What resuming needs from the router, shared by every stream. */
-export interface ResumeDeps {
-  providers: Providers;
+export interface ResumeDeps extends ContinuerDeps {
   health: TargetHealth;
-  /** Retries per target: a target that broke may continue (its own answer or, later, another's) that many times in a stream. */
-  retries: number;
   now: () => number;
-  /** `provider/model` of targets that refused a continuation: skipped for the life of the process. */
-  unable: Set<string>;
   log: (line: string) => void;
 }
 
@@ -63,10 +58,8 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   private resumes = 0;
   /** The break that made this stream resume first: the error the client gets when none can go on. */
   private original: GatewayError | undefined;
-  /** How many times each target (`provider/model`) has broken in this stream: one asked again only with retries left. */
-  private readonly breaks = new Map<string, number>();
-  /** Targets whose break said not to ask them again (a silence, a malformed stream): never asked to continue this one. */
-  private readonly notAgain = new Set<string>();
+  /** Which targets may continue this stream, from how each broke in it. */
+  private readonly continuers: Continuers;
   /**
    * The counts of the parts that broke without reporting theirs, made while the continuation is
    * asked for. Only what carries usage waits on them (the usage chunk, the finish record): the
@@ -89,6 +82,7 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     this.inner = rest;
     this.current = { target: scope.target, seen: scope.seen, call: scope.call };
     this.encoding = encodingFor(scope.target.model);
+    this.continuers = new Continuers(scope.route, deps);
   }
 
   async next(): Promise<IteratorResult<Uint8Array, void>> {
@@ -159,10 +153,8 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
         if (this.counted === counted) this.countsIn = true;
       });
     }
-    const brokeKey = key(broke);
-    this.breaks.set(brokeKey, (this.breaks.get(brokeKey) ?? 0) + 1);
-    if (where !== "same") this.notAgain.add(brokeKey);
-    for (const target of this.candidates()) {
+    this.continuers.broke(broke, where === "same");
+    for (const target of this.continuers.after(broke)) {
       if (scope.run.deadlineAt - deps.now() < MIN_TIME_LEFT_MS || scope.signal.aborted) break;
       if (deps.health.take(target) === "no") continue;
       const opened = await this.open(target, transcript);
@@ -183,30 +175,12 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
     return this.transcript;
   }
 
-  /**
-   * The target that broke first, then the route's others, each able to continue: a target whose
-   * break said not to ask it again is left out, and one that broke in this stream is asked only
-   * with retries left (it has broken no more than `retries` times in it).
-   */
-  private candidates(): Target[] {
-    const broke = this.current.target;
-    const others = this.scope.route.targets.filter((t) => t.provider !== broke.provider || t.model !== broke.model);
-    const mayAsk = (t: Target) => !this.notAgain.has(key(t)) && (this.breaks.get(key(t)) ?? 0) <= this.deps.retries && this.style(t) !== undefined;
-    return [broke, ...others].filter(mayAsk);
-  }
-
-  private style(target: Target): Exclude<Continuation, "none"> | undefined {
-    const provider = this.deps.providers.get(target.provider);
-    const style = target.continuation ?? provider?.continuation ?? "none";
-    return style === "none" || this.deps.unable.has(key(target)) ? undefined : style;
-  }
-
   /** Asks `target` for the rest; returns the client's next bytes (the seam), or undefined when it cannot. */
   private async open(target: Target, transcript: Transcript): Promise<Uint8Array | undefined> {
     const { scope, deps } = this;
     const provider = deps.providers.get(target.provider) as Provider;
     const text = this.seam?.text ?? transcript.text;
-    const call = continuationCall(scope.call, text, this.style(target)!);
+    const call = continuationCall(scope.call, text, this.continuers.style(target)!);
     const started = deps.now();
     const spanId = scope.run.trace?.attempt();
     const left = Math.max(1, scope.run.deadlineAt - started);
@@ -238,9 +212,9 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
       const err = toGatewayError(thrown);
       scope.run.attempts.push({ provider: target.provider, model: target.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type, durationMs: deps.now() - started, startedAt: started, spanId });
       if (refusesContinuation(err)) {
-        deps.unable.add(key(target));
+        deps.unable.add(targetKey(target));
         deps.health.released(target);
-        deps.log(`chatgate: ${key(target)} refused a continuation (${err.message}); stream resume skips it from now on`);
+        deps.log(`chatgate: ${targetKey(target)} refused a continuation (${err.message}); stream resume skips it from now on`);
       } else if (countsAgainstTarget({ upstreamStatus: err.upstreamStatus, code: err.code, status: err.status })) {
         deps.health.failed(target, `${err.upstreamStatus ?? err.status} ${err.code ?? err.type}`);
       } else deps.health.released(target);
@@ -282,4 +256,3 @@ export class ResumingStream implements AsyncIterator<Uint8Array, void> {
   }
 }
 
-const key = (t: Target) => `${t.provider}/${t.model}`;
