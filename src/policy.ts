@@ -143,6 +143,16 @@ export function availability(health: Health, now: number): "yes" | "probe" | "no
   return "probe";
 }
 
+/**
+ * How long until a target that `availability` refused may be asked again: the rest of its
+ * cooldown, or, while another request probes it, a second (the probe's verdict comes sooner or later).
+ */
+export function availableInMs(health: Health, now: number): number {
+  if (health.coolingUntil === 0) return 0;
+  return health.coolingUntil > now ? health.coolingUntil - now : PROBE_WAIT_MS;
+}
+const PROBE_WAIT_MS = 1_000;
+
 export function afterFailure(health: Health, now: number, policy: CooldownPolicy): Health {
   const failures = health.failures + 1;
   // A failed probe goes straight back into cooldown; otherwise only after `after` in a row.

@@ -196,7 +196,11 @@ describe("cooldown", () => {
     p.a.reply({ kind: "error", status: 401 });
     p.b.reply({ kind: "error", status: 404 });
     expect((await chat(p.gw)).status).toBe(404);
-    const got = await errorOf(await chat(p.gw));
+    p.clock.advance(10_000);
+    const res = await chat(p.gw);
+    // SDKs wait a 503's Retry-After before their own retry: the rest of the cooldown, not at once.
+    expect(res.headers.get("retry-after")).toBe("20");
+    const got = await errorOf(res);
     expect(got.status).toBe(503);
     expect(got.error).toMatchObject({ type: "server_error", code: "targets_cooling_down" });
     expect(got.error.message).toContain("'smart'");

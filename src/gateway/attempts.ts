@@ -80,7 +80,7 @@ export async function firstSuccess<T>(route: Route, chain: Chain, deps: AttemptD
       }
     }
   }
-  if (last === undefined) throw tried === 0 ? allCoolingDown(route) : new GatewayError({ status: 502, type: "server_error", code: "upstream_error", message: "No target answered." });
+  if (last === undefined) throw tried === 0 ? allCoolingDown(route, deps.health) : new GatewayError({ status: 502, type: "server_error", code: "upstream_error", message: "No target answered." });
   throw summarise(last, chain.attempts);
 }
 
@@ -91,8 +91,10 @@ function summarise(err: GatewayError, attempts: readonly Attempt[]): GatewayErro
   return err.with({ message: `${err.message} (${attempts.length} attempts: ${list})` });
 }
 
-const allCoolingDown = (route: Route) =>
+/** Every target is cooling down: a 503 whose Retry-After is when the first of them may be asked again. */
+const allCoolingDown = (route: Route, health: TargetHealth) =>
   new GatewayError({
     status: 503, type: "server_error", code: "targets_cooling_down", retryable: true,
+    retryAfterMs: Math.max(1_000, Math.min(...route.targets.map((t) => health.availableIn(t)))),
     message: `Every target of model '${route.name}' is cooling down after repeated failures; try again shortly.`,
   });

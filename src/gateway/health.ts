@@ -1,4 +1,4 @@
-import { HEALTHY, afterFailure, afterSuccess, availability, type CooldownPolicy, type Health } from "../policy.ts";
+import { HEALTHY, afterFailure, afterSuccess, availability, availableInMs, type CooldownPolicy, type Health } from "../policy.ts";
 import type { Target } from "./route-table.ts";
 
 /** A target's state as /status shows it. */
@@ -51,6 +51,12 @@ export class TargetHealth {
     const verdict = availability(state, this.now());
     if (verdict === "probe") state.probing = true;
     return verdict;
+  }
+
+  /** How long until `target` may be tried again (0: now). */
+  availableIn(target: Target): number {
+    const state = this.states.get(keyOf(target));
+    return state === undefined ? 0 : availableInMs(state, this.now());
   }
 
   succeeded(target: Target): void {
