@@ -73,7 +73,21 @@ export function errorBody(err: GatewayError): ErrorBody {
 export function errorHeaders(err: GatewayError): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (err.retryAfterMs !== undefined) headers["retry-after"] = String(Math.max(0, Math.ceil(err.retryAfterMs / 1000)));
+  if (retriedEnough(err)) headers["x-should-retry"] = "false";
   return headers;
+}
+
+/**
+ * Whether the client should not retry this error itself: the router already retried and fell back
+ * as far as its policy allows, or asked an upstream and no retry can help (a refused provider key).
+ * OpenAI's and Anthropic's SDKs honour `x-should-retry: false`; without it each of their retries
+ * runs the router's whole chain again, multiplying upstream calls. A 429 keeps the client's own
+ * Retry-After wait, and a shutdown's 503 is worth retrying on another instance.
+ */
+function retriedEnough(err: GatewayError): boolean {
+  const attempts = err.served?.attempts ?? 0;
+  if (attempts === 0 || err.status === 429 || err instanceof ShuttingDownError) return false;
+  return attempts > 1 || !err.retryable;
 }
 
 /**

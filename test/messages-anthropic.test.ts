@@ -165,6 +165,18 @@ describe("to an Anthropic target", () => {
     expect([timedOut.status, ((await timedOut.json()) as { error: { type: string } }).error.type]).toEqual([504, "timeout_error"]);
   });
 
+  test("any upstream's 503 is Anthropic's 529 overloaded_error with the upstream's Retry-After kept, whichever provider", async () => {
+    await using t = startTargets();
+    const unavailable = { kind: "error", status: 503, type: "api_error", headers: { "retry-after": "4" } } as const;
+    t.claude.reply(unavailable, unavailable, unavailable, unavailable);
+    const viaAnthropic = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI });
+    expect([viaAnthropic.status, viaAnthropic.headers.get("retry-after"), ((await viaAnthropic.json()) as { error: { type: string } }).error.type]).toEqual([529, "4", "overloaded_error"]);
+    const down = { kind: "error", status: 503, headers: { "retry-after": "3" } } as const;
+    t.oa.reply(down, down, down, down);
+    const viaOpenAI = await post(`${t.gw.url}/v1/messages`, { model: `oa/${GPT}`, max_tokens: 100, messages: HI });
+    expect([viaOpenAI.status, viaOpenAI.headers.get("retry-after"), ((await viaOpenAI.json()) as { error: { type: string } }).error.type]).toEqual([529, "3", "overloaded_error"]);
+  });
+
   test("server-tool blocks in the history (web search) go to Anthropic as sent, and are left out of a translation", async () => {
     await using t = startTargets();
     const history = [

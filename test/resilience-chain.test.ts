@@ -2,12 +2,13 @@
 // client that goes away mid-chain, and cooldowns that span requests. Waits and the cooldown clock
 // are injected (see support/clock.ts); the few real waits are a few hundred milliseconds.
 import { describe, expect, test } from "bun:test";
+import OpenAI from "openai";
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { FinishRecord } from "../src/gateway/finish.ts";
 import { TestClock } from "./support/clock.ts";
 import { anthropicAt, keyOf, openaiAt } from "./support/config-file.ts";
 import { fakeAnthropic } from "./support/fake-anthropic.ts";
-import { MODEL_A, MODEL_B, callNumber, chat, errorOf, pair, startRouted, within } from "./support/routed.ts";
+import { HI, MODEL_A, MODEL_B, callNumber, chat, errorOf, pair, startRouted, within } from "./support/routed.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
 
 async function answeredBy(res: Response, model: string) {
@@ -206,5 +207,41 @@ describe("cooldown", () => {
     expect(got.error.message).toContain("'smart'");
     expect([p.a.calls.length, p.b.calls.length]).toEqual([1, 1]);
     expect(p.clock.sleeps).toEqual([]);
+  });
+});
+
+describe("the client's own retries do not multiply the router's", () => {
+  const sdk = (baseURL: string) => new OpenAI({ baseURL, apiKey: "unused", maxRetries: 2 });
+
+  test("an error the router already retried and fell back on says x-should-retry: false, so the openai SDK does not run the chain again", async () => {
+    await using p = pair({ config: { retries: 1 } });
+    const fail = { kind: "error", status: 500 } as const;
+    p.a.reply(fail, fail, fail);
+    p.b.reply(fail, fail, fail);
+    const err = (await sdk(p.gw.baseURL).chat.completions.create({ model: "smart", messages: HI }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(502);
+    expect(err.headers?.get("x-should-retry")).toBe("false");
+    expect([p.a.calls.length, p.b.calls.length]).toEqual([2, 2]);
+  });
+
+  test("a refused provider key is never worth a retry: one upstream call, however many retries the SDK has", async () => {
+    await using p = pair({ config: { retries: 2 } });
+    p.a.reply({ kind: "error", status: 401 }, { kind: "error", status: 401 }, { kind: "error", status: 401 });
+    const err = (await sdk(p.gw.baseURL).chat.completions.create({ model: `a/${MODEL_A}`, messages: HI }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect([err.status, (err.error as { code?: string }).code]).toEqual([502, "upstream_auth_failed"]);
+    expect(p.a.calls).toHaveLength(1);
+  });
+
+  test("a single attempt that may pass next time leaves the retry to the client, as does an upstream 429", async () => {
+    await using p = pair();
+    p.a.reply({ kind: "error", status: 429, headers: { "retry-after": "0" } });
+    const res = await chat(p.gw, { model: `a/${MODEL_A}` });
+    expect(res.status).toBe(429);
+    expect(res.headers.get("x-should-retry")).toBeNull();
+    p.a.reply({ kind: "error", status: 503 });
+    const overloaded = await chat(p.gw, { model: `a/${MODEL_A}` });
+    expect(overloaded.status).toBe(502);
+    expect(overloaded.headers.get("x-should-retry")).toBeNull();
   });
 });

@@ -131,7 +131,8 @@ async function errorForStatus(provider: string, res: Response, redact: Redact): 
     });
   }
   const detail = message ? `: ${message}` : ".";
-  return badGateway(`Provider '${provider}' failed with HTTP ${status}${detail}`, "upstream_error", true);
+  // An overloaded upstream's wait (a 503's Retry-After) is the client's too, when it gets the error.
+  return badGateway(`Provider '${provider}' failed with HTTP ${status}${detail}`, "upstream_error", true).with({ retryAfterMs: parseRetryAfter(res.headers) });
 }
 
 /**

@@ -65,7 +65,7 @@ export function anthropicError(provider: string, failure: AnthropicFailure, reda
     const code = status === 413 ? "request_too_large" : status === 404 && /^model\b/i.test(upstream ?? "") ? "model_not_found" : tooLong(upstream);
     return new GatewayError({ ...base, status, type: "invalid_request_error", code, message: upstream ?? `Provider '${provider}' refused the request (HTTP ${status}).` });
   }
-  return badGateway(`Provider '${provider}' failed with HTTP ${status}${said || "."}`, "upstream_error", true).with(base);
+  return badGateway(`Provider '${provider}' failed with HTTP ${status}${said || "."}`, "upstream_error", true).with({ ...base, retryAfterMs });
 }
 
 /** Anthropic says "prompt is too long: 215000 tokens > 200000 maximum" where OpenAI codes it. */
