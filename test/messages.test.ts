@@ -311,6 +311,26 @@ describe("errors in Anthropic's shape", () => {
     expect(bearer.status).toBe(200);
   });
 
+  test("every answer carries Anthropic's request-id header, the request's id, which the SDK gives as _request_id and APIError.requestID", async () => {
+    await using t = startTargets({ CHATGATE_API_KEYS: "sk-client-1" });
+    const client = anthropicClient(t.gw.url, "sk-client-1");
+    const { data, response } = await client.messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI }).withResponse();
+    expect(response.headers.get("request-id")).toBe(response.headers.get("x-request-id"));
+    expect((data as { _request_id?: string | null })._request_id).toBe(response.headers.get("x-request-id"));
+    const stream = await client.messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI, stream: true }).withResponse();
+    expect(stream.response.headers.get("request-id")).toBe(stream.response.headers.get("x-request-id"));
+    for await (const _ of stream.data);
+    const counted = await client.messages.countTokens({ model: ON_MOCK, messages: HI }).withResponse();
+    expect(counted.response.headers.get("request-id")).toBeTruthy();
+    const listed = await client.models.list().withResponse();
+    expect(listed.response.headers.get("request-id")).toBeTruthy();
+    const refused = (await anthropicClient(t.gw.url, "sk-wrong").messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect(refused.requestID).toBe(refused.headers?.get("x-request-id"));
+    expect(refused.requestID).toBeTruthy();
+    const missing = (await client.messages.create({ model: "no-such-model", max_tokens: 10, messages: HI }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect([missing.status, missing.requestID === missing.headers?.get("x-request-id")]).toEqual([404, true]);
+  });
+
   test("the beta client's /v1/messages?beta=true (Claude Code's) is the same route, errors included", async () => {
     await using t = startTargets();
     const message = await anthropicClient(t.gw.url).beta.messages.create({ model: ON_MOCK, max_tokens: 10, messages: HI }, { headers: { "anthropic-beta": "claude-code-20250219" } });

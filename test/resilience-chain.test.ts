@@ -8,7 +8,7 @@ import type { FinishRecord } from "../src/gateway/finish.ts";
 import { TestClock } from "./support/clock.ts";
 import { anthropicAt, keyOf, openaiAt } from "./support/config-file.ts";
 import { fakeAnthropic } from "./support/fake-anthropic.ts";
-import { HI, MODEL_A, MODEL_B, callNumber, chat, errorOf, pair, startRouted, within } from "./support/routed.ts";
+import { MODEL_A, MODEL_B, callNumber, chat, errorOf, pair, startRouted, within } from "./support/routed.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
 
 async function answeredBy(res: Response, model: string) {
@@ -212,6 +212,7 @@ describe("cooldown", () => {
 
 describe("the client's own retries do not multiply the router's", () => {
   const sdk = (baseURL: string) => new OpenAI({ baseURL, apiKey: "unused", maxRetries: 2 });
+  const HI = [{ role: "user" as const, content: "hi" }];
 
   test("an error the router already retried and fell back on says x-should-retry: false, so the openai SDK does not run the chain again", async () => {
     await using p = pair({ config: { retries: 1 } });

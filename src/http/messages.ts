@@ -11,7 +11,7 @@ import type { ChatCall } from "../providers/provider.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
 import { clientOf } from "./guard.ts";
 import { jsonContent } from "./openapi-doc.ts";
-import { requestIdOf } from "./request-id.ts";
+import { anthropicRequestId, requestIdOf } from "./request-id.ts";
 import { traceOf } from "./trace-of.ts";
 import { StreamBody, type OnEnd, type Pacing, type SseWire } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
@@ -52,6 +52,7 @@ export function messagesRoutes(gateway: Gateway, answering: Answering, maxBodyBy
     .post(
       "/v1/messages",
       async ({ body, request, set }) => {
+        anthropicRequestId(set);
         checkContent(body);
         const call = messagesCall(gateway, body, request, set);
         const client = clientOf(set);
@@ -90,6 +91,7 @@ export function countTokensRoute(gateway: Gateway, answering: Answering, maxBody
     .post(
       "/v1/messages/count_tokens",
       async ({ body, request, set }) => {
+        anthropicRequestId(set);
         checkContent(body);
         const call = messagesCall(gateway, body, request, set);
         const counted = await answering.json(request, () => gateway.countTokens(call, request.signal, clientOf(set)));

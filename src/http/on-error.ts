@@ -5,7 +5,7 @@ import { answeredRecord, isRecorded, refusedRecord } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
 import { anthropicErrorBody, anthropicStatus, speaksAnthropic } from "../messages/errors.ts";
 import { keyIdOf } from "./guard.ts";
-import { REQUEST_ID, requestIdFor, requestIdOf } from "./request-id.ts";
+import { ANTHROPIC_REQUEST_ID, REQUEST_ID, requestIdFor, requestIdOf } from "./request-id.ts";
 import { servedHeaders } from "./tracked.ts";
 
 /** The path of a request URL, which Bun gives without scheme and host when the Host header is missing or unusable. */
@@ -92,6 +92,7 @@ export function onError(stats: Stats, finishes: Finishes) {
     const id = requestIdOf(set) ?? requestIdFor(request.headers.get(REQUEST_ID));
     if (!isRecorded(error)) finishes.emit(refusedRecord(path, status, err.code ?? err.type, id, keyIdOf(set)));
     const headers: Record<string, string> = { [REQUEST_ID]: id };
+    if (anthropic) headers[ANTHROPIC_REQUEST_ID] = id;
     for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && keptOnError(key)) headers[key] = value;
     servedHeaders(headers, err.served);
     // A chat request refused before the gateway took it (a key, a limit, a bad body): the cache took no part.
@@ -120,7 +121,8 @@ function errorResponse(stats: Stats, finishes: Finishes, path: string, id: strin
   stats.countError(status);
   finishes.emit(refusedRecord(path, status, err.code ?? err.type, id));
   const body = anthropic ? anthropicErrorBody(err, id) : errorBody(err);
-  return new Response(JSON.stringify(body), { status, headers: { ...errorHeaders(err), ...headers, [REQUEST_ID]: id } });
+  const ids = anthropic ? { [REQUEST_ID]: id, [ANTHROPIC_REQUEST_ID]: id } : { [REQUEST_ID]: id };
+  return new Response(JSON.stringify(body), { status, headers: { ...errorHeaders(err), ...headers, ...ids } });
 }
 
 /**

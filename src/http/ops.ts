@@ -4,6 +4,7 @@ import type { Stats } from "../obs/stats.ts";
 import type { ChannelStatus } from "../hooks/channels.ts";
 import type { ReloadState } from "../reload.ts";
 import { keyModelsOf } from "./guard.ts";
+import { anthropicRequestId } from "./request-id.ts";
 import { ErrorBody, Health, Model, ModelList, Status } from "../schema.ts";
 import { VERSION } from "../version.ts";
 import { anthropicModel, anthropicModelList, type ModelListQuery } from "../messages/models.ts";
@@ -71,7 +72,9 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
     // Anthropic's list is paged (`limit`, `after_id`, `before_id`); OpenAI's is every model at once.
     .get("/v1/models", async ({ request, set, query }) => {
       const data = await gateway.models(request.signal, keyModelsOf(set));
-      return request.headers.has("anthropic-version") ? anthropicModelList(data, query as ModelListQuery) : { object: "list" as const, data };
+      if (!request.headers.has("anthropic-version")) return { object: "list" as const, data };
+      anthropicRequestId(set);
+      return anthropicModelList(data, query as ModelListQuery);
     }, {
       response: { 200: t.Union([ModelList, AnthropicModelList], EITHER_OBJECT), 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 502: ErrorBody },
       detail: {
@@ -86,7 +89,9 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
     })
     .get("/v1/models/:model", async ({ params, request, set }) => {
       const model = await gateway.model(params.model, request.signal, keyModelsOf(set));
-      return request.headers.has("anthropic-version") ? anthropicModel(model) : model;
+      if (!request.headers.has("anthropic-version")) return model;
+      anthropicRequestId(set);
+      return anthropicModel(model);
     }, {
       params: t.Object({ model: t.String() }),
       response: { 200: t.Union([Model, AnthropicModel], EITHER_OBJECT), 401: ErrorBody, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody },

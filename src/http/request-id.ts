@@ -1,6 +1,16 @@
 import { Elysia } from "elysia";
 
 export const REQUEST_ID = "x-request-id";
+/**
+ * Where Anthropic's API puts a response's id, and the only place its SDKs read one
+ * (`message._request_id`, `APIError.requestID`): Anthropic-shaped answers carry the same id here too.
+ */
+export const ANTHROPIC_REQUEST_ID = "request-id";
+
+/** Gives an answer in Anthropic's shape its `request-id` (the request's id). */
+export function anthropicRequestId(set: { headers: Record<string, unknown> }): void {
+  set.headers[ANTHROPIC_REQUEST_ID] = set.headers[REQUEST_ID];
+}
 
 /** What a client's own id may be: the characters log and trace systems take as they are, and not too long. */
 const ACCEPTED = /^[A-Za-z0-9._:-]{1,128}$/;
