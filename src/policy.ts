@@ -104,14 +104,19 @@ export function resumeDecision(failure: Failure): "same" | "next" | "stop" {
   return "next";
 }
 
-/** Whether a failure counts towards a target's cooldown: every one but the caller's own 4xx. */
+/**
+ * Whether a failure counts towards a target's cooldown: every one but the caller's own 4xx. A
+ * request too large or too long for the target (413, `context_length_exceeded`) moves on to the
+ * next target but is the caller's too: counted, one client's long prompts would cool a shared
+ * target down for every key.
+ */
 export function countsAgainstTarget(failure: Failure): boolean {
   if (failure.code === "client_closed_request" || failure.code === "server_shutting_down") return false;
   const status = failure.upstreamStatus;
   // Refused before it was sent (a parameter this provider cannot take): the target was never asked.
   if (status === undefined && failure.status !== undefined && failure.status < 500) return false;
-  if (status === undefined || status === 429 || TRANSIENT.has(status) || NOT_HERE.has(status) || status >= 500) return true;
-  return status === 400 && failure.code !== null && TOO_LONG.has(failure.code);
+  if (status === 413) return false;
+  return status === undefined || status === 429 || TRANSIENT.has(status) || NOT_HERE.has(status) || status >= 500;
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(cap, base · 2^attempt)). */

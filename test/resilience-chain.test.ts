@@ -192,6 +192,15 @@ describe("cooldown", () => {
     }
   });
 
+  test("prompts too long or too large for a target move on to the next but never cool it down: one client cannot take a model from everyone", async () => {
+    await using p = pair({ config: { cooldown_after: 1, cooldown: "30s" } });
+    const tooLong = { kind: "error", status: 400, error: { message: "This model's maximum context length is 128000 tokens.", type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } } as const;
+    p.a.reply(tooLong, { kind: "error", status: 413 }, tooLong);
+    for (let i = 0; i < 3; i++) await answeredBy(await chat(p.gw), MODEL_B);
+    await answeredBy(await chat(p.gw), MODEL_A);
+    expect([p.a.calls.length, p.b.calls.length]).toEqual([4, 3]);
+  });
+
   test("when every target of a model is cooling down, the client gets a 503 at once with no upstream call", async () => {
     await using p = pair({ config: { cooldown_after: 1, cooldown: "30s", retries: 2 } });
     p.a.reply({ kind: "error", status: 401 });

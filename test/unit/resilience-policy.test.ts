@@ -44,8 +44,9 @@ describe("the classification table", () => {
 });
 
 test("only the caller's own 4xx and its own disconnect leave a target's health alone", () => {
-  for (const f of [status(500), status(429), status(401), status(404), status(400, "context_length_exceeded"), { code: "upstream_timeout" }]) expect(countsAgainstTarget(f)).toBe(true);
-  for (const f of [status(400), status(422), status(400, "content_filter"), { code: "client_closed_request" }]) expect(countsAgainstTarget(f)).toBe(false);
+  for (const f of [status(500), status(429), status(401), status(404), { code: "upstream_timeout" }]) expect(countsAgainstTarget(f)).toBe(true);
+  // Too large or too long for the target: the caller's request, however another target may take it.
+  for (const f of [status(400), status(422), status(400, "content_filter"), status(400, "context_length_exceeded"), status(413), { code: "client_closed_request" }]) expect(countsAgainstTarget(f)).toBe(false);
 });
 
 test("backoff is full jitter below an exponential cap", () => {
