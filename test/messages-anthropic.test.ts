@@ -209,4 +209,18 @@ describe("to an Anthropic target", () => {
     expect(t.claude.countCalls[0]!.body).toEqual({ model: CLAUDE, messages: HI });
     expect(t.claude.countCalls[0]!.headers["x-api-key"]).toBe(keyOf("claude"));
   });
+
+  test("count_tokens says who counted, sends the request's id upstream, and an answer that is no count is a 500 api_error quoting nothing of it", async () => {
+    await using t = startTargets();
+    const res = await post(`${t.gw.url}/v1/messages/count_tokens`, { model: ON_ANTHROPIC, messages: HI }, { "x-request-id": "count-1" });
+    expect([res.status, res.headers.get("x-chatgate-provider"), res.headers.get("x-chatgate-model")]).toEqual([200, "claude", CLAUDE]);
+    expect(t.claude.countCalls[0]!.headers["x-request-id"]).toBe("count-1");
+    for (const broken of [`not json ${keyOf("claude")}`, JSON.stringify({ id: "chatcmpl-1", object: "chat.completion", note: keyOf("claude") }), '{"input_tokens":-1}']) {
+      t.claude.countBody = broken;
+      const bad = await post(`${t.gw.url}/v1/messages/count_tokens`, { model: ON_ANTHROPIC, messages: HI });
+      const text = await bad.text();
+      expect([bad.status, (JSON.parse(text) as { error: { type: string } }).error.type]).toEqual([500, "api_error"]);
+      expect(text).not.toContain(keyOf("claude"));
+    }
+  });
 });

@@ -178,14 +178,15 @@ export class Gateway {
 
   /**
    * The native request's input tokens as the route's first target counts them, when its provider
-   * can (Anthropic's `count_tokens`): the upstream's JSON text. Undefined: the caller counts.
+   * can (Anthropic's `count_tokens`): the upstream's JSON text and who counted. Undefined: the caller counts.
    */
-  async countTokens(call: ChatCall, signal: AbortSignal, client: Client | null = null): Promise<string | undefined> {
+  async countTokens(call: ChatCall, signal: AbortSignal, client: Client | null = null): Promise<{ json: string; served: Served } | undefined> {
     const router = this.router;
     const target = resolveFor(router, call.body.model, client).targets[0];
     const provider = target && router.providers.get(target.provider);
     if (call.native === undefined || provider?.countTokens === undefined) return undefined;
-    return provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs });
+    const json = await provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs }, call);
+    return { json, served: { provider: target!.provider, model: target!.model, attempts: 1 } };
   }
 
   /** The models a caller can use; `allowed` (a client key's models) keeps only those (see modelsFor). */

@@ -96,7 +96,9 @@ export function countTokensRoute(gateway: Gateway, answering: Answering, maxBody
         const call = messagesCall(gateway, body, request, set);
         const counted = await answering.json(request, () => gateway.countTokens(call, request.signal, clientOf(set)));
         set.headers["content-type"] = "application/json";
-        return counted ?? JSON.stringify({ input_tokens: await countInputTokens(call.body) });
+        if (counted === undefined) return JSON.stringify({ input_tokens: await countInputTokens(call.body) });
+        servedHeaders(set.headers, counted.served);
+        return counted.json;
       },
       {
         parse: [jsonObjectParser(maxBodyBytes), "application/json"],

@@ -196,7 +196,7 @@ export interface Provider {
   embed?(call: EmbeddingCall, options: CallOptions): Promise<Embeddings>;
   /**
    * Counts the native request's input tokens upstream (Anthropic's `count_tokens`), answering the
-   * upstream's JSON text. Absent: the provider cannot, and the gateway counts with its tokenizer.
+   * upstream's JSON text once it is a count; `call` gives the request's id and trace to send. Absent: the provider cannot, and the gateway counts with its tokenizer.
    */
-  countTokens?(native: NativeRequest, options: CallOptions): Promise<string>;
+  countTokens?(native: NativeRequest, options: CallOptions, call: Pick<ChatCall, "requestId" | "trace">): Promise<string>;
 }

@@ -92,6 +92,8 @@ export interface FakeAnthropic {
   /** `POST /v1/messages/count_tokens` calls; each is answered `{"input_tokens": countTokens}`. */
   countCalls: RecordedCall[];
   countTokens: number;
+  /** When set, count_tokens is answered 200 with these bytes instead (a broken upstream). */
+  countBody?: string;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -232,7 +234,11 @@ export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropi
       if (url.pathname === "/v1/messages" && request.method === "POST") return messages(request, url.pathname);
       if (url.pathname === "/v1/models" && request.method === "GET") return models(request, url);
       if (url.pathname === "/v1/messages/count_tokens" && request.method === "POST") {
-        return recordCall(request, url.pathname).then(({ call }) => (fake.countCalls.push(call), json(200, { input_tokens: fake.countTokens })));
+        return recordCall(request, url.pathname).then(({ call }) => {
+          fake.countCalls.push(call);
+          if (fake.countBody !== undefined) return new Response(fake.countBody, { headers: { "content-type": JSON_TYPE } });
+          return json(200, { input_tokens: fake.countTokens });
+        });
       }
       return json(404, errorBody("not_found_error", "Not found"));
     },

@@ -28,6 +28,22 @@ export function nativeCompletion(provider: string, text: string): ChatCompletion
   return { id: message.id, object: "chat.completion", created: 0, model: message.model, choices: [], usage: toUsage(message.usage) };
 }
 
+/**
+ * A `count_tokens` answer's text, passed on as it is once it is what the API answers (an object
+ * with a whole `input_tokens`), or the 502 saying what else it is: never an upstream's other bytes.
+ */
+export function tokenCountOf(provider: string, text: string): string {
+  let count: unknown;
+  try {
+    count = JSON.parse(text);
+  } catch {
+    throw badGateway(`Provider '${provider}' answered count_tokens with a body that is not valid JSON.`);
+  }
+  const tokens = typeof count === "object" && count !== null ? (count as { input_tokens?: unknown }).input_tokens : undefined;
+  if (!Number.isSafeInteger(tokens) || (tokens as number) < 0) throw badGateway(`Provider '${provider}' answered count_tokens with JSON that is not a token count.`);
+  return text;
+}
+
 /** An answer's text as Anthropic's Message, or the 502 saying what else it is. */
 export function messageOf(provider: string, text: string): Message {
   let message: unknown;

@@ -6,7 +6,7 @@ import { MODELS_BODY_CAP, readCapped } from "../read-body.ts";
 import { fromUpstreamException, redactor, upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { anthropicError, fromAnthropicResponse, statusOfErrorType } from "./errors.ts";
 import { fetchModels } from "./models.ts";
-import { messageOf, nativeBody, nativeCompletion, nativeHeaders } from "./native.ts";
+import { messageOf, nativeBody, nativeCompletion, nativeHeaders, tokenCountOf } from "./native.ts";
 import { NativeEventStream } from "./native-stream.ts";
 import { toMessagesRequest, type Translated } from "./request.ts";
 import { toChatCompletion } from "./response.ts";
@@ -203,17 +203,18 @@ export class AnthropicProvider implements Provider {
   }
 
   /** Anthropic's token count of a native request (`POST /v1/messages/count_tokens`): its JSON text. Bounded by the total timeout. */
-  async countTokens(native: NativeRequest, options: AnthropicCallOptions): Promise<string> {
+  async countTokens(native: NativeRequest, options: AnthropicCallOptions, call: Pick<ChatCall, "requestId" | "trace">): Promise<string> {
     const limits = this.options.timeouts;
     const totalMs = Math.min(limits.totalMs, options.deadlineMs ?? Number.POSITIVE_INFINITY);
     const timer = new CallTimer(options.signal, { ...limits, firstByteMs: totalMs, totalMs });
     try {
       const body = nativeBody(native, options.model ?? native.body.model);
-      const res = await this.fetch(`${this.base}/v1/messages/count_tokens`, { method: "POST", headers: nativeHeaders(this.headers, native), body, signal: timer.signal, redirect: "manual" });
+      const headers = callHeaders(nativeHeaders(this.headers, native), call);
+      const res = await this.fetch(`${this.base}/v1/messages/count_tokens`, { method: "POST", headers, body, signal: timer.signal, redirect: "manual" });
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       const text = await readCapped(res, MODELS_BODY_CAP);
       if (text === undefined) throw upstreamTooLarge(this.id, "a token count", MODELS_BODY_CAP);
-      return text;
+      return tokenCountOf(this.id, text);
     } catch (err) {
       throw fromUpstreamException(this.id, err, timer.expired !== undefined, options.signal, timer.expired ?? "", timer.stoppedWith);
     } finally {
