@@ -374,7 +374,7 @@ describe("the response cache across a reload", () => {
 });
 
 describe("chatgate usage on model names a client chose", () => {
-  test("a refused request's model name reaches the table and CSV with its control characters escaped, and the table cut to a width", async () => {
+  test("a refused request's model name reaches the table and CSV with its control characters escaped, the table cut to a width, the row to 256 characters", async () => {
     // Regression: a client (any valid key) asking for the model "\u001b[2J\u001b[31m…" or one with
     // line breaks had it printed raw by `chatgate usage`: the operator's terminal cleared and
     // recoloured, fake rows in the table, and one 5,000-character name stretching every line.
@@ -382,8 +382,12 @@ describe("chatgate usage on model names a client chose", () => {
     const gw = await spawnBinary({ ...routedEnv(keyedDoc(up, [{ id: "a", secret: A }])), CHATGATE_DATA_DIR: dataDir });
     const names = ["\u001b[2J\u001b[31mred", "fake\nsmart  999", "\u009b31m", "m".repeat(5_000)];
     for (const model of names) expect((await chat(gw, A, { model })).status).toBe(404);
+    expect((await fetch(`${gw.url}/${"p".repeat(5_000)}`)).status).toBe(404);
     gw.proc.kill("SIGTERM");
     expect(await gw.exited).toBe(0);
+    const db = new Database(join(dataDir, "ledger.sqlite"), { readonly: true });
+    expect(db.query("SELECT count(*) AS n, max(length(route)) AS route, max(length(model)) AS model FROM requests").get()).toEqual({ n: 5, route: 257, model: 257 });
+    db.close();
     const binary = await compiledBinary();
     for (const format of ["table", "csv"]) {
       const proc = Bun.spawn([binary, "usage", "--data-dir", dataDir, "--format", format], { env: { PATH: "/usr/bin:/bin", HOME: tmpdir() }, stdout: "pipe", stderr: "pipe" });
@@ -393,14 +397,17 @@ describe("chatgate usage on model names a client chose", () => {
       expect(out).toContain("\\u001b[31mred");
       expect(out).toContain("fake\\u000asmart");
       const lines = out.split(/\r?\n/).filter((l) => l !== "");
-      expect(lines.length).toBe(format === "table" ? 1 + names.length + 2 : 1 + names.length);
+      // A row per name, and one for the unknown path (no model).
+      expect(lines.length).toBe(format === "table" ? 1 + names.length + 1 + 2 : 1 + names.length + 1);
       if (format === "table") for (const line of lines) expect(line.length).toBeLessThan(300);
-      else expect(out).toContain("m".repeat(5_000));
+      else expect(out).toContain(`${"m".repeat(256)}…`);
     }
-    // The JSON report keeps every name whole: it is for programs, which escape what they print.
+    // The JSON report keeps every name as stored: it is for programs, which escape what they print.
+    // A name is stored cut to 256 characters, as the request log cuts it: rows of refused requests
+    // (no key needed for a 404 path) must not fill the disk.
     const json = Bun.spawn([binary, "usage", "--data-dir", dataDir, "--format", "json"], { env: { PATH: "/usr/bin:/bin", HOME: tmpdir() }, stdout: "pipe" });
     const groups = (JSON.parse(await new Response(json.stdout).text()) as any).rows.map((r: { group: string }) => r.group);
-    expect(groups.sort()).toEqual([...names].sort());
+    expect(groups.filter((g: string | null) => g !== null).sort()).toEqual([...names.slice(0, 3), `${"m".repeat(256)}…`].sort());
   });
 });
 

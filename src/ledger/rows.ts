@@ -2,6 +2,7 @@ import type { CompletionUsage } from "openai/resources/completions";
 import { costOf, roundCost, tokenCounts, type TokenCounts } from "../cost/cost.ts";
 import type { Price } from "../cost/prices.ts";
 import type { Attempt, FinishRecord, Outcome } from "../gateway/finish.ts";
+import { clipClientText } from "../client-text.ts";
 
 /** One upstream call of a request, as the ledger keeps it. */
 export interface AttemptRow {
@@ -86,10 +87,11 @@ export function rowsFor(record: FinishRecord, prices: PriceLookup, extras: RowEx
     ts: extras.now,
     requestId: record.requestId,
     keyId: record.keyId,
-    route: record.route,
-    model: record.model,
+    // Client text, bounded as in the request log: rows of refused requests must not fill the disk.
+    route: clipClientText(record.route),
+    model: clipClientText(record.model),
     provider: record.provider,
-    upstreamModel: record.upstreamModel,
+    upstreamModel: clipClientText(record.upstreamModel),
     status: record.status,
     outcome: record.outcome,
     stream: record.stream,
@@ -138,7 +140,7 @@ function attemptRows(record: FinishRecord, prices: PriceLookup, attemptUsage: Ro
     const tokens = usage ? tokenCounts(usage) : undefined;
     return {
       provider: attempt.provider,
-      model: attempt.model,
+      model: clipClientText(attempt.model),
       status: attempt.status,
       reason: attempt.reason,
       durationMs: attempt.durationMs,

@@ -5,6 +5,7 @@ import type { CooldownEvent } from "../gateway/health.ts";
 
 export type { Logger };
 import type { LogLevel } from "./log-levels.ts";
+import { clipClientText } from "../client-text.ts";
 /** `json`: one JSON object per line (journald, log shippers); `pretty`: a readable line (a terminal). */
 export type LogFormat = "json" | "pretty";
 
@@ -128,27 +129,15 @@ function requestSummary(r: Record<string, unknown>): string {
 type RequestLine = (level: "info" | "warn", fields: object, msg: string) => void;
 const REQUEST_LINE = Symbol("chatgate.request-line");
 
-/**
- * The longest client text (a model name, a path) a request line holds whole. A client may send a
- * model name as long as the body limit (16 MiB), and a provider that takes any name echoes it as the
- * upstream model: the line was twice that, and journald splits a line over 48 KiB (its LineMax) into
- * entries that are no longer JSON. Real names are far shorter; a longer one keeps its head and a `…`.
- */
-const CLIENT_TEXT_MAX = 256;
-
-function clip<T extends string | null | undefined>(text: T): T {
-  return (typeof text === "string" && text.length > CLIENT_TEXT_MAX ? `${text.slice(0, CLIENT_TEXT_MAX)}…` : text) as T;
-}
-
 /** What one request's line holds: who, what, how it ended, how long. Never a prompt, an answer or a key. */
 export function requestFields(r: FinishRecord) {
   const fields = {
     req_id: r.requestId,
     key_id: r.keyId,
-    route: clip(r.route),
-    model: clip(r.model),
+    route: clipClientText(r.route),
+    model: clipClientText(r.model),
     provider: r.provider,
-    upstream_model: clip(r.upstreamModel),
+    upstream_model: clipClientText(r.upstreamModel),
     status: r.status,
     outcome: r.outcome,
     error: r.errorCode,
