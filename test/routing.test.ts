@@ -162,3 +162,35 @@ describe("GET /v1/models", () => {
     expect(p.a.modelsCalls).toBe(0);
   });
 });
+
+describe("names the list implies", () => {
+  test("Anthropic's undated alias of a listed model (claude-sonnet-4-5) is callable as provider/alias and plainly, and goes upstream as it is", async () => {
+    await using c = fakeAnthropic({ models: ["claude-sonnet-4-5-20250929", "claude-3-5-haiku-20241022"] });
+    await using gw = startRouted({ providers: [anthropicAt("c", c)], models: { smart: { targets: [{ provider: "c", model: "claude-sonnet-4-5" }] } } });
+    // The list is known once fetched: before it, any name goes to Anthropic, which decides.
+    expect((await fetch(`${gw.baseURL}/models`)).status).toBe(200);
+    for (const model of ["c/claude-sonnet-4-5", "claude-sonnet-4-5", "c/claude-3-5-haiku"]) {
+      expect((await chat(gw, { model })).status).toBe(200);
+      expect(((await c.nextCall()).body as { model: string }).model).toBe(model.replace("c/", ""));
+    }
+    // As the openai SDK's models.retrieve sends a name with a slash.
+    const retrieved = await fetch(`${gw.baseURL}/models/${encodeURIComponent("c/claude-sonnet-4-5")}`);
+    expect([retrieved.status, ((await retrieved.json()) as { owned_by: string }).owned_by]).toEqual([200, "c"]);
+    // Nothing the list implies: still a 404 before any call.
+    const calls = c.calls.length;
+    expect((await errorOf(await chat(gw, { model: "c/claude-sonnet-9" }))).status).toBe(404);
+    expect(c.calls).toHaveLength(calls);
+  });
+
+  test("GET /v1/models/{name} answers every name a chat request is answered for: a provider's model by its plain name, any name on the mock alone", async () => {
+    await using a = fakeOpenAI({ models: ["gpt-4.1"] });
+    await using gw = startRouted({ providers: [openaiAt("a", a)], models: { smart: { targets: [{ provider: "a", model: "gpt-4.1" }] } } });
+    const plain = await fetch(`${gw.baseURL}/models/gpt-4.1`);
+    expect([plain.status, await plain.json()]).toMatchObject([200, { id: "gpt-4.1", object: "model", owned_by: "a" }]);
+    expect((await chat(gw, { model: "gpt-4.1" })).status).toBe(200);
+    expect((await fetch(`${gw.baseURL}/models/gpt-9`)).status).toBe(404);
+    await using mock = startRouted({ providers: [{ id: "mock", type: "mock" }] });
+    const any = await fetch(`${mock.baseURL}/models/gpt-4o-mini`);
+    expect([any.status, await any.json()]).toMatchObject([200, { id: "gpt-4o-mini", object: "model" }]);
+  });
+});

@@ -43,3 +43,20 @@ function parseList(text: string, provider: string): ModelList {
   }
   return list as ModelList;
 }
+
+/** A dated model id (`claude-sonnet-4-5-20250929`): its undated alias and the date. */
+const DATED = /^(.+)-\d{8}$/;
+
+/**
+ * The names a fetched list lets a client call: every id, and the undated alias of each dated one
+ * (`claude-sonnet-4-5` for `claude-sonnet-4-5-20250929`), which Anthropic's API takes and resolves
+ * itself though its list never shows it. The alias goes upstream as it is.
+ */
+export function callableNames(ids: readonly string[]): string[] {
+  const names = new Set(ids);
+  for (const id of ids) {
+    const alias = DATED.exec(id)?.[1];
+    if (alias !== undefined) names.add(alias);
+  }
+  return [...names];
+}

@@ -5,7 +5,7 @@ import { callHeaders, type CallOptions, type ChatCall, type Completion, type Nat
 import { MODELS_BODY_CAP, readCapped } from "../read-body.ts";
 import { fromUpstreamException, redactor, upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { anthropicError, fromAnthropicResponse, statusOfErrorType } from "./errors.ts";
-import { fetchModels } from "./models.ts";
+import { callableNames, fetchModels } from "./models.ts";
 import { messageOf, nativeBody, nativeCompletion, nativeHeaders, tokenCountOf } from "./native.ts";
 import { NativeEventStream } from "./native-stream.ts";
 import { toMessagesRequest, type Translated } from "./request.ts";
@@ -183,7 +183,7 @@ export class AnthropicProvider implements Provider {
         return text;
       };
       const models = await fetchModels(`${this.base}/v1/models`, this.id, get, read);
-      this.modelsCache = { at: now, models, ids: models.map((m) => m.id) };
+      this.modelsCache = { at: now, models, ids: callableNames(models.map((m) => m.id)) };
       return models;
     } catch (err) {
       throw fromUpstreamException(this.id, err, timer.expired !== undefined, signal, timer.expired ?? "model list");
