@@ -11,7 +11,7 @@ import { Continuation, ModelRoute, ProviderSpec } from "./config/provider-spec.t
 import { resolveRouting } from "./config/routing.ts";
 import { ClientKeySpec } from "./keys/key-spec.ts";
 import { checkKeyModels, resolveKeys } from "./keys/resolve-keys.ts";
-import { ledgerEnabled, resolveDataDir } from "./ledger/data-dir.ts";
+import { resolveDataDir } from "./ledger/data-dir.ts";
 import { LOG_LEVELS } from "./obs/log-levels.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES } from "./cache/memory-store.ts";
 import { ConfigError } from "./config/config-error.ts";
@@ -206,7 +206,8 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     logFormat: env.CHATGATE_LOG_FORMAT?.trim() ? oneOf("CHATGATE_LOG_FORMAT", env.CHATGATE_LOG_FORMAT, ["json", "pretty"] as const, "json") : undefined,
     corsOrigins: parseCorsOrigins(env.CHATGATE_CORS_ORIGINS),
     dataDir: resolveDataDir(env, env.HOME?.trim() || homedir(), flags.dataDir),
-    ledger: ledgerEnabled(env),
+    // On unless `CHATGATE_LEDGER=0`; any value but a boolean refuses to start, as every flag does.
+    ledger: flag("CHATGATE_LEDGER", env.CHATGATE_LEDGER, true),
     adminKeyDigests: adminKeys(env.CHATGATE_ADMIN_KEY, keys),
     otlpEndpoint: otlpEndpoint(env.CHATGATE_OTLP_ENDPOINT),
     otlpHeaders: otlpHeaders(env.CHATGATE_OTLP_HEADERS),

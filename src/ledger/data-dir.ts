@@ -30,12 +30,6 @@ export function ledgerPath(dataDir: string): string {
   return join(dataDir, LEDGER_FILE);
 }
 
-/** `CHATGATE_LEDGER=0` (or `false`, `off`, `no`) turns the ledger off; it is on otherwise. */
-export function ledgerEnabled(env: Env): boolean {
-  const value = env.CHATGATE_LEDGER?.trim().toLowerCase();
-  return !(value === "0" || value === "false" || value === "off" || value === "no");
-}
-
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }

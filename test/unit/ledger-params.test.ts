@@ -1,6 +1,7 @@
 // Where the ledger lives, whether it is on, and how a usage report's parameters are read.
 import { describe, expect, test } from "bun:test";
-import { ledgerEnabled, ledgerPath, resolveDataDir } from "../../src/ledger/data-dir.ts";
+import { parseConfig } from "../../src/config.ts";
+import { ledgerPath, resolveDataDir } from "../../src/ledger/data-dir.ts";
 import { parseUsageQuery } from "../../src/ledger/usage-query.ts";
 
 const HOME = "/home/ada";
@@ -29,11 +30,13 @@ describe("resolveDataDir", () => {
   });
 });
 
-describe("ledgerEnabled", () => {
-  test("on unless CHATGATE_LEDGER turns it off", () => {
-    expect(ledgerEnabled({})).toBe(true);
-    expect(ledgerEnabled({ CHATGATE_LEDGER: "1" })).toBe(true);
-    for (const off of ["0", "false", "off", "no", " OFF "]) expect(ledgerEnabled({ CHATGATE_LEDGER: off }), off).toBe(false);
+describe("CHATGATE_LEDGER", () => {
+  const ledger = (value?: string) => parseConfig({ CHATGATE_MOCK: "1", CHATGATE_LEDGER: value }).ledger;
+  test("on unless it turns it off; any other value refuses to start, naming the variable", () => {
+    expect(ledger()).toBe(true);
+    expect(ledger("1")).toBe(true);
+    for (const off of ["0", "false", "off", "no", " OFF "]) expect(ledger(off), off).toBe(false);
+    expect(() => ledger("bogus")).toThrow(/CHATGATE_LEDGER.*expected 1 or 0, got "bogus"/);
   });
 });
 
