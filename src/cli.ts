@@ -6,7 +6,8 @@ export const HELP = `chatgate ${VERSION} — OpenAI-compatible chat-completions 
 
 Usage: chatgate [options]
        chatgate check-config [<path>]   validate a config file and print what it resolves to
-                                        (secrets as ***); exits 0, or 1 with the start-up error
+                                        (secrets as ***); exits 0, 1 with the start-up error,
+                                        or 2 when no path is given and CHATGATE_CONFIG is unset
        chatgate usage [options]         requests, tokens and cost from the usage ledger
                                         (chatgate usage --help for its options)
        chatgate key new --id <id>       print a fresh client key once, and the keys: entry
@@ -36,11 +37,12 @@ Environment (wins over the config file):
   CHATGATE_RATE_LIMIT_WINDOW_MS    window length (default 60000)
   CHATGATE_TRUST_PROXY             1: tell clients apart by X-Forwarded-For (only behind your proxy)
   CHATGATE_DEFAULT_MODEL           model for POST /chat (default gpt-4o-mini)
-  CHATGATE_TIMEOUT_MS              longest wait for a non-streamed upstream answer (default 600000)
+  CHATGATE_TIMEOUT_MS              deadline of a request's attempts and waits: a non-streamed
+                                   answer whole, a stream's first content, or 504 (default 600000)
   CHATGATE_STREAM_IDLE_TIMEOUT_MS  longest wait for a stream's first event and between events
                                    (default 60000)
   CHATGATE_MAX_BODY_BYTES          larger request bodies get 413 (default 16777216)
-  CHATGATE_SHUTDOWN_TIMEOUT_MS     on SIGTERM/SIGINT, how long in-flight streams may finish
+  CHATGATE_SHUTDOWN_TIMEOUT_MS     on SIGTERM/SIGINT, how long in-flight requests and streams may finish
                                    (default 30000)
   CHATGATE_MAX_UPSTREAM_BYTES      largest non-streamed upstream answer read (default 67108864)
   CHATGATE_AUTH_FAILURE_LIMIT      failed key attempts per client address per minute before 429
