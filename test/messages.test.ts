@@ -134,6 +134,16 @@ describe("on an OpenAI-compatible target", () => {
     ]);
   });
 
+  test("an assistant turn of thinking alone goes as empty content, never as a message chat completions refuse (content null, no tool calls)", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });
+    await anthropicClient(t.gw.url).messages.create({
+      model: ON_OPENAI, max_tokens: 100,
+      messages: [{ role: "user", content: "a" }, { role: "assistant", content: [{ type: "thinking", thinking: "x", signature: "s" }] }, { role: "user", content: "b" }],
+    });
+    expect((t.oa.calls[0]!.body as { messages: unknown[] }).messages).toEqual([{ role: "user", content: "a" }, { role: "assistant", content: "" }, { role: "user", content: "b" }]);
+  });
+
   test("a JSON answer with two tool calls in one turn is two tool_use blocks with the upstream's ids, stop_reason tool_use and usage", async () => {
     await using t = startTargets();
     const calls = [

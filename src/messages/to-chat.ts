@@ -157,7 +157,9 @@ function assistantTurn(content: string | AnyBlock[]): ChatCompletionAssistantMes
       calls.push({ id: block.id as string, type: "function", function: { name: block.name as string, arguments: JSON.stringify(block.input) } });
     }
   }
-  const turn: ChatCompletionAssistantMessageParam = { role: "assistant", content: text };
+  // A turn of thinking alone (or server tools' blocks) has neither: chat completions require content
+  // unless there are tool calls, so it goes as an empty text, keeping the turns' order.
+  const turn: ChatCompletionAssistantMessageParam = { role: "assistant", content: text ?? (calls.length > 0 ? null : "") };
   if (calls.length > 0) turn.tool_calls = calls;
   return turn;
 }
