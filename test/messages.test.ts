@@ -134,6 +134,23 @@ describe("on an OpenAI-compatible target", () => {
     ]);
   });
 
+  test("search results the client supplies reach a chat model as text, in a user turn and in a tool result", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });
+    const result = { type: "search_result" as const, source: "https://example.com/bun", title: "Bun", content: [{ type: "text" as const, text: "Bun is a runtime." }] };
+    await anthropicClient(t.gw.url).messages.create({
+      model: ON_OPENAI, max_tokens: 100, tools: TOOLS,
+      messages: [
+        { role: "user", content: [result, { type: "text", text: "what is bun?" }] },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_S", name: "Read", input: { file_path: "x" } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_S", content: [result] }] },
+      ],
+    });
+    const sent = (t.oa.calls[0]!.body as { messages: unknown[] }).messages;
+    expect(sent[0]).toEqual({ role: "user", content: "Bun (https://example.com/bun)\n\nBun is a runtime.\n\nwhat is bun?" });
+    expect(sent[2]).toEqual({ role: "tool", tool_call_id: "toolu_S", content: "Bun (https://example.com/bun)\n\nBun is a runtime." });
+  });
+
   test("an assistant turn of thinking alone goes as empty content, never as a message chat completions refuse (content null, no tool calls)", async () => {
     await using t = startTargets();
     t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });

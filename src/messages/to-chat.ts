@@ -97,7 +97,7 @@ function userTurn(content: string | AnyBlock[], messages: ChatCompletionMessageP
   for (const block of content) {
     if (block.type === "tool_result") {
       const result = block.content as string | AnyBlock[] | undefined;
-      const text = typeof result === "string" ? result : (result ?? []).filter((b) => b.type === "text").map((b) => b.text as string).join("\n");
+      const text = typeof result === "string" ? result : (result ?? []).flatMap((b) => (b.type === "text" ? [b.text as string] : b.type === "search_result" ? [searchResultText(b)] : [])).join("\n");
       messages.push({ role: "tool", tool_call_id: block.tool_use_id as string, content: text });
       // A tool message holds text only: images a tool returned follow in the user message.
       if (Array.isArray(result)) for (const b of result) if (b.type === "image") parts.push(imagePart(b));
@@ -120,8 +120,17 @@ function userPart(block: AnyBlock): ChatCompletionContentPart | undefined {
       return imagePart(block);
     case "document":
       return documentPart(block.source as Loose, block.title);
+    case "search_result":
+      return { type: "text", text: searchResultText(block) };
   }
   return undefined;
+}
+
+/** A search result the client supplies (RAG) as text a chat model reads: its title, source, then its text blocks. */
+function searchResultText(block: AnyBlock): string {
+  const content = Array.isArray(block.content) ? (block.content as Loose[]) : [];
+  const texts = content.flatMap((b) => (typeof b.text === "string" ? [b.text] : []));
+  return [`${String(block.title ?? "")} (${String(block.source ?? "")})`, ...texts].join("\n\n");
 }
 
 function imagePart(block: AnyBlock): ChatCompletionContentPart {
