@@ -41,6 +41,22 @@ describe("a public name routes to its targets", () => {
     expect(up.calls.map((c) => c.rawBody)).toEqual([raw]);
   });
 
+  test("a target asked for another model gets every other field as the client wrote it, numbers a double cannot hold included", async () => {
+    await using up = fakeOpenAI();
+    await using gw = startRouted({ providers: [openaiAt("a", up)], models: { smart: { targets: [{ provider: "a", model: "gpt-4o" }] } } });
+    const raw = '{"model":"smart","messages":[{"role":"user","content":"hi"}],"seed":9223372036854775807,"x_big":12345678901234567890,"x_float":0.1000000000000000055511151231257827,"x_huge":1e400,"temperature":0.5}';
+    for (const stream of [false, true]) {
+      const body = stream ? raw.replace('"temperature"', '"stream":true,"temperature"') : raw;
+      const res = await fetch(`${gw.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      expect(res.status).toBe(200);
+      await res.text();
+      const sent = up.calls.at(-1)!.rawBody;
+      for (const literal of ['"model":"gpt-4o"', '"seed":9223372036854775807', '"x_big":12345678901234567890', '"x_float":0.1000000000000000055511151231257827', '"x_huge":1e400', '"temperature":0.5']) {
+        expect(sent).toContain(literal);
+      }
+    }
+  });
+
   test("provider/model addresses that provider directly, asked for the model after the slash", async () => {
     await using p = pair();
     const res = await chat(p.gw, { model: "b/gpt-4.1-nano" });

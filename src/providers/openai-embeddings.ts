@@ -4,6 +4,7 @@ import { badGateway } from "../errors.ts";
 import { readEmbeddings } from "./embeddings-usage.ts";
 import { callHeaders, type CallOptions, type EmbeddingCall, type Embeddings } from "./provider.ts";
 import { postForText, type TextUpstream } from "./post-for-text.ts";
+import { serialisedWith } from "./request-body.ts";
 
 /** What an embeddings call needs of its provider: a whole-answer upstream and its `{baseUrl}/embeddings`. */
 export interface EmbeddingsUpstream extends TextUpstream {
@@ -13,7 +14,7 @@ export interface EmbeddingsUpstream extends TextUpstream {
 
 /** The client's bytes when the target's model is the one it asked for, else the request serialised once with it. */
 export function embeddingsBody(call: EmbeddingCall, model: string): string | Uint8Array {
-  return model === call.body.model ? call.raw : JSON.stringify({ ...call.body, model });
+  return model === call.body.model ? call.raw : serialisedWith(call, { model });
 }
 
 /** Posts the call and returns the upstream's answer as its own text, with the usage read from it. */

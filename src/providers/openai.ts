@@ -8,6 +8,7 @@ import { MODELS_BODY_CAP, readCapped } from "./read-body.ts";
 import { postForText, type TextUpstream } from "./post-for-text.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromErrorEvent, fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
+import { serialisedWith } from "./request-body.ts";
 
 export interface OpenAIProviderOptions {
   id: string;
@@ -56,9 +57,9 @@ const ASK_USAGE_BYTES = Buffer.from(ASK_USAGE);
  */
 export function bodyFor(call: ChatCall, model: string, askUsage = false): string | Uint8Array {
   const options = call.body.stream_options;
-  if (!askUsage || options?.include_usage === true) return model === call.body.model ? call.raw : JSON.stringify({ ...call.body, model });
+  if (!askUsage || options?.include_usage === true) return model === call.body.model ? call.raw : serialisedWith(call, { model });
   if (options === undefined && model === call.body.model) return withUsageAsked(call.raw);
-  return JSON.stringify({ ...call.body, model, stream_options: { ...options, include_usage: true } });
+  return serialisedWith(call, { model, stream_options: { ...options, include_usage: true } });
 }
 
 /** The request's bytes with ASK_USAGE after the opening brace (a JSON object: its first `{`). */
