@@ -102,6 +102,26 @@ describe("the built-in mock model, non-streamed", () => {
     expect(single.usage?.completion_tokens).toBe(4);
     const list = await client.chat.completions.create({ model: "mock", messages: user(PROMPT), stop: ["lazy", "brown"] });
     expect(list.choices[0]!.message.content!.trim()).toBe("the quick");
+    // The limit reached right before the stop sequence: the sequence is never generated, the limit ends it.
+    const limited = await client.chat.completions.create({ model: "mock", messages: user(PROMPT), stop: "brown", max_completion_tokens: 2 });
+    expect([limited.choices[0]!.message.content!.trim(), limited.choices[0]!.finish_reason]).toEqual(["the quick", "length"]);
+  });
+
+  test("logprobs: true gives each token's log probability (0: the mock is certain), with top_logprobs when asked, streamed or not", async () => {
+    await using gw = startGateway({ CHATGATE_MOCK: "1" });
+    const client = gw.client();
+    const json = await client.chat.completions.create({ model: "mock", messages: user("héllo world"), logprobs: true, top_logprobs: 1 });
+    const bytes = (text: string) => Array.from(new TextEncoder().encode(text));
+    expect(json.choices[0]!.logprobs).toEqual({
+      content: [
+        { token: "héllo ", logprob: 0, bytes: bytes("héllo "), top_logprobs: [{ token: "héllo ", logprob: 0, bytes: bytes("héllo ") }] },
+        { token: "world", logprob: 0, bytes: bytes("world"), top_logprobs: [{ token: "world", logprob: 0, bytes: bytes("world") }] },
+      ],
+      refusal: null,
+    });
+    const chunks = await chunksOf(await client.chat.completions.create({ model: "mock", messages: user("héllo world"), logprobs: true, stream: true }));
+    expect(chunks.flatMap((c) => c.choices[0]?.logprobs?.content ?? []).map((t) => [t.token, t.logprob, t.top_logprobs])).toEqual([["héllo ", 0, []], ["world", 0, []]]);
+    expect((await client.chat.completions.create({ model: "mock", messages: user("hi") })).choices[0]!.logprobs).toBeNull();
   });
 
   test("alone, the mock answers any model name under that name", async () => {

@@ -1,4 +1,4 @@
-import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionTokenLogprob } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
 import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EmbeddingCall, type Embeddings, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
@@ -46,15 +46,17 @@ export function mockAnswer(body: ChatRequest): Answer {
   const lastUser = [...body.messages].reverse().find((m) => m.role === "user");
   let reply = (lastUser ? textOf(lastUser.content) : "").trim() || GREETING;
   let finish: Answer["finish"] = "stop";
+  let stopped = false;
   const stops = body.stop == null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
   for (const stop of stops) {
     const at = stop === "" ? -1 : reply.indexOf(stop);
-    if (at !== -1) reply = reply.slice(0, at);
+    if (at !== -1) (reply = reply.slice(0, at)), (stopped = true);
   }
   let pieces = words(reply);
   // A model's output is bounded; so is the mock's, or a 16 MB prompt echoed to n: 128 choices was a 2 GB answer.
   const max = Math.min(body.max_completion_tokens ?? body.max_tokens ?? MAX_ANSWER_WORDS, MAX_ANSWER_WORDS);
-  if (pieces.length > max) {
+  // A stop sequence right after the last token allowed is never generated: the limit ends the answer.
+  if (pieces.length > max || (stopped && pieces.length === max)) {
     pieces = pieces.slice(0, max);
     finish = "length";
   }
@@ -62,6 +64,14 @@ export function mockAnswer(body: ChatRequest): Answer {
   const prompt = body.messages.reduce((sum, m) => sum + words(textOf(m.content)).length, 0);
   const completion = pieces.length * n;
   return { pieces, finish, usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } };
+}
+
+const utf8 = new TextEncoder();
+
+/** A token's log probability as OpenAI reports it: the mock's answer is certain, so 0 (probability 1), its only candidate. */
+function tokenLogprob(token: string, top: number | null | undefined): ChatCompletionTokenLogprob {
+  const bytes = Array.from(utf8.encode(token));
+  return { token, logprob: 0, bytes, top_logprobs: top ? [{ token, logprob: 0, bytes }] : [] };
 }
 
 let counter = 0;
@@ -105,7 +115,7 @@ export class MockProvider implements Provider {
       choices: Array.from({ length: body.n ?? 1 }, (_, index) => ({
         index,
         message: { role: "assistant", content, refusal: null },
-        logprobs: null,
+        logprobs: body.logprobs === true ? { content: answer.pieces.map((piece) => tokenLogprob(piece, body.top_logprobs)), refusal: null } : null,
         finish_reason: answer.finish,
       })),
       usage: answer.usage,
@@ -140,7 +150,8 @@ async function* mockEvents(body: ChatRequest, model: string, answer: Answer, see
     yield event([{ index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
   }
   for (const piece of answer.pieces) {
-    for (const choice of each((index) => ({ index, delta: { content: piece }, logprobs: null, finish_reason: null }))) {
+    const logprobs = body.logprobs === true ? { content: [tokenLogprob(piece, body.top_logprobs)], refusal: null } : null;
+    for (const choice of each((index) => ({ index, delta: { content: piece }, logprobs, finish_reason: null }))) {
       yield event([choice]);
     }
   }
