@@ -151,6 +151,27 @@ describe("on an OpenAI-compatible target", () => {
     expect(sent[2]).toEqual({ role: "tool", tool_call_id: "toolu_S", content: "Bun (https://example.com/bun)\n\nBun is a runtime." });
   });
 
+  test("an upstream that reports no usage: the answer carries the estimate its finish record carries, JSON and stream, never 0", async () => {
+    await using t = startTargets();
+    const done: FinishRecord[] = [];
+    t.gw.app.gateway.finishes.subscribe((r) => done.push(r));
+    const answer = "the answer is here";
+    const json = JSON.parse(completionWith(GPT, { content: answer }, "stop")) as Record<string, unknown>;
+    delete json.usage;
+    // The stream without its usage chunk, as a server that ignores stream_options sends it.
+    const events = chunkStream(GPT, [{ content: "the answer " }, { content: "is here" }], "stop").split("\n\n").filter((e) => !e.includes('"choices":[]'));
+    t.oa.reply({ kind: "raw", status: 200, body: JSON.stringify(json) }, { kind: "raw", status: 200, body: events.join("\n\n"), contentType: "text/event-stream" });
+    const client = anthropicClient(t.gw.url);
+    const message = await client.messages.create({ model: ON_OPENAI, max_tokens: 100, messages: HI });
+    const streamed = await client.messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
+    for (const [got, record] of [[message, done[0]], [streamed, done[1]]] as const) {
+      expect(record!.usageEstimated).toBe(true);
+      expect(got.usage.input_tokens).toBeGreaterThan(0);
+      expect([got.usage.input_tokens, got.usage.output_tokens]).toEqual([record!.usage!.prompt_tokens, record!.usage!.completion_tokens]);
+    }
+    expect(streamed.content).toMatchObject([{ type: "text", text: answer }]);
+  });
+
   test("an assistant turn of thinking alone goes as empty content, never as a message chat completions refuse (content null, no tool calls)", async () => {
     await using t = startTargets();
     t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });

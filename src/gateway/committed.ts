@@ -5,7 +5,7 @@ import { sameModelThroughout, type CacheUse, type ResponseCache } from "../cache
 import type { CachedAnswer } from "../cache/stored-answer.ts";
 import type { GatewayError } from "../errors.ts";
 import type { ChatCall } from "../providers/provider.ts";
-import type { Estimate } from "../usage/estimate.ts";
+import { sharedUsage, type Estimate } from "../usage/estimate.ts";
 import type { Outcome } from "./finish.ts";
 import type { Answer, OpenStream } from "./gateway.ts";
 import type { Route } from "./route-table.ts";
@@ -25,8 +25,9 @@ export interface StreamStoring {
  * are kept as they pass and, if it ends complete (and no continuation changed the model), its
  * answer is stored.
  */
-export function committed(run: Run, opened: Omit<OpenStream, "served" | "end">, storing?: StreamStoring, usage: () => CompletionUsage | Estimate | undefined = () => opened.seen.usage): OpenStream {
+export function committed(run: Run, opened: Omit<OpenStream, "served" | "end">, storing?: StreamStoring, reported: () => CompletionUsage | Estimate | undefined = () => opened.seen.usage): OpenStream {
   run.firstByte();
+  const usage = sharedUsage(reported);
   const seen = opened.seen;
   const recorder = storing && storing.cache.recorder(opened.first, opened.rest);
   if (recorder !== undefined) opened.rest = recorder;
@@ -38,11 +39,11 @@ export function committed(run: Run, opened: Omit<OpenStream, "served" | "end">, 
     if (outcome === "truncated" && last !== undefined && error !== undefined && (error.upstreamStatus !== undefined || error.code?.startsWith("upstream_"))) {
       Object.assign(last, { status: error.upstreamStatus ?? error.status, reason: error.code ?? error.type });
     }
-    run.finish(200, outcome, usage, error ? (error.code ?? error.type) : null);
+    run.finish(200, outcome, usage.get, error ? (error.code ?? error.type) : null);
     if (recorder === undefined || outcome !== "ok" || !sameModelThroughout(run.attempts, storing!.model)) return;
     storing!.cache.saveStream(storing!.use, recorder, storing!.call, seen.usage, run.served()!, opened.dropped);
   };
-  return { ...opened, served: run.served()!, end };
+  return { ...opened, served: run.served()!, end, usage: usage.settled };
 }
 
 /**

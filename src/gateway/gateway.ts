@@ -1,8 +1,9 @@
+import type { CompletionUsage } from "openai/resources/completions";
 import type { CacheMode } from "../cache/cache-control.ts";
 import { replayStream } from "../cache/replay.ts";
 import type { CacheUse, ResponseCache } from "../cache/response-cache.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
-import { completionUsage, sentPromptUsage, streamUsage } from "../usage/estimate.ts";
+import { completionUsage, sentPromptUsage, sharedUsage, streamUsage } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { BeginTrace } from "../obs/trace-context.ts";
 import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
@@ -31,11 +32,15 @@ export interface OpenStream {
   format?: AnswerFormat;
   /** Called once when the response ends, however it ends: writes the request's finish record. */
   end(outcome: Outcome, error?: GatewayError): void;
+  /** The stream's usage once it is whole: the upstream's, or the estimate its finish record carries. */
+  usage?: () => Promise<CompletionUsage | undefined>;
 }
 
 /** A non-streamed answer and who served it. */
 export interface Answer extends Completion {
   served: Served;
+  /** The answer's usage: the upstream's, or the estimate its finish record carries. */
+  usage?: () => Promise<CompletionUsage | undefined>;
 }
 
 /** An embeddings answer (the upstream's own JSON text) and who served it. */
@@ -102,10 +107,11 @@ export class Gateway {
       throw run.fail(toGatewayError(err), () => sentPromptUsage(call.body, run.attempts.at(-1)!.model));
     }
     run.firstByte();
-    run.finish(200, "ok", () => completionUsage(answer.completion, call.body, run.served()!.model));
+    const usage = sharedUsage(() => completionUsage(answer.completion, call.body, run.served()!.model));
+    run.finish(200, "ok", usage.get);
     const served = run.served()!;
     if (use !== undefined) cache!.saveCompletion(use, answer, served);
-    return { ...answer, served };
+    return { ...answer, served, usage: usage.settled };
   }
 
   /**

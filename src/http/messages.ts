@@ -60,7 +60,10 @@ export function messagesRoutes(gateway: Gateway, answering: Answering, maxBodyBy
           const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/messages", client, "bypass"));
           set.headers["content-type"] = "application/json";
           servedHeaders(set.headers, answer.served, answer.dropped);
-          return answer.format === "anthropic" ? answer.json : JSON.stringify(toMessage(answer.completion));
+          if (answer.format === "anthropic") return answer.json;
+          // No usage from the upstream: the client is told the estimate its finish record carries, not 0.
+          const completion = answer.completion.usage === undefined && answer.usage !== undefined ? { ...answer.completion, usage: await answer.usage() } : answer.completion;
+          return JSON.stringify(toMessage(completion));
         }
         return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/messages", client, "bypass"), anthropicBody);
       },

@@ -10,20 +10,28 @@ const END: IteratorReturnResult<void> = { done: true, value: undefined };
  */
 export function anthropicStream(open: OpenStream): OpenStream {
   if (open.format === "anthropic") return open;
-  const translator = new EventTranslator(open.served.model);
+  const usage = open.usage;
+  const translator = new EventTranslator(open.served.model, usage !== undefined);
   const first = translator.push(open.first) ?? new Uint8Array(0);
   const inner = open.rest;
   const rest: AsyncIterator<Uint8Array, void, undefined> = {
     async next() {
+      // The upstream's `[DONE]` came without usage: the last events carry the estimate.
+      if (translator.awaitingUsage) return { done: false, value: translator.finishWith(await usage!()) };
       for (;;) {
         const read = await inner.next();
         if (read.done) return read;
         const out = translator.push(read.value);
+        if (translator.awaitingUsage) {
+          const tail = translator.finishWith(await usage!());
+          return { done: false, value: out === undefined ? tail : Buffer.concat([out, tail]) };
+        }
         if (out !== undefined) return { done: false, value: out };
         if (translator.ended) return END;
       }
     },
     return: async () => (await inner.return?.()) ?? END,
   };
-  return { ...open, first, rest };
+  // Whole in its first read but for the estimate: `rest` still has the last events to give.
+  return { ...open, first, rest, complete: open.complete && !translator.awaitingUsage };
 }

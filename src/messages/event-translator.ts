@@ -41,7 +41,14 @@ export class EventTranslator {
   private refused = false;
   private said = false;
 
-  constructor(private readonly fallbackModel: string) {
+  /** `[DONE]` came with no usage: the stream's last events wait for `finishWith`. */
+  awaitingUsage = false;
+
+  /** `estimated`: whoever pushes can give the usage an upstream leaves out (`finishWith`). */
+  constructor(
+    private readonly fallbackModel: string,
+    private readonly estimated = false,
+  ) {
     this.parser = createParser({ onEvent: ({ data }) => this.data(data) });
   }
 
@@ -194,6 +201,25 @@ export class EventTranslator {
     if (!this.started) this.start({});
     this.closeAll();
     this.ended = true;
+    // No usage came: message_delta waits for the gateway's estimate (`finishWith`), or the client would be told 0.
+    if (this.usage === undefined && this.estimated) {
+      this.awaitingUsage = true;
+      return;
+    }
+    this.end();
+  }
+
+  /** Ends a stream held for its usage: message_delta with `usage` (the gateway's estimate), then message_stop. */
+  finishWith(usage: CompletionUsage | undefined): Uint8Array {
+    this.awaitingUsage = false;
+    this.usage = usage;
+    this.end();
+    const out = encodeEvents(this.out);
+    this.out = "";
+    return out;
+  }
+
+  private end(): void {
     const usage = anthropicUsage(this.usage);
     // As toMessage does: an answer that is a refusal and no content stops as `refusal`, whatever its finish reason.
     const finish = this.refused && !this.said ? "content_filter" : this.finish;

@@ -70,6 +70,17 @@ export function streamUsage(seen: SeenUsage, request: ChatRequest, model: string
   });
 }
 
+/**
+ * A request's usage read at most once, by its finish record and by its client when the upstream
+ * reported none (a Messages answer must carry counts): `get` for the record, `settled` for the client.
+ */
+export function sharedUsage(usage: () => CompletionUsage | Estimate | undefined): { get: () => CompletionUsage | Estimate | undefined; settled: () => Promise<CompletionUsage | undefined> } {
+  let read = false;
+  let found: CompletionUsage | Estimate | undefined;
+  const get = () => (read ? found : ((read = true), (found = usage())));
+  return { get, settled: async () => { const u = get(); return u instanceof Estimate ? u.count() : u; } };
+}
+
 /** A JSON answer's usage: the upstream's, or an estimate of the request and the answer's text. */
 export function completionUsage(completion: ChatCompletion, request: ChatRequest, model: string): CompletionUsage | Estimate {
   if (completion.usage) return completion.usage;
