@@ -53,6 +53,16 @@ describe("bodies that are not a JSON object", () => {
     expect(up.calls).toHaveLength(0);
   });
 
+  test("a compressed body (Content-Encoding gzip, br) is a 415 saying so, in each API's shape; identity is read as usual", async () => {
+    await using gw = startGateway({ CHATGATE_MOCK: "1" });
+    const gzipped = Bun.gzipSync(new TextEncoder().encode(JSON.stringify(valid())));
+    const chat = await fetch(`${gw.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: gzipped });
+    await expectOpenAIError(chat, 415, { type: "invalid_request_error", code: "unsupported_content_encoding", message: "Request bodies with Content-Encoding 'gzip' are not supported; send the body uncompressed." });
+    const messagesRes = await post(`${gw.url}/v1/messages`, { model: "mock", max_tokens: 5, messages }, { "content-encoding": "br" });
+    expect([messagesRes.status, ((await messagesRes.json()) as { type: string; error: { type: string } })]).toMatchObject([415, { type: "error", error: { type: "invalid_request_error" } }]);
+    expect((await post(`${gw.baseURL}/chat/completions`, valid(), { "content-encoding": "identity" })).status).toBe(200);
+  });
+
   test("a body sent as text/plain or without a content type is still read as JSON", async () => {
     await using up = fakeOpenAI();
     await using gw = startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: "sk-upstream-secret" });

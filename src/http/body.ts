@@ -83,8 +83,19 @@ export function jsonObjectParser(maxBytes: number) {
   };
 }
 
+const IDENTITY = /^\s*(identity)?\s*$/i;
+
+/** A compressed body: read as it is, it was refused as "not valid UTF-8", which said nothing of why. */
+const unsupportedEncoding = (encoding: string) =>
+  new GatewayError({
+    status: 415, type: "invalid_request_error", code: "unsupported_content_encoding", param: null,
+    message: `Request bodies with Content-Encoding '${encoding.slice(0, 64)}' are not supported; send the body uncompressed.`,
+  });
+
 /** The request's body bytes, refused with a 413 past `maxBytes` (from Content-Length before reading). */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const encoding = request.headers.get("content-encoding");
+  if (encoding !== null && !IDENTITY.test(encoding)) throw unsupportedEncoding(encoding);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   const bytes = declared !== null ? await readAll(request) : await readLimited(request, maxBytes);
