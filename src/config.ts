@@ -191,7 +191,7 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
     authFailureLimit: integer("CHATGATE_AUTH_FAILURE_LIMIT", env.CHATGATE_AUTH_FAILURE_LIMIT, file.authFailureLimit ?? 20, 0),
     streamBufferBytes: integer("CHATGATE_STREAM_BUFFER_BYTES", env.CHATGATE_STREAM_BUFFER_BYTES, file.streamBufferBytes ?? 1024 * 1024, 1),
     streamHeartbeatMs: integer("CHATGATE_STREAM_HEARTBEAT_MS", env.CHATGATE_STREAM_HEARTBEAT_MS, file.streamHeartbeatMs ?? 15_000, 0),
-    idleConnectionTimeoutS: integer("CHATGATE_IDLE_CONNECTION_TIMEOUT_S", env.CHATGATE_IDLE_CONNECTION_TIMEOUT_S, 30, 1, 255),
+    idleConnectionTimeoutS: integer("CHATGATE_IDLE_CONNECTION_TIMEOUT_S", env.CHATGATE_IDLE_CONNECTION_TIMEOUT_S, file.idleConnectionTimeoutS ?? 30, 1, 255),
     resume: flag("CHATGATE_RESUME", env.CHATGATE_RESUME, undefined),
     implicitContinuation: continuation(env.CHATGATE_CONTINUATION),
     cacheTtlMs: duration("CHATGATE_CACHE_TTL", env.CHATGATE_CACHE_TTL, file.cacheTtlMs ?? 0),

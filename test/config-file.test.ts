@@ -165,6 +165,16 @@ describe("precedence: flags, then the environment, then the file, then the defau
   });
 });
 
+describe("idle_connection_timeout, which check-config lists, is a file setting too", () => {
+  test("whole seconds from 1s to 255s; CHATGATE_IDLE_CONNECTION_TIMEOUT_S wins", () => {
+    expect(load("idle_connection_timeout: 10s\n").idleConnectionTimeoutS).toBe(10);
+    expect(load("idle_connection_timeout: 2m\n").idleConnectionTimeoutS).toBe(120);
+    expect(load("idle_connection_timeout: 10s\n", { CHATGATE_IDLE_CONNECTION_TIMEOUT_S: "5" }).idleConnectionTimeoutS).toBe(5);
+    expect(load("port: 1\n").idleConnectionTimeoutS).toBe(30);
+    for (const bad of ["1500ms", "0s", "256s"]) expect(refusal(`idle_connection_timeout: ${bad}\n`)).toBe("idle_connection_timeout: must be whole seconds from 1s to 255s");
+  });
+});
+
 describe("implicit providers", () => {
   test("without a file, OPENAI_* and CHATGATE_MOCK make providers openai and mock, as before", () => {
     const config = parseConfig({ OPENAI_API_KEY: "sk-x", OPENAI_BASE_URL: "http://127.0.0.1:9/v1/", CHATGATE_MOCK: "1" });

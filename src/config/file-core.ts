@@ -12,7 +12,7 @@ export type FileCore = Partial<
     Config,
     | "host" | "port" | "apiKeyDigests" | "allowNoAuth" | "rateLimitMax" | "rateLimitWindowMs" | "trustProxy" | "defaultModel"
     | "timeoutMs" | "streamIdleTimeoutMs" | "maxBodyBytes" | "shutdownTimeoutMs" | "maxUpstreamBytes" | "authFailureLimit"
-    | "streamBufferBytes" | "streamHeartbeatMs" | "mock" | "cacheTtlMs" | "cacheMaxEntries" | "cacheMaxBytes"
+    | "streamBufferBytes" | "streamHeartbeatMs" | "mock" | "cacheTtlMs" | "cacheMaxEntries" | "cacheMaxBytes" | "idleConnectionTimeoutS"
   >
 >;
 
@@ -24,6 +24,14 @@ export function durationMs(text: string, field: string, min: number): number {
 }
 
 const optionalMs = (text: string | undefined, field: string, min: number) => (text === undefined ? undefined : durationMs(text, field, min));
+
+/** Whole seconds of a duration, from 1 s to `max` (Bun's idle timeout is a byte of seconds). */
+function optionalSeconds(text: string | undefined, field: string, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text)!;
+  if (ms % 1000 !== 0 || ms < 1000 || ms > max * 1000) throw new FieldError(field, `must be whole seconds from 1s to ${max}s`);
+  return ms / 1000;
+}
 
 export function fileCore(doc: FileConfig): FileCore {
   const core: FileCore = {
@@ -43,6 +51,7 @@ export function fileCore(doc: FileConfig): FileCore {
     authFailureLimit: doc.auth_failure_limit,
     streamBufferBytes: doc.stream_buffer_bytes,
     streamHeartbeatMs: optionalMs(doc.stream_heartbeat, "stream_heartbeat", 0),
+    idleConnectionTimeoutS: optionalSeconds(doc.idle_connection_timeout, "idle_connection_timeout", 255),
     mock: doc.mock,
     cacheTtlMs: optionalMs(doc.cache?.ttl, "cache.ttl", 0),
     cacheMaxEntries: doc.cache?.max_entries,

@@ -210,6 +210,8 @@ const core = {
   auth_failure_limit: optional(Count(0)),
   stream_buffer_bytes: optional(Count(1)),
   stream_heartbeat: optional(Duration()),
+  /** How long a client connection may sit idle (CHATGATE_IDLE_CONNECTION_TIMEOUT_S): whole seconds, 1s to 255s. */
+  idle_connection_timeout: optional(Duration()),
   /**
    * The response cache for every model (CHATGATE_CACHE_TTL): `ttl` (absent or `0s`: off unless a
    * model turns it on), and the memory it may take: `max_entries` answers, `max_bytes` bytes.
