@@ -47,6 +47,8 @@ export function checkConfig(given: string | undefined, env: Env, flags: Flags): 
     ...(Object.keys(config.models).length ? Object.entries(config.models).map(([name, route]) => `  ${routeLine(name, route)}`) : ["  none"]),
     `retries: ${config.retries}, max_retry_wait: ${formatDuration(config.maxRetryWaitMs)}, ` +
       `cooldown_after: ${config.cooldownAfter}, cooldown: ${formatDuration(config.cooldownMs)}`,
+    cacheLine(config, env),
+    ...keyLines(config),
     ...hookLines(config),
     "settings:",
     ...CORE_SETTINGS.map((s) => `  ${describeSetting(s, config, written, env, flags)}`),
@@ -73,11 +75,42 @@ function providerLines(p: ProviderSpec, env: Env, flags: Flags): string[] {
 
 function routeLine(name: string, route: ModelRoute): string {
   const targets = route.targets.map((t) => {
-    const notes = [...(route.strategy === "weighted" ? [`weight ${t.weight}`] : []), ...(t.continuation !== undefined ? [`continuation ${t.continuation}`] : [])];
+    const notes = [
+      ...(route.strategy === "weighted" ? [`weight ${t.weight}`] : []),
+      ...(t.continuation !== undefined ? [`continuation ${t.continuation}`] : []),
+      ...(t.price !== undefined ? [`price $${t.price.input} in, $${t.price.output} out${t.price.cached_input !== undefined ? `, $${t.price.cached_input} cached` : ""} per 1M`] : []),
+    ];
     return `${t.provider}/${t.model}${notes.length ? ` (${notes.join(", ")})` : ""}`;
   });
   const resume = route.resume ? `, resume up to ${route.maxResumes} time${route.maxResumes === 1 ? "" : "s"}` : "";
-  return `${name} (${route.strategy}${resume}): ${targets.join(route.strategy === "priority" ? ", then " : ", ")}`;
+  const cache = route.cacheTtlMs !== undefined ? `, cache ${route.cacheTtlMs === 0 ? "off" : `ttl ${formatDuration(route.cacheTtlMs)}`}` : "";
+  return `${name} (${route.strategy}${resume}${cache}): ${targets.join(route.strategy === "priority" ? ", then " : ", ")}`;
+}
+
+/** The response cache for models without a `cache:` of their own, and where its ttl comes from. */
+function cacheLine(config: Config, env: Env): string {
+  const from = (env.CHATGATE_CACHE_TTL ?? "").trim() !== "" ? "CHATGATE_CACHE_TTL" : config.cacheTtlMs > 0 ? "cache.ttl" : "default";
+  const ttl = config.cacheTtlMs > 0 ? `ttl ${formatDuration(config.cacheTtlMs)} (from ${from})` : `off for models without their own cache: (from ${from})`;
+  return `cache: ${ttl}, max_entries ${config.cacheMaxEntries}, max_bytes ${config.cacheMaxBytes}`;
+}
+
+/** Each client key by id (never the key) with its limits, budget and models; what a request without max_tokens reserves. */
+function keyLines(config: Config): string[] {
+  const limited = config.clientKeys.filter((k) => k.rpm !== undefined || k.tpm !== undefined || k.budget !== undefined || k.models !== undefined);
+  if (limited.length === 0) return [];
+  return [
+    "keys:",
+    ...limited.map((k) => {
+      const parts = [
+        k.rpm !== undefined ? `rpm ${k.rpm}` : "rpm: the global rate limit",
+        ...(k.tpm !== undefined ? [`tpm ${k.tpm}`] : []),
+        ...(k.budget !== undefined ? [`budget $${k.budget.usd} a ${k.budget.period}`] : []),
+        k.models !== undefined ? `models ${k.models.join(", ")}` : "every model",
+      ];
+      return `  ${k.id}: ${parts.join("; ")}`;
+    }),
+    `  reserve_completion_tokens: ${config.reserveCompletionTokens} (what a request without max_tokens reserves against tpm and budget)`,
+  ];
 }
 
 /** The webhook channels, when there are: the secret only as *** (or the client key a hook takes instead). */

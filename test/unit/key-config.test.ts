@@ -114,6 +114,17 @@ describe("keys: entries", () => {
     expect(result.stdout).toContain("api_keys: 2 keys: key-1, team-a (from the file)");
     expect(result.stdout).not.toContain("secret");
   });
+
+  test("check-config prints each key's limits, budget and models, the reserve, the cache and the targets' prices", () => {
+    const doc = `${MOCK}models:\n  smart: {targets: [{provider: mock, model: m, price: {input: 0.15, output: 0.6, cached_input: 0.075}}], cache: {ttl: 1h}}\ncache: {ttl: 10m, max_entries: 50}\nreserve_completion_tokens: 256\nkeys: [{id: team-a, key: "\${TEAM_A}", rpm: 10, tpm: 1000, budget: {usd: 5, period: day}, models: [smart]}]\n`;
+    const { code, stdout } = checkConfig(file(doc), { TEAM_A: "team-a-secret" }, {});
+    expect(code).toBe(0);
+    expect(stdout).toContain("smart (priority, cache ttl 1h): mock/m (price $0.15 in, $0.6 out, $0.075 cached per 1M)");
+    expect(stdout).toContain("cache: ttl 10m (from cache.ttl), max_entries 50, max_bytes");
+    expect(stdout).toContain("  team-a: rpm 10; tpm 1000; budget $5 a day; models smart\n  reserve_completion_tokens: 256");
+    expect(checkConfig(file(doc), { TEAM_A: "team-a-secret", CHATGATE_CACHE_TTL: "2h" }, {}).stdout).toContain("cache: ttl 2h (from CHATGATE_CACHE_TTL)");
+    expect(stdout).not.toContain("secret");
+  });
 });
 
 test("the README's client keys example is valid", () => {
