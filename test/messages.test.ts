@@ -603,5 +603,9 @@ describe("the OpenAPI document", () => {
     expect([create.tags, count.tags]).toEqual([["Anthropic"], ["Anthropic"]]);
     expect(create.requestBody!.content["application/json"]!.schema.required).toEqual(["model", "messages", "max_tokens"]);
     expect(count.requestBody!.content["application/json"]!.schema.required).toEqual(["model", "messages"]);
+    // The key as Anthropic's clients send it (x-api-key), or as a bearer token.
+    const full = doc as unknown as { components: { securitySchemes: Record<string, unknown> }; paths: Record<string, Record<string, { security?: unknown }>> };
+    expect(full.components.securitySchemes.apiKey).toEqual({ type: "apiKey", in: "header", name: "x-api-key" });
+    for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) expect(full.paths[path]!.post!.security).toEqual([{ apiKey: [] }, { bearer: [] }]);
   });
 });

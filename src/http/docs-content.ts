@@ -10,7 +10,8 @@ const info = { title: "chatgate", description: "OpenAI-compatible chat-completio
 /** Every route needs a key unless its own `security: []` says otherwise (/, /health). */
 const documentation = {
   info,
-  components: { securitySchemes: { bearer: { type: "http" as const, scheme: "bearer" } } },
+  // Anthropic's routes take the key in `x-api-key` too, as Anthropic's SDKs and Claude Code send it.
+  components: { securitySchemes: { bearer: { type: "http" as const, scheme: "bearer" }, apiKey: { type: "apiKey" as const, in: "header" as const, name: "x-api-key" } } },
   security: [{ bearer: [] }],
 };
 

@@ -75,6 +75,7 @@ export function messagesRoutes(gateway: Gateway, answering: Answering, maxBodyBy
           description:
             "Anthropic's Messages API, for Anthropic's SDKs and Claude Code (`ANTHROPIC_BASE_URL`). The key goes in `x-api-key` or `Authorization: Bearer`. With `stream: true` the answer is Anthropic's event stream (`message_start`, `content_block_*`, `message_delta`, `message_stop`, `ping`); a failure after the first event is one `error` event. Errors are `{\"type\":\"error\",\"error\":{type, message}}`.",
           tags: ["Anthropic"],
+          security: [{ apiKey: [] }, { bearer: [] }],
           responses: {
             200: { description: "A message, or its event stream when `stream` is true", content: { ...jsonContent(AnthropicMessage), "text/event-stream": { schema: { type: "string" } } } },
             ...errors([400, 401, 403, 404, 413, 429, 500, 504, 529]),
@@ -110,6 +111,7 @@ export function countTokensRoute(gateway: Gateway, answering: Answering, maxBody
           summary: "Count the input tokens of a message (Anthropic Messages API)",
           description: "Anthropic's own count when the model's first target is an Anthropic provider; otherwise the tokenizer's estimate over the request as it would be sent.",
           tags: ["Anthropic"],
+          security: [{ apiKey: [] }, { bearer: [] }],
           responses: { 200: { description: "The input tokens", content: jsonContent(CountTokensResponse) }, ...errors([400, 401, 404, 413, 429, 500, 504, 529]) },
         },
       },
