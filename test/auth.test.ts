@@ -98,6 +98,17 @@ describe("a missing, wrong or non-Bearer key", () => {
     ["Bearer with no key", { authorization: "Bearer" }],
     ["the key in an api-key header instead", { "api-key": CLIENT_KEY }],
   ];
+  test("the message says what was wrong: no key, a malformed Authorization header, or a key that is not one of ours", async () => {
+    await using s = setup();
+    const messageOf = async (headers: Record<string, string>) => ((await (await post(`${s.gw.url}/v1/chat/completions`, CHAT, headers)).json()) as { error: { message: string } }).error.message;
+    expect(await messageOf({})).toStartWith("Missing API key");
+    // Two Authorization headers (joined by a comma), a key with a space, another scheme.
+    for (const authorization of [`Bearer ${CLIENT_KEY}, Bearer ${OTHER_KEY}`, "Bearer a b", `Basic ${btoa("u:p")}`]) {
+      expect(await messageOf({ authorization })).toBe("Malformed Authorization header: send one key as 'Authorization: Bearer <key>'.");
+    }
+    expect(await messageOf(bearer(OTHER_KEY))).toBe("Incorrect API key provided.");
+  });
+
   for (const [what, headers] of cases) {
     test(`${what} gets 401 authentication_error invalid_api_key in OpenAI's error shape`, async () => {
       await using s = setup();

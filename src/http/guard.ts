@@ -102,6 +102,8 @@ function clientToken(headers: Headers): string | undefined {
   return key === undefined || key === "" ? undefined : key;
 }
 const WRONG_KEY = "Incorrect API key provided.";
+/** An Authorization header that is not one bearer token (two headers joined, a key with a space, another scheme). */
+const MALFORMED_KEY = "Malformed Authorization header: send one key as 'Authorization: Bearer <key>'.";
 
 /**
  * Client keys, failed-key and request limits, for every route mounted after this plugin: the routes
@@ -151,7 +153,7 @@ export function admission(options: Pick<GuardOptions, "rules" | "server">): (req
     const index = token === undefined ? -1 : matchKey(r.keyDigests, token);
     if (index === -1) {
       failures?.fail(addressOf(r, request));
-      throw invalidApiKey(token === undefined ? MISSING_KEY : WRONG_KEY);
+      throw invalidApiKey(token !== undefined ? WRONG_KEY : request.headers.has("authorization") ? MALFORMED_KEY : MISSING_KEY);
     }
     return r.keys[index]!;
   }
