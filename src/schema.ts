@@ -35,7 +35,9 @@ const nullable = <T extends TSchema>(schema: T, error: string) =>
   Type.Optional(Type.Union([schema, Type.Null()], { error }));
 const numberIn = (minimum: number, maximum: number) =>
   nullable(Type.Number({ minimum, maximum }), `must be a number from ${minimum} to ${maximum}`);
-const positiveInt = () => nullable(Type.Integer({ minimum: 1 }), "must be an integer of at least 1");
+/** The largest token count OpenAI takes (a 32-bit integer): beyond it, a count is a 400, as there. */
+export const MAX_TOKEN_COUNT = 2_147_483_647;
+const positiveInt = () => nullable(Type.Integer({ minimum: 1, maximum: MAX_TOKEN_COUNT }), "must be an integer from 1 to 2147483647");
 
 export const Role = Type.Union(
   ["system", "developer", "user", "assistant", "tool", "function"].map((r) => Type.Literal(r)),

@@ -104,6 +104,8 @@ const violations: Array<[string, string, Record<string, unknown>]> = [
   ["max_tokens of 0", "max_tokens", valid({ max_tokens: 0 })],
   ["negative max_tokens", "max_tokens", valid({ max_tokens: -5 })],
   ["max_tokens as a string", "max_tokens", valid({ max_tokens: "100" })],
+  ["max_tokens past a 32-bit integer, as OpenAI refuses it", "max_tokens", valid({ max_tokens: 1e308 })],
+  ["max_completion_tokens past a 32-bit integer", "max_completion_tokens", valid({ max_completion_tokens: 2_147_483_648 })],
   ["presence_penalty below -2", "presence_penalty", valid({ presence_penalty: -2.5 })],
   ["presence_penalty above 2", "presence_penalty", valid({ presence_penalty: 2.5 })],
   ["frequency_penalty below -2", "frequency_penalty", valid({ frequency_penalty: -3 })],
@@ -158,7 +160,7 @@ describe("schema violations", () => {
     const roles = ["system", "developer", "user", "assistant", "tool"].map((role) => ({ role, content: `as ${role}`, ...(role === "tool" ? { tool_call_id: "call_1" } : {}) }));
     const accepted = [
       valid({ temperature: 0, top_p: 0, n: 1, max_tokens: 1, presence_penalty: -2, frequency_penalty: -2 }),
-      valid({ temperature: 2, top_p: 1, n: 128, max_tokens: 100000, presence_penalty: 2, frequency_penalty: 2 }),
+      valid({ temperature: 2, top_p: 1, n: 128, max_tokens: 2_147_483_647, presence_penalty: 2, frequency_penalty: 2 }),
       valid({ temperature: null, top_p: null, n: null, max_tokens: null, stop: null, seed: null, stream: null }),
       valid({ messages: roles }),
       valid({ store: true, metadata: { team: "a" }, modalities: ["text"], reasoning_effort: "low", service_tier: "auto", verbosity: "low", safety_identifier: "u1", prompt_cache_key: "k", prediction: { type: "content", content: "x" }, web_search_options: {}, audio: null }),

@@ -1,5 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { withErrorTexts } from "../schema.ts";
+import { MAX_TOKEN_COUNT } from "../schema.ts";
 
 /**
  * Schemas of Anthropic's Messages API as chatgate takes it (`POST /v1/messages`), from the API
@@ -59,7 +60,7 @@ const common = {
 export const MessagesRequest = withErrorTexts(Type.Object(
   {
     ...common,
-    max_tokens: Type.Integer({ minimum: 1, error: "must be an integer of at least 1" }),
+    max_tokens: Type.Integer({ minimum: 1, maximum: MAX_TOKEN_COUNT, error: "must be an integer from 1 to 2147483647" }),
     stop_sequences: Type.Optional(Type.Array(Type.String(), { error: "must be an array of strings" })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1, error: "must be a number from 0 to 1" })),
     top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1, error: "must be a number from 0 to 1" })),
