@@ -249,6 +249,8 @@ describe("keys and paths on the Messages API", () => {
     expect(list.body.data[0].type).toBe("model");
     await expectAnthropicError(await fetch(`${gw.url}/v1/models/nope`, { headers: { ...AUTH, ...v } }), 404, "not_found_error", "nope");
     await expectAnthropicError(await fetch(`${gw.url}/v1/models`, { headers: v }), 401, "authentication_error", "Missing API key");
+    // A method the route does not take: Bun's router answers it, in the same shape.
+    await expectAnthropicError(await fetch(`${gw.url}/v1/models`, { method: "POST", headers: { ...AUTH, ...v } }), 405, "invalid_request_error", "Invalid method");
   });
 });
 

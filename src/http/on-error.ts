@@ -115,8 +115,8 @@ const methodNotAllowed = (method: string, path: string, methods: readonly string
   });
 
 /** Answers a request as an OpenAI-shaped error, with extra headers (`Allow`). */
-function errorResponse(stats: Stats, finishes: Finishes, path: string, id: string, err: GatewayError, headers: Record<string, string> = {}): Response {
-  const anthropic = speaksAnthropic(path);
+function errorResponse(stats: Stats, finishes: Finishes, request: Request, path: string, id: string, err: GatewayError, headers: Record<string, string> = {}): Response {
+  const anthropic = speaksAnthropic(path, request.headers);
   const status = anthropic ? anthropicStatus(err) : err.status;
   stats.countError(status);
   finishes.emit(refusedRecord(path, status, err.code ?? err.type, id));
@@ -158,13 +158,13 @@ export function unrouted(routes: () => readonly KnownRoute[], stats: Stats, fini
     // A method the path takes means Bun's router did not take the path as written (say, encoded):
     // that is a 404 like any path we do not serve.
     if (methods !== undefined && !methods.includes(request.method)) {
-      return errorResponse(stats, finishes, path, id, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
+      return errorResponse(stats, finishes, request, path, id, methodNotAllowed(request.method, path, methods), { allow: methods.join(", ") });
     }
     if (path.length > 1 && path.endsWith("/") && !path.endsWith("//") && allowed(path.slice(0, -1)) !== undefined) {
       const query = request.url.indexOf("?");
       finishes.emit(answeredRecord(path, 308, id, null, 0));
       return new Response(null, { status: 308, headers: { location: path.slice(0, -1) + (query === -1 ? "" : request.url.slice(query)), [REQUEST_ID]: id } });
     }
-    return errorResponse(stats, finishes, path, id, notFound(`Invalid URL (${request.method} ${path}).`));
+    return errorResponse(stats, finishes, request, path, id, notFound(`Invalid URL (${request.method} ${path}).`));
   };
 }
