@@ -18,6 +18,7 @@ import { hooksRoute } from "./http/hooks-route.ts";
 import { Channels } from "./hooks/channels.ts";
 import { countTokensRoute, messagesRoutes } from "./http/messages.ts";
 import { metricsRoute } from "./http/metrics-route.ts";
+import { responsesRoutes } from "./http/responses.ts";
 import { usageRoute } from "./http/usage-route.ts";
 import { attachLedger } from "./ledger/attach.ts";
 import type { Ledger } from "./ledger/ledger.ts";
@@ -176,6 +177,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}) {
     .use(embeddingsRoutes(gateway, answering, config.maxBodyBytes))
     .use(messagesRoutes(gateway, answering, config.maxBodyBytes))
     .use(record(countTokensRoute(gateway, answering, config.maxBodyBytes)))
+    .use(responsesRoutes(gateway, answering, config.maxBodyBytes, now))
     .use(simpleChatRoutes(gateway, answering, config.maxBodyBytes, config.defaultModel));
   /**
    * Adds spend known from elsewhere to a client key's counter for the current UTC `period`: how the

@@ -51,7 +51,7 @@ export interface EmbeddingAnswer extends Embeddings {
 export type { Client };
 
 /** The API route a request came in on, for its finish record: a webhook's is `/hooks/<name>` of a configured hook. */
-export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/messages" | "/v1/embeddings" | `/hooks/${string}`;
+export type ApiRoute = "/v1/chat/completions" | "/chat" | "/v1/messages" | "/v1/responses" | "/v1/embeddings" | `/hooks/${string}`;
 
 /**
  * What the HTTP layer calls: no Elysia here, only requests in and typed answers out. Every request

@@ -72,7 +72,7 @@ export function toWireError(code: string | number, error: unknown, request: Requ
 const keptOnError = (key: string): boolean => key.startsWith("x-ratelimit-") || key.startsWith("access-control-") || key === "vary";
 
 /** The routes whose every answer carries `x-chatgate-cache`. */
-const CHAT_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat", "/v1/messages"]);
+const CHAT_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/chat", "/v1/messages", "/v1/responses"]);
 
 /**
  * The one place where anything thrown becomes an error response: OpenAI's shape, or Anthropic's

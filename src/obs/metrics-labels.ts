@@ -8,7 +8,7 @@ export const NONE = "none";
 
 /** The routes, by the path a finish record carries; any other path is `other`. */
 const ROUTES: ReadonlySet<string> = new Set([
-  "/v1/chat/completions", "/chat", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/models", "/v1/usage", "/status", "/metrics", "/health",
+  "/v1/chat/completions", "/chat", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses", "/v1/embeddings", "/v1/models", "/v1/usage", "/status", "/metrics", "/health",
   "/", "/docs", "/docs/json", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css",
 ]);
 const MODEL_ROUTE = "/v1/models/:model";

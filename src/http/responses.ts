@@ -1,0 +1,65 @@
+import { Elysia } from "elysia";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { ChatCall } from "../providers/provider.ts";
+import { responsesBody } from "../responses/responses-stream.ts";
+import { ResponseObject, ResponsesRequest } from "../responses/schema.ts";
+import { toChatRequest } from "../responses/to-chat.ts";
+import { toResponse } from "../responses/to-response.ts";
+import { jsonObjectParser } from "./body.ts";
+import { clientOf } from "./guard.ts";
+import { errorResponse, jsonContent, routedErrors } from "./openapi-doc.ts";
+import { requestIdOf } from "./request-id.ts";
+import { traceOf } from "./trace-of.ts";
+import { servedHeaders, type Answering } from "./tracked.ts";
+
+/** The gateway's call for a Responses request: its chat completions translation, serialised only if a provider sends it. */
+function responsesCall(gateway: Gateway, body: ResponsesRequest, request: Request, set: { headers: Record<string, unknown> }): ChatCall {
+  const chat = toChatRequest(body);
+  let raw: string | undefined;
+  return {
+    body: chat,
+    get raw() {
+      return (raw ??= JSON.stringify(chat));
+    },
+    requestId: requestIdOf(set),
+    trace: traceOf(gateway, request),
+  };
+}
+
+/**
+ * `POST /v1/responses`: OpenAI's Responses API (what the openai SDK's `responses.create` and the
+ * Vercel AI SDK's default OpenAI model call) in front of every provider, stateless: the request is
+ * translated to chat completions, routed like chat, and the answer translated back. The response
+ * cache is not used: it is bypassed, as on `/v1/messages`.
+ */
+export function responsesRoutes(gateway: Gateway, answering: Answering, maxBodyBytes: number, now: () => number) {
+  return new Elysia({ name: "responses" }).post(
+    "/v1/responses",
+    async ({ body, request, set }) => {
+      const call = responsesCall(gateway, body, request, set);
+      const client = clientOf(set);
+      if (body.stream !== true) {
+        const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/responses", client, "bypass"));
+        set.headers["content-type"] = "application/json";
+        servedHeaders(set.headers, answer.served, answer.dropped);
+        return JSON.stringify(toResponse(answer.completion, body, now()));
+      }
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/responses", client, "bypass"), responsesBody(body));
+    },
+    {
+      parse: [jsonObjectParser(maxBodyBytes), "application/json"],
+      body: ResponsesRequest,
+      detail: {
+        summary: "Create a model response (OpenAI Responses API)",
+        description:
+          "OpenAI's Responses API, stateless: the request is answered through chat completions (any provider). Messages, function tools and their calls' outputs, instructions, text.format and reasoning.effort are translated; previous_response_id, conversation, background and item references are refused (nothing is stored), and so are built-in tools. With `stream: true` the answer is the Responses event stream (`response.created` … `response.completed`), with no `[DONE]`; a failure after the first event is an `error` event then `response.failed`.",
+        tags: ["OpenAI"],
+        responses: {
+          200: { description: "A response, or its event stream when `stream` is true", content: { ...jsonContent(ResponseObject), "text/event-stream": { schema: { type: "string" } } } },
+          400: errorResponse("Invalid request: `param` names the field at fault"),
+          ...routedErrors(),
+        },
+      },
+    },
+  );
+}

@@ -1,0 +1,44 @@
+import type { OpenStream } from "../gateway/gateway.ts";
+import { OPENAI_WIRE, StreamBody, type OnEnd, type Pacing, type SseWire } from "../http/sse.ts";
+import { ResponsesTranslator } from "./event-translator.ts";
+import type { ResponsesRequest } from "./schema.ts";
+
+const END: IteratorReturnResult<void> = { done: true, value: undefined };
+
+/**
+ * A committed stream as Responses API events: its OpenAI chunks translated as they are pulled. A
+ * pull whose chunks make no event (a usage chunk) pulls again, so every value is whole events.
+ */
+function translated(open: OpenStream, translator: ResponsesTranslator): OpenStream {
+  const first = translator.push(open.first) ?? new Uint8Array(0);
+  const inner = open.rest;
+  const rest: AsyncIterator<Uint8Array, void, undefined> = {
+    async next() {
+      for (;;) {
+        const read = await inner.next();
+        if (read.done) return read;
+        const out = translator.push(read.value);
+        if (out !== undefined) return { done: false, value: out };
+        if (translator.ended) return END;
+      }
+    },
+    return: async () => (await inner.return?.()) ?? END,
+  };
+  return { ...open, first, rest };
+}
+
+/**
+ * The response body of a `/v1/responses` stream. Its error event is the translator's, so its
+ * `sequence_number` follows the events before it, and it is followed by response.failed. The
+ * heartbeat is OpenAI's comment, which every SSE client skips.
+ */
+export function responsesBody(body: ResponsesRequest) {
+  return (open: OpenStream, onEnd: OnEnd, pacing: Pacing): StreamBody => {
+    const translator = new ResponsesTranslator(body, open.served.model);
+    const wire: SseWire = {
+      heartbeat: OPENAI_WIRE.heartbeat,
+      error: (err) => translator.failure({ message: err.message, type: err.type, code: err.code ?? null }),
+    };
+    return new StreamBody(translated(open, translator), onEnd, pacing, wire);
+  };
+}
