@@ -237,20 +237,29 @@ describe("the Vercel AI SDK's default OpenAI model (Responses API)", () => {
     ]);
   });
 
-  test("text before a tool call comes back as an item_reference, which a stateless gateway refuses, saying to turn store off; with store off it goes whole", async () => {
+  test("text before a tool call comes back as an item_reference (the AI SDK's default, store on): the stored item goes upstream whole; with store off the text itself comes", async () => {
     await using t = startTargets();
     const calls = [{ id: "call_w", type: "function" as const, function: { name: "weather", arguments: '{"city":"Oslo"}' } }];
     const textThenCall = { kind: "raw" as const, status: 200, body: completionWith(GPT, { content: "Let me check.", tool_calls: calls }, "tool_calls") };
     const answer = { kind: "raw" as const, status: 200, body: completionWith(GPT, { content: "Cold." }, "stop") };
     const weather = tool({ inputSchema: jsonSchema<{ city: string }>(WEATHER.parameters), execute: async ({ city }) => `${city}: cold` });
-    const run = (store?: boolean) =>
-      generateText({ model: aiModel(t.gw, ON_OPENAI), prompt: "Weather in Oslo?", tools: { weather }, stopWhen: stepCountIs(3), ...(store === undefined ? {} : { providerOptions: { openai: { store } } }) });
-    t.oa.reply(textThenCall);
-    const refused = await run().catch((e: unknown) => e);
-    expect(String((refused as Error).message)).toContain("store = false");
-    t.oa.reply(textThenCall, answer);
-    expect((await run(false)).text).toBe("Cold.");
-    expect((t.oa.calls.at(-1)!.body as { messages: unknown[] }).messages.slice(1, 2)).toEqual([{ role: "assistant", content: "Let me check.", tool_calls: calls }]);
+    const run = (store?: boolean, stream = false) => {
+      const options = { model: aiModel(t.gw, ON_OPENAI), prompt: "Weather in Oslo?", tools: { weather }, stopWhen: stepCountIs(3), ...(store === undefined ? {} : { providerOptions: { openai: { store } } }) };
+      return stream ? streamText(options).text : generateText(options).then((r) => r.text);
+    };
+    const secondStep = () => (t.oa.calls.at(-1)!.body as { messages: unknown[] }).messages.slice(1, 2);
+    for (const store of [undefined, false]) {
+      t.oa.reply(textThenCall, answer);
+      expect(await run(store)).toBe("Cold.");
+      expect(secondStep()).toEqual([{ role: "assistant", content: "Let me check.", tool_calls: calls }]);
+    }
+    // Streamed: the items of a response.completed are stored too.
+    t.oa.reply(
+      { kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ content: "Let me check." }, { tool_calls: [{ index: 0, ...calls[0]! }] }], "tool_calls") },
+      { kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [{ content: "Cold." }], "stop") },
+    );
+    expect(await run(undefined, true)).toBe("Cold.");
+    expect(secondStep()).toEqual([{ role: "assistant", content: "Let me check.", tool_calls: calls }]);
   });
 
   test("streamText reassembles an OpenAI-compatible upstream's streamed text and usage", async () => {
@@ -272,11 +281,11 @@ describe("errors", () => {
     expect(await errorOf({ model: ON_MOCK, input: "hi", temperature: "hot" })).toMatchObject([400, { type: "invalid_request_error", param: "temperature" }]);
     expect(await errorOf({ model: ON_MOCK })).toMatchObject([400, { param: "input" }]);
     expect(await errorOf({ model: ON_MOCK, input: "hi", tools: [{ type: "web_search" }] })).toMatchObject([400, { param: "tools[0].type", message: expect.stringContaining("web_search") }]);
-    expect(await errorOf({ model: ON_MOCK, input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject([400, { param: "input[0].type", message: expect.stringContaining("store = false") }]);
+    expect(await errorOf({ model: ON_MOCK, input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject([400, { param: "input[0].id", message: expect.stringContaining("no item with id 'msg_1'") }]);
     expect(await errorOf({ model: ON_MOCK, input: [{ role: "robot", content: "hi" }] })).toMatchObject([400, { param: "input[0].role" }]);
     const stateful = await t.client.responses.create({ model: ON_MOCK, input: "hi", previous_response_id: "resp_123" }).catch((e: unknown) => e);
     expect(stateful).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((stateful as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: "invalid_request_error", param: "previous_response_id", message: expect.stringContaining("stateless") });
+    expect((stateful as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: "invalid_request_error", param: "previous_response_id", message: expect.stringContaining("stores no responses") });
     expect(t.oa.calls).toHaveLength(0);
   });
 

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { ChatCall } from "../providers/provider.ts";
+import { ResponseItems } from "../responses/item-store.ts";
 import { responsesBody } from "../responses/responses-stream.ts";
 import { ResponseObject, ResponsesRequest } from "../responses/schema.ts";
 import { toChatRequest } from "../responses/to-chat.ts";
@@ -13,8 +14,8 @@ import { traceOf } from "./trace-of.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
 /** The gateway's call for a Responses request: its chat completions translation, serialised only if a provider sends it. */
-function responsesCall(gateway: Gateway, body: ResponsesRequest, request: Request, set: { headers: Record<string, unknown> }): ChatCall {
-  const chat = toChatRequest(body);
+function responsesCall(gateway: Gateway, body: ResponsesRequest, request: Request, set: { headers: Record<string, unknown> }, items: ResponseItems): ChatCall {
+  const chat = toChatRequest(body, (id) => items.find(id));
   let raw: string | undefined;
   return {
     body: chat,
@@ -28,23 +29,28 @@ function responsesCall(gateway: Gateway, body: ResponsesRequest, request: Reques
 
 /**
  * `POST /v1/responses`: OpenAI's Responses API (what the openai SDK's `responses.create` and the
- * Vercel AI SDK's default OpenAI model call) in front of every provider, stateless: the request is
+ * Vercel AI SDK's default OpenAI model call) in front of every provider: the request is
  * translated to chat completions, routed like chat, and the answer translated back. The response
  * cache is not used: it is bypassed, as on `/v1/messages`.
  */
 export function responsesRoutes(gateway: Gateway, answering: Answering, maxBodyBytes: number, now: () => number) {
+  const items = new ResponseItems(now);
   return new Elysia({ name: "responses" }).post(
     "/v1/responses",
     async ({ body, request, set }) => {
-      const call = responsesCall(gateway, body, request, set);
+      const call = responsesCall(gateway, body, request, set, items);
       const client = clientOf(set);
       if (body.stream !== true) {
         const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/responses", client, "bypass"));
         set.headers["content-type"] = "application/json";
         servedHeaders(set.headers, answer.served, answer.dropped);
-        return JSON.stringify(toResponse(answer.completion, body, now()));
+        // No usage from the upstream: the client is told the estimate its finish record carries, not 0.
+        const completion = answer.completion.usage === undefined && answer.usage !== undefined ? { ...answer.completion, usage: await answer.usage() } : answer.completion;
+        const response = toResponse(completion, body, now());
+        if (body.store !== false) items.keep(response.output);
+        return JSON.stringify(response);
       }
-      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/responses", client, "bypass"), responsesBody(body));
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/responses", client, "bypass"), responsesBody(body, items));
     },
     {
       parse: [jsonObjectParser(maxBodyBytes), "application/json"],
@@ -52,7 +58,7 @@ export function responsesRoutes(gateway: Gateway, answering: Answering, maxBodyB
       detail: {
         summary: "Create a model response (OpenAI Responses API)",
         description:
-          "OpenAI's Responses API, stateless: the request is answered through chat completions (any provider). Messages, function tools and their calls' outputs, instructions, text.format and reasoning.effort are translated; previous_response_id, conversation, background and item references are refused (nothing is stored), and so are built-in tools. With `stream: true` the answer is the Responses event stream (`response.created` … `response.completed`), with no `[DONE]`; a failure after the first event is an `error` event then `response.failed`.",
+          "OpenAI's Responses API: the request is answered through chat completions (any provider). Messages, function tools and their calls' outputs, instructions, text.format and reasoning.effort are translated; with `store` on (the default) the answer's message and function_call items are kept in memory for an hour, for a later `item_reference`. previous_response_id, conversation and background are refused (no response is stored), and so are built-in tools. With `stream: true` the answer is the Responses event stream (`response.created` … `response.completed`), with no `[DONE]`; a failure after the first event is an `error` event then `response.failed`.",
         tags: ["OpenAI"],
         responses: {
           200: { description: "A response, or its event stream when `stream` is true", content: { ...jsonContent(ResponseObject), "text/event-stream": { schema: { type: "string" } } } },

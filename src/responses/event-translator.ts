@@ -51,7 +51,13 @@ export class ResponsesTranslator {
   private finish: string | null = null;
   private usage: CompletionUsage | undefined;
 
-  constructor(private readonly body: ResponsesRequest, private readonly fallbackModel: string, private readonly now: () => number = Date.now) {
+  /** `keep`: told the output items of a stream that ends completed or incomplete (not failed), to store them. */
+  constructor(
+    private readonly body: ResponsesRequest,
+    private readonly fallbackModel: string,
+    private readonly now: () => number = Date.now,
+    private readonly keep?: (output: readonly ResponseOutputItem[]) => void,
+  ) {
     this.parser = createParser({ onEvent: ({ data }) => this.data(data) });
   }
 
@@ -229,6 +235,7 @@ export class ResponsesTranslator {
     const status = statusOf(this.finish);
     const response: ResponseBody = { ...this.response!, ...status, completed_at: Math.floor(this.now() / 1000), output: this.output, usage: responseUsage(this.usage) };
     this.emit(status.status === "completed" ? "response.completed" : "response.incomplete", { response });
+    this.keep?.(this.output);
   }
 
   /** OpenAI's way of ending a failed stream: an `error` event (which its SDK raises), then response.failed. */

@@ -1,6 +1,8 @@
 import type { OpenStream } from "../gateway/gateway.ts";
 import { OPENAI_WIRE, StreamBody, type OnEnd, type Pacing, type SseWire } from "../http/sse.ts";
 import { ResponsesTranslator } from "./event-translator.ts";
+import type { ResponseOutputItem } from "openai/resources/responses/responses";
+import type { ResponseItems } from "./item-store.ts";
 import type { ResponsesRequest } from "./schema.ts";
 
 const END: IteratorReturnResult<void> = { done: true, value: undefined };
@@ -32,9 +34,10 @@ function translated(open: OpenStream, translator: ResponsesTranslator): OpenStre
  * `sequence_number` follows the events before it, and it is followed by response.failed. The
  * heartbeat is OpenAI's comment, which every SSE client skips.
  */
-export function responsesBody(body: ResponsesRequest) {
+export function responsesBody(body: ResponsesRequest, items: ResponseItems) {
+  const keep = body.store === false ? undefined : (output: readonly ResponseOutputItem[]) => items.keep(output);
   return (open: OpenStream, onEnd: OnEnd, pacing: Pacing): StreamBody => {
-    const translator = new ResponsesTranslator(body, open.served.model);
+    const translator = new ResponsesTranslator(body, open.served.model, Date.now, keep);
     const wire: SseWire = {
       heartbeat: OPENAI_WIRE.heartbeat,
       error: (err) => translator.failure({ message: err.message, type: err.type, code: err.code ?? null }),

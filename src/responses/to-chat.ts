@@ -7,25 +7,27 @@ import type {
 } from "openai/resources/chat/completions";
 import { invalidRequest } from "../errors.ts";
 import type { ChatRequest } from "../schema.ts";
+import type { ResponseOutputItem } from "openai/resources/responses/responses";
 import type { InputItem, ResponsesRequest } from "./schema.ts";
 
 type Loose = Record<string, unknown>;
 
-const STATELESS = "chatgate is stateless: it stores no responses";
+const STATELESS = "chatgate stores no responses";
 
 /**
- * A Responses request as the gateway's chat completions call. What needs stored state is refused
- * (previous_response_id, conversation, background, item references), as are tools and items that
- * only OpenAI's servers run (web_search, file_search, …), each naming its field. Reasoning items
- * are left out (a chat model takes no prior reasoning), and so are `metadata` and `store`: OpenAI's
- * chat completions take metadata only with `store`, and nothing is stored.
+ * A Responses request as the gateway's chat completions call. An item reference is the stored item
+ * it names (`stored`: the output items of answers given with `store` on). What needs a stored
+ * response is refused (previous_response_id, conversation, background), as are tools and items
+ * that only OpenAI's servers run (web_search, file_search, …), each naming its field. Reasoning
+ * items are left out (a chat model takes no prior reasoning), and so are `metadata` and `store`:
+ * OpenAI's chat completions take metadata only with its own `store`.
  */
-export function toChatRequest(body: ResponsesRequest): ChatRequest {
+export function toChatRequest(body: ResponsesRequest, stored?: (id: string) => ResponseOutputItem | undefined): ChatRequest {
   refuseState(body);
   const messages: ChatCompletionMessageParam[] = [];
   if (typeof body.instructions === "string" && body.instructions !== "") messages.push({ role: "system", content: body.instructions });
   if (typeof body.input === "string") messages.push({ role: "user", content: body.input });
-  else body.input.forEach((item, i) => inputItem(item as InputItem, `input[${i}]`, messages));
+  else body.input.forEach((item, i) => inputItem(item as InputItem, `input[${i}]`, messages, stored));
   const out: Loose = { model: body.model, messages };
   if (typeof body.max_output_tokens === "number") out.max_completion_tokens = body.max_output_tokens;
   if (typeof body.temperature === "number") out.temperature = body.temperature;
@@ -47,7 +49,7 @@ function refuseState(body: ResponsesRequest): void {
   if (body.background === true) throw invalidRequest(`background mode is not supported: ${STATELESS}.`, "background");
 }
 
-function inputItem(item: InputItem, at: string, messages: ChatCompletionMessageParam[]): void {
+function inputItem(item: InputItem, at: string, messages: ChatCompletionMessageParam[], stored?: (id: string) => ResponseOutputItem | undefined): void {
   const type = item.type ?? (item.role !== undefined ? "message" : undefined);
   switch (type) {
     case "message":
@@ -59,8 +61,13 @@ function inputItem(item: InputItem, at: string, messages: ChatCompletionMessageP
       return;
     case "reasoning":
       return;
-    case "item_reference":
-      throw invalidRequest(`${at}: item_reference is not supported: ${STATELESS} to refer to. Send the items themselves (with the Vercel AI SDK: providerOptions.openai.store = false).`, `${at}.type`);
+    case "item_reference": {
+      // An item of an earlier answer given with `store` on (src/responses/item-store.ts): as if sent again.
+      const id = text(item.id, `${at}.id`);
+      const found = stored?.(id);
+      if (found === undefined) throw invalidRequest(`${at}: no item with id '${id.slice(0, 64)}': chatgate keeps the items of answers given with store on in memory for an hour, on this instance only. Send the item itself (with the Vercel AI SDK: providerOptions.openai.store = false).`, `${at}.id`);
+      return inputItem(found as unknown as InputItem, at, messages);
+    }
   }
   throw invalidRequest(`${at}: input items of type '${String(type)}' are not supported; chatgate takes messages, function_call, function_call_output and reasoning items.`, `${at}.type`);
 }

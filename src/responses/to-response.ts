@@ -44,8 +44,7 @@ export function statusOf(finish: string | null | undefined): Pick<ResponseBody, 
 
 /**
  * A Response in progress: the request's settings echoed as OpenAI echoes them (the fields its spec
- * marks required among them), no output and no usage yet. `store` is false whatever was asked:
- * nothing is stored.
+ * marks required among them), no output and no usage yet.
  */
 export function responseShell(body: ResponsesRequest, id: string, model: string, createdAt: number): ResponseBody {
   const format = body.text?.format ?? { type: "text" as const };
@@ -58,7 +57,8 @@ export function responseShell(body: ResponsesRequest, id: string, model: string,
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: null,
     reasoning: { effort: (body.reasoning?.effort ?? null) as NonNullable<Response["reasoning"]>["effort"], summary: null },
-    store: false,
+    // On unless asked off: the answer's output items are kept for a later item_reference (item-store.ts).
+    store: body.store !== false,
     temperature: body.temperature ?? 1,
     text: { format: format as NonNullable<Response["text"]>["format"] },
     tool_choice: (body.tool_choice ?? "auto") as Response["tool_choice"],
