@@ -161,7 +161,9 @@ export class OpenAIProvider implements Provider {
     const ask = !asked && !this.refusesStreamOptions;
     let body: ReadableStream<Uint8Array>;
     try {
-      const post = (askUsage: boolean) => this.fetch(this.completionsUrl, { method: "POST", headers: callHeaders(this.headers, call), body: bodyFor(call, model, askUsage), signal: idle.signal, redirect: "manual" });
+      // `timeout: false` on every upstream fetch: Bun's own socket idle timer (5 minutes) cut a long
+      // non-streamed answer and the call was made again; chatgate's timers (first_byte, idle, total) bound each call.
+      const post = (askUsage: boolean) => this.fetch(this.completionsUrl, { method: "POST", headers: callHeaders(this.headers, call), body: bodyFor(call, model, askUsage), signal: idle.signal, redirect: "manual", timeout: false });
       let res = await post(ask);
       if (!res.ok && ask) {
         const err = await fromUpstreamResponse(this.id, res, this.redact);
@@ -211,7 +213,7 @@ export class OpenAIProvider implements Provider {
     const cap = Math.min(this.maxBytes, MODELS_BODY_CAP);
     let text: string | undefined;
     try {
-      const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: deadline.signal, redirect: "manual" });
+      const res = await this.fetch(this.modelsUrl, { headers: this.headers, signal: deadline.signal, redirect: "manual", timeout: false });
       if (!res.ok) throw await fromUpstreamResponse(this.id, res, this.redact);
       text = await readCapped(res, cap);
     } catch (err) {

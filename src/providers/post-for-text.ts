@@ -30,7 +30,7 @@ export async function postForText(
   const deadline = new Deadline(signal, totalMs);
   calls?.track(deadline);
   try {
-    const res = await up.fetch(url, { method: "POST", headers, body, signal: deadline.signal, redirect: "manual" });
+    const res = await up.fetch(url, { method: "POST", headers, body, signal: deadline.signal, redirect: "manual", timeout: false });
     if (!res.ok) throw await fromUpstreamResponse(up.id, res, up.redact);
     const text = await readCapped(res, up.maxBytes);
     if (text === undefined) throw upstreamTooLarge(up.id, "an answer", up.maxBytes);

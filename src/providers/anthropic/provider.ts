@@ -175,7 +175,7 @@ export class AnthropicProvider implements Provider {
     const timer = new CallTimer(signal, { ...limits, firstByteMs: Math.min(limits.totalMs, 30_000), totalMs: Math.min(limits.totalMs, 30_000) });
     const cap = Math.min(this.maxBytes, MODELS_BODY_CAP);
     try {
-      const get = (url: string) => this.fetch(url, { headers: this.headers, signal: timer.signal, redirect: "manual" });
+      const get = (url: string) => this.fetch(url, { headers: this.headers, signal: timer.signal, redirect: "manual", timeout: false });
       const read = async (res: Response) => {
         if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
         const text = await readCapped(res, cap);
@@ -210,7 +210,7 @@ export class AnthropicProvider implements Provider {
     try {
       const body = nativeBody(native, options.model ?? native.body.model);
       const headers = callHeaders(nativeHeaders(this.headers, native), call);
-      const res = await this.fetch(`${this.base}/v1/messages/count_tokens`, { method: "POST", headers, body, signal: timer.signal, redirect: "manual" });
+      const res = await this.fetch(`${this.base}/v1/messages/count_tokens`, { method: "POST", headers, body, signal: timer.signal, redirect: "manual", timeout: false });
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       const text = await readCapped(res, MODELS_BODY_CAP);
       if (text === undefined) throw upstreamTooLarge(this.id, "a token count", MODELS_BODY_CAP);
@@ -225,9 +225,9 @@ export class AnthropicProvider implements Provider {
   private post(outgoing: Outgoing, call: ChatCall, signal: AbortSignal): Promise<Response> {
     const url = `${this.base}/v1/messages`;
     if ("translated" in outgoing) {
-      return this.fetch(url, { method: "POST", headers: callHeaders(this.headers, call), body: JSON.stringify(outgoing.translated), signal, redirect: "manual" });
+      return this.fetch(url, { method: "POST", headers: callHeaders(this.headers, call), body: JSON.stringify(outgoing.translated), signal, redirect: "manual", timeout: false });
     }
     const headers = callHeaders(nativeHeaders(this.headers, outgoing.native), call);
-    return this.fetch(url, { method: "POST", headers, body: nativeBody(outgoing.native, outgoing.model), signal, redirect: "manual" });
+    return this.fetch(url, { method: "POST", headers, body: nativeBody(outgoing.native, outgoing.model), signal, redirect: "manual", timeout: false });
   }
 }
