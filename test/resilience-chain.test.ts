@@ -108,6 +108,23 @@ async function targets(p: { gw: { url: string } }): Promise<{ text: string; targ
   return { text, targets: (JSON.parse(text) as { targets: TargetStatus[] }).targets };
 }
 
+describe("a shutdown out of drain time", () => {
+  test("ends a request waiting between attempts with 503 server_shutting_down, recorded so, not as the client's abort", async () => {
+    await using p = pair({ config: { retries: 2 } });
+    const done: FinishRecord[] = [];
+    p.gw.app.gateway.finishes.subscribe((r) => done.push(r));
+    p.clock.hold = true;
+    p.a.reply({ kind: "error", status: 429, headers: { "retry-after": "5" } });
+    const answer = chat(p.gw);
+    expect(await p.clock.sleeping()).toBe(5_000);
+    p.gw.app.gateway.stopAll();
+    const got = await errorOf(await answer);
+    expect([got.status, got.error.code]).toEqual([503, "server_shutting_down"]);
+    expect(done.map((r) => [r.status, r.outcome, r.errorCode])).toEqual([[503, "error", "server_shutting_down"]]);
+    expect([p.a.calls.length, p.b.calls.length]).toEqual([1, 0]);
+  });
+});
+
 describe("cooldown", () => {
   const COOLING = { cooldown_after: 2, cooldown: "30s" };
 

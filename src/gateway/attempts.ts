@@ -1,7 +1,7 @@
 import { ClientClosedError, GatewayError, ShuttingDownError, clientClosed, toGatewayError } from "../errors.ts";
 import { classify, countsAgainstTarget, drawWeighted } from "../policy.ts";
 import type { RequestTrace } from "../obs/trace-context.ts";
-import type { Provider } from "../providers/provider.ts";
+import type { CallTracker, Provider } from "../providers/provider.ts";
 import type { Attempt } from "./finish.ts";
 import type { TargetHealth } from "./health.ts";
 import type { Providers, Route, Target } from "./route-table.ts";
@@ -27,6 +27,8 @@ export interface Chain {
   attempts: Attempt[];
   /** The request's trace while tracing is on: each attempt gets its span id from it. */
   trace?: RequestTrace;
+  /** Told of what the request waits on between attempts, so a shutdown out of drain time can end it. */
+  calls?: CallTracker;
 }
 
 /** The targets in the order they are tried: weighted routes draw the first, the rest follow in order. */
@@ -75,13 +77,32 @@ export async function firstSuccess<T>(route: Route, chain: Chain, deps: AttemptD
         const decision = classify(failure, { retriesUsed, retries: deps.retries, maxRetryWaitMs: deps.maxRetryWaitMs, random: deps.random });
         if (decision.action === "stop") throw summarise(err, chain.attempts);
         if (decision.action === "next" || deps.now() + decision.delayMs >= chain.deadlineAt) break;
-        await deps.sleep(decision.delayMs, chain.signal).catch(() => {});
+        await wait(decision.delayMs, chain, deps);
         if (chain.signal.aborted) throw clientClosed();
       }
     }
   }
   if (last === undefined) throw tried === 0 ? allCoolingDown(route, deps.health) : new GatewayError({ status: 502, type: "server_error", code: "upstream_error", message: "No target answered." });
   throw summarise(last, chain.attempts);
+}
+
+/**
+ * A wait between attempts, which the client's leaving ends, and so does a shutdown out of drain
+ * time: the wait is the request's call in flight then (`chain.calls`), and the request ends with
+ * the shutdown's error (a 503), not as a client's abort when the server closes its connection.
+ */
+async function wait(ms: number, chain: Chain, deps: AttemptDeps): Promise<void> {
+  const waiting = new AbortController();
+  let stoppedBy: GatewayError | undefined;
+  const left = () => waiting.abort();
+  chain.signal.addEventListener("abort", left, { once: true });
+  chain.calls?.track({ stop: (reason) => ((stoppedBy = reason), waiting.abort()) });
+  try {
+    await deps.sleep(ms, waiting.signal).catch(() => {});
+  } finally {
+    chain.signal.removeEventListener("abort", left);
+  }
+  if (stoppedBy !== undefined && !chain.signal.aborted) throw stoppedBy;
 }
 
 /** The last attempt's error, its message listing every attempt when there was more than one. */

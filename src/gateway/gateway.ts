@@ -241,7 +241,7 @@ export class Gateway {
 
   private chain(signal: AbortSignal, run: Run): Chain {
     run.deadlineAt = this.now() + this.timeoutMs;
-    return { signal, deadlineAt: run.deadlineAt, attempts: run.attempts, trace: run.trace };
+    return { signal, deadlineAt: run.deadlineAt, attempts: run.attempts, trace: run.trace, calls: run };
   }
 
   /** What is left of the request's overall deadline, for the next attempt. */
