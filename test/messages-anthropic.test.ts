@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import type { FinishRecord } from "../src/gateway/finish.ts";
 import { keyOf } from "./support/config-file.ts";
 import { post } from "./support/gateway.ts";
+import { everyRecord } from "./support/records.ts";
 import { CLAUDE, GPT, ON_ANTHROPIC, anthropicClient, eventsOf, startTargets } from "./support/messages.ts";
 
 const SSE = "text/event-stream";
@@ -163,6 +164,22 @@ describe("to an Anthropic target", () => {
     expect([chatBusy.status, chatBusy.headers.get("retry-after"), ((await chatBusy.json()) as { error: { code: string } }).error.code]).toEqual([503, "7", "upstream_overloaded"]);
     const timedOut = await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI });
     expect([timedOut.status, ((await timedOut.json()) as { error: { type: string } }).error.type]).toEqual([504, "timeout_error"]);
+  });
+
+  test("an upstream's error event after the first content is recorded as the stream's error and its attempt's failure, on every route and provider", async () => {
+    await using t = startTargets();
+    const recorded = everyRecord(t.gw);
+    t.oa.reply({ kind: "answer", answer: "one two three", errorAfterWords: 2 }, { kind: "answer", answer: "one two three", errorAfterWords: 2 });
+    t.claude.reply({ kind: "answer", answer: "one two three", errorAfterWords: 2 });
+    await (await post(`${t.gw.url}/v1/chat/completions`, { model: `oa/${GPT}`, messages: HI, stream: true })).text();
+    await (await post(`${t.gw.url}/v1/messages`, { model: `oa/${GPT}`, max_tokens: 100, messages: HI, stream: true })).text();
+    await (await post(`${t.gw.url}/v1/messages`, { model: CLAUDE, max_tokens: 100, messages: HI, stream: true })).text();
+    await recorded.count(3);
+    for (const record of recorded.all) {
+      expect([record.outcome, record.errorCode]).toEqual(["truncated", expect.stringMatching(/^upstream_/)]);
+      expect(record.attempts.at(-1)).toMatchObject({ reason: record.errorCode });
+      expect(record.attempts.at(-1)!.status).not.toBe(200);
+    }
   });
 
   test("any upstream's 503 is Anthropic's 529 overloaded_error with the upstream's Retry-After kept, whichever provider", async () => {

@@ -109,7 +109,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
 
   // Bound once per stream, not per chunk.
   private readonly onNext = (next: IteratorResult<Uint8Array, void>): IteratorResult<Uint8Array, undefined> =>
-    next.done ? this.end(endedAs(this.open)) : next;
+    next.done ? this.end(endedAs(this.open), this.open.seen.failure) : next;
 
   private readonly onFailure = (err: unknown): IteratorResult<Uint8Array, undefined> => {
     const error = toGatewayError(err);
@@ -199,6 +199,6 @@ export function sseResponseBody(open: OpenStream, onEnd: OnEnd, pacing?: Pacing)
   if (!open.complete) return new StreamBody(open, onEnd, pacing);
   // Lets the provider's stream run its cleanup (timer, upstream body) now.
   void open.rest.return?.();
-  onEnd(endedAs(open));
+  onEnd(endedAs(open), open.seen.failure);
   return open.first;
 }

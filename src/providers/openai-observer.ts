@@ -50,6 +50,7 @@ function observe(seen: StreamSeen, data: string): void {
     seen.done = true;
   } else if (ERROR_EVENT.test(data)) {
     seen.errorEvent = true;
+    seen.errorData = data;
   } else {
     if (USAGE_OBJECT.test(data)) seen.usageData = data;
     if (FINISHED.test(data)) seen.finished += finishedChoices(data);

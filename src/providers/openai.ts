@@ -193,6 +193,7 @@ export class OpenAIProvider implements Provider {
     const events = passThroughEvents(body, seen, {
       idle, classify, cut, tooLarge, failedEarly, choices, onDropped, redact: this.redact, secret: this.secret, dropUsageChunks, maxRunBytes: this.options.streamBufferBytes,
       failedMidStream: resumable ? (data: string) => fromErrorEvent(this.id, data, this.redact, "during") : undefined,
+      failedInBand: (data: string) => fromErrorEvent(this.id, data, this.redact, "during"),
     });
     return { seen, [Symbol.asyncIterator]: () => events };
   }

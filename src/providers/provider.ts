@@ -141,6 +141,10 @@ export class StreamSeen {
   done = false;
   /** The upstream sent an in-band `{"error": …}` event (passed on; the stream ends after it). */
   errorEvent = false;
+  /** That event's data, as it came (read only to classify it). */
+  errorData: string | undefined;
+  /** That event as the gateway classifies it: what the request's record and its attempt say it ended with. */
+  failure: GatewayError | undefined;
   /** The data of the event that carried usage: parsed only when someone asks for it. */
   usageData: string | undefined;
   /** Data events passed to the client so far (what a cut stream reports). */

@@ -68,6 +68,8 @@ export interface PassThroughOptions {
    * error instead of passed on, so the client never sees it when the answer is continued.
    */
   failedMidStream?: (data: string) => GatewayError;
+  /** An in-band error passed on after commit, classified for the request's record (StreamSeen.failure). */
+  failedInBand?: (data: string) => GatewayError;
 }
 
 const keep = (text: string) => text;
@@ -130,6 +132,7 @@ export async function* passThroughEvents(
           yield out;
         }
         if (observing.heldError !== undefined) throw options.failedMidStream!(observing.heldError);
+        if (seen.errorEvent) seen.failure = options.failedInBand?.(seen.errorData ?? "");
         if (seen.done || seen.errorEvent) return;
       }
     }

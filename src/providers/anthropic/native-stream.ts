@@ -201,6 +201,7 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
         if (watcher.failure !== undefined) {
           // Anthropic's own error event goes to the client as Anthropic sent it, bar our key.
           seen.errorEvent = true;
+          seen.failure = watcher.failure;
           if (options.redact(text) !== text) out = encodeEvents(options.redact(utf8.decode(out)));
         }
         // Kept by reference for an estimate, should the stream end before message_delta's counts.
