@@ -89,6 +89,22 @@ describe("the counters match the traffic sent", () => {
     expect([a.calls.length, b.calls.length]).toEqual([2, 3]);
   });
 
+  test("a client that leaves mid-attempt is no provider failure: the attempt counts, no failure does", async () => {
+    await using p = pair();
+    const answered = everyRecord(p.gw);
+    p.a.reply({ kind: "stall" });
+    const client = new AbortController();
+    const leaving = fetch(`${p.gw.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: SMART, messages: HI }), signal: client.signal }).catch(() => undefined);
+    await p.a.nextCall();
+    client.abort();
+    await leaving;
+    await answered.count(1);
+    expect(answered.all[0]!.attempts.map((a) => a.reason)).toEqual(["client_closed_request"]);
+    const m = await scrape(p.gw.url);
+    expect(m.series("chatgate_upstream_attempts_total")).toEqual({ "provider=a": 1 });
+    expect(m.series("chatgate_upstream_failures_total")).toEqual({});
+  });
+
   test("requests in flight are read at scrape time: a stream held open counts until it ends", async () => {
     await using p = pair();
     p.a.reply({ kind: "stream", stallAfterEvents: 2 });

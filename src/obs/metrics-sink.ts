@@ -143,7 +143,7 @@ export class MetricsSink {
       const a = attempts[i]!;
       const provider = names.provider(a.provider);
       this.attempts.get(provider).n++;
-      if (a.reason !== "ok" && a.reason !== "resumed") this.failures.get(provider, reasonLabel(a.reason)).n++;
+      if (isFailure(a.reason)) this.failures.get(provider, reasonLabel(a.reason)).n++;
       if (i === 0) continue;
       const before = attempts[i - 1]!;
       if (before.provider === a.provider && before.model === a.model) this.retries.get(provider).n++;
@@ -166,3 +166,10 @@ export class MetricsSink {
     return new TalliedHistogram(this.registry, name, help, labelNames, buckets);
   }
 }
+
+/**
+ * Whether an attempt's end was the provider's failure: not an answer, and not a client that left
+ * or a shutdown that stopped it, which say nothing of the provider (an alert on failures must not
+ * fire because clients cancel).
+ */
+const isFailure = (reason: string): boolean => reason !== "ok" && reason !== "resumed" && reason !== "client_closed_request" && reason !== "server_shutting_down";
