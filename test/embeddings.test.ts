@@ -11,6 +11,7 @@ import { embeddingsText, fakeVector, type EmbeddingsRequestBody } from "./suppor
 import { fakeAnthropic } from "./support/fake-anthropic.ts";
 import { post, startGateway, type TestGateway } from "./support/gateway.ts";
 import { sha256Hex } from "./support/keys.ts";
+import { everyRecord } from "./support/records.ts";
 import { errorOf, startRouted } from "./support/routed.ts";
 import { fakeOpenAI, type FakeOpenAI } from "./support/upstream.ts";
 
@@ -107,6 +108,20 @@ describe("retries and fallback as for chat", () => {
     expect(res.headers.get("x-chatgate-provider")).toBe("b");
     expect(bodyOf(p.b)).toEqual({ model: SMALL, input: "x", dimensions: 3 });
     expect(((await res.json()) as { data: { embedding: number[] }[] }).data[0]!.embedding).toEqual(floats(fakeVector(SMALL, "x", 3)));
+  });
+
+  test("a client that leaves while its input is being embedded is recorded with that input's tokens, estimated, as a chat prompt is", async () => {
+    await using p = embedPair();
+    const answered = everyRecord(p.gw);
+    p.a.reply({ kind: "stall" });
+    const client = new AbortController();
+    const leaving = fetch(`${p.gw.baseURL}/embeddings`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "embed", input: ["hello world", "bye"] }), signal: client.signal }).catch(() => undefined);
+    await p.a.nextCall();
+    client.abort();
+    await leaving;
+    await answered.count(1);
+    const record = answered.all[0]!;
+    expect([record.outcome, record.usageEstimated, record.usage]).toEqual(["client_abort", true, { prompt_tokens: 2 + 1, completion_tokens: 0, total_tokens: 3 }]);
   });
 
   test("an upstream's 400 is the client's, passed on with its fields and no fallback", async () => {

@@ -3,7 +3,7 @@ import type { CacheMode } from "../cache/cache-control.ts";
 import { replayStream } from "../cache/replay.ts";
 import type { CacheUse, ResponseCache } from "../cache/response-cache.ts";
 import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type GatewayError } from "../errors.ts";
-import { completionUsage, sentPromptUsage, sharedUsage, streamUsage } from "../usage/estimate.ts";
+import { completionUsage, sentInputUsage, sentPromptUsage, sharedUsage, streamUsage } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { BeginTrace } from "../obs/trace-context.ts";
 import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
@@ -174,7 +174,7 @@ export class Gateway {
       // embeddingRoute keeps only targets whose provider has `embed`.
       ({ value: answer } = await router.run(route, this.chain(signal, run), (provider, target) => provider.embed!(call, { signal, model: target.model, deadlineMs: this.left(run), calls: run })));
     } catch (err) {
-      throw run.fail(toGatewayError(err));
+      throw run.fail(toGatewayError(err), () => sentInputUsage(call.body.input, run.attempts.at(-1)!.model));
     }
     run.firstByte();
     const usage = answer.usage;

@@ -2,6 +2,7 @@
 // and from what the client was sent.
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
+import type { EmbeddingRequest } from "../embeddings-schema.ts";
 import type { ChatRequest } from "../schema.ts";
 import { countWith } from "./count-with.ts";
 import { completionText, type Delivered } from "./delivered.ts";
@@ -92,6 +93,20 @@ export function completionUsage(completion: ChatCompletion, request: ChatRequest
 export function sentPromptUsage(request: ChatRequest, model: string): Estimate {
   const encoding = encodingFor(model);
   return new Estimate(encoding, (count) => withCounts(promptTokens(count, request, encoding), 0));
+}
+
+/** An embeddings request that ended before its answer (the client left): its input as sent upstream, counted. */
+export function sentInputUsage(input: EmbeddingRequest["input"], model: string): Estimate {
+  const encoding = encodingFor(model);
+  return new Estimate(encoding, (count) => withCounts(inputTokens(count, input), 0));
+}
+
+/** Texts counted with the tokenizer; token ids are their own count. */
+function inputTokens(count: CountText, input: EmbeddingRequest["input"]): number {
+  if (typeof input === "string") return count(input);
+  let tokens = 0;
+  for (const item of input) tokens += typeof item === "string" ? count(item) : typeof item === "number" ? 1 : item.length;
+  return tokens;
 }
 
 /** Usage with these counts; the prompt's details (cached tokens) kept from a partial report. */
