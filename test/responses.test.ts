@@ -260,6 +260,35 @@ describe("the Vercel AI SDK's default OpenAI model (Responses API)", () => {
     );
     expect(await run(undefined, true)).toBe("Cold.");
     expect(secondStep()).toEqual([{ role: "assistant", content: "Let me check.", tool_calls: calls }]);
+    // With reasoning first: the AI SDK refers to the reasoning item too, which a chat request leaves out.
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "Let me check.", reasoning_content: "Oslo is cold in winter.", tool_calls: calls } as never, "tool_calls") }, answer);
+    expect(await run()).toBe("Cold.");
+    expect(secondStep()).toEqual([{ role: "assistant", content: "Let me check.", tool_calls: calls }]);
+  });
+
+  test("stream edge cases end as the spec and the SDKs' parsers take them", async () => {
+    await using t = startTargets();
+    // Read as raw events: the openai SDK raises an `error` event instead of yielding it.
+    const eventsOfReply = async (body: string) => {
+      t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body });
+      const res = await post(`${t.gw.baseURL}/responses`, { model: ON_OPENAI, input: "hi", stream: true });
+      return eventsOf(await res.text()).map(([, data]) => data as unknown as ResponseStreamEvent);
+    };
+    const last = <T extends ResponseStreamEvent["type"]>(events: ResponseStreamEvent[], type: T) => events.findLast((e) => e.type === type) as Extract<ResponseStreamEvent, { type: T }>;
+    const chunk = (choice: object) => `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: GPT, choices: [choice] })}\n\n`;
+    // Chunks without `index`, as some compatible servers send them: the first choice's.
+    const noIndex = await eventsOfReply(chunk({ delta: { content: "No index" }, finish_reason: null }) + chunk({ delta: {}, finish_reason: "stop" }) + "data: [DONE]\n\n");
+    expect(last(noIndex, "response.completed").response.output_text ?? last(noIndex, "response.output_text.done").text).toBe("No index");
+    // A call with no arguments: `{}`, as the JSON answer gives it.
+    const call = await eventsOfReply(chunkStream(GPT, [{ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "now", arguments: "" } }] }], "tool_calls"));
+    expect(last(call, "response.function_call_arguments.done").arguments).toBe("{}");
+    // Cut by max_output_tokens: the message is incomplete, as its response is.
+    const cut = await eventsOfReply(chunkStream(GPT, [{ content: "Hel" }], "length"));
+    expect([last(cut, "response.incomplete").response.status, (last(cut, "response.incomplete").response.output[0] as { status?: string }).status]).toEqual(["incomplete", "incomplete"]);
+    // An error event mid-answer with a numeric code (OpenRouter's): a string code, and the text sent so far kept.
+    const failed = await eventsOfReply(chunk({ index: 0, delta: { content: "Hel" }, finish_reason: null }) + `data: ${JSON.stringify({ error: { message: "Provider returned error", code: 502 } })}\n\n`);
+    expect([last(failed, "error").code, last(failed, "response.failed").response.error?.code]).toEqual(["502", "502"]);
+    expect(last(failed, "response.failed").response.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "Hel" }] });
   });
 
   test("streamText reassembles an OpenAI-compatible upstream's streamed text and usage", async () => {

@@ -8,7 +8,7 @@ import { callId, functionCallItem, itemId, messageItem, responseShell, responseI
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
-type Failure = { message?: string; type?: string; code?: string | null };
+type Failure = { message?: string; type?: string; code?: string | number | null };
 
 /** An output item being streamed: a message's text or refusal, a reasoning summary, or a function call. */
 interface Item {
@@ -94,10 +94,11 @@ export class ResponsesTranslator {
       return;
     }
     if (chunk === null || typeof chunk !== "object") return;
-    if (chunk.error !== undefined && chunk.error !== null) return this.fail(chunk.error);
+    if (chunk.error !== undefined && chunk.error !== null) return this.fail(typeof chunk.error === "object" ? chunk.error : { message: String(chunk.error) });
     if (this.response === undefined) this.start(chunk);
     if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices?.find((c) => c.index === 0);
+    // A chunk without `index` (some compatible servers leave it out) is the first choice's.
+    const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
     if (choice === undefined) return;
     if (choice.delta) this.delta(choice.delta as Delta);
     if (choice.finish_reason) {
@@ -184,14 +185,16 @@ export class ResponsesTranslator {
     return kind === "text" ? { type: "output_text" as const, text, annotations: [], logprobs: [] } : { type: "refusal" as const, refusal: text };
   }
 
-  private itemOf(item: Item, status: "in_progress" | "completed"): ResponseOutputItem {
+  /** An item as the output lists it: empty while in progress; whole once completed, or incomplete (cut by a limit or a failure). */
+  private itemOf(item: Item, status: "in_progress" | "completed" | "incomplete"): ResponseOutputItem {
+    const whole = status !== "in_progress";
     switch (item.kind) {
       case "call":
-        return functionCallItem(item.id, item.call ?? "", item.name ?? "", status === "completed" ? item.text : "", status);
+        return functionCallItem(item.id, item.call ?? "", item.name ?? "", whole ? item.text : "", status);
       case "reasoning":
-        return { type: "reasoning", id: item.id, summary: status === "completed" ? [{ type: "summary_text", text: item.text }] : [] };
+        return { type: "reasoning", id: item.id, summary: whole ? [{ type: "summary_text", text: item.text }] : [] };
       default:
-        return messageItem(item.id, status, status === "completed" ? [this.partOf(item.kind, item.text)] : []);
+        return messageItem(item.id, status, whole ? [this.partOf(item.kind, item.text)] : []);
     }
   }
 
@@ -202,13 +205,17 @@ export class ResponsesTranslator {
       this.emit("response.reasoning_summary_text.done", { ...at, summary_index: 0, text: item.text });
       this.emit("response.reasoning_summary_part.done", { ...at, summary_index: 0, part: { type: "summary_text", text: item.text } });
     } else if (item.kind === "call") {
+      // A call with no arguments is `{}`, as the JSON answer gives it (to-response.ts).
+      if (item.text === "") item.text = "{}";
       this.emit("response.function_call_arguments.done", { ...at, name: item.name ?? "", arguments: item.text });
     } else {
       if (item.kind === "text") this.emit("response.output_text.done", { ...at, content_index: 0, text: item.text, logprobs: [] });
       else this.emit("response.refusal.done", { ...at, content_index: 0, refusal: item.text });
       this.emit("response.content_part.done", { ...at, content_index: 0, part: this.partOf(item.kind, item.text) });
     }
-    const whole = this.itemOf(item, "completed");
+    // A message cut by max_output_tokens or a content filter is incomplete, as its response is.
+    const cut = (item.kind === "text" || item.kind === "refusal") && statusOf(this.finish).status === "incomplete";
+    const whole = this.itemOf(item, cut ? "incomplete" : "completed");
     this.output[item.index] = whole;
     this.emit("response.output_item.done", { output_index: item.index, item: whole });
   }
@@ -243,9 +250,12 @@ export class ResponsesTranslator {
     if (this.ended) return;
     this.ended = true;
     if (this.response === undefined) this.start({});
-    const message = error.message ?? "The upstream provider failed.";
-    const code = error.code ?? "server_error";
+    const message = typeof error.message === "string" ? error.message : "The upstream provider failed.";
+    // A string, as the spec and the SDKs' parsers take it: some providers send a number (an HTTP status).
+    const code = error.code === undefined || error.code === null ? "server_error" : String(error.code);
     this.emit("error", { code, message, param: null, error: { type: error.type ?? "server_error", code, message, param: null } });
+    // What was sent of the items still open stays in the output, marked incomplete.
+    for (const item of [this.current, ...this.pending]) if (item !== undefined && item.index !== -1) this.output[item.index] = this.itemOf(item, "incomplete");
     const response: ResponseBody = { ...this.response!, status: "failed", error: { code: code as NonNullable<ResponseBody["error"]>["code"], message }, output: this.output, usage: responseUsage(this.usage) };
     this.emit("response.failed", { response });
   }

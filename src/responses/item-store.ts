@@ -10,7 +10,7 @@ export interface ItemLimits {
 export const ITEM_LIMITS: ItemLimits = { entries: 10_000, bytes: 16 * 1024 * 1024, ttlMs: 60 * 60 * 1000 };
 
 /**
- * The output items (messages, function calls) of answers given with `store` on, by id, so a later
+ * The output items (messages, function calls, reasoning) of answers given with `store` on, by id, so a later
  * request may name them instead of sending them again (`item_reference`): what the Vercel AI SDK's
  * OpenAI model does by default with an earlier step's text. In this instance's memory only,
  * bounded by count and bytes (the oldest go first), each kept for `ttlMs`; a request naming one
@@ -28,7 +28,7 @@ export class ResponseItems {
   keep(output: readonly ResponseOutputItem[]): void {
     const until = this.now() + this.limits.ttlMs;
     for (const item of output) {
-      if ((item.type !== "message" && item.type !== "function_call") || typeof item.id !== "string") continue;
+      if ((item.type !== "message" && item.type !== "function_call" && item.type !== "reasoning") || typeof item.id !== "string") continue;
       const bytes = JSON.stringify(item).length;
       if (bytes > this.limits.bytes) continue;
       this.drop(item.id);

@@ -65,6 +65,8 @@ function inputItem(item: InputItem, at: string, messages: ChatCompletionMessageP
       // An item of an earlier answer given with `store` on (src/responses/item-store.ts): as if sent again.
       const id = text(item.id, `${at}.id`);
       const found = stored?.(id);
+      // Reasoning is left out of a chat request anyway: one no longer kept is no loss.
+      if (found === undefined && id.startsWith("rs_")) return;
       if (found === undefined) throw invalidRequest(`${at}: no item with id '${id.slice(0, 64)}': chatgate keeps the items of answers given with store on in memory for an hour, on this instance only. Send the item itself (with the Vercel AI SDK: providerOptions.openai.store = false).`, `${at}.id`);
       return inputItem(found as unknown as InputItem, at, messages);
     }

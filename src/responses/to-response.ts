@@ -94,12 +94,14 @@ export function toResponse(completion: ChatCompletion, body: ResponsesRequest, n
   const choice = completion.choices[0];
   const message = choice?.message as AssistantMessage | undefined;
   const output: ResponseOutputItem[] = [];
+  // A message cut by max_output_tokens or a content filter is incomplete, as its response is.
+  const said = statusOf(choice?.finish_reason).status === "incomplete" ? "incomplete" : "completed";
   const thinking = message?.reasoning_content || message?.reasoning;
   if (typeof thinking === "string" && thinking !== "") output.push(reasoningItem(thinking));
   if (typeof message?.content === "string" && message.content !== "") {
-    output.push(messageItem(itemId("msg"), "completed", [{ type: "output_text", text: message.content, annotations: [], logprobs: [] }]));
+    output.push(messageItem(itemId("msg"), said, [{ type: "output_text", text: message.content, annotations: [], logprobs: [] }]));
   } else if (typeof message?.refusal === "string" && message.refusal !== "") {
-    output.push(messageItem(itemId("msg"), "completed", [{ type: "refusal", refusal: message.refusal }]));
+    output.push(messageItem(itemId("msg"), said, [{ type: "refusal", refusal: message.refusal }]));
   }
   for (const call of message?.tool_calls ?? []) {
     // A custom tool's call has no function; some providers leave out a function call's `type` (and `id`).

@@ -6,10 +6,10 @@ import { ResponseItems } from "../../src/responses/item-store.ts";
 const message = (id: string, text = "hi"): ResponseOutputItem => ({ type: "message", id, status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [], logprobs: [] }] });
 const call = (id: string): ResponseOutputItem => ({ type: "function_call", id, call_id: `call_${id}`, name: "f", arguments: "{}", status: "completed" });
 
-test("messages and function calls are kept by id; reasoning is not", () => {
+test("messages, function calls and reasoning are kept by id; other items are not", () => {
   const items = new ResponseItems(() => 0);
-  items.keep([{ type: "reasoning", id: "rs_1", summary: [] }, message("msg_1"), call("fc_1")]);
-  expect([items.find("rs_1"), items.find("msg_1")?.type, items.find("fc_1")?.type]).toEqual([undefined, "message", "function_call"]);
+  items.keep([{ type: "reasoning", id: "rs_1", summary: [] }, message("msg_1"), call("fc_1"), { type: "web_search_call", id: "ws_1", status: "completed" } as unknown as ResponseOutputItem]);
+  expect([items.find("rs_1")?.type, items.find("msg_1")?.type, items.find("fc_1")?.type, items.find("ws_1")]).toEqual(["reasoning", "message", "function_call", undefined]);
 });
 
 test("past the count or the bytes the oldest go first; each is gone after its ttl", () => {
