@@ -266,6 +266,21 @@ describe("the Vercel AI SDK's default OpenAI model (Responses API)", () => {
     expect(secondStep()).toEqual([{ role: "assistant", content: "Let me check.", tool_calls: calls }]);
   });
 
+  test("an upstream that reports no usage: response.completed carries the estimate the request's record carries, as the JSON answer does", async () => {
+    await using t = startTargets();
+    const recorded = everyRecord(t.gw);
+    const events = chunkStream(GPT, [{ content: "the answer " }, { content: "is here" }], "stop").split("\n\n").filter((e) => !e.includes('"choices":[]'));
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: events.join("\n\n") });
+    const stream = await t.client.responses.create({ model: ON_OPENAI, input: "hello there", stream: true });
+    let completed: Extract<ResponseStreamEvent, { type: "response.completed" }> | undefined;
+    for await (const event of stream) if (event.type === "response.completed") completed = event;
+    await recorded.count(1);
+    const record = recorded.all[0]!;
+    expect(record.usageEstimated).toBe(true);
+    expect([completed!.response.usage!.input_tokens, completed!.response.usage!.output_tokens]).toEqual([record.usage!.prompt_tokens, record.usage!.completion_tokens]);
+    expect(completed!.response.usage!.input_tokens).toBeGreaterThan(0);
+  });
+
   test("stream edge cases end as the spec and the SDKs' parsers take them", async () => {
     await using t = startTargets();
     // Read as raw events: the openai SDK raises an `error` event instead of yielding it.

@@ -57,9 +57,14 @@ export class ResponsesTranslator {
     private readonly fallbackModel: string,
     private readonly now: () => number = Date.now,
     private readonly keep?: (output: readonly ResponseOutputItem[]) => void,
+    /** Whoever pushes can give the usage an upstream leaves out (`finishWith`). */
+    private readonly estimated = false,
   ) {
     this.parser = createParser({ onEvent: ({ data }) => this.data(data) });
   }
+
+  /** `[DONE]` came with no usage: the stream's last event waits for `finishWith`. */
+  awaitingUsage = false;
 
   /** The Responses events for a run of whole OpenAI events; undefined when it made none. */
   push(bytes: Uint8Array): Uint8Array | undefined {
@@ -239,6 +244,23 @@ export class ResponsesTranslator {
     if (this.response === undefined) this.start({});
     this.closeAll();
     this.ended = true;
+    // No usage came: response.completed waits for the gateway's estimate (`finishWith`), or the client would be told 0.
+    if (this.usage === undefined && this.estimated) {
+      this.awaitingUsage = true;
+      return;
+    }
+    this.end();
+  }
+
+  /** Ends a stream held for its usage: response.completed (or .incomplete) with `usage`, the gateway's estimate. */
+  finishWith(usage: CompletionUsage | undefined): Uint8Array {
+    this.awaitingUsage = false;
+    this.usage = usage;
+    this.end();
+    return this.take() ?? new Uint8Array(0);
+  }
+
+  private end(): void {
     const status = statusOf(this.finish);
     const response: ResponseBody = { ...this.response!, ...status, completed_at: Math.floor(this.now() / 1000), output: this.output, usage: responseUsage(this.usage) };
     this.emit(status.status === "completed" ? "response.completed" : "response.incomplete", { response });
