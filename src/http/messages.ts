@@ -11,8 +11,8 @@ import type { ChatCall } from "../providers/provider.ts";
 import { jsonObjectParser, rawBody } from "./body.ts";
 import { clientOf } from "./guard.ts";
 import { jsonContent } from "./openapi-doc.ts";
-import { anthropicRequestId, requestIdOf } from "./request-id.ts";
-import { traceOf } from "./trace-of.ts";
+import { anthropicRequestId } from "./request-id.ts";
+import { translatedCall } from "./translated-call.ts";
 import { StreamBody, type OnEnd, type Pacing, type SseWire } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
 
@@ -24,17 +24,8 @@ const ANTHROPIC_WIRE: SseWire = { heartbeat: PING_EVENT, error: anthropicErrorEv
  * client's own bytes as the native request an Anthropic target sends as they are.
  */
 function messagesCall(gateway: Gateway, body: CountTokensRequest, request: Request, set: { headers: Record<string, unknown> }): ChatCall {
-  const chat = toChatRequest(body);
-  let raw: string | undefined;
-  return {
-    body: chat,
-    get raw() {
-      return (raw ??= JSON.stringify(chat));
-    },
-    requestId: requestIdOf(set),
-    trace: traceOf(gateway, request),
-    native: { format: "anthropic", raw: rawBody(body), body, beta: request.headers.get("anthropic-beta") ?? undefined },
-  };
+  const native = { format: "anthropic" as const, raw: rawBody(body), body, beta: request.headers.get("anthropic-beta") ?? undefined };
+  return translatedCall(gateway, toChatRequest(body), request, set, native);
 }
 
 const anthropicBody = (open: Parameters<typeof anthropicStream>[0], onEnd: OnEnd, pacing: Pacing) => new StreamBody(anthropicStream(open), onEnd, pacing, ANTHROPIC_WIRE);

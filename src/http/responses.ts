@@ -1,6 +1,5 @@
 import { Elysia } from "elysia";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { ChatCall } from "../providers/provider.ts";
 import { ResponseItems } from "../responses/item-store.ts";
 import { responsesBody } from "../responses/responses-stream.ts";
 import { ResponseObject, ResponsesRequest } from "../responses/schema.ts";
@@ -9,23 +8,8 @@ import { toResponse } from "../responses/to-response.ts";
 import { jsonObjectParser } from "./body.ts";
 import { clientOf } from "./guard.ts";
 import { errorResponse, jsonContent, routedErrors } from "./openapi-doc.ts";
-import { requestIdOf } from "./request-id.ts";
-import { traceOf } from "./trace-of.ts";
+import { translatedCall } from "./translated-call.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
-
-/** The gateway's call for a Responses request: its chat completions translation, serialised only if a provider sends it. */
-function responsesCall(gateway: Gateway, body: ResponsesRequest, request: Request, set: { headers: Record<string, unknown> }, items: ResponseItems): ChatCall {
-  const chat = toChatRequest(body, (id) => items.find(id));
-  let raw: string | undefined;
-  return {
-    body: chat,
-    get raw() {
-      return (raw ??= JSON.stringify(chat));
-    },
-    requestId: requestIdOf(set),
-    trace: traceOf(gateway, request),
-  };
-}
 
 /**
  * `POST /v1/responses`: OpenAI's Responses API (what the openai SDK's `responses.create` and the
@@ -38,7 +22,7 @@ export function responsesRoutes(gateway: Gateway, answering: Answering, maxBodyB
   return new Elysia({ name: "responses" }).post(
     "/v1/responses",
     async ({ body, request, set }) => {
-      const call = responsesCall(gateway, body, request, set, items);
+      const call = translatedCall(gateway, toChatRequest(body, (id) => items.find(id)), request, set);
       const client = clientOf(set);
       if (body.stream !== true) {
         const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/responses", client, "bypass"));
