@@ -239,5 +239,10 @@ describe("to an Anthropic target", () => {
       expect([bad.status, (JSON.parse(text) as { error: { type: string } }).error.type]).toEqual([500, "api_error"]);
       expect(text).not.toContain(keyOf("claude"));
     }
+    // A refused provider key: who was asked, and no retry of the SDK's can help.
+    t.claude.countBody = undefined;
+    t.claude.countStatus = 401;
+    const refused = await post(`${t.gw.url}/v1/messages/count_tokens`, { model: ON_ANTHROPIC, messages: HI });
+    expect([refused.status, refused.headers.get("x-should-retry"), refused.headers.get("x-chatgate-provider")]).toEqual([500, "false", "claude"]);
   });
 });

@@ -324,6 +324,7 @@ describe("errors", () => {
     };
     expect(await errorOf({ model: ON_MOCK, input: "hi", temperature: "hot" })).toMatchObject([400, { type: "invalid_request_error", param: "temperature" }]);
     expect(await errorOf({ model: ON_MOCK })).toMatchObject([400, { param: "input" }]);
+    expect(await errorOf({ model: ON_MOCK, input: "hi", max_output_tokens: 2_147_483_648 })).toMatchObject([400, { param: "max_output_tokens" }]);
     expect(await errorOf({ model: ON_MOCK, input: "hi", tools: [{ type: "web_search" }] })).toMatchObject([400, { param: "tools[0].type", message: expect.stringContaining("web_search") }]);
     expect(await errorOf({ model: ON_MOCK, input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject([400, { param: "input[0].id", message: expect.stringContaining("no item with id 'msg_1'") }]);
     expect(await errorOf({ model: ON_MOCK, input: [{ role: "robot", content: "hi" }] })).toMatchObject([400, { param: "input[0].role" }]);

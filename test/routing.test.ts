@@ -181,11 +181,12 @@ describe("GET /v1/models", () => {
 
 describe("names the list implies", () => {
   test("Anthropic's undated alias of a listed model (claude-sonnet-4-5) is callable as provider/alias and plainly, and goes upstream as it is", async () => {
-    await using c = fakeAnthropic({ models: ["claude-sonnet-4-5-20250929", "claude-3-5-haiku-20241022"] });
+    await using c = fakeAnthropic({ models: ["claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514", "claude-3-5-haiku-20241022"] });
     await using gw = startRouted({ providers: [anthropicAt("c", c)], models: { smart: { targets: [{ provider: "c", model: "claude-sonnet-4-5" }] } } });
     // The list is known once fetched: before it, any name goes to Anthropic, which decides.
     expect((await fetch(`${gw.baseURL}/models`)).status).toBe(200);
-    for (const model of ["c/claude-sonnet-4-5", "claude-sonnet-4-5", "c/claude-3-5-haiku"]) {
+    // Anthropic's own alias forms: major and minor undated, a major alone with -0, the older naming with -latest.
+    for (const model of ["c/claude-sonnet-4-5", "claude-sonnet-4-5", "c/claude-sonnet-4-0", "c/claude-3-5-haiku-latest"]) {
       expect((await chat(gw, { model })).status).toBe(200);
       expect(((await c.nextCall()).body as { model: string }).model).toBe(model.replace("c/", ""));
     }
@@ -194,7 +195,7 @@ describe("names the list implies", () => {
     expect([retrieved.status, ((await retrieved.json()) as { owned_by: string }).owned_by]).toEqual([200, "c"]);
     // Nothing the list implies: still a 404 before any call.
     const calls = c.calls.length;
-    expect((await errorOf(await chat(gw, { model: "c/claude-sonnet-9" }))).status).toBe(404);
+    for (const model of ["c/claude-sonnet-9", "c/claude-3-5-haiku", "c/claude-sonnet-4"]) expect((await errorOf(await chat(gw, { model }))).status).toBe(404);
     expect(c.calls).toHaveLength(calls);
   });
 

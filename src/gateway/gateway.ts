@@ -191,8 +191,13 @@ export class Gateway {
     const target = resolveFor(router, call.body.model, client).targets[0];
     const provider = target && router.providers.get(target.provider);
     if (call.native === undefined || provider?.countTokens === undefined) return undefined;
-    const json = await provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs }, call);
-    return { json, served: { provider: target!.provider, model: target!.model, attempts: 1 } };
+    const served: Served = { provider: target!.provider, model: target!.model, attempts: 1 };
+    try {
+      return { json: await provider.countTokens(call.native, { signal, model: target!.model, deadlineMs: this.timeoutMs }, call), served };
+    } catch (err) {
+      // Who was asked, on the error too: its headers say so, and a refused key is no retry's to fix (x-should-retry).
+      throw toGatewayError(err).with({ served });
+    }
   }
 
   /** The models a caller can use; `allowed` (a client key's models) keeps only those (see modelsFor). */

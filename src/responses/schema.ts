@@ -1,5 +1,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { withErrorTexts } from "../schema.ts";
+import { MAX_TOKEN_COUNT } from "../schema.ts";
 
 /**
  * Schemas of OpenAI's Responses API as chatgate takes it (`POST /v1/responses`), from OpenAI's
@@ -56,7 +57,7 @@ export const ResponsesRequest = withErrorTexts(Type.Object(
     tools: Type.Optional(Type.Array(Tool, { error: "must be an array of tool objects" })),
     tool_choice: Type.Optional(ToolChoice),
     parallel_tool_calls: Type.Optional(nullable(Type.Boolean(), "must be a boolean")),
-    max_output_tokens: Type.Optional(nullable(Type.Integer({ minimum: 1 }), "must be an integer of at least 1")),
+    max_output_tokens: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: MAX_TOKEN_COUNT }), "must be an integer from 1 to 2147483647")),
     temperature: Type.Optional(nullable(Type.Number({ minimum: 0, maximum: 2 }), "must be a number from 0 to 2")),
     top_p: Type.Optional(nullable(Type.Number({ minimum: 0, maximum: 1 }), "must be a number from 0 to 1")),
     stream: Type.Optional(nullable(Type.Boolean(), "must be a boolean")),

@@ -94,6 +94,8 @@ export interface FakeAnthropic {
   countTokens: number;
   /** When set, count_tokens is answered 200 with these bytes instead (a broken upstream). */
   countBody?: string;
+  /** When set, count_tokens is answered with this status and Anthropic's error body for it. */
+  countStatus?: number;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -237,6 +239,7 @@ export function fakeAnthropic(options: { models?: string[] } = {}): FakeAnthropi
         return recordCall(request, url.pathname).then(({ call }) => {
           fake.countCalls.push(call);
           if (fake.countBody !== undefined) return new Response(fake.countBody, { headers: { "content-type": JSON_TYPE } });
+          if (fake.countStatus !== undefined) return json(fake.countStatus, { type: "error", error: { type: fake.countStatus === 401 ? "authentication_error" : "api_error", message: "refused" } });
           return json(200, { input_tokens: fake.countTokens });
         });
       }

@@ -44,19 +44,24 @@ function parseList(text: string, provider: string): ModelList {
   return list as ModelList;
 }
 
-/** A dated model id (`claude-sonnet-4-5-20250929`): its undated alias and the date. */
+/** A dated model id (`claude-sonnet-4-5-20250929`): its name before the date. */
 const DATED = /^(.+)-\d{8}$/;
 
 /**
- * The names a fetched list lets a client call: every id, and the undated alias of each dated one
- * (`claude-sonnet-4-5` for `claude-sonnet-4-5-20250929`), which Anthropic's API takes and resolves
- * itself though its list never shows it. The alias goes upstream as it is.
+ * The names a fetched list lets a client call: every id, and the alias Anthropic's API takes for
+ * each dated one though its list never shows it, which goes upstream as it is: the name before the
+ * date for a model named by major and minor version (`claude-sonnet-4-5`, `claude-opus-4-1`), that
+ * name and `-0` for one named by its major alone (`claude-sonnet-4-0`), `-latest` for the older
+ * naming, the family last (`claude-3-5-haiku-latest`).
  */
 export function callableNames(ids: readonly string[]): string[] {
   const names = new Set(ids);
   for (const id of ids) {
-    const alias = DATED.exec(id)?.[1];
-    if (alias !== undefined) names.add(alias);
+    const base = DATED.exec(id)?.[1];
+    if (base === undefined) continue;
+    if (/-\d+-\d+$/.test(base)) names.add(base);
+    else if (/-\d+$/.test(base)) names.add(`${base}-0`);
+    else names.add(`${base}-latest`);
   }
   return [...names];
 }
