@@ -229,6 +229,7 @@ describe("to an Anthropic target", () => {
 
   test("count_tokens says who counted, sends the request's id upstream, and an answer that is no count is a 500 api_error quoting nothing of it", async () => {
     await using t = startTargets();
+    const recorded = everyRecord(t.gw);
     const res = await post(`${t.gw.url}/v1/messages/count_tokens`, { model: ON_ANTHROPIC, messages: HI }, { "x-request-id": "count-1" });
     expect([res.status, res.headers.get("x-chatgate-provider"), res.headers.get("x-chatgate-model")]).toEqual([200, "claude", CLAUDE]);
     expect(t.claude.countCalls[0]!.headers["x-request-id"]).toBe("count-1");
@@ -244,5 +245,10 @@ describe("to an Anthropic target", () => {
     t.claude.countStatus = 401;
     const refused = await post(`${t.gw.url}/v1/messages/count_tokens`, { model: ON_ANTHROPIC, messages: HI });
     expect([refused.status, refused.headers.get("x-should-retry"), refused.headers.get("x-chatgate-provider")]).toEqual([500, "false", "claude"]);
+    // Their records say who was asked, as their headers do: the log line and the ledger's attempt row.
+    await recorded.count(5);
+    const [ok, , , , failed] = recorded.all;
+    expect([ok!.model, ok!.provider, ok!.upstreamModel, ok!.attempts.map((a) => [a.provider, a.model, a.status, a.reason])]).toEqual([ON_ANTHROPIC, "claude", CLAUDE, [["claude", CLAUDE, 200, "ok"]]]);
+    expect([failed!.status, failed!.provider, failed!.attempts.map((a) => [a.status, a.reason])]).toEqual([500, "claude", [[401, "upstream_auth_failed"]]]);
   });
 });

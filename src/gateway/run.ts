@@ -169,18 +169,33 @@ export class Run implements CallTracker {
  * The finish record of a request refused before it reached the gateway (a bad key, a limit, a bad
  * body, an unknown route): no model, no attempts, the status it got.
  */
-export function refusedRecord(route: string, status: number, errorCode: string | null, requestId: string | null, keyId: string | null = null): FinishRecord {
+export function refusedRecord(route: string, status: number, errorCode: string | null, requestId: string | null, keyId: string | null = null, asked?: UpstreamAsked): FinishRecord {
   // A client that left before its request was whole (499) was answered nothing: an abort, not an error.
-  return { ...answeredRecord(route, status, requestId, keyId, 0), outcome: status === 499 ? "client_abort" : "error", errorCode };
+  return { ...answeredRecord(route, status, requestId, keyId, 0, asked), outcome: status === 499 ? "client_abort" : "error", errorCode };
+}
+
+/**
+ * The one upstream call of a request that writes no record of its own (count_tokens to an
+ * Anthropic target): its public model, who was asked, and how that call ended.
+ */
+export interface UpstreamAsked {
+  /** The public model asked for; null where the request's body is not at hand (an error's record). */
+  model: string | null;
+  provider: string;
+  upstreamModel: string;
+  status: number;
+  reason: string;
 }
 
 /**
  * The finish record of a request answered without the gateway (/health, /v1/models, /metrics, the
  * docs, …): no model, no attempts; its status, and how long it took.
  */
-export function answeredRecord(route: string, status: number, requestId: string | null, keyId: string | null, durationMs: number): FinishRecord {
+export function answeredRecord(route: string, status: number, requestId: string | null, keyId: string | null, durationMs: number, asked?: UpstreamAsked): FinishRecord {
   return {
-    requestId, keyId, route, stream: false, model: null, provider: null, upstreamModel: null, status, outcome: status >= 400 ? "error" : "ok",
-    attempts: [], resumed: false, usage: undefined, ttfbMs: undefined, durationMs, errorCode: null,
+    requestId, keyId, route, stream: false, model: asked?.model ?? null, provider: asked?.provider ?? null, upstreamModel: asked?.upstreamModel ?? null,
+    status, outcome: status >= 400 ? "error" : "ok",
+    attempts: asked === undefined ? [] : [{ provider: asked.provider, model: asked.upstreamModel, status: asked.status, reason: asked.reason, durationMs }],
+    resumed: false, usage: undefined, ttfbMs: undefined, durationMs, errorCode: null,
   };
 }

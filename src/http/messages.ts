@@ -12,6 +12,7 @@ import { jsonObjectParser, rawBody } from "./body.ts";
 import { clientOf } from "./guard.ts";
 import { jsonContent } from "./openapi-doc.ts";
 import { anthropicRequestId } from "./request-id.ts";
+import { answeredBy } from "./recorded.ts";
 import { translatedCall } from "./translated-call.ts";
 import { StreamBody, type OnEnd, type Pacing, type SseWire } from "./sse.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
@@ -93,6 +94,7 @@ export function countTokensRoute(gateway: Gateway, answering: Answering, maxBody
         set.headers["content-type"] = "application/json";
         if (counted === undefined) return JSON.stringify({ input_tokens: await countInputTokens(call.body) });
         servedHeaders(set.headers, counted.served);
+        answeredBy(set, { model: body.model, provider: counted.served.provider, upstreamModel: counted.served.model, status: 200, reason: "ok" });
         return counted.json;
       },
       {

@@ -1,7 +1,7 @@
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGatewayError } from "../errors.ts";
 import type { Finishes } from "../gateway/finish.ts";
-import { answeredRecord, isRecorded, refusedRecord } from "../gateway/run.ts";
+import { answeredRecord, isRecorded, refusedRecord, type UpstreamAsked } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
 import { anthropicErrorBody, anthropicStatus, speaksAnthropic } from "../messages/errors.ts";
 import { keyIdOf } from "./guard.ts";
@@ -90,7 +90,7 @@ export function onError(stats: Stats, finishes: Finishes) {
     stats.countError(status);
     // A request the gateway took has its record already; one refused before it gets one here.
     const id = requestIdOf(set) ?? requestIdFor(request.headers.get(REQUEST_ID));
-    if (!isRecorded(error)) finishes.emit(refusedRecord(path, status, err.code ?? err.type, id, keyIdOf(set)));
+    if (!isRecorded(error)) finishes.emit(refusedRecord(path, status, err.code ?? err.type, id, keyIdOf(set), askedOf(err)));
     const headers: Record<string, string> = { [REQUEST_ID]: id };
     if (anthropic) headers[ANTHROPIC_REQUEST_ID] = id;
     for (const [key, value] of Object.entries(set.headers)) if (typeof value === "string" && keptOnError(key)) headers[key] = value;
@@ -100,6 +100,13 @@ export function onError(stats: Stats, finishes: Finishes) {
     const body = anthropic ? anthropicErrorBody(err, id) : errorBody(err);
     return new Response(JSON.stringify(body), { status, headers: { ...headers, ...errorHeaders(err) } });
   });
+}
+
+/** The upstream an error's route asked without a record of its own (count_tokens), from who served it. */
+function askedOf(err: GatewayError): UpstreamAsked | undefined {
+  const served = err.served;
+  if (served === undefined || served.provider === "" || served.attempts === 0) return undefined;
+  return { model: null, provider: served.provider, upstreamModel: served.model, status: err.upstreamStatus ?? err.status, reason: err.code ?? err.type };
 }
 
 /** A route as the router knows it: its method and path pattern (`/v1/models/:model`). */

@@ -1,17 +1,25 @@
 import { Elysia, type AnyElysia } from "elysia";
 import type { Finishes } from "../gateway/finish.ts";
-import { answeredRecord } from "../gateway/run.ts";
+import { answeredRecord, type UpstreamAsked } from "../gateway/run.ts";
 import { keyIdOf } from "./guard.ts";
 import { requestPath } from "./on-error.ts";
 import { requestIdOf } from "./request-id.ts";
 
 /** When the route took the request (the gateway's clock), on `set` as the guard keeps its key. */
 const STARTED = Symbol("chatgate.started");
+/** The upstream a route asked (count_tokens to an Anthropic target), for its record. */
+const ASKED = Symbol("chatgate.asked");
 
 interface TimedSet {
   headers: Record<string, unknown>;
   status?: number | string;
   [STARTED]?: number;
+  [ASKED]?: UpstreamAsked;
+}
+
+/** Tells the record of this answer which upstream the route asked, and how that call ended. */
+export function answeredBy(set: { headers: Record<string, unknown> }, asked: UpstreamAsked): void {
+  (set as TimedSet)[ASKED] = asked;
 }
 
 /**
@@ -36,7 +44,7 @@ export function recorded(finishes: Finishes, now: () => number): (plugin: AnyEly
         if (error !== undefined || !finishes.active) return;
         const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
         const durationMs = set[STARTED] === undefined ? 0 : now() - set[STARTED];
-        finishes.emit(answeredRecord(requestPath(request.url), status, requestIdOf(set) ?? null, keyIdOf(set), durationMs));
+        finishes.emit(answeredRecord(requestPath(request.url), status, requestIdOf(set) ?? null, keyIdOf(set), durationMs, set[ASKED]));
       })
       .use(plugin);
 }
