@@ -357,6 +357,15 @@ describe("time to live and bounds", () => {
     await (await ask(c.gw, q("too long"))).text();
     expect(cacheOf(await ask(c.gw, q("too long")))).toBe("miss");
   });
+
+  test("a stream is measured by its answer, not its SSE bytes: one whose framing is over a quarter of max_bytes is kept when its answer fits", async () => {
+    await using c = cachedGateway({ cache: { max_bytes: 4096 } });
+    const words = Array.from({ length: 12 }, (_, i) => `w${i}`).join(" ");
+    c.up.reply({ kind: "answer", answer: words });
+    const streamed = await ask(c.gw, { stream: true, messages: [{ role: "user", content: "many" }] });
+    expect((await streamed.text()).length).toBeGreaterThan(1024);
+    expect(cacheOf(await ask(c.gw, { messages: [{ role: "user", content: "many" }] }))).toBe("hit");
+  });
 });
 
 describe("what is never stored", () => {

@@ -96,12 +96,13 @@ export class ResponseCache {
   }
 
   /**
-   * A recorder of the stream's chunks, for `saveStream` when it ends. It holds at most what the
-   * store would keep, and never more than stream resume holds (4 MiB), so many long streams at
-   * once cannot pile up memory for answers too long to cache.
+   * A recorder of the stream's chunks, for `saveStream` when it ends. It holds no more than stream
+   * resume holds (4 MiB), so many long streams at once cannot pile up memory for answers too long
+   * to cache. The store's own limit applies to the answer rebuilt from them, not to these bytes:
+   * SSE framing is many times the text it carries.
    */
   recorder(first: Uint8Array, rest: AsyncIterator<Uint8Array, void, undefined>): StreamRecorder {
-    return new StreamRecorder(first, rest, Math.min(this.store.maxValueBytes, MAX_RECORDED_BYTES));
+    return new StreamRecorder(first, rest, MAX_RECORDED_BYTES);
   }
 
   /**
