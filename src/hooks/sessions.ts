@@ -58,7 +58,7 @@ export class Sessions {
     while (session.turns.length > keep) this.drop(session);
     session.expiresAt = this.now() + this.limits.ttlMs;
     this.sessions.set(from, session);
-    this.bound(session);
+    this.bound(session, from);
     return session.turns.length;
   }
 
@@ -100,13 +100,19 @@ export class Sessions {
     this.bytes -= gone;
   }
 
-  /** Back within both bounds: the least recently active senders first, then `newest`'s own oldest exchanges. */
-  private bound(newest: Session): void {
+  /**
+   * Back within both bounds: first `newest`'s own oldest exchanges while it alone is over the byte
+   * bound (an exchange too large to keep costs no one else their history; a conversation left with
+   * none is forgotten), then the least recently active senders, then `newest`'s oldest again.
+   */
+  private bound(newest: Session, from: string): void {
     const { maxSenders, maxBytes } = this.limits;
-    for (const [from, session] of this.sessions) {
+    while (newest.bytes > maxBytes && newest.turns.length > 0) this.drop(newest);
+    if (newest.turns.length === 0) return this.forget(from, newest);
+    for (const [sender, session] of this.sessions) {
       if (this.sessions.size <= maxSenders && this.bytes <= maxBytes) return;
       if (session === newest) break;
-      this.forget(from, session);
+      this.forget(sender, session);
     }
     while (this.bytes > maxBytes && newest.turns.length > 0) this.drop(newest);
   }

@@ -90,10 +90,15 @@ describe("sessions", () => {
     expect(sessions.size).toEqual({ senders: 1, bytes: 80 });
   });
 
-  test("an exchange larger than max_bytes is not kept at all", () => {
+  test("an exchange larger than max_bytes is not kept at all, costs no other sender their history, and leaves no empty conversation", () => {
     const sessions = new Sessions({ ...limits, maxBytes: 10 }, clock().now);
     expect(sessions.add("alice", { user: "a long message", assistant: "a long reply" })).toBe(0);
-    expect(sessions.size.bytes).toBe(0);
+    expect(sessions.size).toEqual({ senders: 0, bytes: 0 });
+    const fits = { user: "hi", assistant: "yo" };
+    sessions.add("bob", fits);
+    expect(sessions.add("carol", { user: "a long message", assistant: "a long reply" })).toBe(0);
+    expect([sessions.history("bob"), sessions.size]).toEqual([[fits], { senders: 1, bytes: 4 }]);
+    expect(sessions.active()).toBe(1);
   });
 
   test("turns: 0 keeps nothing; reset forgets one sender", () => {
