@@ -106,7 +106,9 @@ export function startTracing(options: TracingOptions): Tracing {
     ids.spanId = r.trace?.spanId;
     const span = tracer.startSpan(spanName(r), { kind: SpanKind.SERVER, startTime: startedAt, attributes: requestAttributes(r, options.provider) }, parent);
     ids.clear();
-    if (r.outcome === "error" || r.outcome === "truncated") span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorCode ?? r.outcome });
+    // OpenTelemetry's HTTP conventions: a server span's status stays unset for a 4xx (the client's
+    // mistake, which error.type still names); a 5xx, or a stream cut after its 200, is an error.
+    if (r.outcome === "truncated" || (r.outcome === "error" && r.status >= 500)) span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorCode ?? r.outcome });
     const under = trace.setSpan(parent, span);
     const endedAt = startedAt + r.durationMs;
     r.attempts.forEach((attempt, i) => {
