@@ -182,6 +182,35 @@ describe("to an Anthropic target", () => {
     }
   });
 
+  test("Claude Code's blocks chatgate does not know (tool search, compaction) go to an Anthropic target as sent; an OpenAI-compatible one still refuses them", async () => {
+    await using t = startTargets();
+    const history = [
+      { role: "user", content: "find a tool" },
+      { role: "assistant", content: [{ type: "server_tool_use", id: "srvtoolu_1", name: "tool_search", input: { query: "weather" } }, { type: "tool_search_tool_result", tool_use_id: "srvtoolu_1", content: { type: "tool_search_tool_search_result", tool_references: [] } }, { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "tool_reference", tool_name: "get_weather" }] }] },
+      { role: "assistant", content: [{ type: "compaction", content: "Earlier: the user asked for the weather." }] },
+      { role: "user", content: "and now?" },
+    ];
+    const raw = JSON.stringify({ model: CLAUDE, max_tokens: 100, messages: history });
+    const res = await fetch(`${t.gw.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: raw });
+    expect(res.status).toBe(200);
+    expect(t.claude.calls.at(-1)!.rawBody).toBe(raw);
+    const translated = await post(`${t.gw.url}/v1/messages`, { model: `oa/${GPT}`, max_tokens: 100, messages: history });
+    expect([translated.status, ((await translated.json()) as { error: { message: string } }).error.message]).toEqual([400, expect.stringContaining("unknown content block type 'tool_search_tool_result'")]);
+  });
+
+  test("an aliased model changes only model in the client's bytes (numbers as written), and the client's anthropic-version goes upstream", async () => {
+    await using t = startTargets();
+    const raw = `{"model":"${ON_ANTHROPIC}","max_tokens":100,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"f","input":{"id":12345678901234567890,"exp":1e400}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]}]}`;
+    const res = await fetch(`${t.gw.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", "anthropic-version": "2099-01-01" }, body: raw });
+    expect(res.status).toBe(200);
+    const sent = t.claude.calls.at(-1)!;
+    expect(sent.rawBody).toContain('"id":12345678901234567890');
+    expect(sent.rawBody).toContain('"exp":1e400');
+    expect((sent.body as { model: string }).model).toBe(CLAUDE);
+    expect(sent.headers["anthropic-version"]).toBe("2099-01-01");
+  });
+
   test("any upstream's 503 is Anthropic's 529 overloaded_error with the upstream's Retry-After kept, whichever provider", async () => {
     await using t = startTargets();
     const unavailable = { kind: "error", status: 503, type: "api_error", headers: { "retry-after": "4" } } as const;

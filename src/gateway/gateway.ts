@@ -200,6 +200,17 @@ export class Gateway {
     }
   }
 
+  /** Whether a request for `model` goes first to an Anthropic provider, which takes the client's own Messages request. */
+  answersNatively(model: string, client: Client | null = null): boolean {
+    try {
+      const first = resolveFor(this.router, model, client).targets[0];
+      return first !== undefined && this.router.providers.get(first.provider)?.type === "anthropic";
+    } catch {
+      // A name nothing serves: the request fails on it when routed.
+      return false;
+    }
+  }
+
   /** The models a caller can use; `allowed` (a client key's models) keeps only those (see modelsFor). */
   models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
     return modelsFor(this.router, this.startedAt, signal, allowed);

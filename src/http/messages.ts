@@ -25,7 +25,8 @@ const ANTHROPIC_WIRE: SseWire = { heartbeat: PING_EVENT, error: anthropicErrorEv
  * client's own bytes as the native request an Anthropic target sends as they are.
  */
 function messagesCall(gateway: Gateway, body: CountTokensRequest, request: Request, set: { headers: Record<string, unknown> }): ChatCall {
-  const native = { format: "anthropic" as const, raw: rawBody(body), body, beta: request.headers.get("anthropic-beta") ?? undefined };
+  const headers = request.headers;
+  const native = { format: "anthropic" as const, raw: rawBody(body), body, beta: headers.get("anthropic-beta") ?? undefined, version: headers.get("anthropic-version") ?? undefined };
   return translatedCall(gateway, toChatRequest(body), request, set, native);
 }
 
@@ -45,9 +46,9 @@ export function messagesRoutes(gateway: Gateway, answering: Answering, maxBodyBy
       "/v1/messages",
       async ({ body, request, set }) => {
         anthropicRequestId(set);
-        checkContent(body);
-        const call = messagesCall(gateway, body, request, set);
         const client = clientOf(set);
+        checkContent(body, gateway.answersNatively(body.model, client));
+        const call = messagesCall(gateway, body, request, set);
         if (body.stream !== true) {
           const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/messages", client, "bypass"));
           set.headers["content-type"] = "application/json";
@@ -88,7 +89,7 @@ export function countTokensRoute(gateway: Gateway, answering: Answering, maxBody
       "/v1/messages/count_tokens",
       async ({ body, request, set }) => {
         anthropicRequestId(set);
-        checkContent(body);
+        checkContent(body, gateway.answersNatively(body.model, clientOf(set)));
         const call = messagesCall(gateway, body, request, set);
         const counted = await answering.json(request, () => gateway.countTokens(call, request.signal, clientOf(set)));
         set.headers["content-type"] = "application/json";

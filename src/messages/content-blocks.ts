@@ -77,23 +77,32 @@ let checkers: Map<string, TypeCheck<TSchema>> | undefined;
 const checkerOf = (type: string): TypeCheck<TSchema> | undefined =>
   (checkers ??= new Map(Object.entries(BLOCKS).map(([name, schema]) => [name, TypeCompiler.Compile(schema)]))).get(type);
 
+/**
+ * A block type chatgate does not know, in a request whose first target is an Anthropic provider:
+ * Anthropic's API is the judge of it (Claude Code's tool search and compaction blocks), and a
+ * translation leaves it out.
+ */
+const passedOn = (type: unknown, open: boolean): boolean => open && typeof type === "string" && !Object.hasOwn(BLOCKS, type);
+
 /** Whether every block of `content` (when it is an array) fits: the common case, which allocates nothing. */
-function blocksFit(content: unknown, allowed: readonly string[]): boolean {
+function blocksFit(content: unknown, allowed: readonly string[], open: boolean): boolean {
   if (!Array.isArray(content)) return true;
   for (const block of content as Loose[]) {
     const type = block.type as string;
+    if (passedOn(type, open)) continue;
     if (!allowed.includes(type) || !checkerOf(type)!.Check(block)) return false;
-    if (type === "tool_result" && !blocksFit(block.content, TOOL_RESULT)) return false;
+    if (type === "tool_result" && !blocksFit(block.content, TOOL_RESULT, open)) return false;
   }
   return true;
 }
 
 /** The 400 for the first block of `content` that does not fit, naming it from `where` (`messages.0.content`). */
-function misfit(content: Loose[], where: string, allowed: readonly string[]): GatewayError {
+function misfit(content: Loose[], where: string, allowed: readonly string[], open: boolean): GatewayError {
   for (let i = 0; i < content.length; i++) {
     const block = content[i]!;
     const at = `${where}.${i}`;
     const type = block.type as string;
+    if (passedOn(type, open)) continue;
     if (!allowed.includes(type)) {
       const what = Object.hasOwn(BLOCKS, type) ? `a '${type}' block is not allowed here` : `unknown content block type '${type}'`;
       return invalidRequest(`${at}.type: ${what}; expected one of ${allowed.join(", ")}.`, `${at}.type`);
@@ -105,34 +114,36 @@ function misfit(content: Loose[], where: string, allowed: readonly string[]): Ga
       const why = first?.message === "Expected required property" ? "Field required" : (first?.schema as { error?: string } | undefined)?.error ?? first?.message ?? "is invalid";
       return invalidRequest(`${path}: ${why}.`, path);
     }
-    if (type === "tool_result" && !blocksFit(block.content, TOOL_RESULT)) return misfit(block.content as Loose[], `${at}.content`, TOOL_RESULT);
+    if (type === "tool_result" && !blocksFit(block.content, TOOL_RESULT, open)) return misfit(block.content as Loose[], `${at}.content`, TOOL_RESULT, open);
   }
   return invalidRequest(`${where}: is invalid.`, where);
 }
 
-function checkBlocks(content: unknown, where: () => string, allowed: readonly string[]): void {
-  if (!blocksFit(content, allowed)) throw misfit(content as Loose[], where(), allowed);
+function checkBlocks(content: unknown, where: () => string, allowed: readonly string[], open: boolean): void {
+  if (!blocksFit(content, allowed, open)) throw misfit(content as Loose[], where(), allowed, open);
 }
 
 /**
  * Checks what the schema cannot say of a request it let through: every content block (known
  * types, in a place they may appear, with their fields), and `thinking` of type `enabled` with its
  * `budget_tokens`, which Anthropic requires. The 400 names the field as Anthropic does
- * (`messages.0.content.1.type`, `thinking.budget_tokens`).
+ * (`messages.0.content.1.type`, `thinking.budget_tokens`). `native`: the request's first target is
+ * an Anthropic provider, which gets the client's bytes, so a block type chatgate does not know is
+ * Anthropic's to judge.
  */
-export function checkContent(body: CountTokensRequest): void {
+export function checkContent(body: CountTokensRequest, native = false): void {
   if (body.thinking?.type === "enabled" && body.thinking.budget_tokens === undefined) {
     throw invalidRequest("thinking.budget_tokens: Field required.", "thinking.budget_tokens");
   }
-  checkBlocks(body.system, () => "system", SYSTEM);
+  checkBlocks(body.system, () => "system", SYSTEM, native);
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i]!;
     if (message.role === "user" && Array.isArray(message.content) && message.content.length === 0) {
       throw invalidRequest(`messages.${i}.content: List should have at least 1 item.`, `messages.${i}.content`);
     }
-    if (!blocksFit(message.content, message.role === "user" ? USER : ASSISTANT)) {
-      throw misfit(message.content as Loose[], `messages.${i}.content`, message.role === "user" ? USER : ASSISTANT);
+    if (!blocksFit(message.content, message.role === "user" ? USER : ASSISTANT, native)) {
+      throw misfit(message.content as Loose[], `messages.${i}.content`, message.role === "user" ? USER : ASSISTANT, native);
     }
   }
 }

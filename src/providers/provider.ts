@@ -33,6 +33,8 @@ export interface NativeRequest {
   body: { model: string };
   /** The client's `anthropic-beta` header, which the body's beta fields need. */
   beta?: string;
+  /** The client's `anthropic-version`: the API version its body is written for (Claude Code's gateway contract). */
+  version?: string;
 }
 
 /** What an answer is shaped as: OpenAI's chat completions (absent), or the native request's format. */

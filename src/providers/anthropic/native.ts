@@ -3,20 +3,29 @@ import { badGateway } from "../../errors.ts";
 import type { NativeRequest } from "../provider.ts";
 import { isMessage, toUsage } from "./response.ts";
 import type { Message } from "./wire.ts";
+import { serialisedWith } from "../request-body.ts";
 
 /**
  * The body of a native request for `model`: the client's bytes when it named that model, else its
  * body serialised once with the model replaced (an alias, a route's target).
  */
 export function nativeBody(native: NativeRequest, model: string): string | Uint8Array {
-  return model === native.body.model ? native.raw : JSON.stringify({ ...native.body, model });
+  return model === native.body.model ? native.raw : serialisedWith(native, { model });
 }
 
-/** The request's headers: the provider's, with the client's `anthropic-beta` added to any it has. */
+/**
+ * The request's headers: the provider's, with the client's `anthropic-beta` added to any it has,
+ * and the client's `anthropic-version` in place of the provider's (the version its body is written
+ * for: Claude Code's gateway contract has both forwarded).
+ */
 export function nativeHeaders(headers: Record<string, string>, native: NativeRequest): Record<string, string> {
-  if (native.beta === undefined || native.beta === "") return headers;
-  const own = headers["anthropic-beta"];
-  return { ...headers, "anthropic-beta": own === undefined ? native.beta : `${own},${native.beta}` };
+  const beta = native.beta !== undefined && native.beta !== "";
+  const version = native.version !== undefined && native.version !== "";
+  if (!beta && !version) return headers;
+  const out = { ...headers };
+  if (beta) out["anthropic-beta"] = headers["anthropic-beta"] === undefined ? native.beta! : `${headers["anthropic-beta"]},${native.beta}`;
+  if (version) out["anthropic-version"] = native.version!;
+  return out;
 }
 
 /**
