@@ -246,7 +246,7 @@ function generation(config: Config, overrides: AppOverrides, keep: Carried, onCo
       ? keep.failures ?? new AuthFailures(new MemoryCounters({ limit: config.authFailureLimit }), config.authFailureLimit, overrides.now)
       : undefined;
   const keyLimits = new KeyLimits({ store: keep.keyCounters, now, prices: priceLookup(config), reserveCompletionTokens: config.reserveCompletionTokens });
-  const keys = config.clientKeys.map((spec) => new ClientKey(spec, keyLimits));
+  const keys = config.clientKeys.map((spec, i) => new ClientKey(spec, keyLimits, config.apiKeyDigests[i]));
   const guard: GuardPolicy = { keyDigests: config.apiKeyDigests, keys, limiter, failures, trustProxy: config.trustProxy };
   return { router, guard };
 }

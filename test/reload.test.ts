@@ -191,6 +191,27 @@ describe("under systemd, with the service manager slow to read", () => {
   }, 20_000);
 });
 
+describe("a reload that adds or removes a plain key", () => {
+  test("each client keeps its own count: the count follows the key, not its place in the list", async () => {
+    const limit = "rate_limit: {max: 2, window: 1h}\nproviders:\n  - {id: mock, type: mock}\n";
+    const file = configFile(`api_keys: [ck-aaaa]\n${limit}`);
+    const { CHATGATE_RATE_LIMIT_MAX: _, ...defaults } = TEST_DEFAULTS;
+    const env = { ...defaults, CHATGATE_CONFIG: file.path, CHATGATE_LEDGER: "0" };
+    const app = createApp(parseConfig(env));
+    app.app.listen({ hostname: "127.0.0.1", port: 0 });
+    const ask = (key: string) => fetch(`http://127.0.0.1:${app.app.server!.port}/v1/models`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status);
+    try {
+      expect([await ask("ck-aaaa"), await ask("ck-aaaa")]).toEqual([200, 200]);
+      // ck-cccc takes key-1's place, ck-aaaa becomes key-2.
+      file.rewrite(`api_keys: [ck-cccc, ck-aaaa]\n${limit}`);
+      expect(app.reload(parseConfig(env))).toContain("config reloaded");
+      expect([await ask("ck-cccc"), await ask("ck-aaaa")]).toEqual([200, 429]);
+    } finally {
+      await app.app.server!.stop(true);
+    }
+  });
+});
+
 describe("a reload that would leave a non-loopback listener open", () => {
   test("a file that drops the client keys while the address (restart-only) is not loopback is rejected: the keys stay in force", async () => {
     const file = configFile("host: 0.0.0.0\napi_keys: [s3cret-key]\nproviders:\n  - {id: mock, type: mock}\n");

@@ -173,7 +173,7 @@ export function admission(options: Pick<GuardOptions, "rules" | "server">): (req
         if (decision instanceof Promise) return decision.then((d) => admitRequest(set.headers, d, keyed));
         return admitRequest(set.headers, decision, keyed);
       }
-      client = keyed.id;
+      client = keyed.limitedAs;
     } else client = `ip:${addressOf(r, request)}`;
     const limiter = r.limiter;
     if (limiter === undefined) return;

@@ -27,9 +27,16 @@ export class ClientKey implements Client {
   readonly rpmCounter: string;
   readonly tpmCounter: string;
   readonly spendCounter: string;
+  /**
+   * Who the global per-client limit counts: the key itself (a prefix of its digest), not its id,
+   * which for a plain key is its position in the list: a reload that adds or removes one would
+   * hand one client's count to another.
+   */
+  readonly limitedAs: string;
 
-  constructor(spec: ClientKeySpec, readonly limits: KeyLimits) {
+  constructor(spec: ClientKeySpec, readonly limits: KeyLimits, digest: Uint8Array = new Uint8Array(0)) {
     this.id = spec.id;
+    this.limitedAs = `key:${Buffer.from(digest.subarray(0, 12)).toString("hex")}`;
     this.models = spec.models && new Set(spec.models);
     this.rpm = spec.rpm;
     this.tpm = spec.tpm;
