@@ -25,6 +25,10 @@ fi
 bindir=$PREFIX/bin
 confdir=$SYSCONFDIR/chatgate
 
+# The directories made here are read by the service's dynamic user: not left to a restrictive
+# umask (sudo keeps the caller's 077 on hardened hosts), which made the config unreadable.
+umask 022
+
 # Copied beside the target and renamed: a running chatgate keeps its old file, and no reader
 # ever sees half a binary.
 put() { # put <source> <destination> <mode>
@@ -46,8 +50,10 @@ put "$binary" "$DESTDIR$bindir/chatgate" 0755
 
 unit=$(mktemp)
 trap 'rm -f "$unit"' EXIT
-sed -e "s#^ExecStart=/usr/local/bin/chatgate #ExecStart=$bindir/chatgate #" \
-    -e "s#/etc/chatgate/#$confdir/#g" "$here/chatgate.service" > "$unit"
+# A path as sed's replacement text: its `\`, `#` (the delimiter) and `&` taken literally.
+literal() { printf '%s' "$1" | sed -e 's/[\\#&]/\\&/g'; }
+sed -e "s#^ExecStart=/usr/local/bin/chatgate #ExecStart=$(literal "$bindir")/chatgate #" \
+    -e "s#/etc/chatgate/#$(literal "$confdir")/#g" "$here/chatgate.service" > "$unit"
 put "$unit" "$DESTDIR$UNITDIR/chatgate.service" 0644
 
 put "$root/chatgate.example.yaml" "$DESTDIR$confdir/chatgate.example.yaml" 0644

@@ -53,6 +53,16 @@ describe("deploy/install.sh", () => {
     expect(result.stdout).toContain("journalctl -u chatgate");
   });
 
+  test("under a restrictive umask the directories it makes stay readable to the service's dynamic user, and a path with # or & is written as given", async () => {
+    const dest = tempDir();
+    const proc = Bun.spawn(["/bin/sh", "-c", `umask 077; exec /bin/sh "$0" "$@"`, join(ROOT, "deploy", "install.sh"), fakeBinary(tempDir())], {
+      env: { PATH: "/usr/bin:/bin", DESTDIR: dest, PREFIX: "/opt/a#b&c" }, stdout: "pipe", stderr: "pipe",
+    });
+    expect(await proc.exited).toBe(0);
+    expect([mode(join(dest, "etc/chatgate")), mode(join(dest, "etc/chatgate/chatgate.yaml")), mode(join(dest, "etc/chatgate/chatgate.env"))]).toEqual(["755", "644", "600"]);
+    expect(readFileSync(join(dest, "etc/systemd/system/chatgate.service"), "utf8")).toContain("\nExecStart=/opt/a#b&c/bin/chatgate --config /etc/chatgate/chatgate.yaml\n");
+  });
+
   test("never overwrites an existing chatgate.env or chatgate.yaml, and says it kept them", async () => {
     const dest = tempDir();
     const binary = fakeBinary(tempDir());
@@ -97,5 +107,6 @@ describe("deploy/chatgate.service", () => {
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     expect(out + err).toBe("");
     expect(code).toBe(0);
-  });
+    // compiledBinary() builds the binary when the source is newer.
+  }, 60_000);
 });
