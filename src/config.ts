@@ -18,6 +18,7 @@ import { ConfigError } from "./config/config-error.ts";
 import { adminKeys, parseKeys } from "./config/env-keys.ts";
 import { otlpEndpoint, otlpHeaders, otlpSample } from "./config/env-otlp.ts";
 import { baseUrl, continuation, duration, flag, integer, nonEmpty, oneOf, redisUrl } from "./config/env-values.ts";
+import { NOT_HEADER_SAFE, headerSafe } from "./config/header-value.ts";
 
 export { ConfigError, parseKeys };
 
@@ -170,7 +171,7 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
   const core = {
     host,
     port: integer(flags.port !== undefined ? "--port" : "PORT", flags.port ?? env.PORT, file.port ?? 3000, 0, 65535),
-    openaiApiKey: env.OPENAI_API_KEY || undefined,
+    openaiApiKey: openaiKey(env.OPENAI_API_KEY),
     openaiBaseUrl: baseUrl(env.OPENAI_BASE_URL),
     upstreamConfigured: Boolean(env.OPENAI_API_KEY || env.OPENAI_BASE_URL),
     mock: flags.mock === true || flag("CHATGATE_MOCK", env.CHATGATE_MOCK, file.mock),
@@ -237,6 +238,13 @@ export function parseConfig(env: Env, flags: Flags = {}): Config {
  * A non-loopback address without client keys is refused unless CHATGATE_ALLOW_NO_AUTH says so: at
  * start, and on a reload, whose file may drop the keys while the listener keeps its address.
  */
+/** OPENAI_API_KEY, refused at start when it cannot go in a header (a pasted invisible character). */
+function openaiKey(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!headerSafe(value)) throw new ConfigError("OPENAI_API_KEY", NOT_HEADER_SAFE);
+  return value;
+}
+
 export function refuseOpenExposure(config: Pick<Config, "host" | "apiKeyDigests" | "allowNoAuth">): void {
   if (isLoopback(config.host) || config.apiKeyDigests.length > 0 || config.allowNoAuth) return;
   throw new ConfigError(

@@ -165,6 +165,30 @@ describe("precedence: flags, then the environment, then the file, then the defau
   });
 });
 
+describe("values that would only fail at the first request are refused at start", () => {
+  test("a header value or api_key a header cannot carry (a pasted zero-width space, non-Latin-1 text), naming the field", () => {
+    const provider = (extra: string) => `providers:\n  - {id: up, type: openai, base_url: "http://127.0.0.1:9/v1"${extra}}\n`;
+    expect(refusal(provider(', api_key: "sk-abc\u200b"'))).toStartWith("providers[0].api_key: holds a character an HTTP header cannot carry");
+    expect(refusal(provider(', headers: {x-team: "研究"}'))).toStartWith("providers[0].headers.x-team: holds a character an HTTP header cannot carry");
+    expect(load(provider(', headers: {x-team: "café"}')).providers[0]).toMatchObject({ headers: { "x-team": "café" } });
+    expect(() => parseConfig({ OPENAI_API_KEY: "sk-abc\u200b" })).toThrow(/OPENAI_API_KEY: holds a character an HTTP header cannot carry/);
+  });
+
+  test("a Redis URL whose database is not a whole number; a base URL with a #fragment; OPENAI_BASE_URL that is no URL is refused without echoing it", () => {
+    for (const db of ["x", "-1", "1.5"]) expect(() => parseConfig({ CHATGATE_REDIS_URL: `redis://:pw@127.0.0.1:6379/${db}` })).toThrow(/CHATGATE_REDIS_URL: the database must be a whole number/);
+    expect(parseConfig({ CHATGATE_REDIS_URL: "redis://127.0.0.1:6379/2" }).redisUrl).toBe("redis://127.0.0.1:6379/2");
+    expect(refusal('providers:\n  - {id: up, type: openai, base_url: "http://127.0.0.1:9/v1#x"}\n')).toBe("providers[0].base_url: must not have a #fragment");
+    let message = "";
+    try {
+      parseConfig({ OPENAI_BASE_URL: "http://u:SUPERSECRET@[bad/v1" });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("OPENAI_BASE_URL: not a URL");
+    expect(message).not.toContain("SUPERSECRET");
+  });
+});
+
 describe("idle_connection_timeout, which check-config lists, is a file setting too", () => {
   test("whole seconds from 1s to 255s; CHATGATE_IDLE_CONNECTION_TIMEOUT_S wins", () => {
     expect(load("idle_connection_timeout: 10s\n").idleConnectionTimeoutS).toBe(10);

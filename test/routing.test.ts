@@ -57,6 +57,14 @@ describe("a public name routes to its targets", () => {
     }
   });
 
+  test("a base URL with a query (Azure OpenAI's api-version) has the API's paths joined before it", async () => {
+    await using up = fakeOpenAI({ models: ["m"] });
+    await using gw = startRouted({ providers: [openaiAt("az", up, { base_url: `${up.url}/?api-version=2024-10-21` })], models: { smart: { targets: [{ provider: "az", model: "m" }] } } });
+    expect((await chat(gw, { model: "smart" })).status).toBe(200);
+    expect((await fetch(`${gw.baseURL}/models`)).status).toBe(200);
+    expect(up.calls.map((c) => c.path + c.query)).toEqual(["/v1/chat/completions?api-version=2024-10-21"]);
+  });
+
   test("provider/model addresses that provider directly, asked for the model after the slash", async () => {
     await using p = pair();
     const res = await chat(p.gw, { model: "b/gpt-4.1-nano" });

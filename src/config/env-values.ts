@@ -57,10 +57,18 @@ export function baseUrl(value: string | undefined): string {
   try {
     url = new URL(value.trim());
   } catch {
-    throw new ConfigError("OPENAI_BASE_URL", `not a URL: "${value}"`);
+    // Not echoed: a URL may carry a password.
+    throw new ConfigError("OPENAI_BASE_URL", "not a URL (expected http(s)://host[:port]/path)");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError("OPENAI_BASE_URL", "must be an http(s) URL");
-  return url.href.replace(/\/+$/, "");
+  if (url.hash !== "") throw new ConfigError("OPENAI_BASE_URL", "must not have a #fragment");
+  return withoutTrailingSlash(url);
+}
+
+/** A base URL as its API paths are joined to (src/providers/endpoint.ts): no trailing slash before its query. */
+export function withoutTrailingSlash(url: URL): string {
+  const head = url.href.slice(0, url.href.length - url.search.length - url.hash.length);
+  return head.replace(/\/+$/, "") + url.search;
 }
 
 /** A redis:// (or rediss://, valkey://) URL; its password is never echoed back in the error. */
@@ -73,5 +81,7 @@ export function redisUrl(value: string | undefined): string | undefined {
     throw new ConfigError("CHATGATE_REDIS_URL", "not a URL (expected redis://host:port)");
   }
   if (!/^(redis|rediss|valkey|valkeys|redis\+unix|valkey\+unix):$/.test(url.protocol)) throw new ConfigError("CHATGATE_REDIS_URL", `expected a redis:// URL, got ${url.protocol}//…`);
+  // The database, as Bun's client reads it (a unix socket's path is the socket's).
+  if (!url.protocol.endsWith("+unix:") && !/^\/?(\d+)?$/.test(url.pathname)) throw new ConfigError("CHATGATE_REDIS_URL", "the database must be a whole number (redis://host:port/0)");
   return value;
 }

@@ -6,6 +6,8 @@ import type { Config } from "../config.ts";
 import { targetPrices } from "../cost/target-prices.ts";
 import { durationMs } from "./file-core.ts";
 import { FieldError, fieldPath } from "./field-error.ts";
+import { withoutTrailingSlash } from "./env-values.ts";
+import { NOT_HEADER_SAFE, headerSafe } from "./header-value.ts";
 import { OpenAIEntry, type FileConfig, type ModelEntry, type ProviderEntry } from "./file-schema.ts";
 import type { ModelRoute, ProviderSpec } from "./provider-spec.ts";
 
@@ -66,10 +68,11 @@ function toSpec(entry: ProviderEntry, field: string, globals: Globals, implicit:
   if (entry.type === "mock") return { id: entry.id, type: "mock", implicit };
   const at = (key: string) => fieldPath(field, key);
   const baseUrl = httpUrl(entry.base_url, at("base_url"));
-  if (entry.type === "anthropic" && /\/v1$/.test(baseUrl)) {
+  if (entry.type === "anthropic" && /\/v1(\?|$)/.test(baseUrl)) {
     throw new FieldError(at("base_url"), "ends in /v1, but chatgate calls {base_url}/v1/messages itself: leave /v1 out");
   }
   checkHeaders(entry.headers, entry.api_key !== undefined ? (entry.type === "anthropic" ? "x-api-key" : "authorization") : undefined, at("headers"));
+  if (entry.api_key !== undefined && !headerSafe(entry.api_key)) throw new FieldError(at("api_key"), NOT_HEADER_SAFE);
   const t = entry.timeouts;
   const timeouts = {
     firstByteMs: t.first_byte === undefined ? globals.streamIdleTimeoutMs : durationMs(t.first_byte, fieldPath(at("timeouts"), "first_byte"), 1),
@@ -99,7 +102,8 @@ function httpUrl(text: string, field: string): string {
     throw new FieldError(field, "expected an http(s) URL");
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") throw new FieldError(field, "expected an http(s) URL");
-  return url.href.replace(/\/+$/, "");
+  if (url.hash !== "") throw new FieldError(field, "must not have a #fragment");
+  return withoutTrailingSlash(url);
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -109,7 +113,7 @@ function checkHeaders(headers: Record<string, string>, keyHeader: string | undef
   for (const [name, value] of Object.entries(headers)) {
     const at = fieldPath(field, name);
     if (!TOKEN.test(name)) throw new FieldError(at, "not a valid header name");
-    if (/[\r\n\0]/.test(value)) throw new FieldError(at, "a header value must not contain line breaks");
+    if (!headerSafe(value)) throw new FieldError(at, NOT_HEADER_SAFE);
     if (name.toLowerCase() === keyHeader) throw new FieldError(at, `conflicts with api_key, which is sent as ${keyHeader}: set one of them`);
   }
 }

@@ -9,6 +9,7 @@ import { postForText, type TextUpstream } from "./post-for-text.ts";
 import { passThroughEvents } from "./sse-passthrough.ts";
 import { fromErrorEvent, fromUpstreamException, fromUpstreamResponse, redactor, upstreamTooLarge, type Redact } from "./upstream-error.ts";
 import { serialisedWith } from "./request-body.ts";
+import { endpoint } from "./endpoint.ts";
 
 export interface OpenAIProviderOptions {
   id: string;
@@ -116,8 +117,8 @@ export class OpenAIProvider implements Provider {
     this.host = new URL(options.baseUrl).host;
     this.implicit = options.implicit === true;
     this.continuation = options.continuation ?? "none";
-    this.completionsUrl = `${options.baseUrl}/chat/completions`;
-    this.modelsUrl = `${options.baseUrl}/models`;
+    this.completionsUrl = endpoint(options.baseUrl, "/chat/completions");
+    this.modelsUrl = endpoint(options.baseUrl, "/models");
     this.headers = { ...options.headers, "content-type": "application/json", accept: "application/json, text/event-stream" };
     if (options.apiKey) this.headers.authorization = `Bearer ${options.apiKey}`;
     this.redact = redactor(options.apiKey);
@@ -201,7 +202,7 @@ export class OpenAIProvider implements Provider {
   /** `{baseUrl}/embeddings` with the client's bytes (see openai-embeddings.ts, loaded on first use). */
   async embed(call: EmbeddingCall, options: CallOptions): Promise<Embeddings> {
     const { postEmbeddings } = await import("./openai-embeddings.ts");
-    const up = { ...this.whole, url: `${this.options.baseUrl}/embeddings`, headers: this.headers };
+    const up = { ...this.whole, url: endpoint(this.options.baseUrl, "/embeddings"), headers: this.headers };
     return postEmbeddings(up, call, options);
   }
 

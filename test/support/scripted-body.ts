@@ -55,6 +55,8 @@ export function scriptedBody(slices: Uint8Array[], gapMs: number, ending: Ending
 export interface RecordedCall {
   method: string;
   path: string;
+  /** The request URL's query, `?` included ("" when none). */
+  query: string;
   headers: Record<string, string>;
   rawBody: string;
   body: unknown;
@@ -87,7 +89,8 @@ export async function recordCall(request: Request, path: string): Promise<{ call
     body = undefined;
   }
   const headers = Object.fromEntries(request.headers);
-  return { call: { method: request.method, path, headers, rawBody, body, aborted: aborted.promise, finished: finished.promise }, ex };
+  const query = new URL(request.url).search;
+  return { call: { method: request.method, path, query, headers, rawBody, body, aborted: aborted.promise, finished: finished.promise }, ex };
 }
 
 // A known answer, as both fakes give it: a fresh request gets all of it; a request that ends with

@@ -149,15 +149,16 @@ describe("the process", () => {
     const sink = new MetricsSink(deps());
     // The monitor samples on its own timer (every 20 ms) and its first tick only sets a baseline:
     // real waits, since real time is the one thing it measures.
+    // The block is long against the scheduling delays of a loaded machine (a full suite on 2 cores).
     await Bun.sleep(30);
-    expect((await scrapeOf(sink)).value("chatgate_event_loop_lag_max_seconds")).toBeLessThan(0.05);
-    const until = performance.now() + 80;
+    expect((await scrapeOf(sink)).value("chatgate_event_loop_lag_max_seconds")).toBeLessThan(0.2);
+    const until = performance.now() + 400;
     while (performance.now() < until);
     await Bun.sleep(30);
     const blocked = await scrapeOf(sink);
     // At least the block less one sampling interval: the timer may have fired just before it began.
-    expect(blocked.value("chatgate_event_loop_lag_max_seconds")).toBeGreaterThanOrEqual(0.06);
-    expect(blocked.value("chatgate_event_loop_lag_p99_seconds")).toBeGreaterThanOrEqual(0.06);
-    expect((await scrapeOf(sink)).value("chatgate_event_loop_lag_max_seconds")).toBeLessThan(0.05);
+    expect(blocked.value("chatgate_event_loop_lag_max_seconds")).toBeGreaterThanOrEqual(0.38);
+    expect(blocked.value("chatgate_event_loop_lag_p99_seconds")).toBeGreaterThanOrEqual(0.38);
+    expect((await scrapeOf(sink)).value("chatgate_event_loop_lag_max_seconds")).toBeLessThan(0.2);
   });
 });

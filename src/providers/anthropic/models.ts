@@ -1,4 +1,5 @@
 import { badGateway } from "../../errors.ts";
+import { withQuery } from "../endpoint.ts";
 import type { Model } from "../../schema.ts";
 import type { ModelList } from "./wire.ts";
 
@@ -18,8 +19,8 @@ export async function fetchModels(
   const models: Model[] = [];
   let after: string | null = null;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const query: string = after === null ? "?limit=1000" : `?limit=1000&after_id=${encodeURIComponent(after)}`;
-    const list = parseList(await read(await get(url + query)), provider);
+    const query: string = after === null ? "limit=1000" : `limit=1000&after_id=${encodeURIComponent(after)}`;
+    const list = parseList(await read(await get(withQuery(url, query))), provider);
     for (const item of list.data) {
       if (!item || typeof item.id !== "string") continue;
       const created = Date.parse(item.created_at);

@@ -12,6 +12,7 @@ import { toMessagesRequest, type Translated } from "./request.ts";
 import { toChatCompletion } from "./response.ts";
 import { AnthropicEventStream } from "./stream.ts";
 import { CallTimer, type Timeouts } from "./timer.ts";
+import { endpoint } from "../endpoint.ts";
 
 export interface AnthropicProviderOptions {
   id: string;
@@ -76,7 +77,7 @@ export class AnthropicProvider implements Provider {
   constructor(private readonly options: AnthropicProviderOptions) {
     this.id = options.id;
     this.continuation = options.continuation ?? "none";
-    this.base = options.baseUrl.replace(/\/+$/, "");
+    this.base = options.baseUrl;
     this.host = new URL(this.base).host;
     this.headers = { "content-type": "application/json", "anthropic-version": options.version ?? "2023-06-01" };
     if (options.apiKey) this.headers["x-api-key"] = options.apiKey;
@@ -182,7 +183,7 @@ export class AnthropicProvider implements Provider {
         if (text === undefined) throw upstreamTooLarge(this.id, "a model list", cap);
         return text;
       };
-      const models = await fetchModels(`${this.base}/v1/models`, this.id, get, read);
+      const models = await fetchModels(endpoint(this.base, "/v1/models"), this.id, get, read);
       this.modelsCache = { at: now, models, ids: callableNames(models.map((m) => m.id)) };
       return models;
     } catch (err) {
@@ -210,7 +211,7 @@ export class AnthropicProvider implements Provider {
     try {
       const body = nativeBody(native, options.model ?? native.body.model);
       const headers = callHeaders(nativeHeaders(this.headers, native), call);
-      const res = await this.fetch(`${this.base}/v1/messages/count_tokens`, { method: "POST", headers, body, signal: timer.signal, redirect: "manual", timeout: false });
+      const res = await this.fetch(endpoint(this.base, "/v1/messages/count_tokens"), { method: "POST", headers, body, signal: timer.signal, redirect: "manual", timeout: false });
       if (!res.ok) throw await fromAnthropicResponse(this.id, res, this.redact);
       const text = await readCapped(res, MODELS_BODY_CAP);
       if (text === undefined) throw upstreamTooLarge(this.id, "a token count", MODELS_BODY_CAP);
@@ -223,7 +224,7 @@ export class AnthropicProvider implements Provider {
   }
 
   private post(outgoing: Outgoing, call: ChatCall, signal: AbortSignal): Promise<Response> {
-    const url = `${this.base}/v1/messages`;
+    const url = endpoint(this.base, "/v1/messages");
     if ("translated" in outgoing) {
       return this.fetch(url, { method: "POST", headers: callHeaders(this.headers, call), body: JSON.stringify(outgoing.translated), signal, redirect: "manual", timeout: false });
     }
