@@ -107,13 +107,16 @@ export async function probeProviders(providers: readonly Provider[], config: Con
           if (!configured) print(`chatgate: provider '${provider.id}' answered its model list (${models.length} model${models.length === 1 ? "" : "s"})`);
         } catch (err) {
           if (signal.aborted) return say(`provider '${provider.id}' at ${provider.host} did not answer its model list within ${timeoutMs / 1000} s of start-up.`);
-          const base = provider.id === "openai" ? printableUrl(config.openaiBaseUrl) : provider.host;
+          // The env-only provider is fixed with OPENAI_*; a file's provider with its own fields.
+          const fromEnv = provider.implicit && provider.type === "openai";
+          const base = fromEnv ? printableUrl(config.openaiBaseUrl) : provider.host;
           if (!(err instanceof GatewayError)) return say(`provider '${provider.id}' could not be checked at start-up.`);
           if (err.status === 404) {
+            if (!fromEnv) return say(`provider '${provider.id}' at ${base} answered 404 for its model list — completions will likely 404 too; check its base_url${provider.type === "openai" ? " (OpenAI-compatible base URLs usually end in /v1)" : ""}.`);
             const fix = /\/v1$/.test(base ?? "") ? "check the base URL" : `OpenAI-compatible base URLs usually end in /v1: try OPENAI_BASE_URL=${base}/v1`;
             return say(`${base}/models answered 404 — completions will likely 404 too; ${fix}.`);
           }
-          if (err.code === "upstream_auth_failed") return say(`provider '${provider.id}' refused the key in OPENAI_API_KEY (${err.message.match(/HTTP \d+/)?.[0] ?? "401"}).`);
+          if (err.code === "upstream_auth_failed") return say(`provider '${provider.id}' refused ${fromEnv ? "the key in OPENAI_API_KEY" : "its api_key"} (${err.message.match(/HTTP \d+/)?.[0] ?? "401"}).`);
           say(`provider '${provider.id}' at ${base} did not answer its model list at start-up: ${err.message}`);
         }
       }),

@@ -31,3 +31,20 @@ test("a provider whose models the config lists is not asked, and not said to hav
     await up.stop(true);
   }
 });
+
+test("a file's provider is told to fix its own fields, not OPENAI_BASE_URL or OPENAI_API_KEY", async () => {
+  const up = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => (new URL(req.url).pathname.endsWith("/models") && req.headers.get("authorization") === "Bearer bad" ? new Response("{}", { status: 401 }) : new Response("not here", { status: 404 })) });
+  try {
+    const at = `127.0.0.1:${up.port}`;
+    const lines: string[] = [];
+    const missing = new OpenAIProvider({ id: "groq", baseUrl: `http://${at}`, apiKey: "k", timeouts: TIMEOUTS });
+    const refused = new OpenAIProvider({ id: "other", baseUrl: `http://${at}/v1`, apiKey: "bad", timeouts: TIMEOUTS });
+    await probeProviders([missing, refused], parseConfig({}), (line) => lines.push(line), 1_000);
+    expect(lines.sort()).toEqual([
+      `chatgate: warning: provider 'groq' at ${at} answered 404 for its model list — completions will likely 404 too; check its base_url (OpenAI-compatible base URLs usually end in /v1).`,
+      "chatgate: warning: provider 'other' refused its api_key (HTTP 401).",
+    ]);
+  } finally {
+    await up.stop(true);
+  }
+});
