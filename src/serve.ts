@@ -112,7 +112,8 @@ if (redis) {
   redis.open();
 }
 collectWhenIdle(stats);
-const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+// An IPv6 address in brackets, once: HOST may be given as `::1` or as `[::1]`.
+const url = `http://${server.hostname?.includes(":") && !server.hostname.startsWith("[") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
 if (logFormat === "pretty") {
   // A person at a terminal gets the banner as written, curl example included.
   process.stdout.write(`${bannerLines(config, url).join("\n")}\n`);

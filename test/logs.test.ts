@@ -243,6 +243,13 @@ describe("x-request-id", () => {
 });
 
 describe("operational lines", () => {
+  test("HOST given as a bracketed IPv6 address ([::1]) is printed as a URL with one pair of brackets", async () => {
+    await using gw = await spawnBinary({ CHATGATE_MOCK: "1", HOST: "[::1]", CHATGATE_LEDGER: "0" });
+    const start = gw.logs()[0]!;
+    expect(start.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    expect((await fetch(`${start.url as string}/health`)).status).toBe(200);
+  });
+
   test("start-up, cooldown entered and left, reload and shutdown: one line each", async () => {
     await using up = fakeOpenAI();
     await using gw = await spawnBinary(env(up, { CHATGATE_COOLDOWN_AFTER: "1", CHATGATE_COOLDOWN_MS: "1" }));
