@@ -68,6 +68,8 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
   /** How long the client has waited on a silent upstream, and how long it has taken nothing. */
   private quietMs = 0;
   private idleMs = 0;
+  /** Bytes of the last chunk handed over: a large one takes a slow client a while to take. */
+  private lastBytes = 0;
   private readonly timer: Timer | undefined;
   private readonly periodMs: number;
 
@@ -89,6 +91,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     if (this.first !== undefined) {
       const value = this.first;
       this.first = undefined;
+      this.lastBytes = value.length;
       return Promise.resolve({ done: false, value });
     }
     if (this.ready !== undefined) {
@@ -126,6 +129,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
   private deliver(result: IteratorResult<Uint8Array, undefined>): void {
     this.reading = false;
     this.delivered++;
+    if (result.done !== true) this.lastBytes = result.value.length;
     const waiter = this.waiter;
     this.waiter = undefined;
     if (waiter !== undefined) waiter(result);
@@ -143,7 +147,8 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     }
     const waiter = this.waiter;
     if (waiter === undefined) {
-      if ((this.idleMs += this.periodMs) >= this.pacing!.stallMs) this.stall();
+      // A client still taking a large chunk, slowly, is no stall: it gets a second per SLOWEST_TAKE bytes of it.
+      if ((this.idleMs += this.periodMs) >= Math.max(this.pacing!.stallMs, Math.min((this.lastBytes * 1000) / SLOWEST_TAKE, LONGEST_TAKE_MS))) this.stall();
       return;
     }
     this.idleMs = 0;
@@ -183,6 +188,15 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     return END;
   }
 }
+
+/**
+ * Bytes a second a client must take of a chunk to count as reading it. Bun pulls the next chunk only
+ * once the last is taken, and a chunk may be as large as CHATGATE_STREAM_BUFFER_BYTES: a client
+ * reading a 1 MiB one at 1 KB/s pulled nothing for minutes and was ended as stalled.
+ */
+const SLOWEST_TAKE = 512;
+/** However large the chunk, a client that takes nothing for this long is let go with its upstream. */
+const LONGEST_TAKE_MS = 5 * 60 * 1000;
 
 const clientStalled = () =>
   new GatewayError({ status: 408, type: "invalid_request_error", code: "client_stalled", message: "The client stopped reading the stream." });
