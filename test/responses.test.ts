@@ -266,6 +266,19 @@ describe("the Vercel AI SDK's default OpenAI model (Responses API)", () => {
     expect(secondStep()).toEqual([{ role: "assistant", content: "Let me check.", tool_calls: calls }]);
   });
 
+  test("a 400 about the translated request names the field the client sent (input, not messages), with one record", async () => {
+    await using t = startTargets();
+    const recorded = everyRecord(t.gw);
+    const refusal = { kind: "error" as const, status: 400, error: { message: "Invalid 'messages[0].content': too long.", type: "invalid_request_error", param: "messages[0].content", code: null } };
+    t.oa.reply(refusal, refusal);
+    for (const stream of [false, true]) {
+      const res = await post(`${t.gw.baseURL}/responses`, { model: ON_OPENAI, input: "hi", stream });
+      expect([res.status, ((await res.json()) as { error: { param: string } }).error.param]).toEqual([400, "input"]);
+    }
+    await recorded.count(2);
+    expect(recorded.all.map((r) => r.status)).toEqual([400, 400]);
+  });
+
   test("an upstream that reports no usage: response.completed carries the estimate the request's record carries, as the JSON answer does", async () => {
     await using t = startTargets();
     const recorded = everyRecord(t.gw);

@@ -21,6 +21,12 @@ export interface Served {
 const recorded = new WeakSet<object>();
 export const isRecorded = (err: unknown): boolean => typeof err === "object" && err !== null && recorded.has(err);
 
+/** `err` changed (`GatewayError.with`) and still recorded when `from` was: the edge writes no second record. */
+export function sameRecord(from: unknown, err: GatewayError): GatewayError {
+  if (isRecorded(from)) recorded.add(err);
+  return err;
+}
+
 /**
  * One request from the moment the gateway takes it to its one finish record: the attempts, the
  * time to its first byte, and the in-flight count /status shows and a graceful shutdown waits on.

@@ -3,13 +3,22 @@ import type { Gateway } from "../gateway/gateway.ts";
 import { ResponseItems } from "../responses/item-store.ts";
 import { responsesBody } from "../responses/responses-stream.ts";
 import { ResponseObject, ResponsesRequest } from "../responses/schema.ts";
-import { toChatRequest } from "../responses/to-chat.ts";
+import { responsesParam, toChatRequest } from "../responses/to-chat.ts";
 import { toResponse } from "../responses/to-response.ts";
 import { jsonObjectParser } from "./body.ts";
 import { clientOf } from "./guard.ts";
 import { errorResponse, jsonContent, routedErrors } from "./openapi-doc.ts";
 import { translatedCall } from "./translated-call.ts";
 import { servedHeaders, type Answering } from "./tracked.ts";
+import { GatewayError } from "../errors.ts";
+import { sameRecord } from "../gateway/run.ts";
+
+/** An error about the translated request names the field the client sent (`text.format`, not `response_format`). */
+function asResponsesError(err: unknown): never {
+  if (!(err instanceof GatewayError) || err.param === null) throw err;
+  const param = responsesParam(err.param);
+  throw param === err.param ? err : sameRecord(err, err.with({ param }));
+}
 
 /**
  * `POST /v1/responses`: OpenAI's Responses API (what the openai SDK's `responses.create` and the
@@ -25,7 +34,7 @@ export function responsesRoutes(gateway: Gateway, answering: Answering, maxBodyB
       const call = translatedCall(gateway, toChatRequest(body, (id) => items.find(id)), request, set);
       const client = clientOf(set);
       if (body.stream !== true) {
-        const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/responses", client, "bypass"));
+        const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/responses", client, "bypass").catch(asResponsesError));
         set.headers["content-type"] = "application/json";
         servedHeaders(set.headers, answer.served, answer.dropped);
         // No usage from the upstream: the client is told the estimate its finish record carries, not 0.
@@ -34,7 +43,7 @@ export function responsesRoutes(gateway: Gateway, answering: Answering, maxBodyB
         if (body.store !== false) items.keep(response.output);
         return JSON.stringify(response);
       }
-      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/responses", client, "bypass"), responsesBody(body, items));
+      return answering.stream(set, request, () => gateway.stream(call, request.signal, "/v1/responses", client, "bypass").catch(asResponsesError), responsesBody(body, items));
     },
     {
       parse: [jsonObjectParser(maxBodyBytes), "application/json"],

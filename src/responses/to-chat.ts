@@ -193,3 +193,17 @@ function tools(body: ResponsesRequest, out: Loose): void {
   else if (!choice.name) throw invalidRequest("Missing required parameter: 'tool_choice.name'.", "tool_choice.name");
   else out.tool_choice = { type: "function", function: { name: choice.name } } satisfies ChatCompletionToolChoiceOption;
 }
+
+/** The chat request's fields as the Responses request names them: what a 400 raised after translation names. */
+const RESPONSES_FIELD: ReadonlyArray<[RegExp, string]> = [
+  [/^messages(\b|\[|\.)/, "input"],
+  [/^response_format\b/, "text.format"],
+  [/^max_completion_tokens$/, "max_output_tokens"],
+  [/^reasoning_effort$/, "reasoning.effort"],
+];
+
+/** `param` of an error about the translated chat request, named as the client's Responses request names it. */
+export function responsesParam(param: string): string {
+  for (const [chat, field] of RESPONSES_FIELD) if (chat.test(param)) return field;
+  return param;
+}
