@@ -116,8 +116,10 @@ export class MetricsSink {
     const model = names.model(r.model);
     const provider = names.provider(r.provider);
     this.requests.get(route, model, provider, r.status).n++;
-    // A request refused before the gateway took it (model null) has no duration worth a bucket.
-    if (r.model !== null) {
+    // Only a request the gateway routed (an upstream asked, or the cache answered) has a duration
+    // worth a bucket; one refused before (a key, a limit, a model nothing serves) has none, and its
+    // 429 is one of chatgate's own limits.
+    if (r.attempts.length > 0 || r.cached) {
       const stream = r.stream ? "true" : "false";
       this.duration.get(route, model, stream).observe(r.durationMs / 1000);
       if (r.ttfbMs !== undefined) this.ttfb.get(route, model, stream).observe(r.ttfbMs / 1000);
