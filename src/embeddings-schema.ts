@@ -9,12 +9,14 @@ import { withErrorTexts } from "./schema.ts";
 const MAX_INPUTS = 2048;
 const text = Type.String({ minLength: 1 });
 const tokens = Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, maxItems: MAX_INPUTS });
+/** One input of a batch as token ids: its length is bounded by the model's context (8192 tokens), not by the batch's 2048. */
+const tokenInput = Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 });
 
 export const EmbeddingRequest = withErrorTexts(Type.Object(
   {
     model: Type.String({ minLength: 1, error: "must be a non-empty string naming the model" }),
     input: Type.Union(
-      [text, Type.Array(text, { minItems: 1, maxItems: MAX_INPUTS }), tokens, Type.Array(tokens, { minItems: 1, maxItems: MAX_INPUTS })],
+      [text, Type.Array(text, { minItems: 1, maxItems: MAX_INPUTS }), tokens, Type.Array(tokenInput, { minItems: 1, maxItems: MAX_INPUTS })],
       { error: `must be a non-empty string, an array of up to ${MAX_INPUTS} non-empty strings, an array of token ids, or an array of up to ${MAX_INPUTS} such arrays` },
     ),
     encoding_format: Type.Optional(Type.Union([Type.Literal("float"), Type.Literal("base64")], { error: "must be 'float' or 'base64'" })),

@@ -181,6 +181,23 @@ describe("targets without embeddings", () => {
   });
 });
 
+test("a batch of inputs as token ids takes inputs longer than 2048 tokens (LangChain's chunks of up to 8191), as OpenAI's spec bounds only the batch", async () => {
+  await using p = embedPair();
+  const long = Array.from({ length: 3000 }, (_, i) => i % 1000);
+  const res = await embed(p.gw, { model: "embed", input: [long, [1, 2]] });
+  expect(res.status).toBe(200);
+  expect((bodyOf(p.a).input as number[][])[0]).toHaveLength(3000);
+});
+
+test("an answer without usage is recorded with its input counted, marked estimated", async () => {
+  await using p = embedPair();
+  const answered = everyRecord(p.gw);
+  p.a.reply({ kind: "raw", status: 200, body: JSON.stringify({ object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }], model: SMALL }) });
+  expect((await embed(p.gw, { model: "embed", input: "hello world" })).status).toBe(200);
+  await answered.count(1);
+  expect([answered.all[0]!.usageEstimated, answered.all[0]!.usage]).toEqual([true, { prompt_tokens: 2, completion_tokens: 0, total_tokens: 2 }]);
+});
+
 describe("bad requests are 400s in OpenAI's shape naming the field", () => {
   const cases: [string, unknown, string | null][] = [
     ["no model", { input: "x" }, "model"],

@@ -172,6 +172,15 @@ describe("on an OpenAI-compatible target", () => {
     expect(streamed.content).toMatchObject([{ type: "text", text: answer }]);
   });
 
+  test("POST /chat tells tokensUsed from the estimate when the upstream reports no usage, not 0", async () => {
+    await using t = startTargets();
+    const json = JSON.parse(completionWith(GPT, { content: "Hello there world" }, "stop")) as Record<string, unknown>;
+    delete json.usage;
+    t.oa.reply({ kind: "raw", status: 200, body: JSON.stringify(json) });
+    const res = await post(`${t.gw.url}/chat`, { message: "hi how are you", model: `oa/${GPT}` });
+    expect(((await res.json()) as { tokensUsed: number }).tokensUsed).toBeGreaterThan(0);
+  });
+
   test("an assistant turn of thinking alone goes as empty content, never as a message chat completions refuse (content null, no tool calls)", async () => {
     await using t = startTargets();
     t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "ok" }, "stop") });

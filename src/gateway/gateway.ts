@@ -178,7 +178,8 @@ export class Gateway {
     }
     run.firstByte();
     const usage = answer.usage;
-    run.finish(200, "ok", () => usage && { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens });
+    // No usage in the answer: the input counted, as for a client that left.
+    run.finish(200, "ok", () => (usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens } : sentInputUsage(call.body.input, run.served()!.model)));
     return { ...answer, served: run.served()! };
   }
 

@@ -57,9 +57,11 @@ export function simpleChatRoutes(gateway: Gateway, answering: Answering, maxBody
       const cacheMode = cacheModeOf(request.headers.get("cache-control"));
       if (body.stream !== true) {
         const call = { body: chat, raw: JSON.stringify(chat), requestId, trace };
-        const { completion, served } = await answering.json(request, () => gateway.complete(call, request.signal, "/chat", client, cacheMode));
+        const { completion, served, usage } = await answering.json(request, () => gateway.complete(call, request.signal, "/chat", client, cacheMode));
         servedHeaders(set.headers, served);
-        return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: completion.usage?.total_tokens ?? 0 };
+        // No usage from the upstream: the estimate the request's record carries, not 0.
+        const tokens = completion.usage?.total_tokens ?? (await usage?.())?.total_tokens ?? 0;
+        return { content: completion.choices[0]?.message?.content ?? "", tokensUsed: tokens };
       }
       const streamed: ChatRequest = { ...chat, stream: true };
       const call = { body: streamed, raw: JSON.stringify(streamed), requestId, trace };
