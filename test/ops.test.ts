@@ -1,4 +1,5 @@
 // The operational routes: /health, /status, /v1/models, /docs and /docs/json.
+import Ajv2020 from "ajv/dist/2020";
 import { describe, expect, test } from "bun:test";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import type { OpenAPIV3 } from "openapi-types";
@@ -167,6 +168,19 @@ describe("GET /v1/models", () => {
 });
 
 describe("GET /docs and /docs/json", () => {
+  test("the model routes' answers match their documented schemas, also once the routes have answered (which compiles them)", async () => {
+    await using gw = startGateway({ CHATGATE_MOCK: "1" });
+    const list = await (await fetch(`${gw.baseURL}/models`)).json();
+    const one = await (await fetch(`${gw.baseURL}/models/mock`)).json();
+    const anthropicList = await (await fetch(`${gw.baseURL}/models`, { headers: { "anthropic-version": "2023-06-01" } })).json();
+    const doc = (await (await fetch(`${gw.url}/docs/json`)).json()) as { paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: object }> }> } }> };
+    const ajv = new Ajv2020({ strict: false });
+    const schemaOf = (path: string) => doc.paths[path]!.get.responses["200"]!.content["application/json"]!.schema;
+    const listed = ajv.compile(schemaOf("/v1/models"));
+    expect([listed(list), listed(anthropicList), ajv.validate(schemaOf("/v1/models/{model}"), one)]).toEqual([true, true, true]);
+  });
+
+
   test("the Swagger UI page loads only assets chatgate serves itself, without a key and with no CDN", async () => {
     await using gw = startGateway({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: CLIENT_KEY });
     const page = await fetch(`${gw.url}/docs`);

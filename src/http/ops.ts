@@ -14,7 +14,7 @@ import { AnthropicModel, AnthropicModelList } from "../messages/schema.ts";
 const PUBLIC = { security: [] };
 
 /** A union of object shapes is an object whichever it is: said so for the OpenAPI document's readers. */
-const EITHER_OBJECT = { type: "object" } as const;
+const EITHER_OBJECT = { type: "object", additionalProperties: true } as const;
 
 /** Where to go from the root: what a person or a probe hitting `/` wants to find. */
 const Index = t.Object({
