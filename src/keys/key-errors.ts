@@ -25,7 +25,7 @@ export const keyTokensLimited = (keyId: string, limit: number, used: number, req
 export const keyRequestTooLarge = (keyId: string, limit: number, requested: number) =>
   new GatewayError({
     status: 429, type: "tokens", code: "rate_limit_exceeded",
-    message: `Request too large for key ${keyId} on tokens per min (TPM): Limit ${limit}, Requested ${requested} (the prompt's estimate plus max_tokens, or the default reservation, for each choice). Lower max_tokens or shorten the messages.`,
+    message: `Request too large for key ${keyId} on tokens per min (TPM): Limit ${limit}, Requested ${requested} (the input's estimate; for a chat request, plus max_tokens or the default reservation for each choice). Shorten the input, or lower max_tokens.`,
   });
 
 /**
