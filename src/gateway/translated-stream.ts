@@ -12,6 +12,40 @@ export interface StreamTranslator {
   finishWith(usage: CompletionUsage | undefined): Uint8Array;
 }
 
+/**
+ * The end both translators share: at `[DONE]` the last events (message_delta, response.completed)
+ * go out at once when the upstream reported usage, else they wait for `finishWith` and the
+ * gateway's estimate, so the client is never told 0. A translator says how to write its last
+ * events (`writeEnd`) and hand over what it wrote (`drain`).
+ */
+export abstract class UsageHoldingTranslator implements StreamTranslator {
+  ended = false;
+  awaitingUsage = false;
+  /** The upstream's usage, once a chunk carried it. */
+  protected usage: CompletionUsage | undefined;
+
+  /** `estimated`: whoever pushes can give the usage an upstream leaves out (`finishWith`). */
+  constructor(private readonly estimated: boolean) {}
+
+  abstract push(bytes: Uint8Array): Uint8Array | undefined;
+  protected abstract writeEnd(): void;
+  protected abstract drain(): Uint8Array;
+
+  /** The answer is over: its last events now, or once the estimate comes when no usage came. */
+  protected finishOrHold(): void {
+    this.ended = true;
+    if (this.usage === undefined && this.estimated) this.awaitingUsage = true;
+    else this.writeEnd();
+  }
+
+  finishWith(usage: CompletionUsage | undefined): Uint8Array {
+    this.awaitingUsage = false;
+    this.usage = usage;
+    this.writeEnd();
+    return this.drain();
+  }
+}
+
 const END: IteratorReturnResult<void> = { done: true, value: undefined };
 
 /**

@@ -6,6 +6,7 @@ import type { Message } from "../providers/anthropic/wire.ts";
 import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
 import { closable, deltaEvent, emptyBlock, event, type Block } from "./stream-blocks.ts";
+import { UsageHoldingTranslator } from "../gateway/translated-stream.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
@@ -23,9 +24,7 @@ const utf8 = new TextDecoder();
  * (stop reason and usage, which OpenAI sends last) and message_stop. An upstream error event
  * becomes Anthropic's `error` event.
  */
-export class EventTranslator {
-  /** The stream is over: message_stop or an error event was written. */
-  ended = false;
+export class EventTranslator extends UsageHoldingTranslator {
   private out = "";
   private started = false;
   private readonly parser: EventSourceParser;
@@ -36,19 +35,15 @@ export class EventTranslator {
   /** Each tool call's block, by the call's OpenAI index: kept once closed, so a stray late fragment opens no second block. */
   private readonly calls = new Map<number, Block>();
   private finish: string | null = null;
-  private usage: CompletionUsage | undefined;
   /** Whether the answer had refusal text, and content text: a refusal alone stops as `refusal`. */
   private refused = false;
   private said = false;
 
-  /** `[DONE]` came with no usage: the stream's last events wait for `finishWith`. */
-  awaitingUsage = false;
-
-  /** `estimated`: whoever pushes can give the usage an upstream leaves out (`finishWith`). */
   constructor(
     private readonly fallbackModel: string,
-    private readonly estimated = false,
+    estimated = false,
   ) {
+    super(estimated);
     this.parser = createParser({ onEvent: ({ data }) => this.data(data) });
   }
 
@@ -200,26 +195,17 @@ export class EventTranslator {
   private stop(): void {
     if (!this.started) this.start({});
     this.closeAll();
-    this.ended = true;
-    // No usage came: message_delta waits for the gateway's estimate (`finishWith`), or the client would be told 0.
-    if (this.usage === undefined && this.estimated) {
-      this.awaitingUsage = true;
-      return;
-    }
-    this.end();
+    this.finishOrHold();
   }
 
-  /** Ends a stream held for its usage: message_delta with `usage` (the gateway's estimate), then message_stop. */
-  finishWith(usage: CompletionUsage | undefined): Uint8Array {
-    this.awaitingUsage = false;
-    this.usage = usage;
-    this.end();
+  protected drain(): Uint8Array {
     const out = encodeEvents(this.out);
     this.out = "";
     return out;
   }
 
-  private end(): void {
+  /** message_delta (stop reason and usage), then message_stop. */
+  protected writeEnd(): void {
     const usage = anthropicUsage(this.usage);
     // As toMessage does: an answer that is a refusal and no content stops as `refusal`, whatever its finish reason.
     const finish = this.refused && !this.said ? "content_filter" : this.finish;

@@ -5,6 +5,7 @@ import type { ResponseOutputItem } from "openai/resources/responses/responses";
 import { encodeEvents } from "../sse-encode.ts";
 import type { ResponsesRequest } from "./schema.ts";
 import { callId, functionCallItem, itemId, messageItem, responseShell, responseId, responseUsage, statusOf, type ResponseBody } from "./to-response.ts";
+import { UsageHoldingTranslator } from "../gateway/translated-stream.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
@@ -34,9 +35,7 @@ const utf8 = new TextDecoder();
  * provider interleaves still stream (each event names its item). An upstream error event, or a
  * failure after the first event (`failure`), becomes an `error` event and response.failed.
  */
-export class ResponsesTranslator {
-  /** The stream is over: response.completed or an error was written. */
-  ended = false;
+export class ResponsesTranslator extends UsageHoldingTranslator {
   private out = "";
   private sequence = 0;
   private response: ResponseBody | undefined;
@@ -49,7 +48,6 @@ export class ResponsesTranslator {
   private readonly calls = new Map<number, Item>();
   private readonly pending: Item[] = [];
   private finish: string | null = null;
-  private usage: CompletionUsage | undefined;
 
   /** `keep`: told the output items of a stream that ends completed or incomplete (not failed), to store them. */
   constructor(
@@ -57,14 +55,11 @@ export class ResponsesTranslator {
     private readonly fallbackModel: string,
     private readonly now: () => number = Date.now,
     private readonly keep?: (output: readonly ResponseOutputItem[]) => void,
-    /** Whoever pushes can give the usage an upstream leaves out (`finishWith`). */
-    private readonly estimated = false,
+    estimated = false,
   ) {
+    super(estimated);
     this.parser = createParser({ onEvent: ({ data }) => this.data(data) });
   }
-
-  /** `[DONE]` came with no usage: the stream's last event waits for `finishWith`. */
-  awaitingUsage = false;
 
   /** The Responses events for a run of whole OpenAI events; undefined when it made none. */
   push(bytes: Uint8Array): Uint8Array | undefined {
@@ -75,6 +70,10 @@ export class ResponsesTranslator {
   /** The events that end a stream broken after its first event: an `error` event, then response.failed. */
   failure(error: Failure): Uint8Array {
     this.fail(error);
+    return this.drain();
+  }
+
+  protected drain(): Uint8Array {
     return this.take() ?? new Uint8Array(0);
   }
 
@@ -243,24 +242,11 @@ export class ResponsesTranslator {
   private complete(): void {
     if (this.response === undefined) this.start({});
     this.closeAll();
-    this.ended = true;
-    // No usage came: response.completed waits for the gateway's estimate (`finishWith`), or the client would be told 0.
-    if (this.usage === undefined && this.estimated) {
-      this.awaitingUsage = true;
-      return;
-    }
-    this.end();
+    this.finishOrHold();
   }
 
-  /** Ends a stream held for its usage: response.completed (or .incomplete) with `usage`, the gateway's estimate. */
-  finishWith(usage: CompletionUsage | undefined): Uint8Array {
-    this.awaitingUsage = false;
-    this.usage = usage;
-    this.end();
-    return this.take() ?? new Uint8Array(0);
-  }
-
-  private end(): void {
+  /** response.completed (or .incomplete) with the whole response and its usage; its items kept. */
+  protected writeEnd(): void {
     const status = statusOf(this.finish);
     const response: ResponseBody = { ...this.response!, ...status, completed_at: Math.floor(this.now() / 1000), output: this.output, usage: responseUsage(this.usage) };
     this.emit(status.status === "completed" ? "response.completed" : "response.incomplete", { response });
