@@ -14,9 +14,9 @@ import { committed, lookup, storedAnswer } from "./committed.ts";
 import { embeddingRoute } from "./embedding-route.ts";
 import { Finishes, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
-import { modelsFor } from "./model-list.ts";
+import { callableModel, modelsFor } from "./model-list.ts";
 import { ResumingStream, resumableRequest } from "./resume.ts";
-import type { Route, Target } from "./route-table.ts";
+import type { Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
 
 /** A stream the gateway has committed to: its first event has arrived. */
@@ -219,27 +219,9 @@ export class Gateway {
 
   async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model> {
     if (allowed !== undefined && !allowed.has(id)) throw modelNotFound(id);
-    const model = (await this.models(signal, allowed)).find((m) => m.id === id) ?? this.callable(id);
+    const model = (await this.models(signal, allowed)).find((m) => m.id === id) ?? callableModel(this.router, id, this.startedAt);
     if (model === undefined) throw modelNotFound(id);
     return model;
-  }
-
-  /**
-   * A name the list leaves out that a chat request would still be answered for: a provider's model
-   * by its plain name, an alias its list implies (Anthropic's undated names), or any name on the
-   * mock. Not a name merely passed on to a provider that decides for itself: that may not exist.
-   */
-  private callable(id: string): Model | undefined {
-    let route: Route;
-    try {
-      route = this.router.resolve(id);
-    } catch {
-      return undefined;
-    }
-    const target = route.targets.length === 1 ? route.targets[0]! : undefined;
-    const provider = target && this.router.providers.get(target.provider);
-    if (provider === undefined || (provider.type !== "mock" && !provider.listedModels()?.includes(target!.model))) return undefined;
-    return { id, object: "model", created: this.startedAt, owned_by: provider.id };
   }
 
   /**

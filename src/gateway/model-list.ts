@@ -54,3 +54,21 @@ function listedAs(router: Router, all: readonly Model[], name: string): Model | 
   const first = route.targets[0];
   return first && all.find((m) => m.id === `${first.provider}/${first.model}`);
 }
+
+/**
+ * A name the list leaves out that a chat request would still be answered for: a provider's model
+ * by its plain name, an alias its list implies (Anthropic's undated names), or any name on the
+ * mock. Not a name merely passed on to a provider that decides for itself: that may not exist.
+ */
+export function callableModel(router: Router, id: string, created: number): Model | undefined {
+  let route: Route;
+  try {
+    route = router.resolve(id);
+  } catch {
+    return undefined;
+  }
+  const target = route.targets.length === 1 ? route.targets[0]! : undefined;
+  const provider = target && router.providers.get(target.provider);
+  if (provider === undefined || (provider.type !== "mock" && !provider.listedModels()?.includes(target!.model))) return undefined;
+  return { id, object: "model", created, owned_by: provider.id };
+}
