@@ -213,8 +213,9 @@ describe("one binary with keys, the cache and the ledger", () => {
       await using redis = await startRedis();
       const key = "ck-probe-keys-ledger-redis-00000000004";
       await using gw = await spawnBinary({ ...routedEnv(keyedDoc(up, [{ id: "rr", secret: key, rpm: 1, tpm: 50_000 }])), CHATGATE_REDIS_URL: redis.url, CHATGATE_LEDGER: "0" });
+      // rpm counts per clock minute: a minute that ends between two requests gives the second a fresh one.
       let res = await chat(gw, key);
-      if (res.status === 200) res = await chat(gw, key);
+      for (let i = 0; i < 2 && res.status === 200; i++) res = await chat(gw, key);
       expect(res.status).toBe(429);
       expect(res.headers.get("x-ratelimit-remaining-requests")).toBe("0");
       expect(res.headers.get("x-ratelimit-limit-tokens")).toBe("50000");
