@@ -189,9 +189,10 @@ describe("one binary with keys, the cache and the ledger", () => {
       // Within the last second of the minute the reset is in ms ("634ms"), as OpenAI writes it.
       expect(res.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+(\.\d+)?s$|^\dm\d+s$|^\d+ms$/);
       // Regression: a key with a tpm got no token headers on its rpm 429, though OpenAI sends all six.
-      // Its one request used 8 tokens (settled), so 99,992 remain; the refusal reserves none.
+      // Its one request used 8 tokens (settled), so 99,992 remain; the refusal reserves none. (Or
+      // all 100,000, when a clock minute ended between the request and the refusal.)
       expect(res.headers.get("x-ratelimit-limit-tokens")).toBe("100000");
-      expect(res.headers.get("x-ratelimit-remaining-tokens")).toBe("99992");
+      expect(["99992", "100000"]).toContain(res.headers.get("x-ratelimit-remaining-tokens")!);
       expect(res.headers.get("x-ratelimit-reset-tokens")).toMatch(/^\d+(\.\d+)?s$|^\dm\d+s$|^\d+ms$/);
       expect(up.calls.length).toBe(calls);
     });
