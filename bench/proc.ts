@@ -124,6 +124,32 @@ export function treeUsage(pids: readonly number[]): TreeUsage {
   return { cpuUs: ticks * TICK_US, rssBytes: pages * PAGE };
 }
 
+/**
+ * RSS split as the kernel counts it (/proc/PID/status), summed over a process tree: anonymous
+ * memory (heap, stacks: what the process keeps) and file-backed pages (mostly the executable's own
+ * code and bytecode, touched the first time a path runs: clean, shared with the page cache).
+ */
+export interface RssSplit {
+  anonBytes: number;
+  fileBytes: number;
+}
+
+export function treeRssSplit(pids: readonly number[]): RssSplit {
+  let anon = 0;
+  let file = 0;
+  for (const pid of pids) {
+    let s: string;
+    try {
+      s = readFileSync(`/proc/${pid}/status`, "utf8");
+    } catch {
+      continue;
+    }
+    anon += Number(/^RssAnon:\s+(\d+) kB/m.exec(s)?.[1] ?? 0) * 1024;
+    file += Number(/^RssFile:\s+(\d+) kB/m.exec(s)?.[1] ?? 0) * 1024;
+  }
+  return { anonBytes: anon, fileBytes: file };
+}
+
 /** Busy CPU time of the whole machine (all cores), µs. Steal counts: a hypervisor's theft disturbs too. */
 export function machineBusyUs(): number {
   const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";

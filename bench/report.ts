@@ -2,6 +2,7 @@
 // round (so a noisy round moves both sides alike), the markdown tables and the budget check.
 import type { RunFigures } from "./measure.ts";
 import { type LogCheck, type MetricsCheck, type RedisTargetCheck, productionMarkdown, redisMarkdown } from "./observability.ts";
+import type { RssSplit } from "./proc.ts";
 import type { Mode, Scenario } from "./scenarios.ts";
 import { median } from "./stats.ts";
 import type { TargetName } from "./targets.ts";
@@ -21,6 +22,9 @@ export interface TargetInfo {
   startupByHandMs?: number[];
   rssAfterStartBytes: number;
   rssAfterLoadBytes: number | null;
+  /** Absent from runs saved before the split was recorded. */
+  rssSplitAfterStart?: RssSplit;
+  rssSplitAfterLoad?: RssSplit | null;
   settleMs: number;
 }
 
@@ -156,6 +160,15 @@ export function markdownTables(aggs: readonly Aggregate[], scenarios: readonly S
     lines.push(
       `| ${t.name} | ${n(startup(t), 1)} | ${t.startupMs.length} | ${n(t.rssAfterStartBytes / MB, 1)} | ${n(peak / MB, 1)} | ${after === null ? "–" : `${n(after / MB, 1)} (${t.settleMs / 1000} s after)`} | ${after === null ? "–" : x(after / t.rssAfterStartBytes)} | ${vs(startup(t), startup)} | ${vs(t.rssAfterStartBytes, (i) => i.rssAfterStartBytes)} |`,
     );
+  }
+  const split = infos.filter((t) => t.rssSplitAfterStart && t.rssSplitAfterLoad);
+  if (split.length) {
+    lines.push("", "RSS split (information): anonymous memory, which the process keeps, and file-backed pages, mostly the executable's code touched the first time a path runs (clean, shared with the page cache), after start → after load, MB:", "");
+    lines.push("| target | anonymous | file-backed |", "| --- | ---: | ---: |");
+    for (const t of split) {
+      const [a, b] = [t.rssSplitAfterStart as RssSplit, t.rssSplitAfterLoad as RssSplit];
+      lines.push(`| ${t.name} | ${n(a.anonBytes / MB, 1)} → ${n(b.anonBytes / MB, 1)} | ${n(a.fileBytes / MB, 1)} → ${n(b.fileBytes / MB, 1)} |`);
+    }
   }
   const byHand = ref("chatgate")?.startupByHandMs;
   if (byHand?.length) {

@@ -9,7 +9,7 @@ import { type GateOptions, type RunFigures, measure, quietGate } from "./measure
 import { type Backends, CLIENT_KEY_ID, KEY_LIMITS, type StartKind, type TargetName, isChatgate, productionMaxHttpRequests } from "./commands.ts";
 import { type LogCheck, type MetricsCheck, type RedisTargetCheck, scrapeMetrics } from "./observability.ts";
 import { type Options, parseOptions } from "./options.ts";
-import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopAll, treeOf, treeUsage } from "./proc.ts";
+import { disablePinning, installCleanup, killAllSync, pinSelf, pinningAvailable, stopAll, treeOf, treeRssSplit, treeUsage } from "./proc.ts";
 import { type RunMeta, type RunRecord, type TargetInfo, renderReport } from "./report.ts";
 import { PATHS, clientWire } from "./client.ts";
 import { ONLY, SCENARIOS, type Scenario, WARMUP_IDS, runsScenario } from "./scenarios.ts";
@@ -224,6 +224,8 @@ async function main(o: Options): Promise<number> {
     ...(t.name === "chatgate" ? { startupByHandMs: startupOf("chatgate-by-hand") } : {}),
     rssAfterStartBytes: t.rssAfterStartBytes,
     rssAfterLoadBytes: dead.has(t.name) ? null : treeUsage(treeOf(t.pid)).rssBytes,
+    rssSplitAfterStart: t.rssSplitAfterStart,
+    rssSplitAfterLoad: dead.has(t.name) ? null : treeRssSplit(treeOf(t.pid)),
     settleMs: o.mode.settleMs,
   }));
   // After RSS is read: the scrape allocates. What /metrics counted, and what the log files received.

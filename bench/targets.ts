@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type GatewayFront, PATHS, TRANSLATED_MODEL, type UpstreamApi, clientRequest, clientWire, verifierFor } from "./client.ts";
 import { ANTHROPIC_PROVIDER, type Backends, CHATGATE_BIN, CLIENT_KEY, KEY_LIMITS, type TargetName, isChatgate } from "./commands.ts";
-import { type Child, onCpu, readPort, spawnTracked, treeOf, treeUsage } from "./proc.ts";
+import { type Child, onCpu, readPort, spawnTracked, treeOf, treeRssSplit, treeUsage, type RssSplit } from "./proc.ts";
 import { spawnTimed } from "./startup.ts";
 import type { TargetLog } from "./target-log.ts";
 import { UPSTREAM_KEY } from "./upstream.ts";
@@ -28,6 +28,7 @@ export interface Target {
   base: string;
   apiKey: string;
   rssAfterStartBytes: number;
+  rssSplitAfterStart: RssSplit;
 }
 
 export interface Upstream {
@@ -82,6 +83,7 @@ export async function startTarget(name: TargetName, upstream: Upstream, backends
     // Every target gets a bearer header, so header handling costs the same; the mock wants its own key.
     apiKey: name === "direct" ? UPSTREAM_KEY : CLIENT_KEY,
     rssAfterStartBytes: treeUsage(treeOf(pid)).rssBytes,
+    rssSplitAfterStart: treeRssSplit(treeOf(pid)),
   };
 }
 
