@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { createApp, type AppOverrides } from "../../src/app.ts";
+import { createApp } from "../../src/app.ts";
+import type { AppOverrides } from "../../src/generation.ts";
 import { parseConfig, type Env } from "../../src/config.ts";
 
 export interface TestGateway {

@@ -1,6 +1,6 @@
 // In-process gateways on a config file, in front of fake upstreams: what the routing and
 // resilience tests share.
-import type { AppOverrides } from "../../src/app.ts";
+import type { AppOverrides } from "../../src/generation.ts";
 import type { Env } from "../../src/config.ts";
 import { TestClock } from "./clock.ts";
 import { openaiAt, routedEnv, type ConfigDoc, type ProviderDoc } from "./config-file.ts";
