@@ -1,0 +1,60 @@
+// POST /v1/messages translated to chat completions: what Claude Code relies on beyond the basic
+// shapes — the context-overflow wording that triggers its auto-compaction, chunks without a choice
+// index, failed tool results, earlier thinking blocks, the early ping, and stop sequences.
+import Anthropic from "@anthropic-ai/sdk";
+import { describe, expect, test } from "bun:test";
+import OpenAI from "openai";
+import { post } from "./support/gateway.ts";
+import { GPT, ON_MOCK, ON_OPENAI, TOOLS, anthropicClient, chunkStream, completionWith, eventsOf, startTargets } from "./support/messages.ts";
+
+const SSE = "text/event-stream";
+const HI: Anthropic.MessageParam[] = [{ role: "user", content: "hello there friend" }];
+/** The body OpenAI answers a prompt beyond the model's context window with. */
+const CONTEXT_EXCEEDED = {
+  message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens. Please reduce the length of the messages.",
+  type: "invalid_request_error",
+  param: "messages",
+  code: "context_length_exceeded",
+};
+
+describe("an OpenAI-compatible upstream's context overflow", () => {
+  test("regression: context_length_exceeded reaches the client as Anthropic's 'prompt is too long' 400, JSON and stream, so Claude Code compacts", async () => {
+    await using t = startTargets();
+    for (const stream of [false, true]) {
+      t.oa.reply({ kind: "error", status: 400, error: CONTEXT_EXCEEDED });
+      const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        type: "error",
+        error: { type: "invalid_request_error", message: "prompt is too long: 130000 tokens > 128000 maximum" },
+        request_id: expect.any(String),
+      });
+    }
+  });
+
+  test("regression: without numbers in the upstream's message the wording still begins 'prompt is too long'", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "error", status: 400, error: { ...CONTEXT_EXCEEDED, message: "Input is too long for this model." } });
+    const failure = await anthropicClient(t.gw.url).messages.create({ model: ON_OPENAI, max_tokens: 100, messages: HI }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(Anthropic.BadRequestError);
+    const body = (failure as InstanceType<typeof Anthropic.BadRequestError>).error as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("invalid_request_error");
+    expect(body.error.message).toStartWith("prompt is too long");
+  });
+
+  test("regression: vLLM's bare 400 for the same (no code, its message) is 'prompt is too long' with the prompt's own count", async () => {
+    await using t = startTargets();
+    const message = "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4000 in the messages, 1000 in the completion). Please reduce the length of the messages or completion.";
+    t.oa.reply({ kind: "error", status: 400, error: { message, type: "BadRequestError", param: null, code: null } });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 1000, messages: HI });
+    expect([res.status, ((await res.json()) as { error: unknown }).error]).toEqual([400, { type: "invalid_request_error", message: "prompt is too long: 4000 tokens > 4096 maximum" }]);
+  });
+
+  test("a chat completion client still gets OpenAI's own error, untouched", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "error", status: 400, error: CONTEXT_EXCEEDED });
+    const res = await post(`${t.gw.url}/v1/chat/completions`, { model: ON_OPENAI, messages: [{ role: "user", content: "hi" }] });
+    expect([res.status, await res.json()]).toEqual([400, { error: CONTEXT_EXCEEDED }]);
+  });
+});
+
