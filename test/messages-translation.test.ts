@@ -58,3 +58,14 @@ describe("an OpenAI-compatible upstream's context overflow", () => {
   });
 });
 
+describe("stream chunks", () => {
+  test("regression: chunks whose choices have no index (some compatible servers leave it out) are the first choice's, not dropped", async () => {
+    await using t = startTargets();
+    const body = chunkStream(GPT, [{ content: "hello " }, { content: "world" }], "stop").replaceAll('"choices":[{"index":0,', '"choices":[{');
+    expect(body).not.toContain('"index"');
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body });
+    const final = await anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
+    expect([final.content, final.stop_reason]).toEqual([[{ type: "text", text: "hello world" }] as Anthropic.ContentBlock[], "end_turn"]);
+  });
+});
+

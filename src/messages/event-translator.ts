@@ -6,7 +6,7 @@ import type { Message } from "../providers/anthropic/wire.ts";
 import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
 import { closable, deltaEvent, emptyBlock, event, type Block } from "./stream-blocks.ts";
-import { UsageHoldingTranslator } from "../gateway/translated-stream.ts";
+import { UsageHoldingTranslator, firstChoice } from "../gateway/translated-stream.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
@@ -69,7 +69,7 @@ export class EventTranslator extends UsageHoldingTranslator {
     if (chunk.error !== undefined && chunk.error !== null) return this.error(chunk.error);
     if (!this.started) this.start(chunk);
     if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices?.find((c) => c.index === 0);
+    const choice = firstChoice(chunk);
     if (choice === undefined) return;
     if (choice.delta) this.delta(choice.delta as Delta);
     if (choice.finish_reason) {
