@@ -69,3 +69,37 @@ describe("stream chunks", () => {
   });
 });
 
+describe("earlier turns", () => {
+  test("regression: a failed tool_result (is_error) reaches the model as a tool message marked as an error, its content kept", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "retrying" }, "stop") });
+    await anthropicClient(t.gw.url).messages.create({
+      model: ON_OPENAI, max_tokens: 100, tools: TOOLS,
+      messages: [
+        { role: "user", content: "read both" },
+        {
+          role: "assistant",
+          content: [
+            { type: "tool_use", id: "toolu_A", name: "Read", input: { file_path: "/a" } },
+            { type: "tool_use", id: "toolu_B", name: "Read", input: { file_path: "/b" } },
+            { type: "tool_use", id: "toolu_C", name: "Read", input: { file_path: "/c" } },
+          ],
+        },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "toolu_A", content: "<tool_use_error>File does not exist.</tool_use_error>", is_error: true },
+            { type: "tool_result", tool_use_id: "toolu_B", content: [{ type: "text", text: "denied" }], is_error: true },
+            { type: "tool_result", tool_use_id: "toolu_C", is_error: true },
+          ],
+        },
+      ],
+    });
+    expect((t.oa.calls[0]!.body as { messages: unknown[] }).messages.slice(2)).toEqual([
+      { role: "tool", tool_call_id: "toolu_A", content: "Error: <tool_use_error>File does not exist.</tool_use_error>" },
+      { role: "tool", tool_call_id: "toolu_B", content: "Error: denied" },
+      { role: "tool", tool_call_id: "toolu_C", content: "Error" },
+    ]);
+  });
+});
+

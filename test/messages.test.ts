@@ -129,7 +129,7 @@ describe("on an OpenAI-compatible target", () => {
         ],
       },
       { role: "tool", tool_call_id: "toolu_A", content: "127.0.0.1 localhost" },
-      { role: "tool", tool_call_id: "toolu_B", content: "a\nb" },
+      { role: "tool", tool_call_id: "toolu_B", content: "Error: a\nb" },
       { role: "user", content: "now explain" },
     ]);
   });
