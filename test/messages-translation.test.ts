@@ -101,5 +101,33 @@ describe("earlier turns", () => {
       { role: "tool", tool_call_id: "toolu_C", content: "Error" },
     ]);
   });
+
+  test("thinking and redacted_thinking blocks of earlier turns are dropped, and a turn of only thinking and tool_use goes as its tool calls", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, body: completionWith(GPT, { content: "done" }, "stop") });
+    const message = await anthropicClient(t.gw.url).messages.create({
+      model: ON_OPENAI, max_tokens: 100, tools: TOOLS,
+      messages: [
+        { role: "user", content: "list" },
+        {
+          role: "assistant",
+          content: [
+            { type: "thinking", thinking: "I should list.", signature: "EqQBCgIYAhIM" },
+            { type: "redacted_thinking", data: "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP" },
+            { type: "tool_use", id: "toolu_L", name: "Bash", input: { command: "ls" } },
+          ],
+        },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_L", content: "a b" }] },
+      ],
+    });
+    expect(message.content).toMatchObject([{ type: "text", text: "done" }]);
+    const sent = t.oa.calls[0]!.body as { messages: unknown[] };
+    expect(sent.messages).toEqual([
+      { role: "user", content: "list" },
+      { role: "assistant", content: null, tool_calls: [{ id: "toolu_L", type: "function", function: { name: "Bash", arguments: '{"command":"ls"}' } }] },
+      { role: "tool", tool_call_id: "toolu_L", content: "a b" },
+    ]);
+    expect(JSON.stringify(sent)).not.toMatch(/thinking|I should list|EmwKAhgB|EqQB/);
+  });
 });
 
