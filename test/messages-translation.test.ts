@@ -67,6 +67,21 @@ describe("stream chunks", () => {
     const final = await anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
     expect([final.content, final.stop_reason]).toEqual([[{ type: "text", text: "hello world" }] as Anthropic.ContentBlock[], "end_turn"]);
   });
+
+  test("regression: ping goes out once, right after the first content_block_start, as Anthropic sends it", async () => {
+    await using t = startTargets();
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_MOCK, max_tokens: 100, messages: HI, stream: true });
+    expect(eventsOf(await res.text()).map(([name]) => name)).toEqual([
+      "message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+    ]);
+  });
+
+  test("an answer with no content block still gets its one ping, before message_delta", async () => {
+    await using t = startTargets();
+    t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body: chunkStream(GPT, [], "stop") });
+    const res = await post(`${t.gw.url}/v1/messages`, { model: ON_OPENAI, max_tokens: 100, messages: HI, stream: true });
+    expect(eventsOf(await res.text()).map(([name]) => name)).toEqual(["message_start", "ping", "message_delta", "message_stop"]);
+  });
 });
 
 describe("earlier turns", () => {

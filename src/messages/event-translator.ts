@@ -16,8 +16,8 @@ const utf8 = new TextDecoder();
 
 /**
  * Turns an OpenAI chunk stream (whole SSE events, as a provider yields them) into the events of
- * Anthropic's Messages stream, in the order the API sends them: message_start and a ping with the
- * first chunk; a content block per run of reasoning (thinking), text, or one tool call, each
+ * Anthropic's Messages stream, in the order the API sends them: message_start with the first
+ * chunk, and one ping right after the first content_block_start (where Anthropic sends it); a content block per run of reasoning (thinking), text, or one tool call, each
  * opened with content_block_start, fed by thinking_delta / text_delta / input_json_delta and
  * closed with content_block_stop, one block after another (what comes for a later block while
  * one is open is held until that one closes; see `advance`); then, at `[DONE]`, message_delta
@@ -27,6 +27,8 @@ const utf8 = new TextDecoder();
 export class EventTranslator extends UsageHoldingTranslator {
   private out = "";
   private started = false;
+  /** Whether the one early ping went out: checked per block, never per chunk. */
+  private pinged = false;
   private readonly parser: EventSourceParser;
   /** The Anthropic index of the last block started (-1: none yet). */
   private index = -1;
@@ -84,7 +86,7 @@ export class EventTranslator extends UsageHoldingTranslator {
       id: messageId(chunk.id), type: "message", role: "assistant", model: chunk.model ?? this.fallbackModel,
       content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(undefined),
     };
-    this.out += event({ type: "message_start", message }) + PING;
+    this.out += event({ type: "message_start", message });
   }
 
   private delta(delta: Delta): void {
@@ -174,6 +176,7 @@ export class EventTranslator extends UsageHoldingTranslator {
     block.open = true;
     this.index++;
     this.out += event({ type: "content_block_start", index: this.index, content_block: emptyBlock(block) });
+    if (!this.pinged) this.ping();
     for (const piece of block.held) this.out += deltaEvent(this.index, block.kind, piece);
     block.held = [];
   }
@@ -195,7 +198,14 @@ export class EventTranslator extends UsageHoldingTranslator {
   private stop(): void {
     if (!this.started) this.start({});
     this.closeAll();
+    // An answer without a block still gets its ping, before the end.
+    if (!this.pinged) this.ping();
     this.finishOrHold();
+  }
+
+  private ping(): void {
+    this.pinged = true;
+    this.out += PING;
   }
 
   protected drain(): Uint8Array {
