@@ -8,6 +8,8 @@ import { post } from "./support/gateway.ts";
 import { GPT, ON_MOCK, ON_OPENAI, TOOLS, anthropicClient, chunkStream, completionWith, eventsOf, startTargets } from "./support/messages.ts";
 
 const SSE = "text/event-stream";
+/** The SDK's answer types add fields its answers leave out where they do not apply: compared as plain JSON. */
+const plain = (value: unknown): unknown => value;
 const HI: Anthropic.MessageParam[] = [{ role: "user", content: "hello there friend" }];
 /** The body OpenAI answers a prompt beyond the model's context window with. */
 const CONTEXT_EXCEEDED = {
@@ -65,7 +67,7 @@ describe("stream chunks", () => {
     expect(body).not.toContain('"index"');
     t.oa.reply({ kind: "raw", status: 200, contentType: SSE, body });
     const final = await anthropicClient(t.gw.url).messages.stream({ model: ON_OPENAI, max_tokens: 100, messages: HI }).finalMessage();
-    expect([final.content, final.stop_reason]).toEqual([[{ type: "text", text: "hello world" }] as Anthropic.ContentBlock[], "end_turn"]);
+    expect(plain([final.content, final.stop_reason])).toEqual([[{ type: "text", text: "hello world" }], "end_turn"]);
   });
 
   test("regression: ping goes out once, right after the first content_block_start, as Anthropic sends it", async () => {
@@ -146,3 +148,39 @@ describe("earlier turns", () => {
   });
 });
 
+describe("stop sequences on the mock", () => {
+  test("regression: the mock stops at the first stop sequence and says which: stop_reason stop_sequence, JSON and stream", async () => {
+    await using t = startTargets();
+    const client = anthropicClient(t.gw.url);
+    const request = { model: ON_MOCK, max_tokens: 100, messages: HI, stop_sequences: ["friend", "there"] };
+    const message = await client.messages.create(request);
+    expect(plain([message.content, message.stop_reason, message.stop_sequence])).toEqual([[{ type: "text", text: "hello " }], "stop_sequence", "there"]);
+    const final = await client.messages.stream(request).finalMessage();
+    expect(plain([final.content, final.stop_reason, final.stop_sequence])).toEqual([message.content, "stop_sequence", "there"]);
+  });
+
+  test("a stop sequence the answer never reaches ends the turn as usual", async () => {
+    await using t = startTargets();
+    const message = await anthropicClient(t.gw.url).messages.create({ model: ON_MOCK, max_tokens: 100, messages: HI, stop_sequences: ["goodbye"] });
+    expect([message.stop_reason, message.stop_sequence]).toEqual(["end_turn", null]);
+  });
+
+  test("the chat route's mock agrees: finish_reason stop, the text cut before the sequence", async () => {
+    await using t = startTargets();
+    const client = new OpenAI({ apiKey: "unused", baseURL: `${t.gw.url}/v1`, maxRetries: 0 });
+    const completion = await client.chat.completions.create({ model: ON_MOCK, messages: [{ role: "user", content: "hello there friend" }], stop: ["friend", "there"] });
+    expect([completion.choices[0]!.message.content, completion.choices[0]!.finish_reason]).toEqual(["hello ", "stop"]);
+  });
+
+  test("an OpenAI-compatible upstream that names the matched sequence (vLLM's stop_reason) gets stop_sequence; one that does not, end_turn", async () => {
+    await using t = startTargets();
+    const named = JSON.parse(completionWith(GPT, { content: "hello " }, "stop")) as { choices: Array<Record<string, unknown>> };
+    named.choices[0]!.stop_reason = "there";
+    t.oa.reply({ kind: "raw", status: 200, body: JSON.stringify(named) }, { kind: "raw", status: 200, body: completionWith(GPT, { content: "hello " }, "stop") });
+    const client = anthropicClient(t.gw.url);
+    const request = { model: ON_OPENAI, max_tokens: 100, messages: HI, stop_sequences: ["there"] };
+    const first = await client.messages.create(request);
+    const second = await client.messages.create(request);
+    expect([first.stop_reason, first.stop_sequence, second.stop_reason, second.stop_sequence]).toEqual(["stop_sequence", "there", "end_turn", null]);
+  });
+});

@@ -3,7 +3,7 @@ import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import { encodeEvents } from "../sse-encode.ts";
 import type { Message } from "../providers/anthropic/wire.ts";
-import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
+import { anthropicUsage, matchedStop, messageId, stopOf } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
 import { closable, deltaEvent, emptyBlock, event, type Block } from "./stream-blocks.ts";
 import { UsageHoldingTranslator, firstChoice } from "../gateway/translated-stream.ts";
@@ -37,6 +37,8 @@ export class EventTranslator extends UsageHoldingTranslator {
   /** Each tool call's block, by the call's OpenAI index: kept once closed, so a stray late fragment opens no second block. */
   private readonly calls = new Map<number, Block>();
   private finish: string | null = null;
+  /** The stop sequence the server said ended the answer (vLLM's `stop_reason`, the mock's). */
+  private matched: string | undefined;
   /** Whether the answer had refusal text, and content text: a refusal alone stops as `refusal`. */
   private refused = false;
   private said = false;
@@ -76,6 +78,7 @@ export class EventTranslator extends UsageHoldingTranslator {
     if (choice.delta) this.delta(choice.delta as Delta);
     if (choice.finish_reason) {
       this.finish = choice.finish_reason;
+      this.matched = matchedStop(choice as { stop_reason?: unknown });
       this.closeAll();
     }
   }
@@ -219,7 +222,7 @@ export class EventTranslator extends UsageHoldingTranslator {
     const usage = anthropicUsage(this.usage);
     // As toMessage does: an answer that is a refusal and no content stops as `refusal`, whatever its finish reason.
     const finish = this.refused && !this.said ? "content_filter" : this.finish;
-    this.out += event({ type: "message_delta", delta: { stop_reason: stopReason(finish), stop_sequence: null }, usage });
+    this.out += event({ type: "message_delta", delta: stopOf(finish, this.matched), usage });
     this.out += event({ type: "message_stop" });
   }
 
