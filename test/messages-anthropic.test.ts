@@ -114,7 +114,7 @@ describe("to an Anthropic target", () => {
     const res = await post(`${t.gw.url}/v1/messages`, { model: "fallback", max_tokens: 100, messages: HI, stream: true });
     const events = eventsOf(await res.text());
     expect(events.map(([name]) => name)).toEqual([
-      "message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+      "message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop",
     ]);
     expect(events.filter(([name]) => name === "content_block_delta").map(([, d]) => (d.delta as { text: string }).text).join("")).toBe("Hello from upstream");
     expect((events[0]![1].message as { model: string }).model).toBe(GPT);

@@ -1,3 +1,4 @@
+import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { OpenStream } from "./gateway.ts";
 
@@ -44,6 +45,15 @@ export abstract class UsageHoldingTranslator implements StreamTranslator {
     this.writeEnd();
     return this.drain();
   }
+}
+
+/**
+ * The choice of a chunk both translators follow, the first (`n` is 1 on their routes). A choice
+ * without `index` is the first's: some OpenAI-compatible servers leave it out, and their chunks
+ * were dropped whole.
+ */
+export function firstChoice(chunk: Partial<ChatCompletionChunk>): ChatCompletionChunk.Choice | undefined {
+  return chunk.choices?.find((c) => (c.index ?? 0) === 0);
 }
 
 const END: IteratorReturnResult<void> = { done: true, value: undefined };

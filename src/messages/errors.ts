@@ -1,6 +1,7 @@
 import { GatewayError, type ErrorBody } from "../errors.ts";
 import type { ErrorResponse, ErrorType } from "../providers/anthropic/wire.ts";
 import { encodeEvents } from "../sse-encode.ts";
+import { promptTooLong } from "./prompt-too-long.ts";
 
 /** Anthropic's error type for each status its errors reference lists. */
 const TYPE_OF_STATUS: Readonly<Record<number, ErrorType>> = {
@@ -43,9 +44,12 @@ export function anthropicStatus(err: GatewayError): number {
   return err.status >= 500 ? (STATUS_OF_SERVER_TYPE[anthropicErrorType(err)] ?? err.status) : err.status;
 }
 
-/** `{"type":"error","error":{type, message},"request_id"}`, Anthropic's error body. */
+/**
+ * `{"type":"error","error":{type, message},"request_id"}`, Anthropic's error body. An upstream's
+ * context overflow takes Anthropic's wording, which Claude Code reads to compact (prompt-too-long.ts).
+ */
 export function anthropicErrorBody(err: GatewayError, requestId?: string): ErrorResponse {
-  const body: ErrorResponse = { type: "error", error: { type: anthropicErrorType(err), message: err.message } };
+  const body: ErrorResponse = { type: "error", error: { type: anthropicErrorType(err), message: promptTooLong(err) ?? err.message } };
   if (requestId !== undefined) body.request_id = requestId;
   return body;
 }

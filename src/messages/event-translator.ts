@@ -3,10 +3,10 @@ import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import { encodeEvents } from "../sse-encode.ts";
 import type { Message } from "../providers/anthropic/wire.ts";
-import { anthropicUsage, messageId, stopReason } from "./to-message.ts";
+import { anthropicUsage, matchedStop, messageId, stopOf } from "./to-message.ts";
 import { errorTypeOfEvent } from "./errors.ts";
 import { closable, deltaEvent, emptyBlock, event, type Block } from "./stream-blocks.ts";
-import { UsageHoldingTranslator } from "../gateway/translated-stream.ts";
+import { UsageHoldingTranslator, firstChoice } from "../gateway/translated-stream.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
@@ -16,8 +16,8 @@ const utf8 = new TextDecoder();
 
 /**
  * Turns an OpenAI chunk stream (whole SSE events, as a provider yields them) into the events of
- * Anthropic's Messages stream, in the order the API sends them: message_start and a ping with the
- * first chunk; a content block per run of reasoning (thinking), text, or one tool call, each
+ * Anthropic's Messages stream, in the order the API sends them: message_start with the first
+ * chunk, and one ping right after the first content_block_start (where Anthropic sends it); a content block per run of reasoning (thinking), text, or one tool call, each
  * opened with content_block_start, fed by thinking_delta / text_delta / input_json_delta and
  * closed with content_block_stop, one block after another (what comes for a later block while
  * one is open is held until that one closes; see `advance`); then, at `[DONE]`, message_delta
@@ -27,6 +27,8 @@ const utf8 = new TextDecoder();
 export class EventTranslator extends UsageHoldingTranslator {
   private out = "";
   private started = false;
+  /** Whether the one early ping went out: checked per block, never per chunk. */
+  private pinged = false;
   private readonly parser: EventSourceParser;
   /** The Anthropic index of the last block started (-1: none yet). */
   private index = -1;
@@ -35,6 +37,8 @@ export class EventTranslator extends UsageHoldingTranslator {
   /** Each tool call's block, by the call's OpenAI index: kept once closed, so a stray late fragment opens no second block. */
   private readonly calls = new Map<number, Block>();
   private finish: string | null = null;
+  /** The stop sequence the server said ended the answer (vLLM's `stop_reason`, the mock's). */
+  private matched: string | undefined;
   /** Whether the answer had refusal text, and content text: a refusal alone stops as `refusal`. */
   private refused = false;
   private said = false;
@@ -69,11 +73,12 @@ export class EventTranslator extends UsageHoldingTranslator {
     if (chunk.error !== undefined && chunk.error !== null) return this.error(chunk.error);
     if (!this.started) this.start(chunk);
     if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices?.find((c) => c.index === 0);
+    const choice = firstChoice(chunk);
     if (choice === undefined) return;
     if (choice.delta) this.delta(choice.delta as Delta);
     if (choice.finish_reason) {
       this.finish = choice.finish_reason;
+      this.matched = matchedStop(choice as { stop_reason?: unknown });
       this.closeAll();
     }
   }
@@ -84,7 +89,7 @@ export class EventTranslator extends UsageHoldingTranslator {
       id: messageId(chunk.id), type: "message", role: "assistant", model: chunk.model ?? this.fallbackModel,
       content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(undefined),
     };
-    this.out += event({ type: "message_start", message }) + PING;
+    this.out += event({ type: "message_start", message });
   }
 
   private delta(delta: Delta): void {
@@ -174,6 +179,7 @@ export class EventTranslator extends UsageHoldingTranslator {
     block.open = true;
     this.index++;
     this.out += event({ type: "content_block_start", index: this.index, content_block: emptyBlock(block) });
+    if (!this.pinged) this.ping();
     for (const piece of block.held) this.out += deltaEvent(this.index, block.kind, piece);
     block.held = [];
   }
@@ -195,7 +201,14 @@ export class EventTranslator extends UsageHoldingTranslator {
   private stop(): void {
     if (!this.started) this.start({});
     this.closeAll();
+    // An answer without a block still gets its ping, before the end.
+    if (!this.pinged) this.ping();
     this.finishOrHold();
+  }
+
+  private ping(): void {
+    this.pinged = true;
+    this.out += PING;
   }
 
   protected drain(): Uint8Array {
@@ -209,7 +222,7 @@ export class EventTranslator extends UsageHoldingTranslator {
     const usage = anthropicUsage(this.usage);
     // As toMessage does: an answer that is a refusal and no content stops as `refusal`, whatever its finish reason.
     const finish = this.refused && !this.said ? "content_filter" : this.finish;
-    this.out += event({ type: "message_delta", delta: { stop_reason: stopReason(finish), stop_sequence: null }, usage });
+    this.out += event({ type: "message_delta", delta: stopOf(finish, this.matched), usage });
     this.out += event({ type: "message_stop" });
   }
 

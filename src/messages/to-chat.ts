@@ -98,7 +98,7 @@ function userTurn(content: string | AnyBlock[], messages: ChatCompletionMessageP
     if (block.type === "tool_result") {
       const result = block.content as string | AnyBlock[] | undefined;
       const text = typeof result === "string" ? result : (result ?? []).flatMap((b) => (b.type === "text" ? [b.text as string] : b.type === "search_result" ? [searchResultText(b)] : [])).join("\n");
-      messages.push({ role: "tool", tool_call_id: block.tool_use_id as string, content: text });
+      messages.push({ role: "tool", tool_call_id: block.tool_use_id as string, content: block.is_error === true ? failedTool(text) : text });
       // A tool message holds text only: images a tool returned follow in the user message.
       if (Array.isArray(result)) for (const b of result) if (b.type === "image") parts.push(imagePart(b));
       continue;
@@ -111,6 +111,13 @@ function userTurn(content: string | AnyBlock[], messages: ChatCompletionMessageP
   const textOnly = parts.every((p) => p.type === "text");
   messages.push({ role: "user", content: textOnly ? parts.map((p) => (p as { text: string }).text).join("\n\n") : parts });
 }
+
+/**
+ * A failed tool's result (`is_error`) as the model reads it. A chat tool message has no error flag,
+ * so the failure is said in its text, prefixed `Error: ` as other Anthropic-to-chat translators do
+ * (any-llm; SGLang's Anthropic front end): unmarked, the model takes the error for the tool's output.
+ */
+const failedTool = (text: string): string => (text === "" ? "Error" : `Error: ${text}`);
 
 function userPart(block: AnyBlock): ChatCompletionContentPart | undefined {
   switch (block.type) {

@@ -2,10 +2,7 @@ import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { CompletionUsage } from "openai/resources/completions";
 import type { ContentBlock, Message, StopReason, Usage } from "../providers/anthropic/wire.ts";
 
-/**
- * OpenAI's finish reasons as Anthropic's stop reasons. OpenAI does not say which stop sequence
- * ended an answer, so `stop` is always `end_turn` (with `stop_sequence` null).
- */
+/** OpenAI's finish reasons as Anthropic's stop reasons (`stop` as `end_turn`: see `stopOf`). */
 export function stopReason(finish: string | null | undefined): StopReason {
   switch (finish) {
     case "length":
@@ -18,6 +15,25 @@ export function stopReason(finish: string | null | undefined): StopReason {
     default:
       return "end_turn";
   }
+}
+
+/**
+ * The stop sequence that ended a choice, where the server names it: vLLM and TensorRT-LLM (and
+ * chatgate's mock) put the matched string in `stop_reason` beside finish_reason `stop` (a number
+ * there is a stop token's id, not a sequence). OpenAI names none.
+ */
+export function matchedStop(choice: { stop_reason?: unknown } | undefined): string | undefined {
+  const matched = choice?.stop_reason;
+  return typeof matched === "string" && matched !== "" ? matched : undefined;
+}
+
+/**
+ * A finish as Anthropic's `stop_reason` and `stop_sequence`: `stop_sequence` with the sequence when
+ * the server said which matched; otherwise (OpenAI never says) a `stop` stays `end_turn`.
+ */
+export function stopOf(finish: string | null | undefined, matched: string | undefined): { stop_reason: StopReason; stop_sequence: string | null } {
+  if (finish === "stop" && matched !== undefined) return { stop_reason: "stop_sequence", stop_sequence: matched };
+  return { stop_reason: stopReason(finish), stop_sequence: null };
 }
 
 /** OpenAI's usage as Anthropic's: cached prompt tokens are Anthropic's cache reads, apart from input. */
@@ -50,6 +66,9 @@ export function toolInput(args: string | undefined): Record<string, unknown> {
   }
 }
 
+/** A choice with the stop sequence that ended it, as vLLM names it. */
+type Choice = ChatCompletion.Choice & { stop_reason?: unknown };
+
 /** The message with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type AssistantMessage = ChatCompletion.Choice["message"] & { reasoning_content?: string | null; reasoning?: string | null };
 
@@ -59,7 +78,7 @@ type AssistantMessage = ChatCompletion.Choice["message"] & { reasoning_content?:
  * a tool_use block with its id.
  */
 export function toMessage(completion: ChatCompletion): Message {
-  const choice = completion.choices[0];
+  const choice = completion.choices[0] as Choice | undefined;
   const message = choice?.message as AssistantMessage | undefined;
   const content: ContentBlock[] = [];
   const thinking = message?.reasoning_content || message?.reasoning;
@@ -78,8 +97,7 @@ export function toMessage(completion: ChatCompletion): Message {
     role: "assistant",
     model: completion.model,
     content,
-    stop_reason: stopReason(finish),
-    stop_sequence: null,
+    ...stopOf(finish, matchedStop(choice)),
     usage: anthropicUsage(completion.usage),
   };
 }

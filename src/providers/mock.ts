@@ -13,8 +13,17 @@ interface Answer {
   /** One entry per streamed chunk: the mock's tokens are words with their trailing space. */
   pieces: string[];
   finish: "stop" | "length";
+  /** The stop sequence the answer ended at, when one did (finish `stop`). */
+  stopSequence?: string;
   usage: CompletionUsage;
 }
+
+/**
+ * A choice naming the stop sequence that ended it as vLLM does (`stop_reason`), so the Messages
+ * route can report Anthropic's `stop_sequence`; left out when none did, as OpenAI's shape has no
+ * such field.
+ */
+type Stopped<T> = T & { stop_reason?: string };
 
 function textOf(content: ChatRequest["messages"][number]["content"]): string {
   if (typeof content === "string") return content;
@@ -46,12 +55,16 @@ export function mockAnswer(body: ChatRequest): Answer {
   const lastUser = [...body.messages].reverse().find((m) => m.role === "user");
   let reply = (lastUser ? textOf(lastUser.content) : "").trim() || GREETING;
   let finish: Answer["finish"] = "stop";
-  let stopped = false;
+  // The first sequence to occur ends the answer (the first listed, of two at one place).
+  let stopSequence: string | undefined;
+  let end = reply.length;
   const stops = body.stop == null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
   for (const stop of stops) {
     const at = stop === "" ? -1 : reply.indexOf(stop);
-    if (at !== -1) (reply = reply.slice(0, at)), (stopped = true);
+    if (at !== -1 && at < end) (end = at), (stopSequence = stop);
   }
+  const stopped = stopSequence !== undefined;
+  if (stopped) reply = reply.slice(0, end);
   let pieces = words(reply);
   // A model's output is bounded; so is the mock's, or a 16 MB prompt echoed to n: 128 choices was a 2 GB answer.
   const max = Math.min(body.max_completion_tokens ?? body.max_tokens ?? MAX_ANSWER_WORDS, MAX_ANSWER_WORDS);
@@ -59,11 +72,12 @@ export function mockAnswer(body: ChatRequest): Answer {
   if (pieces.length > max || (stopped && pieces.length === max)) {
     pieces = pieces.slice(0, max);
     finish = "length";
+    stopSequence = undefined;
   }
   const n = body.n ?? 1;
   const prompt = body.messages.reduce((sum, m) => sum + words(textOf(m.content)).length, 0);
   const completion = pieces.length * n;
-  return { pieces, finish, usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } };
+  return { pieces, finish, stopSequence, usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion } };
 }
 
 const utf8 = new TextEncoder();
@@ -112,12 +126,16 @@ export class MockProvider implements Provider {
       created: Math.floor(Date.now() / 1000),
       model,
       system_fingerprint: FINGERPRINT,
-      choices: Array.from({ length: body.n ?? 1 }, (_, index) => ({
-        index,
-        message: { role: "assistant", content, refusal: null },
-        logprobs: body.logprobs === true ? { content: answer.pieces.map((piece) => tokenLogprob(piece, body.top_logprobs)), refusal: null } : null,
-        finish_reason: answer.finish,
-      })),
+      choices: Array.from({ length: body.n ?? 1 }, (_, index) => {
+        const choice: Stopped<ChatCompletion.Choice> = {
+          index,
+          message: { role: "assistant", content, refusal: null },
+          logprobs: body.logprobs === true ? { content: answer.pieces.map((piece) => tokenLogprob(piece, body.top_logprobs)), refusal: null } : null,
+          finish_reason: answer.finish,
+        };
+        if (answer.stopSequence !== undefined) choice.stop_reason = answer.stopSequence;
+        return choice;
+      }),
       usage: answer.usage,
     };
     return { completion, json: JSON.stringify(completion) };
@@ -155,7 +173,11 @@ async function* mockEvents(body: ChatRequest, model: string, answer: Answer, see
       yield event([choice]);
     }
   }
-  for (const choice of each((index) => ({ index, delta: {}, logprobs: null, finish_reason: answer.finish }))) {
+  for (const choice of each((index) => {
+    const last: Stopped<ChatCompletionChunk.Choice> = { index, delta: {}, logprobs: null, finish_reason: answer.finish };
+    if (answer.stopSequence !== undefined) last.stop_reason = answer.stopSequence;
+    return last;
+  })) {
     yield event([choice]);
   }
   if (includeUsage) yield event([], answer.usage);

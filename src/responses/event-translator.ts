@@ -5,7 +5,7 @@ import type { ResponseOutputItem } from "openai/resources/responses/responses";
 import { encodeEvents } from "../sse-encode.ts";
 import type { ResponsesRequest } from "./schema.ts";
 import { callId, functionCallItem, itemId, messageItem, responseShell, responseId, responseUsage, statusOf, type ResponseBody } from "./to-response.ts";
-import { UsageHoldingTranslator } from "../gateway/translated-stream.ts";
+import { UsageHoldingTranslator, firstChoice } from "../gateway/translated-stream.ts";
 
 /** A delta with its reasoning as DeepSeek and vLLM send it (`reasoning_content`), or as OpenRouter does (`reasoning`). */
 type Delta = ChatCompletionChunk.Choice.Delta & { reasoning_content?: string | null; reasoning?: string | null };
@@ -101,8 +101,7 @@ export class ResponsesTranslator extends UsageHoldingTranslator {
     if (chunk.error !== undefined && chunk.error !== null) return this.fail(typeof chunk.error === "object" ? chunk.error : { message: String(chunk.error) });
     if (this.response === undefined) this.start(chunk);
     if (chunk.usage) this.usage = chunk.usage;
-    // A chunk without `index` (some compatible servers leave it out) is the first choice's.
-    const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
+    const choice = firstChoice(chunk);
     if (choice === undefined) return;
     if (choice.delta) this.delta(choice.delta as Delta);
     if (choice.finish_reason) {
