@@ -4,8 +4,12 @@
 // HTTP with a raw TCP client that stops reading; the idle timeout is 300 ms so nothing sleeps long.
 // A client's pause is not the upstream idling either: the upstream's idle timer (the same setting)
 // does not run while the gateway waits on its client (providers/deadline.ts, suspend).
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fakeAnthropic } from "./support/fake-anthropic.ts";
 import { chatCompletionChunks, sseEvent } from "./support/openai-wire.ts";
 import { spawnGateway, SOURCE_CMD } from "./support/process.ts";
 
@@ -70,28 +74,50 @@ function openStream(url: string) {
   return { socket, first, ended, received: () => received };
 }
 
+const dir = mkdtempSync(join(tmpdir(), "chatgate-slow-reader-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Reads the paused client twice after 5 stall times each, then to the end: what it received. */
+async function readSlowly(client: ReturnType<typeof openStream>): Promise<string> {
+  await client.first;
+  for (let pause = 0; pause < 2; pause++) {
+    await Bun.sleep(5 * STALL_MS);
+    client.socket.resume();
+    await Bun.sleep(50);
+    client.socket.pause();
+  }
+  client.socket.resume();
+  // Until [DONE], or the end of the chunked body (a stream ended early ends its response, not the connection).
+  while (!client.received().includes("data: [DONE]\n\n") && !client.received().endsWith("\r\n0\r\n\r\n")) {
+    await Promise.race([new Promise((r) => client.socket.once("data", r)), client.ended]);
+    if (client.socket.destroyed) break;
+  }
+  return client.received();
+}
+
+const SLOW_ENV = { CHATGATE_STREAM_IDLE_TIMEOUT_MS: String(STALL_MS), CHATGATE_STREAM_HEARTBEAT_MS: "0", CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_LOG_REQUESTS: "0" };
+
 describe("a slow reader of a large stream", () => {
   test("one that stops reading for 5 stall times at a stretch, while taking 256 KB pieces, is not cut: the stream arrives whole", async () => {
     // 12 MB: more than the kernel's socket buffers hold, so while the client reads nothing the
     // gateway cannot hand over its piece and pulls nothing (the allowance for a 256 KB piece: 300 s).
     using up = bulkUpstream(48, 256 * 1024);
-    await using gw = await spawnGateway(SOURCE_CMD, { OPENAI_BASE_URL: up.url, CHATGATE_STREAM_IDLE_TIMEOUT_MS: String(STALL_MS), CHATGATE_STREAM_HEARTBEAT_MS: "0", CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_LOG_REQUESTS: "0" });
-    const client = openStream(gw.url);
-    await client.first;
-    for (let pause = 0; pause < 2; pause++) {
-      await Bun.sleep(5 * STALL_MS);
-      client.socket.resume();
-      await Bun.sleep(50);
-      client.socket.pause();
-    }
-    client.socket.resume();
-    // Until [DONE], or the end of the chunked body (a stream ended early ends its response, not the connection).
-    while (!client.received().includes("data: [DONE]\n\n") && !client.received().endsWith("\r\n0\r\n\r\n")) {
-      await Promise.race([new Promise((r) => client.socket.once("data", r)), client.ended]);
-      if (client.socket.destroyed) break;
-    }
-    const received = client.received();
+    await using gw = await spawnGateway(SOURCE_CMD, { ...SLOW_ENV, OPENAI_BASE_URL: up.url });
+    const received = await readSlowly(openStream(gw.url));
     // Booleans, not the text: a failure would print 12 MB.
+    expect(received.includes("upstream_timeout")).toBe(false);
+    expect(received.includes("data: [DONE]\n\n")).toBe(true);
+    expect(received.length).toBeGreaterThan(12 * 1024 * 1024);
+    expect(gw.output()).not.toContain("client_stalled");
+  }, 20_000);
+
+  test("the same through an Anthropic provider (a translated stream): not cut, whole", async () => {
+    await using up = fakeAnthropic();
+    up.reply({ kind: "stream", content: [{ type: "text", text: Array.from({ length: 48 }, () => "y".repeat(256 * 1024)).join(" ") }] });
+    const config = join(dir, "anthropic.yaml");
+    writeFileSync(config, `providers:\n  - {id: a, type: anthropic, base_url: "${up.url}", api_key: k}\nmodels:\n  gpt-4o-mini: {targets: [{provider: a, model: claude-x}]}\n`);
+    await using gw = await spawnGateway(SOURCE_CMD, { ...SLOW_ENV, CHATGATE_CONFIG: config });
+    const received = await readSlowly(openStream(gw.url));
     expect(received.includes("upstream_timeout")).toBe(false);
     expect(received.includes("data: [DONE]\n\n")).toBe(true);
     expect(received.length).toBeGreaterThan(12 * 1024 * 1024);
@@ -100,7 +126,7 @@ describe("a slow reader of a large stream", () => {
 
   test("one that takes nothing more, with small pieces (256 B: an allowance of 0.5 s), is cut as client_stalled and its upstream let go", async () => {
     using up = bulkUpstream(1_000_000, 200);
-    await using gw = await spawnGateway(SOURCE_CMD, { OPENAI_BASE_URL: up.url, CHATGATE_STREAM_IDLE_TIMEOUT_MS: String(STALL_MS), CHATGATE_STREAM_HEARTBEAT_MS: "0", CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_LOG_REQUESTS: "0", CHATGATE_STREAM_BUFFER_BYTES: "256" });
+    await using gw = await spawnGateway(SOURCE_CMD, { ...SLOW_ENV, OPENAI_BASE_URL: up.url, CHATGATE_STREAM_BUFFER_BYTES: "256" });
     const client = openStream(gw.url);
     await client.first;
     await gw.waitForOutput(/client_stalled/, 5_000);
