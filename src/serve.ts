@@ -91,6 +91,8 @@ const holdEarly = gateway.finishes.subscribe((record) => void early.push(record)
 try {
   app.listen({ hostname: config.host, port: config.port });
 } catch (err) {
+  // No logger will load: what the ledger held (a failed prune) goes out as plain text with this line.
+  if (ledger) ledger.warn = (line) => process.stderr.write(`chatgate: ${line}\n`);
   process.stderr.write(`chatgate: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 }

@@ -9,6 +9,7 @@ import { FieldError, fieldPath } from "./field-error.ts";
 import { FileConfig } from "./file-schema.ts";
 import { firstProblem, kindProblem } from "./schema-errors.ts";
 import { typeReferences } from "./typed-references.ts";
+import { yamlOddity } from "./yaml-oddities.ts";
 
 /** `--config` wins over CHATGATE_CONFIG; blank means none. */
 export function configPathFrom(env: Env, flags: { config?: string }): string | undefined {
@@ -89,12 +90,16 @@ function read(path: string): string {
  * spanning lines (a flow list) is reported at its first line.
  */
 export function parseYaml(text: string): unknown {
+  let parsed: unknown;
   try {
-    return Bun.YAML.parse(text);
+    parsed = Bun.YAML.parse(text);
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^YAML Parse error:\s*/, "");
     throw new FieldError(`line ${errorLine(text)}`, `not valid YAML (${reason})`);
   }
+  const oddity = yamlOddity(text, parsed);
+  if (oddity) throw oddity;
+  return parsed;
 }
 
 function errorLine(text: string): number {

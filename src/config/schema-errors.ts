@@ -101,11 +101,18 @@ function words(error: ValueError): string {
       return "required";
   }
   if (error.value === null) return "is empty: give it a value or leave the key out";
+  // A number or boolean that would fit as text (`id: 123`) is told so before the field's own
+  // wording, which it seemed to meet ("letters and digits"). Not converted: YAML keeps no text of
+  // a number (007 → 7, 1.10 → 1.1), and an id or model name is matched and recorded as written,
+  // so the file must write it as text. One that would not fit quoted either (`timeout: 30`) gets
+  // the field's wording, which says what is missing.
+  if (typeof error.value === "number" || typeof error.value === "boolean") {
+    if (s[Kind] === "String" && Value.Check(s, String(error.value))) return notText(error.value);
+  }
   if (typeof s.errorMessage === "string") return s.errorMessage;
-  const quoteHint = typeof error.value === "number" || typeof error.value === "boolean" ? " (put it in quotes)" : "";
   switch (error.type) {
     case ValueErrorType.String:
-      return `expected a string${quoteHint}`;
+      return "expected a string";
     case ValueErrorType.StringMinLength:
       return "must not be empty";
     case ValueErrorType.Integer:
@@ -134,6 +141,10 @@ function words(error: ValueError): string {
   }
 }
 
+function notText(value: number | boolean): string {
+  return `expected text, but YAML reads ${String(value)} as a ${typeof value === "number" ? "number" : "boolean"}: put it in quotes ("${String(value)}")`;
+}
+
 function numberWords(s: TSchema): string {
   const kind = s[Kind] === "Integer" ? "a whole number" : "a number";
   const { minimum, maximum } = s as { minimum?: number; maximum?: number };
@@ -147,6 +158,8 @@ function unknownKey(error: ValueError): string {
   const known = Object.keys((error.schema as Member).properties ?? {});
   const fileKey = fileKeyForEnv(key);
   if (fileKey !== undefined) return `unknown key: ${key} is the environment variable; in the file it is ${fileKey}`;
+  // `1: x`, often a list item without its `- `: no setting is named by a number.
+  if (/^-?\d+(\.\d+)?$/.test(key)) return `unknown key: ${key} is a number, and no setting here is named by one (${known.length <= 12 ? `expected one of ${known.join(", ")}` : "chatgate.example.yaml lists every key"})`;
   const near = known
     .map((name) => ({ name, distance: editDistance(key.toLowerCase(), name) }))
     .filter((c) => c.distance <= Math.max(1, Math.floor(c.name.length / 3)))

@@ -37,6 +37,8 @@ export interface Pacing {
   stallMs: number;
   /** The client stopped reading: close its connection soon. */
   onStall: () => void;
+  /** Most time a client still taking a large piece is allowed (default 5 min); a test sets it short. */
+  longestTakeMs?: number;
 }
 
 /**
@@ -148,7 +150,7 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     const waiter = this.waiter;
     if (waiter === undefined) {
       // A client still taking a large chunk, slowly, is no stall: it gets a second per SLOWEST_TAKE bytes of it.
-      if ((this.idleMs += this.periodMs) >= Math.max(this.pacing!.stallMs, Math.min((this.lastBytes * 1000) / SLOWEST_TAKE, LONGEST_TAKE_MS))) this.stall();
+      if ((this.idleMs += this.periodMs) >= takeAllowanceMs(this.pacing!, this.lastBytes)) this.stall();
       return;
     }
     this.idleMs = 0;
@@ -197,6 +199,11 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
 const SLOWEST_TAKE = 512;
 /** However large the chunk, a client that takes nothing for this long is let go with its upstream. */
 const LONGEST_TAKE_MS = 5 * 60 * 1000;
+
+/** How long a client that takes nothing may still be taking a piece of `bytes`: the stall time, or more for a large piece. */
+export function takeAllowanceMs(pacing: Pacing, bytes: number): number {
+  return Math.max(pacing.stallMs, Math.min((bytes * 1000) / SLOWEST_TAKE, pacing.longestTakeMs ?? LONGEST_TAKE_MS));
+}
 
 const clientStalled = () =>
   new GatewayError({ status: 408, type: "invalid_request_error", code: "client_stalled", message: "The client stopped reading the stream." });

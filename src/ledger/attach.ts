@@ -20,8 +20,9 @@ export interface AttachLedgerOptions {
 export interface AttachedLedger {
   ledger: Ledger;
   /**
-   * Where the ledger's warnings go (a write failing, rows dropped). Default: stderr, prefixed
-   * `chatgate:`; the process points it at its logger once that has loaded.
+   * Where the ledger's warnings go (a write failing, rows dropped, a prune failing). Until it is
+   * set they are held (the prune at open warns before the process's logger has loaded); setting
+   * it passes the held lines on first, in order. The process points it at its logger.
    */
   warn: (message: string) => void;
   /** Stops listening, writes every pending row and closes the file. Synchronous: safe in a forced exit. */
@@ -43,7 +44,9 @@ export function attachLedger(options: AttachLedgerOptions): AttachedLedger {
   const { finishes, config, now } = options;
   const path = ledgerPath(config().dataDir);
   // Settable after opening (the logger loads later); read at each warning, pruning at open included.
-  let warn = (message: string) => console.error(`chatgate: ${message}`);
+  // Held until then, so a start-up warning reaches the log in its format rather than bare on stderr.
+  let held: string[] | undefined = [];
+  let warn = (message: string) => void held?.push(message);
   let ledger: Ledger;
   try {
     ledger = Ledger.open({ path, now, retentionMs: config().retentionMs, warn: (message) => warn(message) });
@@ -64,6 +67,9 @@ export function attachLedger(options: AttachLedgerOptions): AttachedLedger {
     },
     set warn(sink) {
       warn = sink;
+      const lines = held ?? [];
+      held = undefined;
+      for (const line of lines) sink(line);
     },
     close() {
       stop();

@@ -22,7 +22,10 @@ export class Deadline implements IdleWatch, Stoppable {
   private readonly controller = new AbortController();
   private timer: Timer;
   private readonly onClientAbort: () => void;
+  /** The stream is handed to a client that has not taken it yet (`suspend`): no upstream wait to time. */
+  private suspended = false;
   private readonly fire = () => {
+    if (this.suspended) return;
     this.timedOut = true;
     this.controller.abort(new DOMException("The upstream did not answer in time.", "TimeoutError"));
   };
@@ -46,6 +49,22 @@ export class Deadline implements IdleWatch, Stoppable {
   stop(reason: GatewayError): void {
     this.stoppedWith = reason;
     this.controller.abort(reason);
+  }
+
+  /**
+   * Stops timing while the stream's reader waits on its client (suspended at a `yield`): a slow
+   * client holds back the upstream read, which is not the upstream idling. The client's own stall
+   * allowance (src/http/sse.ts) bounds that wait; `resume()` restarts this one. A boolean rather
+   * than clearing the timer: this runs once per piece handed over.
+   */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  /** The client took what it was given: the wait for the upstream's next event starts now. */
+  resume(): void {
+    this.suspended = false;
+    this.timer.refresh();
   }
 
   touch(): void {

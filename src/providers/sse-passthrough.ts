@@ -9,6 +9,9 @@ import { nullUsageMarks, withoutNullUsage } from "../usage/unasked-usage.ts";
 /** Restarts on every whole event: bounds the wait for the first event and the gaps between events. */
 export interface IdleWatch {
   touch(): void;
+  /** The reader waits on its client until `resume()`: that time is not the upstream's. */
+  suspend(): void;
+  resume(): void;
   clear(): void;
 }
 
@@ -121,6 +124,7 @@ export async function* passThroughEvents(
         if (out !== undefined) {
           if (options.secret !== undefined && find(out, options.secret) !== -1) out = encodeEvents(observing.redact(utf8.decode(out)));
           seen.delivered.add(out);
+          idle.suspend();
           // A run larger than the per-stream buffer goes out in pieces of whole events, each pulled
           // by the client in turn, so no more than that waits on a slow client at once.
           while (out.length > maxRun) {
@@ -130,6 +134,7 @@ export async function* passThroughEvents(
             out = out.subarray(end);
           }
           yield out;
+          idle.resume();
         }
         if (observing.heldError !== undefined) throw options.failedMidStream!(observing.heldError);
         if (seen.errorEvent) seen.failure = options.failedInBand?.(seen.errorData ?? "");

@@ -1,5 +1,6 @@
 import { RedisClient } from "bun";
 import { timerDelay } from "../timer-delay.ts";
+import { credentialsRefusal } from "./redis-refusal.ts";
 
 /** What a feature does while Redis does not answer: let requests through, or refuse them (503). */
 export type OnRedisError = "fail_open" | "fail_closed";
@@ -52,6 +53,10 @@ export class RedisConnection {
   private readonly reconnectMs: number;
   private connecting: Promise<void> | undefined;
   private lastAttempt = 0;
+  private readonly url: string;
+  private readonly connectionTimeoutMs: number;
+  /** The outage line while it waits for the credentials probe: "answering again" goes out after it, never before. */
+  private outageLine: Promise<void> | undefined;
   /** Closed for good (`close`): nothing is sent any more. */
   closed = false;
 
@@ -59,11 +64,13 @@ export class RedisConnection {
     this.timeoutMs = options.timeoutMs ?? 100;
     this.reconnectMs = options.reconnectMs ?? 250;
     this.warn = options.warn ?? ((line) => console.error(line));
+    this.url = options.url;
+    this.connectionTimeoutMs = Math.max(this.timeoutMs, 1_000);
     this.client = new RedisClient(options.url, {
       autoReconnect: false,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      connectionTimeout: Math.max(this.timeoutMs, 1_000),
+      connectionTimeout: this.connectionTimeoutMs,
     });
     // Nothing to do on close: the next command finds the client disconnected and reconnects.
     // Nor at start: the first command connects, so an outage is reported through the log that
@@ -124,25 +131,54 @@ export class RedisConnection {
     this.connecting = this.client
       .connect()
       .then(() => this.answered())
-      .catch((err: unknown) => void this.failed(err))
+      .catch((err: unknown) => void this.failed(err, true))
       .finally(() => (this.connecting = undefined));
   }
 
   private answered(): void {
     if (this.up) return;
     this.up = true;
-    this.warn("chatgate: redis is answering again");
+    const line = "chatgate: redis is answering again";
+    if (this.outageLine === undefined) this.warn(line);
+    else void this.outageLine.then(() => this.warn(line));
   }
 
-  private failed(err: unknown): RedisUnavailable {
+  /** `connecting`: the failure is Bun's handshake's, whose "Connection closed" may hide a refused password (redis-refusal.ts). */
+  private failed(err: unknown, connecting = false): RedisUnavailable {
     this.errors++;
     const message = err instanceof Error ? err.message : String(err);
     if (this.up) {
       this.up = false;
-      this.warn(`chatgate: redis is not answering (${message}); limits and budgets follow their on_error policy until it is back`);
+      if (connecting && isConnectionClosed(err)) this.warnAfterProbe(message);
+      else this.warn(outageLine(message));
     }
     return err instanceof RedisUnavailable ? err : new RedisUnavailable(message);
   }
+
+  private warnAfterProbe(message: string): void {
+    const line = credentialsRefusal(this.url, this.connectionTimeoutMs).then((refusal) =>
+      this.warn(refusal === undefined ? outageLine(message) : refusedLine(refusal)),
+    );
+    this.outageLine = line;
+    void line.finally(() => {
+      if (this.outageLine === line) this.outageLine = undefined;
+    });
+  }
+}
+
+function outageLine(message: string): string {
+  return `chatgate: redis is not answering (${message}); limits and budgets follow their on_error policy until it is back`;
+}
+
+/** The server's own words name the problem; the URL (and its password) is left out, as everywhere. */
+function refusedLine(refusal: string): string {
+  const what = refusal.startsWith("NOAUTH") ? "requires a password, and its URL gives none" : "refused the credentials in its URL";
+  return `chatgate: redis ${what} (${refusal}); limits and budgets follow their on_error policy until it accepts them`;
+}
+
+/** Bun's RedisClient's error when the server closed the connection (also how it reports a refused AUTH). */
+function isConnectionClosed(err: unknown): boolean {
+  return err instanceof Error && (err as Error & { code?: string }).code === "ERR_REDIS_CONNECTION_CLOSED";
 }
 
 /** Redis lost its scripts (a restart, SCRIPT FLUSH): the caller sends the script itself. */

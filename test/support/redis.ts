@@ -39,13 +39,13 @@ function freePort(): number {
   return port;
 }
 
-/** Starts a redis-server with no persistence on a free port, and waits until it accepts connections. */
-export async function startRedis(): Promise<TestRedis> {
+/** Starts a redis-server with no persistence on a free port, and waits until it accepts connections. `args` are more server options (e.g. `--requirepass`). */
+export async function startRedis(args: string[] = []): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "chatgate-redis-"));
   const port = freePort();
   let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
   const start = async () => {
-    proc = Bun.spawn([REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    proc = Bun.spawn([REDIS_SERVER!, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const ready = Promise.withResolvers<void>();
     const decoder = new TextDecoder();
     let seen = "";

@@ -51,7 +51,7 @@ const tooLarge = (what: string, limit: number) => badGateway(`${what} over ${lim
 async function run(parts: string[], error?: Error, dropUsageChunks = false, extra: Partial<PassThroughOptions> = {}) {
   const seen = new StreamSeen();
   const out: string[] = [];
-  const idle = { touch() {}, clear() {} };
+  const idle = { touch() {}, suspend() {}, resume() {}, clear() {} };
   const fail = (detail: string) => badGateway(detail);
   try {
     for await (const chunk of passThroughEvents(body(parts, error), seen, { ...EARLY, idle, classify: () => badGateway("read failed"), cut: fail, tooLarge, dropUsageChunks, ...extra })) out.push(text(chunk));
@@ -187,7 +187,7 @@ describe("firstMark", () => {
     const { out, seen, error } = await (async () => {
       const seen = new StreamSeen();
       const out: string[] = [];
-      const idle = { touch() {}, clear() {} };
+      const idle = { touch() {}, suspend() {}, resume() {}, clear() {} };
       const wire = 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"bad key sk-secret"}}\n\n';
       for await (const chunk of passThroughEvents(body([wire]), seen, { ...EARLY, idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact: (t) => t.replace("sk-secret", "***") })) out.push(text(chunk));
       return { out, seen, error: undefined };
@@ -286,7 +286,7 @@ describe("caps on what an upstream can make a stream hold", () => {
 describe("the idle timer", () => {
   test("regression: is restarted by whole events, never by the bytes of an event that has not ended", async () => {
     let touches = 0;
-    const idle = { touch: () => void touches++, clear() {} };
+    const idle = { touch: () => void touches++, suspend() {}, resume() {}, clear() {} };
     const event = 'data: {"id":"1","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n';
     const parts = [": ping\n\n", ...event.split(""), "data: [DONE]\n\n"];
     const out: string[] = [];
@@ -310,7 +310,7 @@ describe("redaction of in-band error events", () => {
   const redacted = async (wire: string) => {
     const seen = new StreamSeen();
     const out: string[] = [];
-    const idle = { touch() {}, clear() {} };
+    const idle = { touch() {}, suspend() {}, resume() {}, clear() {} };
     for await (const chunk of passThroughEvents(body([wire]), seen, { ...EARLY, idle, classify: () => badGateway("x"), cut: badGateway, tooLarge, redact })) out.push(text(chunk));
     expect(seen.errorEvent).toBe(true);
     return out.join("");

@@ -93,7 +93,7 @@ describe("taking the usage the client did not ask for out of the stream", () => 
         },
       });
       const seen = new StreamSeen();
-      const idle = { touch() {}, clear() {} };
+      const idle = { touch() {}, suspend() {}, resume() {}, clear() {} };
       const fail = (detail: string) => badGateway(detail);
       let out = "";
       const events = passThroughEvents(body, seen, { idle, classify: () => fail("read failed"), cut: fail, tooLarge: fail, failedEarly: fail, choices: 1, dropUsageChunks: true });

@@ -184,7 +184,10 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
         if (watcher.committed && find(whole, MESSAGE_) === -1 && find(whole, ERROR) === -1) {
           watcher.passUndecoded(whole);
           seen.delivered.add(whole);
+          // The client's wait is not the upstream's (CallTimer.suspend).
+          timer.suspend();
           yield whole;
+          timer.resume();
           continue;
         }
         // A run holds whole events only, so it never splits a UTF-8 sequence.
@@ -206,7 +209,9 @@ async function* passNative(body: ReadableStream<Uint8Array>, seen: StreamSeen, w
         }
         // Kept by reference for an estimate, should the stream end before message_delta's counts.
         seen.delivered.add(out);
+        timer.suspend();
         yield out;
+        timer.resume();
         if (seen.done || seen.errorEvent) return;
       }
     }

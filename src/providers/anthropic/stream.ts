@@ -101,7 +101,9 @@ async function* translate(
         const out = encodeEvents(t.out);
         t.out = "";
         seen.delivered.add(out);
+        timer.suspend();
         yield out;
+        timer.resume();
       }
       if (t.failure !== undefined) {
         seen.errorEvent = t.errorEvent;

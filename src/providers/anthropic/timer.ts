@@ -29,6 +29,8 @@ export class CallTimer implements Stoppable {
   /** What the armed timer bounds: the first byte, the idle wait, or (last) what is left of the total. */
   private phase: "first" | "idle" | "last";
   private timer: Timer;
+  /** Handed to a client that has not taken it yet (`suspend`): the idle wait is not timed. */
+  private suspended = false;
 
   constructor(private readonly client: AbortSignal, private readonly limits: Timeouts) {
     const controller = this.controller;
@@ -62,6 +64,21 @@ export class CallTimer implements Stoppable {
     this.timer = this.arm(Math.min(this.limits.idleMs, left));
   }
 
+  /**
+   * The stream's reader waits on its client (at a `yield`): a slow client holds back the upstream
+   * read, which is not the upstream idling (as providers/deadline.ts). Only the idle wait stops;
+   * `resume()` restarts it, and checks the total then.
+   */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  /** The client took what it was given: the wait for the next event starts now. */
+  resume(): void {
+    this.suspended = false;
+    this.touch();
+  }
+
   clear(): void {
     clearTimeout(this.timer);
     this.client.removeEventListener("abort", this.onClientAbort);
@@ -69,6 +86,7 @@ export class CallTimer implements Stoppable {
 
   private arm(ms: number): Timer {
     return setTimeout(() => {
+      if (this.suspended && this.phase === "idle") return;
       const { firstByteMs, idleMs, totalMs } = this.limits;
       this.expired = this.phase === "first" ? `no first event within ${firstByteMs} ms`
         : this.phase === "idle" ? `no event for ${idleMs} ms`
