@@ -94,7 +94,7 @@ export function toMessagesRequest(body: ChatRequest, options: TranslateOptions):
     const choice = toToolChoice(params.tool_choice, params.parallel_tool_calls, refuse);
     if (choice !== undefined) request.tool_choice = choice;
   }
-  thinking(params, request);
+  thinking(params, request, options.provider);
   responseFormat(params, request, refuse);
   if (options.stream) request.stream = true;
   return { request, dropped };
@@ -115,16 +115,22 @@ function sampling(params: Params, request: MessagesRequest, refuse: (param: stri
   if (typeof topK === "number") request.top_k = topK;
 }
 
+/** Anthropic's smallest thinking budget; `budget_tokens` must also stay below `max_tokens`. */
+const MIN_THINKING_BUDGET = 1024;
+
 /**
  * `reasoning_effort` → extended thinking. Thinking counts toward `max_tokens` on Anthropic, which
- * must exceed the budget: when the client's limit leaves no room, the budget is added on top of
- * it, so the visible answer keeps the room the client asked for.
+ * must exceed the budget. A limit the client gave bounds reasoning and visible output together
+ * (OpenAI's `max_completion_tokens`, and `max_tokens` on reasoning models), so it is sent as it is
+ * and the budget is cut to fit under it, as an OpenAI reasoning model may spend the whole limit
+ * thinking; a limit with no room for Anthropic's minimum budget is a 400 naming it. With no limit
+ * given, the budget is added on top of the default, so the visible answer keeps its room.
  *
  * With thinking on, Anthropic wants the last assistant turn that called tools to start with its
  * signed thinking block, which an OpenAI client never has (it sees no signature): the turn that
  * answers tool results is therefore sent without thinking rather than refused.
  */
-function thinking(params: Params, request: MessagesRequest): void {
+function thinking(params: Params, request: MessagesRequest, provider: string): void {
   const effort = params.reasoning_effort;
   if (effort === undefined || effort === null || effort === "none") return;
   const budget = THINKING_BUDGET[effort];
@@ -132,8 +138,21 @@ function thinking(params: Params, request: MessagesRequest): void {
     throw invalidRequest(`reasoning_effort must be one of none, ${Object.keys(THINKING_BUDGET).join(", ")}.`, "reasoning_effort");
   }
   if (lastAssistantCalledTools(request)) return;
-  request.thinking = { type: "enabled", budget_tokens: budget };
-  if (request.max_tokens <= budget) request.max_tokens += budget;
+  const param = params.max_completion_tokens != null ? "max_completion_tokens" : params.max_tokens != null ? "max_tokens" : undefined;
+  if (param === undefined) {
+    request.thinking = { type: "enabled", budget_tokens: budget };
+    if (request.max_tokens <= budget) request.max_tokens += budget;
+    return;
+  }
+  if (request.max_tokens <= MIN_THINKING_BUDGET) {
+    throw invalidRequest(
+      `\`${param}\` is ${request.max_tokens}, which leaves no room for \`reasoning_effort\` '${effort}' on provider '${provider}' (Anthropic): ` +
+        `the limit counts reasoning and output together, and Anthropic's thinking budget is at least ${MIN_THINKING_BUDGET} tokens and must be below it. ` +
+        `Set \`${param}\` above ${MIN_THINKING_BUDGET}, or \`reasoning_effort\` to 'none'.`,
+      param,
+    );
+  }
+  request.thinking = { type: "enabled", budget_tokens: Math.min(budget, request.max_tokens - 1) };
 }
 
 function lastAssistantCalledTools(request: MessagesRequest): boolean {
