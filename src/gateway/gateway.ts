@@ -14,7 +14,7 @@ import { committed, lookup, storedAnswer } from "./committed.ts";
 import { embeddingRoute } from "./embedding-route.ts";
 import { Finishes, type Outcome } from "./finish.ts";
 import type { Router } from "./router.ts";
-import { callableModel, modelsFor } from "./model-list.ts";
+import { modelFor, modelsFor } from "./model-list.ts";
 import { ResumingStream, resumableRequest } from "./resume.ts";
 import type { Target } from "./route-table.ts";
 import { Run, type Served } from "./run.ts";
@@ -217,9 +217,9 @@ export class Gateway {
     return modelsFor(this.router, this.startedAt, signal, allowed);
   }
 
+  /** One model as the list shows it (see modelFor); a 404 `model_not_found` for any other name. */
   async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model> {
-    if (allowed !== undefined && !allowed.has(id)) throw modelNotFound(id);
-    const model = (await this.models(signal, allowed)).find((m) => m.id === id) ?? callableModel(this.router, id, this.startedAt);
+    const model = await modelFor(this.router, this.startedAt, signal, id, allowed);
     if (model === undefined) throw modelNotFound(id);
     return model;
   }

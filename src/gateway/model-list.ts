@@ -1,3 +1,4 @@
+import type { Provider } from "../providers/provider.ts";
 import type { Model } from "../schema.ts";
 import type { Route } from "./route-table.ts";
 import type { Router } from "./router.ts";
@@ -43,32 +44,57 @@ export async function modelsFor(router: Router, created: number, signal: AbortSi
   return mine;
 }
 
-/** The entry of the full list for a plain name the router resolves: `provider/name` of its first target's provider. */
+/** The entry of the full list for a plain name the router resolves: that of its first target's model. */
 function listedAs(router: Router, all: readonly Model[], name: string): Model | undefined {
-  let route: Route;
+  const first = resolved(router, name)?.targets[0];
+  const provider = first && router.providers.get(first.provider);
+  return provider && entryOf(all, provider, first!.model);
+}
+
+/** A provider's model as the full list shows it: by plain name for the env-only set-up's providers, else `provider/model`. */
+const entryOf = (all: readonly Model[], provider: Provider, model: string): Model | undefined => {
+  const id = provider.implicit ? model : `${provider.id}/${model}`;
+  return all.find((m) => m.id === id);
+};
+
+function resolved(router: Router, name: string): Route | undefined {
   try {
-    route = router.resolve(name);
+    return router.resolve(name);
   } catch {
     return undefined;
   }
-  const first = route.targets[0];
-  return first && all.find((m) => m.id === `${first.provider}/${first.model}`);
+}
+
+/**
+ * `GET /v1/models/{id}`: exactly the list's entry when the id is listed, so both answers agree on
+ * `created` and `owned_by`; else a name only callable (see callableModel); else undefined. A key's
+ * `allowed` models are checked first: any other is not there for it.
+ */
+export async function modelFor(router: Router, created: number, signal: AbortSignal, id: string, allowed?: ReadonlySet<string>): Promise<Model | undefined> {
+  if (allowed !== undefined && !allowed.has(id)) return undefined;
+  const all = await listModels(router, created, signal);
+  return all.find((m) => m.id === id) ?? callableModel(router, all, id, created);
 }
 
 /**
  * A name the list leaves out that a chat request would still be answered for: a provider's model
  * by its plain name, an alias its list implies (Anthropic's undated names), or any name on the
  * mock. Not a name merely passed on to a provider that decides for itself: that may not exist.
+ *
+ * One rule keeps it in step with the list: it is the list's entry of the model that serves it,
+ * under the name asked (`gpt-4o` answers as `oai/gpt-4o` is listed, as a key's list shows it).
+ * A name with no entry to copy (an alias, any name on the mock) takes `owned_by` as the list shows
+ * its provider's models and `created` of the gateway's start, as the public names do: it is a
+ * name chatgate answers for, and no upstream told when it was made.
  */
-export function callableModel(router: Router, id: string, created: number): Model | undefined {
-  let route: Route;
-  try {
-    route = router.resolve(id);
-  } catch {
-    return undefined;
-  }
-  const target = route.targets.length === 1 ? route.targets[0]! : undefined;
+function callableModel(router: Router, all: readonly Model[], id: string, created: number): Model | undefined {
+  const route = resolved(router, id);
+  const target = route?.targets.length === 1 ? route.targets[0]! : undefined;
   const provider = target && router.providers.get(target.provider);
-  if (provider === undefined || (provider.type !== "mock" && !provider.listedModels()?.includes(target!.model))) return undefined;
-  return { id, object: "model", created, owned_by: provider.id };
+  const names = provider?.listedModels();
+  if (provider === undefined || (provider.type !== "mock" && !names?.includes(target!.model))) return undefined;
+  const listed = entryOf(all, provider, target!.model);
+  if (listed !== undefined) return { ...listed, id };
+  const sibling = names?.map((name) => entryOf(all, provider, name)).find((m) => m !== undefined);
+  return { id, object: "model", created, owned_by: sibling?.owned_by ?? provider.id };
 }

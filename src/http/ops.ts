@@ -13,6 +13,9 @@ import { AnthropicModel, AnthropicModelList } from "../messages/schema.ts";
 /** No key needed: `security: []` overrides the document's default (a bearer key) for a route. */
 const PUBLIC = { security: [] };
 
+/** A route left out of the OpenAPI document: it repeats a documented one. */
+const HIDDEN = { detail: { hide: true } };
+
 /** A union of object shapes is an object whichever it is: said so for the OpenAPI document's readers. */
 const EITHER_OBJECT = { type: "object", additionalProperties: true } as const;
 
@@ -43,6 +46,13 @@ export function publicRoutes() {
 
 /** Status and the model list: mounted after the guard, so they need a key when keys are set. */
 export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => ReloadState | undefined, channels: () => ChannelStatus[] | undefined = () => undefined) {
+  /** `GET /v1/models/{id}`, whichever of its routes took the request. */
+  const retrieve = async (id: string, request: Request, set: { headers: Record<string, unknown> }) => {
+    const model = await gateway.model(id, request.signal, keyModelsOf(set));
+    if (!request.headers.has("anthropic-version")) return model;
+    anthropicRequestId(set);
+    return anthropicModel(model);
+  };
   return new Elysia({ name: "ops" })
     .get(
       "/status",
@@ -87,14 +97,19 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
         ],
       },
     })
-    .get("/v1/models/:model", async ({ params, request, set }) => {
-      const model = await gateway.model(params.model, request.signal, keyModelsOf(set));
-      if (!request.headers.has("anthropic-version")) return model;
-      anthropicRequestId(set);
-      return anthropicModel(model);
-    }, {
+    .get("/v1/models/:model", ({ params, request, set }) => retrieve(params.model, request, set), {
       params: t.Object({ model: t.String() }),
       response: { 200: t.Union([Model, AnthropicModel], EITHER_OBJECT), 401: ErrorBody, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody },
-      detail: { summary: "Retrieve a model (Anthropic's shape when `anthropic-version` is sent)", tags: ["OpenAI", "Anthropic"] },
-    });
+      detail: {
+        summary: "Retrieve a model (Anthropic's shape when `anthropic-version` is sent)",
+        description: "An id with slashes (`provider/model`) may be sent as it is (`/v1/models/oai/gpt-4o`, as curl sends it) or encoded (`oai%2Fgpt-4o`, as the openai SDK sends it), up to four segments.",
+        tags: ["OpenAI", "Anthropic"],
+      },
+    })
+    // The same route for an id sent with its slashes unencoded. Bun's router, which matches every
+    // route (see `unrouted`), has no wildcard that captures, so each depth is a route of its own:
+    // enough for `provider/org/model/variant`; a deeper id must be sent encoded.
+    .get("/v1/models/:model/:s1", ({ params: p, request, set }) => retrieve(`${p.model}/${p.s1}`, request, set), HIDDEN)
+    .get("/v1/models/:model/:s1/:s2", ({ params: p, request, set }) => retrieve(`${p.model}/${p.s1}/${p.s2}`, request, set), HIDDEN)
+    .get("/v1/models/:model/:s1/:s2/:s3", ({ params: p, request, set }) => retrieve(`${p.model}/${p.s1}/${p.s2}/${p.s3}`, request, set), HIDDEN);
 }

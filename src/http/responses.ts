@@ -3,7 +3,7 @@ import type { Gateway } from "../gateway/gateway.ts";
 import { ResponseItems } from "../responses/item-store.ts";
 import { responsesBody } from "../responses/responses-stream.ts";
 import { ResponseObject, ResponsesRequest } from "../responses/schema.ts";
-import { responsesParam, toChatRequest } from "../responses/to-chat.ts";
+import { responsesMessage, responsesParam, toChatRequest } from "../responses/to-chat.ts";
 import { toResponse } from "../responses/to-response.ts";
 import { jsonObjectParser } from "./body.ts";
 import { clientOf } from "./guard.ts";
@@ -13,11 +13,15 @@ import { servedHeaders, type Answering } from "./tracked.ts";
 import { GatewayError } from "../errors.ts";
 import { sameRecord } from "../gateway/run.ts";
 
-/** An error about the translated request names the field the client sent (`text.format`, not `response_format`). */
+/**
+ * An error about the translated request names the field the client sent (`text.format`, not
+ * `response_format`), in `param` and where its message quotes one.
+ */
 function asResponsesError(err: unknown): never {
   if (!(err instanceof GatewayError) || err.param === null) throw err;
   const param = responsesParam(err.param);
-  throw param === err.param ? err : sameRecord(err, err.with({ param }));
+  const message = responsesMessage(err.message);
+  throw param === err.param && message === err.message ? err : sameRecord(err, err.with({ param, message }));
 }
 
 /**

@@ -19,8 +19,11 @@ const HOOK_ROUTE = "/hooks/:name";
 export function routeLabel(path: string): string {
   if (ROUTES.has(path)) return path;
   if (path.startsWith("/hooks/") && path.length > 7 && path.indexOf("/", 7) === -1) return HOOK_ROUTE;
-  return path.startsWith("/v1/models/") && path.indexOf("/", 11) === -1 ? MODEL_ROUTE : OTHER;
+  return path.startsWith("/v1/models/") && MODEL_ID.test(path.slice(11)) ? MODEL_ROUTE : OTHER;
 }
+
+/** An id as `/v1/models/{id}` takes it unencoded: one to four non-empty segments (http/ops.ts). */
+const MODEL_ID = /^[^/]+(?:\/[^/]+){0,3}$/;
 
 /**
  * The reasons an attempt can end with that are chatgate's own: `ok`, `resumed`, our error codes and

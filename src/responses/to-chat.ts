@@ -207,3 +207,6 @@ export function responsesParam(param: string): string {
   for (const [chat, field] of RESPONSES_FIELD) if (chat.test(param)) return field;
   return param;
 }
+
+/** The message of such an error with each field it quotes (in backticks) named as the Responses request names it. */
+export const responsesMessage = (message: string): string => message.replace(/`([^`]+)`/g, (_, name: string) => `\`${responsesParam(name)}\``);

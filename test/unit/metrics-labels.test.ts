@@ -42,8 +42,8 @@ describe("routes and reasons", () => {
     expect(routeLabel("/metrics")).toBe("/metrics");
     expect(routeLabel("/v1/models")).toBe("/v1/models");
     expect(routeLabel("/v1/usage")).toBe("/v1/usage");
-    expect(routeLabel("/v1/models/gpt-4o")).toBe("/v1/models/:model");
-    for (const path of ["/v1/models/a/b", "/v1/chat/completions/", "/admin", "/.env", `/${"x".repeat(5000)}`]) expect(routeLabel(path)).toBe("other");
+    for (const path of ["/v1/models/gpt-4o", "/v1/models/oai/gpt-4o", "/v1/models/a/b/c/d"]) expect(routeLabel(path)).toBe("/v1/models/:model");
+    for (const path of ["/v1/models/a/b/c/d/e", "/v1/models//a", "/v1/models/a/", "/v1/chat/completions/", "/admin", "/.env", `/${"x".repeat(5000)}`]) expect(routeLabel(path)).toBe("other");
   });
 
   test("every route the app serves has a label of its own: each answered request is counted under its route, never `other`", () => {

@@ -102,9 +102,30 @@ export async function fromAnthropicResponse(provider: string, res: Response, red
   return anthropicError(provider, { status: res.status, type: error?.type, message: error?.message, headers: res.headers }, redact);
 }
 
-/** A parameter Anthropic cannot honour: 400 naming it and the provider (unless drop_params drops it). */
-export const unsupported = (provider: string, param: string, what: string): GatewayError =>
+/**
+ * How a translation step reports a parameter Anthropic cannot honour: it throws `unsupported`, or
+ * under drop_params records `remove` (default `param`) as dropped, and the step leaves it out.
+ */
+export type Refuse = (param: string, what: string, remove?: string) => void;
+
+/**
+ * A parameter Anthropic cannot honour: 400 `unsupported_parameter` naming it and the provider.
+ * `remove` is what the client should leave out (default: `param` itself); the message points to
+ * drop_params, which is off whenever this is thrown for a parameter it would drop.
+ */
+export const unsupported = (provider: string, param: string, what: string, remove = param): GatewayError =>
   new GatewayError({
     status: 400, type: "invalid_request_error", code: "unsupported_parameter", param,
-    message: `Provider '${provider}' (Anthropic Messages API) does not support ${what}. Remove \`${param}\`, or set drop_params on the provider to drop it.`,
+    message: `Provider '${provider}' (Anthropic Messages API) does not support ${what}. Remove \`${remove}\`, or set drop_params on the provider to drop it.`,
+  });
+
+/**
+ * Prompt content Anthropic cannot take (audio, files): the same 400 as any parameter it cannot
+ * honour, but drop_params never drops it — a prompt answered without part of it is a wrong answer
+ * that looks right — so the message does not point there.
+ */
+export const unsupportedContent = (provider: string, param: string, what: string): GatewayError =>
+  new GatewayError({
+    status: 400, type: "invalid_request_error", code: "unsupported_parameter", param,
+    message: `Provider '${provider}' (Anthropic Messages API) does not take ${what}; drop_params never drops prompt content. Send it to a provider that takes it, or leave the part out.`,
   });

@@ -4,6 +4,7 @@ import type {
   ChatCompletionMessageToolCall,
 } from "openai/resources/chat/completions";
 import { invalidRequest } from "../../errors.ts";
+import { unsupportedContent } from "./errors.ts";
 import type { ContentBlockParam, ImageBlockParam, ImageMediaType, MessageParam, TextBlockParam, ToolResultBlockParam } from "./wire.ts";
 
 /** OpenAI messages as Anthropic's top-level `system` and alternating user/assistant turns. */
@@ -78,7 +79,7 @@ function userContent(content: string | ChatCompletionContentPart[], param: strin
   return content.map((part, j): ContentBlockParam => {
     if (part.type === "text") return { type: "text", text: part.text };
     if (part.type === "image_url") return image(part.image_url?.url, `${param}[${j}].image_url.url`);
-    throw invalidRequest(`Provider '${provider}' (Anthropic) does not take content parts of type '${part.type}'.`, `${param}[${j}].type`);
+    throw unsupportedContent(provider, `${param}[${j}].type`, `content parts of type '${part.type}'`);
   });
 }
 
@@ -109,7 +110,7 @@ function assistantContent(message: Extract<ChatCompletionMessageParam, { role: "
       if (part.type === "text") {
         if (part.text !== "") blocks.push({ type: "text", text: part.text });
       } else if (part.type !== "refusal") {
-        throw invalidRequest(`Provider '${provider}' (Anthropic) does not take assistant content parts of type '${(part as { type: string }).type}'.`, `${at}.content[${j}].type`);
+        throw unsupportedContent(provider, `${at}.content[${j}].type`, `assistant content parts of type '${(part as { type: string }).type}'`);
       }
     });
   }

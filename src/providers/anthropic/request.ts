@@ -1,6 +1,6 @@
 import type { ChatCompletionCreateParamsBase } from "openai/resources/chat/completions";
 import { invalidRequest } from "../../errors.ts";
-import { unsupported } from "./errors.ts";
+import { unsupported, type Refuse } from "./errors.ts";
 import type { ChatRequest } from "../../schema.ts";
 import { toConversation } from "./messages.ts";
 import { toToolChoice, toTools } from "./tools.ts";
@@ -72,9 +72,9 @@ export function toMessagesRequest(body: ChatRequest, options: TranslateOptions):
   // One cast at the edge: the request is OpenAI's; the schema checked the part it knows.
   const params = body as unknown as Params;
   const dropped: string[] = [];
-  const refuse = (param: string, what: string): void => {
-    if (!options.dropParams) throw unsupported(options.provider, param, what);
-    dropped.push(param);
+  const refuse: Refuse = (param, what, remove = param) => {
+    if (!options.dropParams) throw unsupported(options.provider, param, what, remove);
+    dropped.push(remove);
   };
   for (const [param, unhonoured, what] of UNSUPPORTED) {
     const value = params[param];
@@ -88,16 +88,28 @@ export function toMessagesRequest(body: ChatRequest, options: TranslateOptions):
   if (stops.length > 0) request.stop_sequences = stops;
   const user = params.user ?? params.safety_identifier;
   if (typeof user === "string" && user !== "") request.metadata = { user_id: user };
-  const tools = toTools(params.tools, options.provider);
-  if (tools !== undefined) {
-    request.tools = tools;
-    const choice = toToolChoice(params.tool_choice, params.parallel_tool_calls, refuse);
-    if (choice !== undefined) request.tool_choice = choice;
-  }
-  thinking(params, request);
+  toolUse(params, request, refuse, dropped);
+  thinking(params, request, options.provider);
   responseFormat(params, request, refuse);
   if (options.stream) request.stream = true;
   return { request, dropped };
+}
+
+/**
+ * Tools and the choice among them. When drop_params left no tool, the choice goes too (named when
+ * the client sent one), as when the client sends no tools: a choice among none cannot be honoured
+ * (`required`, a named tool) and means nothing otherwise.
+ */
+function toolUse(params: Params, request: MessagesRequest, refuse: Refuse, dropped: string[]): void {
+  const tools = toTools(params.tools, refuse);
+  if (tools === undefined) return;
+  if (tools.length === 0) {
+    if (params.tool_choice != null) dropped.push("tool_choice");
+    return;
+  }
+  request.tools = tools;
+  const choice = toToolChoice(params.tool_choice, params.parallel_tool_calls, refuse);
+  if (choice !== undefined) request.tool_choice = choice;
 }
 
 function maxTokens(params: Params, options: TranslateOptions): number {
@@ -105,7 +117,7 @@ function maxTokens(params: Params, options: TranslateOptions): number {
 }
 
 /** Anthropic's temperature runs 0–1 where OpenAI's runs 0–2: above 1 cannot be honoured. */
-function sampling(params: Params, request: MessagesRequest, refuse: (param: string, what: string) => void): void {
+function sampling(params: Params, request: MessagesRequest, refuse: Refuse): void {
   const { temperature, top_p: topP, top_k: topK } = params;
   if (typeof temperature === "number") {
     if (temperature > 1) refuse("temperature", "a temperature above 1 (its range is 0 to 1)");
@@ -115,16 +127,22 @@ function sampling(params: Params, request: MessagesRequest, refuse: (param: stri
   if (typeof topK === "number") request.top_k = topK;
 }
 
+/** Anthropic's smallest thinking budget; `budget_tokens` must also stay below `max_tokens`. */
+const MIN_THINKING_BUDGET = 1024;
+
 /**
  * `reasoning_effort` → extended thinking. Thinking counts toward `max_tokens` on Anthropic, which
- * must exceed the budget: when the client's limit leaves no room, the budget is added on top of
- * it, so the visible answer keeps the room the client asked for.
+ * must exceed the budget. A limit the client gave bounds reasoning and visible output together
+ * (OpenAI's `max_completion_tokens`, and `max_tokens` on reasoning models), so it is sent as it is
+ * and the budget is cut to fit under it, as an OpenAI reasoning model may spend the whole limit
+ * thinking; a limit with no room for Anthropic's minimum budget is a 400 naming it. With no limit
+ * given, the budget is added on top of the default, so the visible answer keeps its room.
  *
  * With thinking on, Anthropic wants the last assistant turn that called tools to start with its
  * signed thinking block, which an OpenAI client never has (it sees no signature): the turn that
  * answers tool results is therefore sent without thinking rather than refused.
  */
-function thinking(params: Params, request: MessagesRequest): void {
+function thinking(params: Params, request: MessagesRequest, provider: string): void {
   const effort = params.reasoning_effort;
   if (effort === undefined || effort === null || effort === "none") return;
   const budget = THINKING_BUDGET[effort];
@@ -132,8 +150,21 @@ function thinking(params: Params, request: MessagesRequest): void {
     throw invalidRequest(`reasoning_effort must be one of none, ${Object.keys(THINKING_BUDGET).join(", ")}.`, "reasoning_effort");
   }
   if (lastAssistantCalledTools(request)) return;
-  request.thinking = { type: "enabled", budget_tokens: budget };
-  if (request.max_tokens <= budget) request.max_tokens += budget;
+  const param = params.max_completion_tokens != null ? "max_completion_tokens" : params.max_tokens != null ? "max_tokens" : undefined;
+  if (param === undefined) {
+    request.thinking = { type: "enabled", budget_tokens: budget };
+    if (request.max_tokens <= budget) request.max_tokens += budget;
+    return;
+  }
+  if (request.max_tokens <= MIN_THINKING_BUDGET) {
+    throw invalidRequest(
+      `\`${param}\` is ${request.max_tokens}, which leaves no room for \`reasoning_effort\` '${effort}' on provider '${provider}' (Anthropic): ` +
+        `the limit counts reasoning and output together, and Anthropic's thinking budget is at least ${MIN_THINKING_BUDGET} tokens and must be below it. ` +
+        `Set \`${param}\` above ${MIN_THINKING_BUDGET}, or \`reasoning_effort\` to 'none'.`,
+      param,
+    );
+  }
+  request.thinking = { type: "enabled", budget_tokens: Math.min(budget, request.max_tokens - 1) };
 }
 
 function lastAssistantCalledTools(request: MessagesRequest): boolean {
@@ -146,7 +177,7 @@ function lastAssistantCalledTools(request: MessagesRequest): boolean {
 }
 
 /** `json_schema` maps to structured outputs; `json_object` (JSON without a schema) has no equivalent. */
-function responseFormat(params: Params, request: MessagesRequest, refuse: (param: string, what: string) => void): void {
+function responseFormat(params: Params, request: MessagesRequest, refuse: Refuse): void {
   const format = params.response_format;
   if (format === undefined || format === null || format.type === "text") return;
   if (format.type === "json_schema" && format.json_schema && typeof format.json_schema.schema === "object") {

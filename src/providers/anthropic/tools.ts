@@ -1,23 +1,26 @@
 import type { ChatCompletionTool, ChatCompletionToolChoiceOption } from "openai/resources/chat/completions";
 import { invalidRequest } from "../../errors.ts";
-import { unsupported } from "./errors.ts";
+import type { Refuse } from "./errors.ts";
 import type { Tool, ToolChoice } from "./wire.ts";
 
 /**
  * OpenAI function tools as Anthropic tools: `parameters` is the `input_schema` (an empty object
  * schema when absent, since Anthropic requires one). Custom (free-form text) tools have no
- * Anthropic equivalent. `strict` is not passed on: older anthropic-versions reject it.
+ * Anthropic equivalent: refused, or under drop_params left out (named `tools[k]`), so the list
+ * may come back empty. `strict` is not passed on: older anthropic-versions reject it.
  */
-export function toTools(tools: readonly ChatCompletionTool[] | undefined, provider: string): Tool[] | undefined {
+export function toTools(tools: readonly ChatCompletionTool[] | undefined, refuse: Refuse): Tool[] | undefined {
   if (tools === undefined || tools.length === 0) return undefined;
-  return tools.map((tool, k) => {
-    if (tool.type !== "function") throw unsupported(provider, `tools[${k}].type`, `tools of type '${tool.type}'`);
+  const out: Tool[] = [];
+  tools.forEach((tool, k) => {
+    if (tool.type !== "function") return refuse(`tools[${k}].type`, `tools of type '${tool.type}'`, `tools[${k}]`);
     const fn = tool.function;
     if (typeof fn?.name !== "string") throw invalidRequest("A function tool needs a name.", `tools[${k}].function.name`);
-    const out: Tool = { name: fn.name, input_schema: { type: "object", properties: {}, ...fn.parameters } };
-    if (typeof fn.description === "string") out.description = fn.description;
-    return out;
+    const one: Tool = { name: fn.name, input_schema: { type: "object", properties: {}, ...fn.parameters } };
+    if (typeof fn.description === "string") one.description = fn.description;
+    out.push(one);
   });
+  return out;
 }
 
 /**
@@ -27,7 +30,7 @@ export function toTools(tools: readonly ChatCompletionTool[] | undefined, provid
 export function toToolChoice(
   choice: ChatCompletionToolChoiceOption | undefined,
   parallel: boolean | undefined,
-  refuse: (param: string, what: string) => void,
+  refuse: Refuse,
 ): ToolChoice | undefined {
   const single = parallel === false ? { disable_parallel_tool_use: true } : {};
   if (choice === undefined) return parallel === false ? { type: "auto", ...single } : undefined;
