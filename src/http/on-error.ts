@@ -1,9 +1,11 @@
+import { ValueErrorType } from "@sinclair/typebox/errors";
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGatewayError } from "../errors.ts";
 import type { Finishes } from "../gateway/finish.ts";
 import { answeredRecord, isRecorded, refusedRecord, type UpstreamAsked } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
 import { anthropicErrorBody, anthropicStatus, speaksAnthropic } from "../messages/errors.ts";
+import { chosenMemberError } from "./chosen-member-error.ts";
 import { keyIdOf } from "./guard.ts";
 import { ANTHROPIC_REQUEST_ID, REQUEST_ID, requestIdFor, requestIdOf } from "./request-id.ts";
 import { servedHeaders } from "./tracked.ts";
@@ -34,11 +36,13 @@ export function paramName(pointer: string): string | null {
 
 /** `anthropic`: the field named as Anthropic names it (`messages.0.content: Field required`). */
 function fromValidation(error: ValidationError, anthropic: boolean): GatewayError {
-  const first = error.valueError;
+  const first = error.valueError && chosenMemberError(error.valueError);
   const param = first ? paramName(first.path) : null;
   if (param === null) return invalidRequest("The request body must be a JSON object.");
-  const missing = first?.message === "Expected required property";
-  const why = typeof error.customError === "string" ? error.customError : (first?.message ?? "is invalid").replace(/^Expected/, "expected");
+  const missing = first!.type === ValueErrorType.ObjectRequiredProperty;
+  // Every schema node has its `error` text (withErrorTexts); TypeBox's own words are the fallback.
+  const text: unknown = first!.schema.error;
+  const why = typeof text === "string" ? text : first!.message.replace(/^Expected/, "expected");
   if (anthropic) {
     const field = first!.path.slice(1).replaceAll("/", ".");
     return invalidRequest(`${field}: ${missing ? "Field required" : why}.`, field);
