@@ -34,15 +34,19 @@ function accepts(schema: TSchema, kind: JsonKind): boolean {
   }
 }
 
-/** The one member a value's shape selects: by its kind, then among objects by a literal `type`. */
+/** Whether an object has every literal property of an object schema (its `type`, a message's `role`). */
+function matchesLiterals(member: TSchema, value: Record<string, unknown>): boolean {
+  if (member[Kind] !== "Object") return true;
+  return Object.entries(member.properties as Record<string, TSchema>).every(([key, property]) => property.const === undefined || value[key] === property.const);
+}
+
+/** The one member a value's shape selects: by its kind, then among objects by their literal properties. */
 function chosenMember(members: readonly TSchema[], value: unknown): number | undefined {
   const kind = kindOf(value);
   if (kind === undefined) return undefined;
   let chosen = members.flatMap((member, i) => (accepts(member, kind) ? [i] : []));
-  if (chosen.length > 1 && kind === "object") {
-    const type = (value as Record<string, unknown>).type;
-    chosen = chosen.filter((i) => members[i]![Kind] === "Object" && members[i]!.properties?.type?.const === type);
-  }
+  // Even a lone candidate: an object naming no member (a part of the wrong type) selects none.
+  if (kind === "object") chosen = chosen.filter((i) => matchesLiterals(members[i]!, value as Record<string, unknown>));
   return chosen.length === 1 ? chosen[0] : undefined;
 }
 
@@ -50,10 +54,10 @@ function chosenMember(members: readonly TSchema[], value: unknown): number | und
  * The error to report for a request field: TypeBox reports a union-typed field that fails as one
  * error on the field itself (`messages[0].content`), whatever went wrong inside it. When the
  * value's shape selects one member (an array where the union is string | array of parts, an object
- * where it is object | null, an object whose `type` names a member), that member's own first error
+ * where it is object | null, an object whose `type` or `role` names a member), that member's own first error
  * is what OpenAI names (`messages[0].content[0].text`), so it is followed down, through nested
- * unions too. It is taken only when it lies deeper: a member failing as a whole (an empty array
- * where a non-empty one is wanted) is better told by the union's own text, which names the choices.
+ * unions too. A caller with a text for the union may prefer it when the error is at the union's
+ * own path (the member failed as a whole: an empty array where a non-empty one is wanted).
  */
 export function chosenMemberError(error: ValueError): ValueError {
   let current = error;
@@ -63,5 +67,5 @@ export function chosenMemberError(error: ValueError): ValueError {
     if (inner === undefined) break;
     current = inner;
   }
-  return current.path === error.path ? error : current;
+  return current;
 }
