@@ -10,6 +10,7 @@ const FIXTURE_PATH = path.resolve(import.meta.dir, "fixtures/openai-spec/schemas
 const SPEC_ID = "https://chatgate.invalid/openai-spec.json";
 
 export type SpecSchemaName =
+  | "CreateChatCompletionRequest"
   | "CreateChatCompletionResponse"
   | "CreateChatCompletionStreamResponse"
   | "ErrorResponse"

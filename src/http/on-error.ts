@@ -1,12 +1,17 @@
+import { ValueErrorType } from "@sinclair/typebox/errors";
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { GatewayError, errorBody, errorHeaders, invalidRequest, notFound, toGatewayError } from "../errors.ts";
 import type { Finishes } from "../gateway/finish.ts";
 import { answeredRecord, isRecorded, refusedRecord, type UpstreamAsked } from "../gateway/run.ts";
 import type { Stats } from "../obs/stats.ts";
 import { anthropicErrorBody, anthropicStatus, speaksAnthropic } from "../messages/errors.ts";
+import { chosenMemberError } from "../chosen-member-error.ts";
+import { paramName } from "../param-name.ts";
 import { keyIdOf } from "./guard.ts";
 import { ANTHROPIC_REQUEST_ID, REQUEST_ID, requestIdFor, requestIdOf } from "./request-id.ts";
 import { servedHeaders } from "./tracked.ts";
+
+export { paramName };
 
 /** The path of a request URL, which Bun gives without scheme and host when the Host header is missing or unusable. */
 export function requestPath(url: string): string {
@@ -20,25 +25,18 @@ export function requestPath(url: string): string {
   return url.substring(start, query === -1 ? undefined : query);
 }
 
-/** `/messages/0/role` → `messages[0].role`, the way OpenAI names a parameter. */
-export function paramName(pointer: string): string | null {
-  const parts = pointer.split("/").slice(1);
-  if (parts.length === 0 || (parts.length === 1 && parts[0] === "")) return null;
-  let name = "";
-  for (const raw of parts) {
-    const part = raw.replace(/~1/g, "/").replace(/~0/g, "~");
-    name += /^\d+$/.test(part) ? `[${part}]` : name === "" ? part : `.${part}`;
-  }
-  return name;
-}
-
 /** `anthropic`: the field named as Anthropic names it (`messages.0.content: Field required`). */
 function fromValidation(error: ValidationError, anthropic: boolean): GatewayError {
-  const first = error.valueError;
-  const param = first ? paramName(first.path) : null;
+  // A member failing as a whole (an empty array where a non-empty one is wanted) is better told
+  // by the union's own text, which names the choices; a value inside it, by its own.
+  const chosen = error.valueError && chosenMemberError(error.valueError);
+  const first = chosen && chosen.path === error.valueError!.path ? error.valueError : chosen;
+  const param = first ? paramName(first.path, error.value) : null;
   if (param === null) return invalidRequest("The request body must be a JSON object.");
-  const missing = first?.message === "Expected required property";
-  const why = typeof error.customError === "string" ? error.customError : (first?.message ?? "is invalid").replace(/^Expected/, "expected");
+  const missing = first!.type === ValueErrorType.ObjectRequiredProperty;
+  // Every schema node has its `error` text (withErrorTexts); TypeBox's own words are the fallback.
+  const text: unknown = first!.schema.error;
+  const why = typeof text === "string" ? text : first!.message.replace(/^Expected/, "expected");
   if (anthropic) {
     const field = first!.path.slice(1).replaceAll("/", ".");
     return invalidRequest(`${field}: ${missing ? "Field required" : why}.`, field);

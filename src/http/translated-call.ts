@@ -19,5 +19,6 @@ export function translatedCall(gateway: Gateway, chat: ChatRequest, request: Req
     requestId: requestIdOf(set),
     trace: traceOf(gateway, request),
     native,
+    translated: true,
   };
 }

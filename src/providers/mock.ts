@@ -3,6 +3,7 @@ import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
 import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EmbeddingCall, type Embeddings, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { DONE_EVENT, sseJson } from "../sse-encode.ts";
+import { judgeLikeOpenAI } from "./mock-judge.ts";
 
 export const MOCK_MODELS: readonly string[] = ["mock"];
 const CREATED = 1_735_689_600; // fixed: the mock's models never change
@@ -117,7 +118,8 @@ export class MockProvider implements Provider {
     return MOCK_MODELS.map((id) => ({ id, object: "model", created: CREATED, owned_by: "chatgate" }));
   }
 
-  async complete({ body }: ChatCall, { model }: CallOptions): Promise<Completion> {
+  async complete(call: ChatCall, { model }: CallOptions): Promise<Completion> {
+    const body = judged(call);
     const answer = mockAnswer(body);
     const content = answer.pieces.join("");
     const completion: ChatCompletion = {
@@ -141,7 +143,8 @@ export class MockProvider implements Provider {
     return { completion, json: JSON.stringify(completion) };
   }
 
-  async stream({ body }: ChatCall, { model }: CallOptions): Promise<EventStream> {
+  async stream(call: ChatCall, { model }: CallOptions): Promise<EventStream> {
+    const body = judged(call);
     const answer = mockAnswer(body);
     const seen = new StreamSeen();
     const events = mockEvents(body, model, answer, seen);
@@ -153,6 +156,15 @@ export class MockProvider implements Provider {
     const { mockEmbeddings } = await import("./mock-embeddings.ts");
     return mockEmbeddings(body, model);
   }
+}
+
+/**
+ * The body, once judged as OpenAI would judge it: the mock has no upstream to refuse what OpenAI
+ * refuses. A translated body was judged by its own API's route, and may hold what that API takes.
+ */
+function judged(call: ChatCall): ChatRequest {
+  if (call.translated !== true) judgeLikeOpenAI(call.body);
+  return call.body;
 }
 
 async function* mockEvents(body: ChatRequest, model: string, answer: Answer, seen: StreamSeen): AsyncGenerator<Uint8Array> {

@@ -22,6 +22,11 @@ export interface ChatCall {
    * that speaks that format sends it instead of `body` and answers in it; the others ignore it.
    */
   native?: NativeRequest;
+  /**
+   * The body is another API's request translated to chat (`/v1/messages`, `/v1/responses`): that
+   * API's own rules judged it, not chat's (Anthropic takes more than 4 stop sequences, OpenAI's chat does not).
+   */
+  translated?: true;
 }
 
 /** A request in Anthropic's Messages format, next to its OpenAI translation in `ChatCall.body`. */
