@@ -3,7 +3,6 @@ import type { CompletionUsage } from "openai/resources/completions";
 import type { ChatRequest, Model } from "../schema.ts";
 import { StreamSeen, type CallOptions, type ChatCall, type Completion, type EmbeddingCall, type Embeddings, type EventStream, type ModelsOptions, type Provider } from "./provider.ts";
 import { DONE_EVENT, sseJson } from "../sse-encode.ts";
-import { judgeLikeOpenAI } from "./mock-judge.ts";
 
 export const MOCK_MODELS: readonly string[] = ["mock"];
 const CREATED = 1_735_689_600; // fixed: the mock's models never change
@@ -119,7 +118,7 @@ export class MockProvider implements Provider {
   }
 
   async complete(call: ChatCall, { model }: CallOptions): Promise<Completion> {
-    const body = judged(call);
+    const body = await judged(call);
     const answer = mockAnswer(body);
     const content = answer.pieces.join("");
     const completion: ChatCompletion = {
@@ -144,7 +143,7 @@ export class MockProvider implements Provider {
   }
 
   async stream(call: ChatCall, { model }: CallOptions): Promise<EventStream> {
-    const body = judged(call);
+    const body = await judged(call);
     const answer = mockAnswer(body);
     const seen = new StreamSeen();
     const events = mockEvents(body, model, answer, seen);
@@ -162,10 +161,12 @@ export class MockProvider implements Provider {
  * The body, once judged as OpenAI would judge it: the mock has no upstream to refuse what OpenAI
  * refuses. A translated body was judged by its own API's route, and may hold what that API takes.
  */
-function judged(call: ChatCall): ChatRequest {
-  if (call.translated !== true) judgeLikeOpenAI(call.body);
+async function judged(call: ChatCall): Promise<ChatRequest> {
+  if (call.translated !== true) (judge ??= (await import("./mock-judge.ts")).judgeLikeOpenAI)(call.body);
   return call.body;
 }
+/** Loaded on the mock's first call (its schema is built as the module loads): a gateway in front of real providers never loads it. */
+let judge: typeof import("./mock-judge.ts").judgeLikeOpenAI | undefined;
 
 async function* mockEvents(body: ChatRequest, model: string, answer: Answer, seen: StreamSeen): AsyncGenerator<Uint8Array> {
   const includeUsage = body.stream_options?.include_usage === true;
