@@ -38,8 +38,11 @@ export class Run implements CallTracker {
   deadlineAt = Number.POSITIVE_INFINITY;
   /** A break in the stream was continued on a target (stream resume). */
   resumed = false;
-  /** Settles what the client key's limits reserved for this request, with its finish record (src/keys/). */
-  settle: ((record: FinishRecord) => void) | undefined;
+  /**
+   * Settles what the client key's limits reserved for this request, with its finish record
+   * (src/keys/); returns what its budget was charged (USD), undefined without a budget.
+   */
+  settle: ((record: FinishRecord) => number | undefined) | undefined;
   /** What the response cache did for this request: `skip` until the gateway looks it up. */
   cache: CacheStatus = "skip";
   /** Who produced the stored answer of a cache hit. */
@@ -149,8 +152,10 @@ export class Run implements CallTracker {
   }
 
   private emit(record: FinishRecord): void {
+    // Settled first, so the listeners (the ledger) see what the key's budget was charged.
+    const charged = this.settle?.(record);
+    if (charged !== undefined) record.budgetUsd = charged;
     this.finishes.emit(record);
-    this.settle?.(record);
   }
 
   /**
