@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger } from "../src/ledger/ledger.ts";
 import { LATEST_VERSION, LedgerSchemaError, migrate, schemaVersion } from "../src/ledger/schema.ts";
+import { spendSince } from "../src/ledger/spend.ts";
 import { usageReport } from "../src/ledger/usage-report.ts";
 
 const root = mkdtempSync(join(tmpdir(), "chatgate-migrations-"));
@@ -58,7 +59,7 @@ describe("migrations", () => {
     ledger.record({
       ts: T0 + 2, requestId: "req-c", keyId: "k_abc", route: "/v1/chat/completions", model: "fast", provider: "openai", upstreamModel: "gpt-4o-mini",
       status: 200, outcome: "ok", stream: false, resumed: false, cached: false, usageEstimated: false, promptTokens: 1, completionTokens: 1,
-      cachedPromptTokens: 0, costUsd: 0.00000075, ttfbMs: 10, durationMs: 20, errorCode: null,
+      cachedPromptTokens: 0, costUsd: 0.00000075, budgetUsd: 0.00000075, ttfbMs: 10, durationMs: 20, errorCode: null,
       attempts: [{ provider: "openai", model: "gpt-4o-mini", status: 200, reason: "ok", durationMs: 19, promptTokens: 1, completionTokens: 1, cachedPromptTokens: 0, costUsd: 0.00000075 }],
     });
     ledger.close();
@@ -66,6 +67,21 @@ describe("migrations", () => {
     expect(db.query("SELECT count(*) AS n FROM requests").get()).toEqual({ n: 3 });
     expect(db.query("SELECT request, seq FROM attempts").all()).toEqual([{ request: 3, seq: 0 }]);
     db.close();
+  });
+
+  test("a v2 file's rows count their cost against budgets after migrating, as before: what they charged was not recorded", () => {
+    const path = fileAt(1);
+    writeV1Rows(path);
+    const v2 = new Database(path);
+    migrate(v2, 2);
+    v2.close();
+    const ledger = Ledger.open({ path, every: noTimers, retentionMs: Number.POSITIVE_INFINITY });
+    expect(ledger.db.query("SELECT cost_usd, budget_usd FROM requests ORDER BY id").all()).toEqual([
+      { cost_usd: 0.000027, budget_usd: 0.000027 },
+      { cost_usd: null, budget_usd: null },
+    ]);
+    expect(spendSince(ledger.db, "k_abc", T0)).toBe(0.000027);
+    ledger.close();
   });
 
   test("every earlier version, an empty file included, migrates to the latest", () => {

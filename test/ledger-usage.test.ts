@@ -24,7 +24,7 @@ function row(ts: number, patch: Partial<LedgerRow>): LedgerRow {
   return {
     ts, requestId: null, keyId: "k_a", route: "/v1/chat/completions", model: "fast", provider: "openai", upstreamModel: "gpt-4o-mini",
     status: 200, outcome: "ok", stream: false, resumed: false, cached: false, usageEstimated: false,
-    promptTokens: null, completionTokens: null, cachedPromptTokens: null, costUsd: null, ttfbMs: 50, durationMs: 200, errorCode: null, attempts: [],
+    promptTokens: null, completionTokens: null, cachedPromptTokens: null, costUsd: null, budgetUsd: null, ttfbMs: 50, durationMs: 200, errorCode: null, attempts: [],
     ...patch,
   };
 }

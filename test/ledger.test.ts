@@ -21,7 +21,7 @@ function row(ts: number, patch: Partial<LedgerRow> = {}): LedgerRow {
   return {
     ts, requestId: `req-${ts}`, keyId: "k_abc", route: "/v1/chat/completions", model: "fast", provider: "openai",
     upstreamModel: "gpt-4o-mini", status: 200, outcome: "ok", stream: true, resumed: false, cached: false, usageEstimated: false,
-    promptTokens: 10, completionTokens: 5, cachedPromptTokens: 0, costUsd: 0.0000045, ttfbMs: 100, durationMs: 300, errorCode: null,
+    promptTokens: 10, completionTokens: 5, cachedPromptTokens: 0, costUsd: 0.0000045, budgetUsd: 0.0000045, ttfbMs: 100, durationMs: 300, errorCode: null,
     attempts: [{ provider: "openai", model: "gpt-4o-mini", status: 200, reason: "ok", durationMs: 290, promptTokens: 10, completionTokens: 5, cachedPromptTokens: 0, costUsd: 0.0000045 }],
     ...patch,
   };
@@ -122,13 +122,13 @@ describe("batched writes", () => {
   test("every field survives the round trip, nulls and booleans included", () => {
     const path = freshPath();
     const { ledger } = open(path);
-    ledger.record(row(T0, { requestId: null, keyId: null, outcome: "client_abort", status: 499, stream: true, resumed: true, cached: true, usageEstimated: true, promptTokens: null, completionTokens: null, cachedPromptTokens: null, costUsd: null, ttfbMs: null, errorCode: "client_closed_request" }));
+    ledger.record(row(T0, { requestId: null, keyId: null, outcome: "client_abort", status: 499, stream: true, resumed: true, cached: true, usageEstimated: true, promptTokens: null, completionTokens: null, cachedPromptTokens: null, costUsd: null, budgetUsd: 0.0006, ttfbMs: null, errorCode: "client_closed_request" }));
     ledger.close();
     const db = new Database(path, { readonly: true });
     expect(db.query("SELECT * FROM requests").get()).toEqual({
       id: 1, ts: T0, request_id: null, key_id: null, route: "/v1/chat/completions", model: "fast", provider: "openai", upstream_model: "gpt-4o-mini",
       status: 499, outcome: "client_abort", stream: 1, resumed: 1, prompt_tokens: null, completion_tokens: null, cost_usd: null, ttfb_ms: null,
-      duration_ms: 300, error_code: "client_closed_request", cached_prompt_tokens: null, usage_estimated: 1, cached: 1,
+      duration_ms: 300, error_code: "client_closed_request", cached_prompt_tokens: null, usage_estimated: 1, cached: 1, budget_usd: 0.0006,
     });
     expect(db.query("SELECT * FROM attempts").get()).toEqual({
       request: 1, seq: 0, provider: "openai", model: "gpt-4o-mini", status: 200, reason: "ok", duration_ms: 290,

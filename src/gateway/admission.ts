@@ -18,9 +18,10 @@ export interface Client {
   /**
    * Reserves what the request may use on `route` against the client's limits, before any upstream
    * call; throws the 429 when it does not fit. Returns what settles the reservation with the
-   * request's finish record. Absent: nothing to reserve.
+   * request's finish record, and says what its budget was charged (USD; undefined without one).
+   * Absent: nothing to reserve.
    */
-  admit?(call: ChatCall | EmbeddingCall, route: Route): ((record: FinishRecord) => void) | Promise<(record: FinishRecord) => void>;
+  admit?(call: ChatCall | EmbeddingCall, route: Route): ((record: FinishRecord) => number | undefined) | Promise<(record: FinishRecord) => number | undefined>;
 }
 
 /**

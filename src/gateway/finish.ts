@@ -62,6 +62,13 @@ export interface FinishRecord {
   trace?: RequestTrace;
   /** The error code of a failed request. */
   errorCode: string | null;
+  /**
+   * What this request counted against its client key's budget, in USD, once settled: its cost
+   * when its usage is known, the whole reservation when a call ran and reported none, 0 when no
+   * upstream call was made. Absent: the key has no budget. The ledger keeps it, so a restart
+   * reads back the spend this process counted.
+   */
+  budgetUsd?: number;
 }
 
 export type FinishListener = (record: FinishRecord) => void;

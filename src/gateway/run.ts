@@ -38,8 +38,11 @@ export class Run implements CallTracker {
   deadlineAt = Number.POSITIVE_INFINITY;
   /** A break in the stream was continued on a target (stream resume). */
   resumed = false;
-  /** Settles what the client key's limits reserved for this request, with its finish record (src/keys/). */
-  settle: ((record: FinishRecord) => void) | undefined;
+  /**
+   * Settles what the client key's limits reserved for this request, with its finish record
+   * (src/keys/); returns what its budget was charged (USD), undefined without a budget.
+   */
+  settle: ((record: FinishRecord) => number | undefined) | undefined;
   /** What the response cache did for this request: `skip` until the gateway looks it up. */
   cache: CacheStatus = "skip";
   /** Who produced the stored answer of a cache hit. */
@@ -149,18 +152,24 @@ export class Run implements CallTracker {
   }
 
   private emit(record: FinishRecord): void {
+    // Settled first, so the listeners (the ledger) see what the key's budget was charged.
+    const charged = this.settle?.(record);
+    if (charged !== undefined) record.budgetUsd = charged;
     this.finishes.emit(record);
-    this.settle?.(record);
   }
 
   /**
    * Ends the run with `err` and marks it recorded; returns it with who served it attached.
-   * `sentPrompt` estimates a prompt the upstream was sent: counted when the client left while an
-   * upstream call was in flight (before any answer came), as a stream cut later counts what it had.
+   * `sentPrompt` estimates a prompt the upstream was sent: counted when the client left after any
+   * upstream call was made — while one was in flight, or in the wait before a retry (an attempt
+   * that failed was sent the prompt all the same) — as a stream cut later counts what it had.
+   * An error answer (a 502 after every attempt failed, a shutdown's 503) keeps its usage unknown:
+   * a failed call that reported nothing may have been billed, so its cost stays null and its
+   * key's reservation stays counted.
    */
   fail(err: GatewayError, sentPrompt?: () => Estimate): GatewayError {
     const outcome: Outcome = err instanceof ClientClosedError ? "client_abort" : "error";
-    const calledUpstream = outcome === "client_abort" && this.attempts.at(-1)?.reason === err.code;
+    const calledUpstream = outcome === "client_abort" && this.attempts.length > 0;
     // The status the client gets: on Anthropic's routes, the one Anthropic sends the error's type with.
     const status = speaksAnthropic(this.route) ? anthropicStatus(err) : err.status;
     this.finish(status, outcome, calledUpstream ? sentPrompt : undefined, err.code ?? err.type);

@@ -1,4 +1,4 @@
-import { ClientClosedError, GatewayError, errorBody, toGatewayError } from "../errors.ts";
+import { ClientClosedError, GatewayError, clientClosed, errorBody, toGatewayError } from "../errors.ts";
 import type { Outcome } from "../gateway/finish.ts";
 import type { OpenStream } from "../gateway/gateway.ts";
 import { encodeEvents, sseData, sseJson } from "../sse-encode.ts";
@@ -171,10 +171,15 @@ export class StreamBody implements AsyncIterableIterator<Uint8Array> {
     this.pacing!.onStall();
   }
 
-  /** The client went away (Elysia cancels the body): release the upstream now. */
+  /**
+   * The client went away (Elysia cancels the body): release the upstream now. Its record says
+   * `client_closed_request`, as a JSON request's abort and a stream whose upstream read saw the
+   * abort first (/chat's) do: which of the two noticed must not change what the record says.
+   */
   return(): Promise<IteratorResult<Uint8Array, undefined>> {
-    if (!this.ended) void this.open.rest.return?.();
-    return Promise.resolve(this.end("client_abort"));
+    if (this.ended) return Promise.resolve(END);
+    void this.open.rest.return?.();
+    return Promise.resolve(this.end("client_abort", clientClosed()));
   }
 
   [Symbol.asyncIterator](): this {

@@ -15,8 +15,11 @@ import { tokenHeaders } from "./rate-headers.ts";
 /** The price of a call to `model` on `provider`, null when unknown (src/cost/target-prices.ts priceLookup). */
 export type PriceOf = (provider: string | null, model: string) => Price | null;
 
-/** Called once with a request's finish record: settles its reservation to what it used. */
-export type Settle = (record: FinishRecord) => void;
+/**
+ * Called once with a request's finish record: settles its reservation to what it used, and
+ * returns what the key's budget was charged for it (USD; undefined when the key has no budget).
+ */
+export type Settle = (record: FinishRecord) => number | undefined;
 
 export interface KeyLimitsOptions {
   store: Counters;
@@ -111,10 +114,12 @@ export class KeyLimits {
       this.refuseOrAdmit(key, items, r, now, headers);
       return (record) => {
         try {
-          this.settle(key, items, record);
+          return this.settle(key, items, record);
         } catch (err) {
           // A bug here must not turn a served request into a failed one; the reservation stays counted.
           this.warn(`chatgate: could not settle key ${key.id}'s reservation: ${err instanceof Error ? err.message : String(err)}`);
+          const budget = items.find((item) => item.key === key.spendCounter);
+          return budget && fromNano(budget.amount);
         }
       };
     };
@@ -144,25 +149,29 @@ export class KeyLimits {
    * providers do not bill). When the usage is unknown (a call that ran and reported none, and no
    * estimate) the reservation stays counted: the honest bound, never 0. A budget reservation
    * with a `hold` is always settled, even to its own amount: the store lets go of its hold then.
+   * Returns what the budget was charged (USD), undefined without a budget item.
    */
-  private settle(key: ClientKey, items: readonly ReserveItem[], record: FinishRecord): void {
+  private settle(key: ClientKey, items: readonly ReserveItem[], record: FinishRecord): number | undefined {
     // A cache hit has no attempts: no upstream call, nothing used.
     const ran = record.attempts.length > 0;
     const usage = record.usage;
     const nothing = !ran || (usage === undefined && record.attempts.every(refusedUpstream));
     const adjust: AdjustItem[] = [];
+    let charged: number | undefined;
     for (const item of items) {
       let used: number | null;
       if (nothing) used = 0;
       else if (usage === undefined) used = null;
       else if (item.key === key.tpmCounter) used = usedTokens(usage);
       else used = usedCost(usage, this.prices(record.provider, record.upstreamModel ?? record.model ?? ""));
+      if (item.key === key.spendCounter) charged = fromNano(used ?? item.amount);
       if (item.hold !== undefined) adjust.push({ key: item.key, delta: used === null ? 0 : used - item.amount, endsAt: item.endsAt, hold: item.hold });
       else if (used !== null && used !== item.amount) adjust.push({ key: item.key, delta: used - item.amount, endsAt: item.endsAt });
     }
-    if (adjust.length === 0) return;
+    if (adjust.length === 0) return charged;
     const done = this.store.adjust(adjust, this.now());
     if (done instanceof Promise) done.catch((err: unknown) => this.warn(`chatgate: could not settle key ${key.id}'s reservation: ${err instanceof Error ? err.message : String(err)}`));
+    return charged;
   }
 
   private routePrice(route: Route): Price | null {

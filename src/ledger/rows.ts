@@ -43,6 +43,12 @@ export interface LedgerRow {
   completionTokens: number | null;
   cachedPromptTokens: number | null;
   costUsd: number | null;
+  /**
+   * What the request counted against its key's budget (USD): the finish record's `budgetUsd` (the
+   * kept reservation when a call reported no usage, where `costUsd` is null); for a key without a
+   * budget, `costUsd`. What a restart reads back as the key's spend (src/ledger/spend.ts).
+   */
+  budgetUsd: number | null;
   ttfbMs: number | null;
   durationMs: number;
   errorCode: string | null;
@@ -83,6 +89,7 @@ export function rowsFor(record: FinishRecord, prices: PriceLookup, extras: RowEx
   const cached = extras.cached ?? false;
   const tokens = record.usage ? tokenCounts(record.usage) : undefined;
   const attempts = attemptRows(record, prices, extras.attemptUsage);
+  const costUsd = cached ? 0 : requestCost(record, tokens, attempts, prices, extras.attemptUsage);
   return {
     ts: extras.now,
     requestId: record.requestId,
@@ -101,7 +108,8 @@ export function rowsFor(record: FinishRecord, prices: PriceLookup, extras: RowEx
     promptTokens: tokens?.prompt ?? null,
     completionTokens: tokens?.completion ?? null,
     cachedPromptTokens: tokens?.cached ?? null,
-    costUsd: cached ? 0 : requestCost(record, tokens, attempts, prices, extras.attemptUsage),
+    costUsd,
+    budgetUsd: record.budgetUsd ?? costUsd,
     ttfbMs: record.ttfbMs ?? null,
     durationMs: record.durationMs,
     errorCode: record.errorCode,

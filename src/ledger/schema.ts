@@ -48,6 +48,12 @@ export const MIGRATIONS: readonly string[] = [
      cost_usd           REAL,
      PRIMARY KEY (request, seq)
    ) WITHOUT ROWID;`,
+
+  // v3: what each request counted against its key's budget, which cost_usd cannot say when a call
+  // reported no usage (cost null, the reservation kept). Earlier rows knew only their cost: that
+  // is what a restart counted for them before, so it stays what it counts.
+  `ALTER TABLE requests ADD COLUMN budget_usd REAL;  -- null: counted nothing (no budget, cost unknown)
+   UPDATE requests SET budget_usd = cost_usd;`,
 ];
 
 /** The version a file is at once every migration has run. */

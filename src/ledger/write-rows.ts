@@ -16,9 +16,9 @@ export class RowWriter {
   constructor(db: Database) {
     this.insertRequest = db.prepare(
       `INSERT INTO requests (ts, request_id, key_id, route, model, provider, upstream_model, status, outcome, stream, resumed,
-         cached, usage_estimated, prompt_tokens, completion_tokens, cached_prompt_tokens, cost_usd, ttfb_ms, duration_ms, error_code)
+         cached, usage_estimated, prompt_tokens, completion_tokens, cached_prompt_tokens, cost_usd, budget_usd, ttfb_ms, duration_ms, error_code)
        VALUES ($ts, $request_id, $key_id, $route, $model, $provider, $upstream_model, $status, $outcome, $stream, $resumed,
-         $cached, $usage_estimated, $prompt_tokens, $completion_tokens, $cached_prompt_tokens, $cost_usd, $ttfb_ms, $duration_ms, $error_code)`,
+         $cached, $usage_estimated, $prompt_tokens, $completion_tokens, $cached_prompt_tokens, $cost_usd, $budget_usd, $ttfb_ms, $duration_ms, $error_code)`,
     );
     this.insertAttempt = db.prepare(
       `INSERT INTO attempts (request, seq, provider, model, status, reason, duration_ms, prompt_tokens, completion_tokens, cached_prompt_tokens, cost_usd)
@@ -54,6 +54,7 @@ function requestParams(row: LedgerRow): Params {
     completion_tokens: row.completionTokens,
     cached_prompt_tokens: row.cachedPromptTokens,
     cost_usd: row.costUsd,
+    budget_usd: row.budgetUsd,
     ttfb_ms: row.ttfbMs,
     duration_ms: row.durationMs,
     error_code: row.errorCode,

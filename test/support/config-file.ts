@@ -21,6 +21,8 @@ export interface TargetDoc {
   provider: string;
   model: string;
   weight?: number;
+  /** USD per 1M tokens, as a target's `price:` in the file. */
+  price?: { input: number; output: number; cached_input?: number };
 }
 
 /** The config file's keys that routing tests use (the file takes more: see chatgate.example.yaml). */
