@@ -158,9 +158,11 @@ describe("OpenAI request → Anthropic Messages request", () => {
     expect(translate({ stop: ["a", "b"], max_tokens: 50 }).request).toMatchObject({ stop_sequences: ["a", "b"], max_tokens: 50 });
   });
 
-  test("reasoning_effort becomes a thinking budget, and max_tokens always exceeds it", () => {
+  test("reasoning_effort becomes a thinking budget under the client's token limit, which is never raised", () => {
     expect(translate({ reasoning_effort: "low" }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 2048 }, max_tokens: 4096 });
-    expect(translate({ reasoning_effort: "high", max_tokens: 1000 }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 16384 }, max_tokens: 17384 });
+    expect(translate({ reasoning_effort: "high", max_tokens: 20000 }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 16384 }, max_tokens: 20000 });
+    expect(translate({ reasoning_effort: "high", max_completion_tokens: 5000 }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 4999 }, max_tokens: 5000 });
+    expect(refusal({ reasoning_effort: "high", max_tokens: 1000 }).param).toBe("max_tokens");
     expect(translate({ reasoning_effort: "none" }).request.thinking).toBeUndefined();
     expect(refusal({ reasoning_effort: "extreme" }).param).toBe("reasoning_effort");
   });
