@@ -5,24 +5,13 @@
 // (the body's cancel noticed first), an aborted /chat stream with client_closed_request (the
 // upstream read noticed first).
 import { describe, expect, test } from "bun:test";
-import type { FinishRecord } from "../src/gateway/finish.ts";
 import { requestFields } from "../src/obs/log.ts";
 import { startGateway, type TestGateway } from "./support/gateway.ts";
-import { within } from "./support/routed.ts";
+import { nextRecord } from "./support/records.ts";
 import { fakeOpenAI } from "./support/upstream.ts";
 
 const MODEL = "gpt-4o-mini";
 const MESSAGES = [{ role: "user", content: "Tell me a long story." }];
-
-/** The next finish record the gateway emits. */
-function nextRecord(gw: TestGateway): Promise<FinishRecord> {
-  const { promise, resolve } = Promise.withResolvers<FinishRecord>();
-  const off = gw.app.gateway.finishes.subscribe((record) => {
-    off();
-    resolve(record);
-  });
-  return within(promise, 5_000, "the finish record");
-}
 
 /** The ledger row of `requestId`, once the pending rows are written to the file. */
 function ledgerRow(gw: TestGateway, requestId: string) {

@@ -1,22 +1,10 @@
 // What YAML does quietly to a config file, named with the file, the line or the field, and the fix:
 // a second document, a key YAML rewrites (1.50 → "1.5", ~ → "null"), a key that is a list, and an
 // id or model name that YAML reads as a number. A number key written as its own text is a name.
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { ConfigError, parseConfig } from "../src/config.ts";
+import { writeYaml as file } from "./support/config-file.ts";
 import { runGateway, SOURCE_CMD } from "./support/process.ts";
-
-const dir = mkdtempSync(join(tmpdir(), "chatgate-yaml-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-
-function file(yaml: string): string {
-  const path = join(dir, `c${n++}.yaml`);
-  writeFileSync(path, yaml);
-  return path;
-}
 
 function refusal(yaml: string): string {
   const path = file(yaml);

@@ -5,21 +5,12 @@
 // The waits go through the injected clock (support/clock.ts); the rows are read from the real
 // SQLite file. Regression: an abort during the retry wait was recorded with no token counts.
 import { describe, expect, test } from "bun:test";
-import type { FinishRecord } from "../src/gateway/finish.ts";
 import { requestFields } from "../src/obs/log.ts";
-import { chat, errorOf, pair, within, type Pair } from "./support/routed.ts";
+import { chat, errorOf, pair, type Pair } from "./support/routed.ts";
+import { nextRecord } from "./support/records.ts";
 
 /** The cookbook's count of `[{role: "user", content: "hi"}]`: 3 priming + 3 per message + "user" + "hi". */
 const HI_PROMPT = 8;
-
-function nextRecord(p: Pair): Promise<FinishRecord> {
-  const { promise, resolve } = Promise.withResolvers<FinishRecord>();
-  const off = p.gw.app.gateway.finishes.subscribe((record) => {
-    off();
-    resolve(record);
-  });
-  return within(promise, 5_000, "the finish record");
-}
 
 /** The newest ledger row, once the pending rows are written to the file. */
 function lastRow(p: Pair) {
@@ -33,7 +24,7 @@ describe("a client that leaves during the wait before a retry", () => {
     await using p = pair({ config: { retries: 2 } });
     p.clock.hold = true;
     p.a.reply({ kind: "error", status: 500 });
-    const record = nextRecord(p);
+    const record = nextRecord(p.gw);
     const client = new AbortController();
     const answer = chat(p.gw, { stream }, { signal: client.signal }).catch(() => undefined);
     await p.clock.sleeping();
@@ -54,7 +45,7 @@ describe("an error answer after attempts that reported nothing keeps its usage u
     await using p = pair({ config: { retries: 1 } });
     p.a.reply({ kind: "error", status: 500 }, { kind: "error", status: 500 });
     p.b.reply({ kind: "error", status: 500 }, { kind: "error", status: 500 });
-    const record = nextRecord(p);
+    const record = nextRecord(p.gw);
     expect((await errorOf(await chat(p.gw))).status).toBe(502);
     const finish = await record;
     expect([finish.usage, finish.usageEstimated ?? false]).toEqual([undefined, false]);
@@ -65,7 +56,7 @@ describe("an error answer after attempts that reported nothing keeps its usage u
     await using p = pair({ config: { retries: 2 } });
     p.clock.hold = true;
     p.a.reply({ kind: "error", status: 500 });
-    const record = nextRecord(p);
+    const record = nextRecord(p.gw);
     const answer = chat(p.gw);
     await p.clock.sleeping();
     p.gw.app.gateway.stopAll();

@@ -7,12 +7,12 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
-import type { FinishRecord } from "../src/gateway/finish.ts";
 import { requestFields } from "../src/obs/log.ts";
 import { spawnBinary } from "./support/binary.ts";
 import { anthropicAt } from "./support/config-file.ts";
 import { fakeAnthropic } from "./support/fake-anthropic.ts";
 import { post, startGateway, type TestGateway } from "./support/gateway.ts";
+import { nextRecord } from "./support/records.ts";
 import { DEFAULT_WORDS, chatCompletion } from "./support/openai-wire.ts";
 import { startRouted, within } from "./support/routed.ts";
 import { readSse } from "./support/sse.ts";
@@ -27,16 +27,6 @@ const WORDS = " The quick brown fox jumps over the lazy dog while the gateway co
 
 function openaiGateway(up: FakeOpenAI): TestGateway {
   return startGateway({ OPENAI_BASE_URL: up.url, OPENAI_API_KEY: "sk-upstream-usage-test" });
-}
-
-/** The next finish record the gateway emits. */
-function nextRecord(gw: TestGateway): Promise<FinishRecord> {
-  const { promise, resolve } = Promise.withResolvers<FinishRecord>();
-  const off = gw.app.gateway.finishes.subscribe((record) => {
-    off();
-    resolve(record);
-  });
-  return within(promise, 5_000, "the finish record");
 }
 
 const streamed = (extra: Record<string, unknown> = {}) => ({ model: MODEL, messages: COOKBOOK, stream: true, ...extra });

@@ -54,13 +54,18 @@ let count = 0;
 
 /** Writes `doc` to a fresh file under one temporary directory (removed when the process exits). */
 export function writeConfig(doc: ConfigDoc): string {
+  return writeYaml(JSON.stringify(doc, null, 2));
+}
+
+/** Writes `yaml`, as written, to a fresh file under the same directory; returns its path. */
+export function writeYaml(yaml: string): string {
   if (dir === undefined) {
     const made = mkdtempSync(join(tmpdir(), "chatgate-routing-"));
     dir = made;
     process.on("exit", () => rmSync(made, { recursive: true, force: true }));
   }
   const path = join(dir, `config-${++count}.yaml`);
-  writeFileSync(path, JSON.stringify(doc, null, 2));
+  writeFileSync(path, yaml);
   return path;
 }
 

@@ -1,6 +1,7 @@
 // The finish records an in-process gateway emits, collected as they come, for tests that count them.
 import type { FinishRecord } from "../../src/gateway/finish.ts";
 import type { TestGateway } from "./gateway.ts";
+import { within } from "./routed.ts";
 
 export interface Records {
   readonly all: FinishRecord[];
@@ -32,4 +33,14 @@ export function everyRecord(gw: TestGateway): Records {
       return [...counts];
     },
   };
+}
+
+/** The next finish record `gw` emits (within 5 s). Subscribed now: call it before the request. */
+export function nextRecord(gw: TestGateway): Promise<FinishRecord> {
+  const { promise, resolve } = Promise.withResolvers<FinishRecord>();
+  const off = gw.app.gateway.finishes.subscribe((record) => {
+    off();
+    resolve(record);
+  });
+  return within(promise, 5_000, "the finish record");
 }
