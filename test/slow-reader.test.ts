@@ -97,18 +97,21 @@ async function readSlowly(client: ReturnType<typeof openStream>): Promise<string
 
 const SLOW_ENV = { CHATGATE_STREAM_IDLE_TIMEOUT_MS: String(STALL_MS), CHATGATE_STREAM_HEARTBEAT_MS: "0", CHATGATE_RATE_LIMIT_MAX: "0", CHATGATE_LOG_REQUESTS: "0" };
 
+/** The 12 MB stream arrived whole, uncut by either side. Booleans, not the text: a failure would print 12 MB. */
+function expectWhole(received: string, output: string): void {
+  expect(received.includes("upstream_timeout")).toBe(false);
+  expect(received.includes("data: [DONE]\n\n")).toBe(true);
+  expect(received.length).toBeGreaterThan(12 * 1024 * 1024);
+  expect(output).not.toContain("client_stalled");
+}
+
 describe("a slow reader of a large stream", () => {
   test("one that stops reading for 5 stall times at a stretch, while taking 256 KB pieces, is not cut: the stream arrives whole", async () => {
     // 12 MB: more than the kernel's socket buffers hold, so while the client reads nothing the
     // gateway cannot hand over its piece and pulls nothing (the allowance for a 256 KB piece: 300 s).
     using up = bulkUpstream(48, 256 * 1024);
     await using gw = await spawnGateway(SOURCE_CMD, { ...SLOW_ENV, OPENAI_BASE_URL: up.url });
-    const received = await readSlowly(openStream(gw.url));
-    // Booleans, not the text: a failure would print 12 MB.
-    expect(received.includes("upstream_timeout")).toBe(false);
-    expect(received.includes("data: [DONE]\n\n")).toBe(true);
-    expect(received.length).toBeGreaterThan(12 * 1024 * 1024);
-    expect(gw.output()).not.toContain("client_stalled");
+    expectWhole(await readSlowly(openStream(gw.url)), gw.output());
   }, 20_000);
 
   test("the same through an Anthropic provider (a translated stream): not cut, whole", async () => {
@@ -117,11 +120,7 @@ describe("a slow reader of a large stream", () => {
     const config = join(dir, "anthropic.yaml");
     writeFileSync(config, `providers:\n  - {id: a, type: anthropic, base_url: "${up.url}", api_key: k}\nmodels:\n  gpt-4o-mini: {targets: [{provider: a, model: claude-x}]}\n`);
     await using gw = await spawnGateway(SOURCE_CMD, { ...SLOW_ENV, CHATGATE_CONFIG: config });
-    const received = await readSlowly(openStream(gw.url));
-    expect(received.includes("upstream_timeout")).toBe(false);
-    expect(received.includes("data: [DONE]\n\n")).toBe(true);
-    expect(received.length).toBeGreaterThan(12 * 1024 * 1024);
-    expect(gw.output()).not.toContain("client_stalled");
+    expectWhole(await readSlowly(openStream(gw.url)), gw.output());
   }, 20_000);
 
   test("one that takes nothing more, with small pieces (256 B: an allowance of 0.5 s), is cut as client_stalled and its upstream let go", async () => {
