@@ -23,7 +23,7 @@ export const EmbeddingRequest = withErrorTexts(Type.Object(
     dimensions: Type.Optional(Type.Integer({ minimum: 1, error: "must be an integer of at least 1" })),
     user: Type.Optional(Type.String({ error: "must be a string" })),
   },
-  { additionalProperties: true, error: "must be a JSON object" },
+  { additionalProperties: true, error: "must be a JSON object", example: { model: "text-embedding-3-small", input: "Say hello in three words." } },
 ));
 export type EmbeddingRequest = Static<typeof EmbeddingRequest>;
 

@@ -107,7 +107,9 @@ export const ChatRequest = withErrorTexts(Type.Object(
     functions: Type.Optional(Type.Array(Type.Object({ name: Type.String() }, open), { error: "must be an array of function objects with a name" })),
     function_call: Type.Optional(Type.Union([Type.String(), Type.Object({}, open)], { error: "must be a string or an object" })),
   },
-  { ...open, error: "must be a JSON object" },
+  // `example`: the body the docs page's "Try it out" starts from; its own sample of this schema
+  // ("string" for every field) is a request OpenAI, and the mock, refuse.
+  { ...open, error: "must be a JSON object", example: { model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello in three words." }] } },
 ));
 export type ChatRequest = Static<typeof ChatRequest>;
 
@@ -118,7 +120,7 @@ export const SimpleChatRequest = withErrorTexts(Type.Object(
     stream: Type.Optional(Type.Boolean({ error: "must be a boolean" })),
     model: Type.Optional(Type.String({ minLength: 1, error: "must be a non-empty string" })),
   },
-  { ...open, error: "must be a JSON object" },
+  { ...open, error: "must be a JSON object", example: { message: "Say hello in three words." } },
 ));
 export type SimpleChatRequest = Static<typeof SimpleChatRequest>;
 

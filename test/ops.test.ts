@@ -235,6 +235,22 @@ describe("GET /docs and /docs/json", () => {
     }
   });
 
+  test("every POST route's documented example body, the one the docs page's Try it out starts from, is answered 200 by the mock", async () => {
+    await using gw = startGateway({ CHATGATE_MOCK: "1" });
+    const doc = (await (await fetch(`${gw.url}/docs/json`)).json()) as OpenAPIV3.Document;
+    const posts = Object.entries(doc.paths).flatMap(([path, item]) => {
+      const body = (item as Record<string, OpenAPIV3.OperationObject>).post?.requestBody as OpenAPIV3.RequestBodyObject | undefined;
+      const schema = body?.content["application/json"]?.schema as OpenAPIV3.SchemaObject | undefined;
+      return schema === undefined || path.startsWith("/hooks") ? [] : [{ path, example: schema.example as unknown }];
+    });
+    expect(posts.map((p) => p.path).sort()).toEqual(["/chat", "/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses"]);
+    for (const { path, example } of posts) {
+      expect({ path, example: example !== undefined }).toEqual({ path, example: true });
+      const answer = await fetch(`${gw.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(example) });
+      expect({ path, status: answer.status }).toEqual({ path, status: 200 });
+    }
+  });
+
   test("the OpenAPI document gives the JSON request body schema of both POST routes", async () => {
     const doc = await docsJson();
     const expectations: Array<[string, string[]]> = [

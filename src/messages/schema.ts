@@ -68,12 +68,14 @@ export const MessagesRequest = withErrorTexts(Type.Object(
     stream: Type.Optional(Type.Boolean({ error: "must be a boolean" })),
     metadata: Type.Optional(Type.Object({ user_id: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, { ...open, error: "must be an object" })),
   },
-  { ...open, error: "must be a JSON object" },
+  { ...open, error: "must be a JSON object", example: { model: "claude-sonnet-4-5", max_tokens: 256, messages: [{ role: "user", content: "Say hello in three words." }] } },
 ));
 export type MessagesRequest = Static<typeof MessagesRequest>;
 
 /** `POST /v1/messages/count_tokens`: a Messages request without `max_tokens` or sampling. */
-export const CountTokensRequest = withErrorTexts(Type.Object(common, { ...open, error: "must be a JSON object" }));
+export const CountTokensRequest = withErrorTexts(
+  Type.Object(common, { ...open, error: "must be a JSON object", example: { model: "claude-sonnet-4-5", messages: [{ role: "user", content: "Say hello in three words." }] } }),
+);
 export type CountTokensRequest = Static<typeof CountTokensRequest>;
 
 export const CountTokensResponse = Type.Object({ input_tokens: Type.Integer() });

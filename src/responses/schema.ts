@@ -70,7 +70,7 @@ export const ResponsesRequest = withErrorTexts(Type.Object(
     reasoning: Type.Optional(nullable(Type.Object({ effort: Type.Optional(nullable(Type.String(), "must be a string")) }, open), "must be an object")),
     previous_response_id: Type.Optional(nullable(Type.String(), "must be a string")),
   },
-  { ...open, error: "must be a JSON object" },
+  { ...open, error: "must be a JSON object", example: { model: "gpt-4o-mini", input: "Say hello in three words." } },
 ));
 export type ResponsesRequest = Static<typeof ResponsesRequest>;
 export type InputItem = Static<typeof InputItem> & Record<string, unknown>;
