@@ -83,4 +83,21 @@ describe("content parts an Anthropic target cannot take", () => {
       expect(s.claude.calls).toHaveLength(0);
     }
   });
+
+  test("regression: a custom tool's call in the history is the same 400 unsupported_parameter naming the call and the provider, not 'must be a function call'", async () => {
+    for (const dropParams of [false, true]) {
+      await using s = setUp(dropParams);
+      const messages = [
+        { role: "user", content: "hi" },
+        { role: "assistant", tool_calls: [{ id: "c1", type: "custom", custom: { name: "x", input: "i" } }] },
+        { role: "tool", tool_call_id: "c1", content: "r" },
+      ];
+      const { status, error } = await errorOf(await chat(s.gw, { model: "son", messages }));
+      expect([dropParams, status, error.code, error.param]).toEqual([dropParams, 400, "unsupported_parameter", "messages[1].tool_calls[0].type"]);
+      expect(error.message).toContain("custom tools");
+      expect(error.message).toContain("'claude'");
+      expect(error.message).not.toContain("set drop_params");
+      expect(s.claude.calls).toHaveLength(0);
+    }
+  });
 });

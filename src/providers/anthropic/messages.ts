@@ -117,11 +117,13 @@ function assistantContent(message: Extract<ChatCompletionMessageParam, { role: "
   const calls: unknown = message.tool_calls;
   if (calls === undefined || calls === null) return blocks;
   if (!Array.isArray(calls)) throw invalidRequest("tool_calls must be an array.", `${at}.tool_calls`);
-  calls.forEach((call: ChatCompletionMessageToolCall, k) => blocks.push(toolUse(call, `${at}.tool_calls[${k}]`)));
+  calls.forEach((call: ChatCompletionMessageToolCall, k) => blocks.push(toolUse(call, `${at}.tool_calls[${k}]`, provider)));
   return blocks;
 }
 
-function toolUse(call: ChatCompletionMessageToolCall, at: string): ContentBlockParam {
+function toolUse(call: ChatCompletionMessageToolCall, at: string, provider: string): ContentBlockParam {
+  // A custom tool's call is valid OpenAI, but Anthropic has only function-like tools to answer it.
+  if (call?.type === "custom") throw unsupportedContent(provider, `${at}.type`, "calls of custom tools (type 'custom')");
   if (call?.type !== "function" || typeof call.function?.name !== "string") {
     throw invalidRequest("A tool call must be a function call with a name.", at);
   }
