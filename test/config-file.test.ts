@@ -80,7 +80,7 @@ describe("a bad file refuses to start, naming the file, the field and the proble
     [`${P}  - {id: a, type: anthropic}\n`, 'providers[1].id: "a" is already the id of providers[0]'],
     ["providers: [{id: a, type: openai, api_key: ''}]\n", "providers[0].api_key: expected a non-empty key (leave api_key out for none)"],
     ["providers: [{id: a, type: openai, api_key: '${NOPE}'}]\n", "providers[0].api_key: environment variable NOPE is not set"],
-    ["providers: [{id: a, type: openai, headers: {x-n: 1}}]\n", 'providers[0].headers.x-n: expected text, but YAML reads 1 as a number: put it in quotes ("1")'],
+    ["providers: [{id: a, type: openai, headers: {x-n: 1}}]\n", 'providers[0].headers.x-n: expected text, but YAML reads 1 as a number: put it in quotes, exactly as you mean it'],
     ["providers: [{id: a, type: openai, headers: {'bad name': x}}]\n", 'providers[0].headers["bad name"]: not a valid header name'],
     ["providers: [{id: a, type: openai, api_key: k, headers: {Authorization: x}}]\n", "providers[0].headers.Authorization: conflicts with api_key, which is sent as authorization: set one of them"],
     ["providers: [{id: a, type: anthropic, base_url: 'https://api.anthropic.com/v1'}]\n", "providers[0].base_url: ends in /v1, but chatgate calls {base_url}/v1/messages itself: leave /v1 out"],

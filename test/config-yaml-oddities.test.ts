@@ -26,15 +26,17 @@ describe("refused, naming the line or the field", () => {
   const cases: [string, string][] = [
     [`${P}---\nmodels: {}\n`, "line 3: a second YAML document starts here (---): chatgate reads one document, so put every setting in the first and remove this ---"],
     [`---\n${P}---\n`, "line 4: a second YAML document starts here (---): chatgate reads one document, so put every setting in the first and remove this ---"],
+    // The first document empty (a comment, its ---): the settings are in the second, which is the one ignored.
+    [`# chatgate\n---\n---\n${P}`, "line 3: a second YAML document starts here (---): chatgate reads one document, so put every setting in the first and remove this ---"],
     [`${P}models:\n  fast: ${TARGET}\n  1.50: ${TARGET}\n`, 'line 5: the key 1.50 is the number 1.5 to YAML and would be read as "1.5": put it in quotes ("1.50") to keep it as written'],
     [`${P}models: {fast: ${TARGET}, 007: ${TARGET}}\n`, 'line 3: the key 007 is the number 7 to YAML and would be read as "7": put it in quotes ("007") to keep it as written'],
     [`${P}models:\n  ~: ${TARGET}\n`, 'line 4: the key ~ is null to YAML and would be read as "null": put it in quotes ("~") to keep it as written'],
     [`${P}models:\n  [a, b]: ${TARGET}\n`, "line 4: a key that is a list or a mapping: a key must be a name"],
     [`${P}1: x\n`, '["1"]: unknown key: 1 is a number, and no setting here is named by one (chatgate.example.yaml lists every key)'],
     ["providers:\n  - {id: m, type: mock, 2: x}\n", 'providers[0]["2"]: unknown key: 2 is a number, and no setting here is named by one (expected one of id, type)'],
-    [`${P}keys:\n  - {id: 123, key: "${DIGEST}"}\n`, 'keys[0].id: expected text, but YAML reads 123 as a number: put it in quotes ("123")'],
-    ["providers:\n  - {id: 7, type: mock}\n", 'providers[0].id: expected text, but YAML reads 7 as a number: put it in quotes ("7")'],
-    [`${P}models:\n  fast: {targets: [{provider: m, model: 4}]}\n`, 'models.fast.targets[0].model: expected text, but YAML reads 4 as a number: put it in quotes ("4")'],
+    [`${P}keys:\n  - {id: 123, key: "${DIGEST}"}\n`, 'keys[0].id: expected text, but YAML reads 123 as a number: put it in quotes, exactly as you mean it'],
+    ["providers:\n  - {id: 7, type: mock}\n", 'providers[0].id: expected text, but YAML reads 7 as a number: put it in quotes, exactly as you mean it'],
+    [`${P}models:\n  fast: {targets: [{provider: m, model: 4}]}\n`, 'models.fast.targets[0].model: expected text, but YAML reads 4 as a number: put it in quotes, exactly as you mean it'],
   ];
   for (const [yaml, message] of cases) test(message, () => expect(refusal(yaml)).toBe(message));
 });
@@ -56,7 +58,7 @@ describe("accepted", () => {
 describe("from the command line", () => {
   test("check-config and a start with --config print the same message; the start exits 2, refusing to start", async () => {
     const path = file(`${P}keys:\n  - {id: 123, key: "${DIGEST}"}\n`);
-    const message = `${path}: keys[0].id: expected text, but YAML reads 123 as a number: put it in quotes ("123")`;
+    const message = `${path}: keys[0].id: expected text, but YAML reads 123 as a number: put it in quotes, exactly as you mean it`;
     const checked = await runGateway([...SOURCE_CMD, "check-config", path]);
     expect(checked.code).not.toBe(0);
     expect(checked.stdout + checked.stderr).toContain(message);

@@ -141,8 +141,12 @@ function words(error: ValueError): string {
   }
 }
 
+/**
+ * No quoted value is suggested: YAML keeps no text of a number (`007` and `7.0` both read 7), so
+ * the text the file meant is only in the file.
+ */
 function notText(value: number | boolean): string {
-  return `expected text, but YAML reads ${String(value)} as a ${typeof value === "number" ? "number" : "boolean"}: put it in quotes ("${String(value)}")`;
+  return `expected text, but YAML reads ${String(value)} as a ${typeof value === "number" ? "number" : "boolean"}: put it in quotes, exactly as you mean it`;
 }
 
 function numberWords(s: TSchema): string {

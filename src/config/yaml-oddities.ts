@@ -16,13 +16,14 @@ const DOCUMENT_START = /^---(\s|$)/;
 function secondDocument(text: string, parsed: unknown): FieldError | undefined {
   if (!Array.isArray(parsed)) return undefined;
   const lines = text.split("\n");
-  let content = false;
+  // A document starts at its `---` or at its first content line; only comments and directives come before.
+  let started = false;
   for (const [i, line] of lines.entries()) {
-    if (DOCUMENT_START.test(line) && content) {
+    if (DOCUMENT_START.test(line) && started) {
       return new FieldError(`line ${i + 1}`, "a second YAML document starts here (---): chatgate reads one document, so put every setting in the first and remove this ---");
     }
-    if (DOCUMENT_START.test(line) || /^\s*(#.*)?$/.test(line) || line.startsWith("%")) continue;
-    content = true;
+    if (/^\s*(#.*)?$/.test(line) || line.startsWith("%")) continue;
+    started = true;
   }
   return undefined;
 }
