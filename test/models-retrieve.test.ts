@@ -42,6 +42,11 @@ describe("GET /v1/models/{id}", () => {
       const { status, error } = await errorOf(await fetch(`${gw.baseURL}/models/${path}`));
       expect([status, error]).toEqual([404, { message: `The model \`${path}\` does not exist or you do not have access to it.`, type: "invalid_request_error", param: "model", code: "model_not_found" }]);
     }
+    // Regression: an escape that decodes to no text was named as a replacement character.
+    for (const path of ["%ZZ", "oai/%E0%A4%A"]) {
+      const { status, error } = await errorOf(await fetch(`${gw.baseURL}/models/${path}`));
+      expect([status, error.message]).toEqual([404, `The model \`${path}\` does not exist or you do not have access to it.`]);
+    }
   });
 
   test("regression: a listed model is retrieved as exactly its entry in the list, created and owned_by included, on every set-up", async () => {

@@ -97,7 +97,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
         ],
       },
     })
-    .get("/v1/models/:model", ({ params, request, set }) => retrieve(params.model, request, set), {
+    .get("/v1/models/:model", ({ request, set }) => retrieve(modelIdOf(request), request, set), {
       params: t.Object({ model: t.String() }),
       response: { 200: t.Union([Model, AnthropicModel], EITHER_OBJECT), 401: ErrorBody, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody },
       detail: {
@@ -109,7 +109,25 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
     // The same route for an id sent with its slashes unencoded. Bun's router, which matches every
     // route (see `unrouted`), has no wildcard that captures, so each depth is a route of its own:
     // enough for `provider/org/model/variant`; a deeper id must be sent encoded.
-    .get("/v1/models/:model/:s1", ({ params: p, request, set }) => retrieve(`${p.model}/${p.s1}`, request, set), HIDDEN)
-    .get("/v1/models/:model/:s1/:s2", ({ params: p, request, set }) => retrieve(`${p.model}/${p.s1}/${p.s2}`, request, set), HIDDEN)
-    .get("/v1/models/:model/:s1/:s2/:s3", ({ params: p, request, set }) => retrieve(`${p.model}/${p.s1}/${p.s2}/${p.s3}`, request, set), HIDDEN);
+    .get("/v1/models/:model/:s1", ({ request, set }) => retrieve(modelIdOf(request), request, set), HIDDEN)
+    .get("/v1/models/:model/:s1/:s2", ({ request, set }) => retrieve(modelIdOf(request), request, set), HIDDEN)
+    .get("/v1/models/:model/:s1/:s2/:s3", ({ request, set }) => retrieve(modelIdOf(request), request, set), HIDDEN);
+}
+
+const MODELS_PATH = "/v1/models/";
+
+/**
+ * The model id the path gives, slashes and all: decoded, or as sent where its %-escapes are not
+ * valid UTF-8 (`%ZZ`), so a 404 names what the client asked for rather than a replacement character.
+ */
+function modelIdOf(request: Request): string {
+  const url = request.url;
+  const at = url.indexOf(MODELS_PATH) + MODELS_PATH.length;
+  const query = url.indexOf("?", at);
+  const raw = url.slice(at, query === -1 ? undefined : query);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
