@@ -94,13 +94,17 @@ function cacheLine(config: Config, env: Env): string {
   return `cache: ${ttl}, max_entries ${config.cacheMaxEntries}, max_bytes ${config.cacheMaxBytes}`;
 }
 
-/** Each client key by id (never the key) with its limits, budget and models; what a request without max_tokens reserves. */
+/**
+ * Each client key by id (never the key) with its limits, budget and models, once any key has one
+ * (a key without them is listed too: it is under the global limit, with every model); what a
+ * request without max_tokens reserves.
+ */
 function keyLines(config: Config): string[] {
-  const limited = config.clientKeys.filter((k) => k.rpm !== undefined || k.tpm !== undefined || k.budget !== undefined || k.models !== undefined);
-  if (limited.length === 0) return [];
+  const limited = config.clientKeys.some((k) => k.rpm !== undefined || k.tpm !== undefined || k.budget !== undefined || k.models !== undefined);
+  if (!limited) return [];
   return [
     "keys:",
-    ...limited.map((k) => {
+    ...config.clientKeys.map((k) => {
       const parts = [
         k.rpm !== undefined ? `rpm ${k.rpm}` : "rpm: the global rate limit",
         ...(k.tpm !== undefined ? [`tpm ${k.tpm}`] : []),

@@ -14,6 +14,8 @@ export interface CoreSetting {
   show(config: Config): string;
   /** How the file's own value is shown, when it may hold a secret (a password in a URL). */
   hide?: (text: string) => string;
+  /** Another key of the file that adds to this setting (client keys: `keys:` on top of `api_keys`). */
+  addedBy?: string;
 }
 
 /** A URL with its password (and user) replaced: `redis://***@host:6379/0`. */
@@ -36,7 +38,7 @@ export const CORE_SETTINGS: readonly CoreSetting[] = [
   { key: "host", env: "HOST", flag: "host", show: (c) => c.host },
   { key: "port", env: "PORT", flag: "port", show: (c) => String(c.port) },
   // Every client key, `keys:` entries included, by id (never the key).
-  { key: "api_keys", env: "CHATGATE_API_KEYS", show: (c) => (c.apiKeyDigests.length ? `${keyCount(c.apiKeyDigests.length)}: ${c.clientKeys.map((k) => k.id).join(", ")}` : "none, no client auth") },
+  { key: "api_keys", env: "CHATGATE_API_KEYS", addedBy: "keys", show: (c) => (c.apiKeyDigests.length ? `${keyCount(c.apiKeyDigests.length)}: ${c.clientKeys.map((k) => k.id).join(", ")}` : "none, no client auth") },
   { key: "allow_no_auth", env: "CHATGATE_ALLOW_NO_AUTH", show: (c) => String(c.allowNoAuth) },
   { key: "rate_limit.max", env: "CHATGATE_RATE_LIMIT_MAX", show: (c) => String(c.rateLimitMax) },
   { key: "rate_limit.window", env: "CHATGATE_RATE_LIMIT_WINDOW_MS", show: ms((c) => c.rateLimitWindowMs) },
@@ -81,7 +83,9 @@ export function describeSetting(setting: CoreSetting, config: Config, doc: FileC
   const from = winner
     ? `from ${winner}${given !== undefined ? `, overrides the file's ${given}` : ""}`
     : given !== undefined ? "from the file" : "default";
-  return `${setting.key}: ${setting.show(config)} (${from})`;
+  const added = setting.addedBy !== undefined && fileValue(doc, setting.addedBy) !== undefined ? setting.addedBy : undefined;
+  if (added === undefined) return `${setting.key}: ${setting.show(config)} (${from})`;
+  return `${setting.key}: ${setting.show(config)} (${from === "default" ? `from the file's ${added}:` : `${from}, and the file's ${added}:`})`;
 }
 
 /** The file key for an environment variable's name, when someone writes `PORT:` in the file. */

@@ -111,8 +111,18 @@ describe("keys: entries", () => {
     const path = file(`${MOCK}api_keys: [plain-secret]\nkeys: [{id: team-a, key: "\${TEAM_A}", tpm: 10}]\n`);
     const result = checkConfig(path, { TEAM_A: "team-a-secret" }, {});
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain("api_keys: 2 keys: key-1, team-a (from the file)");
+    expect(result.stdout).toContain("api_keys: 2 keys: key-1, team-a (from the file, and the file's keys:)");
+    // Regression: the keys: section left out a key with no limits of its own.
+    expect(result.stdout).toContain("keys:\n  key-1: rpm: the global rate limit; every model\n  team-a: rpm: the global rate limit; tpm 10; every model\n");
     expect(result.stdout).not.toContain("secret");
+  });
+
+  test("regression: check-config says keys that come only from the file's keys: come from there, not (default)", () => {
+    const path = file(`${MOCK}keys: [{id: team-a, key: "sha256:${hex("a")}", rpm: 5}, {id: ci, key: "\${CI_KEY}"}]\n`);
+    const result = checkConfig(path, { CI_KEY: "ci-key-123" }, {});
+    expect(result.stdout).toContain("api_keys: 2 keys: team-a, ci (from the file's keys:)");
+    expect(result.stdout).toContain("  ci: rpm: the global rate limit; every model");
+    expect(checkConfig(path, { CI_KEY: "ci-key-123", CHATGATE_API_KEYS: "env-key" }, {}).stdout).toContain("(from CHATGATE_API_KEYS, and the file's keys:)");
   });
 
   test("check-config prints each key's limits, budget and models, the reserve, the cache and the targets' prices", () => {
