@@ -23,8 +23,9 @@ Options:
   -v, --version      print the version
 
 Environment (wins over the config file):
-  CHATGATE_CONFIG                  YAML config file: providers, model routes, retries, and any
-                                   setting below under its own name (e.g. timeout: 10m)
+  CHATGATE_CONFIG                  YAML config file: providers, model routes, retries, and most
+                                   settings below by their file names (e.g. timeout: 10m; the
+                                   README's configuration table marks those that are env only)
   HOST                             bind address (default 127.0.0.1)
   PORT                             listen port (default 3000)
   OPENAI_API_KEY                   key sent upstream as Authorization: Bearer …
@@ -70,8 +71,8 @@ Environment (wins over the config file):
                                    (default info)
   CHATGATE_LOG_REQUESTS            0: no log line per request (default on)
   CHATGATE_LOG_FORMAT              json or pretty (default: json unless stdout is a terminal)
-  CHATGATE_METRICS_KEY             the key GET /metrics takes instead of the client keys (may be
-                                   sha256:<hex>)
+  CHATGATE_METRICS_KEY             the key GET /metrics takes instead of the client keys, or
+                                   several, comma-separated (each may be sha256:<hex>)
   CHATGATE_OTLP_ENDPOINT           OTLP/HTTP collector (http://collector:4318): exports a trace
                                    per request (default: tracing off)
   CHATGATE_OTLP_HEADERS            name=value,… sent with each export (a collector's credentials)

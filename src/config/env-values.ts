@@ -34,7 +34,7 @@ export function flag(name: string, value: string | undefined, fallback = false):
   const v = value.trim().toLowerCase();
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["0", "false", "no", "off"].includes(v)) return false;
-  throw new ConfigError(name, `expected 1 or 0, got "${value}"`);
+  throw new ConfigError(name, `expected 1 (or true, yes, on) or 0 (or false, no, off), got "${value}"`);
 }
 
 export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
