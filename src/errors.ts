@@ -6,7 +6,7 @@
 export interface GatewayErrorInit {
   status: number;
   message: string;
-  /** OpenAI error type, e.g. `invalid_request_error`, `authentication_error`, `server_error`. */
+  /** OpenAI error type, e.g. `invalid_request_error`, `rate_limit_error` (hooks: `authentication_error`), `server_error`. */
   type: string;
   code?: string | null;
   param?: string | null;
@@ -120,8 +120,9 @@ export function toGatewayError(err: unknown): GatewayError {
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new GatewayError({ status: 400, type: "invalid_request_error", message, param, code });
 
+/** OpenAI's own 401 for a key it does not know: type `invalid_request_error`, code `invalid_api_key`. */
 export const invalidApiKey = (message: string) =>
-  new GatewayError({ status: 401, type: "authentication_error", code: "invalid_api_key", message });
+  new GatewayError({ status: 401, type: "invalid_request_error", code: "invalid_api_key", message });
 
 export const notFound = (message: string, code: string | null = null, param: string | null = null) =>
   new GatewayError({ status: 404, type: "invalid_request_error", message, code, param });

@@ -16,7 +16,7 @@ const SECRETS = [CLIENT_KEY, OTHER_KEY, DIGEST_KEY, UPSTREAM_KEY, "CLIENTSECRET"
 const hex = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 const CHAT = { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] };
-const AUTH_ERROR = { error: { message: expect.any(String), type: "authentication_error", param: null, code: "invalid_api_key" } };
+const AUTH_ERROR = { error: { message: expect.any(String), type: "invalid_request_error", param: null, code: "invalid_api_key" } };
 
 /** A gateway in front of a fake upstream, with client keys on. */
 function setup(keys = CLIENT_KEY, extra: Record<string, string> = {}) {
@@ -110,7 +110,7 @@ describe("a missing, wrong or non-Bearer key", () => {
   });
 
   for (const [what, headers] of cases) {
-    test(`${what} gets 401 authentication_error invalid_api_key in OpenAI's error shape`, async () => {
+    test(`${what} gets 401 invalid_request_error invalid_api_key in OpenAI's error shape`, async () => {
       await using s = setup();
       await expect401(await post(`${s.gw.url}/v1/chat/completions`, CHAT, headers));
       expect(s.up.calls).toHaveLength(0);
@@ -121,7 +121,7 @@ describe("a missing, wrong or non-Bearer key", () => {
     await using s = setup();
     const error = await s.gw.client(OTHER_KEY).chat.completions.create(CHAT as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
-    expect(error).toMatchObject({ status: 401, code: "invalid_api_key", type: "authentication_error" });
+    expect(error).toMatchObject({ status: 401, code: "invalid_api_key", type: "invalid_request_error" });
     const streamError = await s.gw.client(OTHER_KEY).chat.completions.create({ ...CHAT, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming).catch((e: unknown) => e);
     expect(streamError).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(s.up.calls).toHaveLength(0);

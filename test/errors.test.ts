@@ -21,7 +21,7 @@ describe("one error shape everywhere", () => {
     await expectOpenAIError(await post(completions, "{not json"), 400, { type: "invalid_request_error", param: null });
     await expectOpenAIError(await post(completions, valid({ temperature: 9 })), 400, { type: "invalid_request_error", param: "temperature" });
     await expectOpenAIError(await post(`${gw.url}/chat`, {}), 400, { param: "message" });
-    await expectOpenAIError(await fetch(`${keyed.baseURL}/models`), 401, { type: "authentication_error", code: "invalid_api_key", param: null });
+    await expectOpenAIError(await fetch(`${keyed.baseURL}/models`), 401, { type: "invalid_request_error", code: "invalid_api_key", param: null });
     await expectOpenAIError(await fetch(`${gw.url}/v2/everything`), 404, { param: null });
     await expectOpenAIError(await fetch(`${gw.baseURL}/models/no-such-model`), 404, { code: "model_not_found" });
     await expectOpenAIError(await post(`${small.baseURL}/chat/completions`, valid({ pad: "x".repeat(100) })), 413);

@@ -177,8 +177,8 @@ describe("the counters match the traffic sent", () => {
 describe("who may scrape", () => {
   test("with CHATGATE_METRICS_KEY set, only that key: a client key is refused like a wrong one", async () => {
     await using gw = startGateway({ CHATGATE_MOCK: "1", CHATGATE_API_KEYS: CLIENT, CHATGATE_METRICS_KEY: METRICS });
-    await expectOpenAIError(await getMetrics(gw.url), 401, { type: "authentication_error", code: "invalid_api_key" });
-    await expectOpenAIError(await getMetrics(gw.url, CLIENT), 401, { type: "authentication_error", code: "invalid_api_key" });
+    await expectOpenAIError(await getMetrics(gw.url), 401, { type: "invalid_request_error", code: "invalid_api_key" });
+    await expectOpenAIError(await getMetrics(gw.url, CLIENT), 401, { type: "invalid_request_error", code: "invalid_api_key" });
     await scrape(gw.url, METRICS);
     // The client key still works where it belongs.
     expect((await fetch(`${gw.url}/v1/models`, { headers: auth(CLIENT) })).status).toBe(200);

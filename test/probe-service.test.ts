@@ -281,7 +281,7 @@ describe("/metrics", () => {
     for (const headers of tries) {
       const res = await fetch(`${gw.url}/metrics`, { headers });
       expect(res.status).toBe(401);
-      expect(((await res.json()) as { error: object }).error).toMatchObject({ type: "authentication_error", code: "invalid_api_key" });
+      expect(((await res.json()) as { error: object }).error).toMatchObject({ type: "invalid_request_error", code: "invalid_api_key" });
       expect((await fetch(`${gw.url}/metrics`, { method: "HEAD", headers })).status).toBe(401);
     }
     const post = await fetch(`${gw.url}/metrics`, { method: "POST", headers: { authorization: `Bearer ${METRICS_KEY}` } });

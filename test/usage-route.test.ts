@@ -63,7 +63,7 @@ describe("who may read GET /v1/usage", () => {
     await using gw = gateway();
     expect((await getUsage(gw.url)).status).toBe(200);
     await expectOpenAIError(await getUsage(gw.url, "", CLIENT_A), 403, { code: "insufficient_permissions", type: "invalid_request_error" });
-    await expectOpenAIError(await getUsage(gw.url, "", null), 401, { code: "invalid_api_key", type: "authentication_error" });
+    await expectOpenAIError(await getUsage(gw.url, "", null), 401, { code: "invalid_api_key", type: "invalid_request_error" });
     await expectOpenAIError(await getUsage(gw.url, "", "adm-wrong"), 401, { code: "invalid_api_key" });
     // Not a client's route: the admin key is no client key.
     await expectOpenAIError(await chat(gw.url, ADMIN), 401, { code: "invalid_api_key" });
