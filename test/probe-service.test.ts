@@ -321,7 +321,7 @@ describe("settings a new operator gets wrong", () => {
       const proc = Bun.spawn([await compiledBinary(), flag], { stdout: "pipe", stderr: "pipe" });
       const [code, stdout] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
       expect(code).toBe(0);
-      expect(stdout).toMatch(/^chatgate \d+\.\d+\.\d+( \(commit [0-9a-f]{7,40}\))?\n$/);
+      expect(stdout).toMatch(/^chatgate \d+\.\d+\.\d+( \(commit [0-9a-f]{7,40}(-dirty)?\))?\n$/);
     }
   });
 });
