@@ -159,7 +159,9 @@ describe("OpenAI request → Anthropic Messages request", () => {
   });
 
   test("reasoning_effort becomes a thinking budget under the client's token limit, which is never raised", () => {
-    expect(translate({ reasoning_effort: "low" }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 2048 }, max_tokens: 4096 });
+    // No limit given: the default (4096) stays the answer's room, the budget on top, for every effort.
+    expect(translate({ reasoning_effort: "low" }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 2048 }, max_tokens: 6144 });
+    expect(translate({ reasoning_effort: "minimal" }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 1024 }, max_tokens: 5120 });
     expect(translate({ reasoning_effort: "high", max_tokens: 20000 }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 16384 }, max_tokens: 20000 });
     expect(translate({ reasoning_effort: "high", max_completion_tokens: 5000 }).request).toMatchObject({ thinking: { type: "enabled", budget_tokens: 4999 }, max_tokens: 5000 });
     expect(refusal({ reasoning_effort: "high", max_tokens: 1000 }).param).toBe("max_tokens");

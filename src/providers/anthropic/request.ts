@@ -152,8 +152,9 @@ function thinking(params: Params, request: MessagesRequest, provider: string): v
   if (lastAssistantCalledTools(request)) return;
   const param = params.max_completion_tokens != null ? "max_completion_tokens" : params.max_tokens != null ? "max_tokens" : undefined;
   if (param === undefined) {
+    // The provider's default is the answer's room; the thinking gets its own on top, whatever the effort.
     request.thinking = { type: "enabled", budget_tokens: budget };
-    if (request.max_tokens <= budget) request.max_tokens += budget;
+    request.max_tokens += budget;
     return;
   }
   if (request.max_tokens <= MIN_THINKING_BUDGET) {
