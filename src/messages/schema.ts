@@ -26,6 +26,7 @@ const Tool = Type.Object(
     name: Type.String({ minLength: 1, error: "must be a non-empty string" }),
     description: Type.Optional(Type.String()),
     input_schema: Type.Optional(Type.Object({}, open)),
+    strict: Type.Optional(Type.Boolean({ error: "must be a boolean" })),
   },
   { ...open, error: "must be a tool object with a name" },
 );
@@ -47,6 +48,15 @@ const Thinking = Type.Object(
   { ...open, error: "must be an object with a type" },
 );
 
+/**
+ * Structured outputs: `format` a JSON schema the answer must match. Loose here (Anthropic judges
+ * what its targets get); a translated request's format is checked in output-format.ts.
+ */
+const OutputConfig = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Object({ type: Type.String(), schema: Type.Optional(Type.Object({}, open)) }, open), Type.Null()], { error: "must be an object with a type" })) },
+  { ...open, error: "must be an object" },
+);
+
 /** The fields a Messages request and a token count share. */
 const common = {
   model: Type.String({ minLength: 1, error: "must be a non-empty string naming the model" }),
@@ -55,6 +65,7 @@ const common = {
   tools: Type.Optional(Type.Array(Tool, { error: "must be an array of tool objects" })),
   tool_choice: Type.Optional(ToolChoice),
   thinking: Type.Optional(Thinking),
+  output_config: Type.Optional(OutputConfig),
 };
 
 export const MessagesRequest = withErrorTexts(Type.Object(

@@ -45,6 +45,8 @@ export interface Tool {
   name: string;
   description?: string;
   input_schema: { type: "object"; [key: string]: unknown };
+  /** Strict tool use (structured outputs, generally available): the input always matches `input_schema`. */
+  strict?: boolean;
 }
 
 export type ToolChoice =
