@@ -1,4 +1,4 @@
-import { Type, type Static } from "@sinclair/typebox";
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { withErrorTexts } from "../schema.ts";
 import { MAX_TOKEN_COUNT } from "../schema.ts";
 
@@ -112,7 +112,30 @@ export const AnthropicMessage = Type.Object(
   open,
 );
 
-const ModelInfo = Type.Object({ type: Type.Literal("model"), id: Type.String(), display_name: Type.String(), created_at: Type.String() });
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/**
+ * A model object as Anthropic's Models API reference has it, every field present as its
+ * TypeScript SDK types it (null where unknown). Open: a field Anthropic adds reaches the client as
+ * an Anthropic provider listed it.
+ */
+const ModelInfo = Type.Object(
+  {
+    type: Type.Literal("model"),
+    id: Type.String(),
+    display_name: Type.String(),
+    created_at: Type.String({ description: "RFC 3339" }),
+    // A string, not the three values: a stage Anthropic adds must not make its own list a 500 here.
+    lifecycle: Type.String({ description: "active, deprecated or retired" }),
+    deprecated_at: nullable(Type.String()),
+    retires_at: nullable(Type.String()),
+    line: nullable(Type.String()),
+    max_input_tokens: nullable(Type.Integer()),
+    max_tokens: nullable(Type.Integer()),
+    capabilities: nullable(Type.Object({}, open)),
+  },
+  open,
+);
 
 /** `GET /v1/models` as Anthropic answers it (sent when the request carries `anthropic-version`). */
 export const AnthropicModelList = Type.Object({
