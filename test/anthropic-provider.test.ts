@@ -8,7 +8,7 @@ import { GatewayError } from "../src/errors.ts";
 import { AnthropicProvider, type AnthropicProviderOptions } from "../src/providers/anthropic/provider.ts";
 import type { ChatCall } from "../src/providers/provider.ts";
 import type { ChatRequest } from "../src/schema.ts";
-import { message, messageEvents, sse } from "./support/anthropic-wire.ts";
+import { message, messageEvents, modelInfo, sse } from "./support/anthropic-wire.ts";
 import { fakeAnthropic, type FakeAnthropic } from "./support/fake-anthropic.ts";
 
 const KEY = "sk-ant-api03-test-secret";
@@ -364,12 +364,12 @@ describe("AnthropicProvider, streams", () => {
 });
 
 describe("AnthropicProvider, models", () => {
-  test("lists Anthropic's models as OpenAI model objects owned by the provider, and reuses the list", async () => {
+  test("lists Anthropic's models as OpenAI model objects owned by the provider, each with Anthropic's own object, and reuses the list", async () => {
     await using fake = fakeAnthropic({ models: ["claude-a", "claude-b"] });
     const provider = providerFor(fake);
     expect(await provider.models({ signal: signal() })).toEqual([
-      { id: "claude-a", object: "model", created: 1759104000, owned_by: "claude" },
-      { id: "claude-b", object: "model", created: 1759104000, owned_by: "claude" },
+      { id: "claude-a", object: "model", created: 1759104000, owned_by: "claude", anthropic: modelInfo("claude-a") },
+      { id: "claude-b", object: "model", created: 1759104000, owned_by: "claude", anthropic: modelInfo("claude-b") },
     ]);
     await provider.models({ signal: signal() });
     expect(fake.modelsCalls).toHaveLength(1);

@@ -516,7 +516,10 @@ describe("models", () => {
     const page = await anthropicClient(t.gw.url).models.list();
     const ids = page.data.map((m) => m.id);
     expect(ids).toContain(ON_OPENAI);
-    expect(plain(page.data[0])).toEqual({ type: "model", id: ids[0]!, display_name: ids[0]!, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(plain(page.data[0])).toEqual({
+      type: "model", id: ids[0]!, display_name: ids[0]!, created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      lifecycle: "active", deprecated_at: null, retires_at: null, line: null, max_input_tokens: null, max_tokens: null, capabilities: null,
+    });
     const raw = (await (await fetch(`${t.gw.url}/v1/models`, { headers: { "anthropic-version": "2023-06-01" } })).json()) as Record<string, unknown>;
     expect(raw).toMatchObject({ has_more: false, first_id: ids[0], last_id: ids.at(-1) });
     const openai = (await (await fetch(`${t.gw.url}/v1/models`)).json()) as { object: string };

@@ -6,8 +6,7 @@ import { ShuttingDownError, badGateway, modelNotFound, toGatewayError, type Gate
 import { completionUsage, sentInputUsage, sentPromptUsage, sharedUsage, streamUsage } from "../usage/estimate.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { BeginTrace } from "../obs/trace-context.ts";
-import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, StreamSeen } from "../providers/provider.ts";
-import type { Model } from "../schema.ts";
+import type { AnswerFormat, ChatCall, Completion, EmbeddingCall, Embeddings, ListedModel, StreamSeen } from "../providers/provider.ts";
 import type { Chain } from "./attempts.ts";
 import { admit, resolveFor, type Client } from "./admission.ts";
 import { committed, lookup, storedAnswer } from "./committed.ts";
@@ -213,12 +212,12 @@ export class Gateway {
   }
 
   /** The models a caller can use; `allowed` (a client key's models) keeps only those (see modelsFor). */
-  models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
+  models(signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<ListedModel[]> {
     return modelsFor(this.router, this.startedAt, signal, allowed);
   }
 
   /** One model as the list shows it (see modelFor); a 404 `model_not_found` for any other name. */
-  async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model> {
+  async model(id: string, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<ListedModel> {
     const model = await modelFor(this.router, this.startedAt, signal, id, allowed);
     if (model === undefined) throw modelNotFound(id);
     return model;

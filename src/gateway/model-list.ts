@@ -1,5 +1,4 @@
-import type { Provider } from "../providers/provider.ts";
-import type { Model } from "../schema.ts";
+import type { ListedModel, Provider } from "../providers/provider.ts";
 import type { Route } from "./route-table.ts";
 import type { Router } from "./router.ts";
 
@@ -9,8 +8,8 @@ import type { Router } from "./router.ts";
  * providers, as before there was a config file. A provider whose list fails is left out; only when
  * every one fails is that an error.
  */
-export async function listModels(router: Router, created: number, signal: AbortSignal): Promise<Model[]> {
-  const byId = new Map<string, Model>();
+export async function listModels(router: Router, created: number, signal: AbortSignal): Promise<ListedModel[]> {
+  const byId = new Map<string, ListedModel>();
   for (const name of router.table.publicNames) byId.set(name, { id: name, object: "model", created, owned_by: "chatgate" });
   const lists = await Promise.allSettled(router.all.map((p) => p.models({ signal })));
   const failed = lists.find((l): l is PromiseRejectedResult => l.status === "rejected");
@@ -32,7 +31,7 @@ export async function listModels(router: Router, created: number, signal: AbortS
  * given a provider's model by its plain name (`gpt-4o-mini`), which the full list shows as
  * `provider/model` only: listed under the name the key uses, as the provider that answers it lists it.
  */
-export async function modelsFor(router: Router, created: number, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<Model[]> {
+export async function modelsFor(router: Router, created: number, signal: AbortSignal, allowed?: ReadonlySet<string>): Promise<ListedModel[]> {
   const all = await listModels(router, created, signal);
   if (allowed === undefined) return all;
   const mine = all.filter((m) => allowed.has(m.id));
@@ -45,14 +44,14 @@ export async function modelsFor(router: Router, created: number, signal: AbortSi
 }
 
 /** The entry of the full list for a plain name the router resolves: that of its first target's model. */
-function listedAs(router: Router, all: readonly Model[], name: string): Model | undefined {
+function listedAs(router: Router, all: readonly ListedModel[], name: string): ListedModel | undefined {
   const first = resolved(router, name)?.targets[0];
   const provider = first && router.providers.get(first.provider);
   return provider && entryOf(all, provider, first!.model);
 }
 
 /** A provider's model as the full list shows it: by plain name for the env-only set-up's providers, else `provider/model`. */
-const entryOf = (all: readonly Model[], provider: Provider, model: string): Model | undefined => {
+const entryOf = (all: readonly ListedModel[], provider: Provider, model: string): ListedModel | undefined => {
   const id = provider.implicit ? model : `${provider.id}/${model}`;
   return all.find((m) => m.id === id);
 };
@@ -70,7 +69,7 @@ function resolved(router: Router, name: string): Route | undefined {
  * `created` and `owned_by`; else a name only callable (see callableModel); else undefined. A key's
  * `allowed` models are checked first: any other is not there for it.
  */
-export async function modelFor(router: Router, created: number, signal: AbortSignal, id: string, allowed?: ReadonlySet<string>): Promise<Model | undefined> {
+export async function modelFor(router: Router, created: number, signal: AbortSignal, id: string, allowed?: ReadonlySet<string>): Promise<ListedModel | undefined> {
   if (allowed !== undefined && !allowed.has(id)) return undefined;
   const all = await listModels(router, created, signal);
   return all.find((m) => m.id === id) ?? callableModel(router, all, id, created);
@@ -87,7 +86,7 @@ export async function modelFor(router: Router, created: number, signal: AbortSig
  * its provider's models and `created` of the gateway's start, as the public names do: it is a
  * name chatgate answers for, and no upstream told when it was made.
  */
-function callableModel(router: Router, all: readonly Model[], id: string, created: number): Model | undefined {
+function callableModel(router: Router, all: readonly ListedModel[], id: string, created: number): ListedModel | undefined {
   const route = resolved(router, id);
   const target = route?.targets.length === 1 ? route.targets[0]! : undefined;
   const provider = target && router.providers.get(target.provider);

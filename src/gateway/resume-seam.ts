@@ -32,8 +32,9 @@ export function summedUsage(broken: readonly Part[], last: CompletionUsage | und
   let prompt = last?.prompt_tokens ?? 0;
   let completion = last?.completion_tokens ?? 0;
   let nextPrompt = prompt;
-  // Cached prompt tokens as each part reported them: priced once, at the cached rate, as for one request.
+  // Cached prompt tokens (and cache writes) as each part reported them: priced once, at the cached rate, as for one request.
   let cached = last?.prompt_tokens_details?.cached_tokens ?? 0;
+  let written = last?.prompt_tokens_details?.cache_write_tokens ?? 0;
   for (let i = broken.length - 1; i >= 0; i--) {
     const part = broken[i]!;
     const partCompletion = reportedCompletion(part) ? part.usage!.completion_tokens : (part.tokens ?? Math.max(part.usage?.completion_tokens ?? 0, part.contentChunks));
@@ -41,10 +42,11 @@ export function summedUsage(broken: readonly Part[], last: CompletionUsage | und
     prompt += partPrompt;
     completion += partCompletion;
     cached += part.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    written += part.usage?.prompt_tokens_details?.cache_write_tokens ?? 0;
     nextPrompt = partPrompt;
   }
   const usage: CompletionUsage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-  if (cached > 0) usage.prompt_tokens_details = { cached_tokens: cached };
+  if (cached > 0 || written > 0) usage.prompt_tokens_details = { cached_tokens: cached, ...(written > 0 ? { cache_write_tokens: written } : {}) };
   return usage;
 }
 

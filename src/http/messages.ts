@@ -3,6 +3,7 @@ import type { Gateway } from "../gateway/gateway.ts";
 import { anthropicStream } from "../messages/anthropic-stream.ts";
 import { checkContent } from "../messages/content-blocks.ts";
 import { countInputTokens } from "../messages/count-tokens.ts";
+import { checkOutputFormat } from "../messages/output-format.ts";
 import { PING_EVENT, anthropicErrorEvent } from "../messages/errors.ts";
 import { AnthropicErrorBody, AnthropicMessage, CountTokensRequest, CountTokensResponse, MessagesRequest } from "../messages/schema.ts";
 import { toChatRequest } from "../messages/to-chat.ts";
@@ -30,6 +31,16 @@ function messagesCall(gateway: Gateway, body: CountTokensRequest, request: Reque
   return translatedCall(gateway, toChatRequest(body), request, set, native);
 }
 
+/**
+ * What the schema cannot say of a request: its content blocks, and, when its first target is not
+ * Anthropic (`native`), whether its output format survives the translation. An Anthropic target
+ * judges the format itself; a fallback from it to another target gets the format as translated.
+ */
+function checkRequest(body: CountTokensRequest, native: boolean): void {
+  checkContent(body, native);
+  if (!native) checkOutputFormat(body.output_config?.format);
+}
+
 const anthropicBody = (open: Parameters<typeof anthropicStream>[0], onEnd: OnEnd, pacing: Pacing) => new StreamBody(anthropicStream(open), onEnd, pacing, ANTHROPIC_WIRE);
 
 const errors = (codes: number[]) => Object.fromEntries(codes.map((code) => [code, { description: `Anthropic error (${code})`, content: jsonContent(AnthropicErrorBody) }]));
@@ -47,7 +58,7 @@ export function messagesRoutes(gateway: Gateway, answering: Answering, maxBodyBy
       async ({ body, request, set }) => {
         anthropicRequestId(set);
         const client = clientOf(set);
-        checkContent(body, gateway.answersNatively(body.model, client));
+        checkRequest(body, gateway.answersNatively(body.model, client));
         const call = messagesCall(gateway, body, request, set);
         if (body.stream !== true) {
           const answer = await answering.json(request, () => gateway.complete(call, request.signal, "/v1/messages", client, "bypass"));
@@ -89,7 +100,7 @@ export function countTokensRoute(gateway: Gateway, answering: Answering, maxBody
       "/v1/messages/count_tokens",
       async ({ body, request, set }) => {
         anthropicRequestId(set);
-        checkContent(body, gateway.answersNatively(body.model, clientOf(set)));
+        checkRequest(body, gateway.answersNatively(body.model, clientOf(set)));
         const call = messagesCall(gateway, body, request, set);
         const counted = await answering.json(request, () => gateway.countTokens(call, request.signal, clientOf(set)));
         set.headers["content-type"] = "application/json";

@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import type { Gateway } from "../gateway/gateway.ts";
+import type { ListedModel } from "../providers/provider.ts";
 import type { Stats } from "../obs/stats.ts";
 import type { ChannelStatus } from "../hooks/channels.ts";
 import type { ReloadState } from "../reload.ts";
@@ -49,7 +50,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
   /** `GET /v1/models/{id}`, whichever of its routes took the request. */
   const retrieve = async (id: string, request: Request, set: { headers: Record<string, unknown> }) => {
     const model = await gateway.model(id, request.signal, keyModelsOf(set));
-    if (!request.headers.has("anthropic-version")) return model;
+    if (!request.headers.has("anthropic-version")) return openAIModel(model);
     anthropicRequestId(set);
     return anthropicModel(model);
   };
@@ -82,7 +83,7 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
     // Anthropic's list is paged (`limit`, `after_id`, `before_id`); OpenAI's is every model at once.
     .get("/v1/models", async ({ request, set, query }) => {
       const data = await gateway.models(request.signal, keyModelsOf(set));
-      if (!request.headers.has("anthropic-version")) return { object: "list" as const, data };
+      if (!request.headers.has("anthropic-version")) return { object: "list" as const, data: data.map(openAIModel) };
       anthropicRequestId(set);
       return anthropicModelList(data, query as ModelListQuery);
     }, {
@@ -113,6 +114,9 @@ export function opsRoutes(gateway: Gateway, stats: Stats, lastReload: () => Relo
     .get("/v1/models/:model/:s1/:s2", ({ request, set }) => retrieve(modelIdOf(request), request, set), HIDDEN)
     .get("/v1/models/:model/:s1/:s2/:s3", ({ request, set }) => retrieve(modelIdOf(request), request, set), HIDDEN);
 }
+
+/** A listed model as OpenAI's model object: the four fields OpenAI's lists have, never an upstream's Anthropic object. */
+const openAIModel = ({ id, object, created, owned_by }: ListedModel): Model => ({ id, object, created, owned_by });
 
 const MODELS_PATH = "/v1/models/";
 

@@ -1,11 +1,31 @@
 import type { Static } from "@sinclair/typebox";
 import { invalidRequest } from "../errors.ts";
-import type { Model } from "../schema.ts";
+import type { ListedModel } from "../providers/provider.ts";
 import type { AnthropicModel, AnthropicModelList } from "./schema.ts";
 
-/** A model as Anthropic lists it: its id for a display name, `created` as an RFC 3339 time. */
-export function anthropicModel(model: Model): Static<typeof AnthropicModel> {
-  return { type: "model", id: model.id, display_name: model.id, created_at: new Date(model.created * 1000).toISOString().replace(".000Z", "Z") };
+/**
+ * A model as Anthropic lists it (its Models API reference; the current SDKs require `lifecycle`
+ * and, in TypeScript, every field present). A model an Anthropic provider listed keeps every field
+ * the provider gave it (display name, lifecycle and its dates, limits, capabilities) under
+ * chatgate's id; any other model, or a field the provider left out, takes what chatgate knows:
+ * its id for a display name, `created` as an RFC 3339 time, `active` (a model chatgate lists is
+ * one it serves), and null for what no one said (Anthropic's own value when it does not know).
+ */
+export function anthropicModel(model: ListedModel): Static<typeof AnthropicModel> {
+  const known = {
+    type: "model" as const,
+    id: model.id,
+    display_name: model.id,
+    created_at: new Date(model.created * 1000).toISOString().replace(".000Z", "Z"),
+    lifecycle: "active" as const,
+    deprecated_at: null,
+    retires_at: null,
+    line: null,
+    max_input_tokens: null,
+    max_tokens: null,
+    capabilities: null,
+  };
+  return { ...known, ...model.anthropic, id: model.id, type: "model" };
 }
 
 /** The query of Anthropic's `GET /v1/models`: a page size and a cursor either way. */
@@ -27,7 +47,7 @@ function pageLimit(limit: string | undefined): number {
 }
 
 /** Where the model a cursor names is in the list; a 400 naming the parameter when it is not there. */
-function cursorAt(models: readonly Model[], id: string, param: "after_id" | "before_id"): number {
+function cursorAt(models: readonly ListedModel[], id: string, param: "after_id" | "before_id"): number {
   const at = models.findIndex((m) => m.id === id);
   if (at === -1) throw invalidRequest(`${param}: no model '${id}' in the list.`, param);
   return at;
@@ -40,7 +60,7 @@ function cursorAt(models: readonly Model[], id: string, param: "after_id" | "bef
  * the direction of travel (after the page; before it when paging back with `before_id`), as the
  * SDKs' auto-pagination reads them. An unknown cursor, both cursors, or a limit out of range is a 400.
  */
-export function anthropicModelList(models: readonly Model[], query: ModelListQuery = {}): Static<typeof AnthropicModelList> {
+export function anthropicModelList(models: readonly ListedModel[], query: ModelListQuery = {}): Static<typeof AnthropicModelList> {
   const limit = pageLimit(query.limit);
   const after = query.after_id || undefined;
   const before = query.before_id || undefined;

@@ -1,4 +1,4 @@
-import { Type, type Static } from "@sinclair/typebox";
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { withErrorTexts } from "../schema.ts";
 import { MAX_TOKEN_COUNT } from "../schema.ts";
 
@@ -26,6 +26,7 @@ const Tool = Type.Object(
     name: Type.String({ minLength: 1, error: "must be a non-empty string" }),
     description: Type.Optional(Type.String()),
     input_schema: Type.Optional(Type.Object({}, open)),
+    strict: Type.Optional(Type.Boolean({ error: "must be a boolean" })),
   },
   { ...open, error: "must be a tool object with a name" },
 );
@@ -47,6 +48,15 @@ const Thinking = Type.Object(
   { ...open, error: "must be an object with a type" },
 );
 
+/**
+ * Structured outputs: `format` a JSON schema the answer must match. Loose here (Anthropic judges
+ * what its targets get); a translated request's format is checked in output-format.ts.
+ */
+const OutputConfig = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Object({ type: Type.String(), schema: Type.Optional(Type.Object({}, open)) }, open), Type.Null()], { error: "must be an object with a type" })) },
+  { ...open, error: "must be an object" },
+);
+
 /** The fields a Messages request and a token count share. */
 const common = {
   model: Type.String({ minLength: 1, error: "must be a non-empty string naming the model" }),
@@ -55,6 +65,7 @@ const common = {
   tools: Type.Optional(Type.Array(Tool, { error: "must be an array of tool objects" })),
   tool_choice: Type.Optional(ToolChoice),
   thinking: Type.Optional(Thinking),
+  output_config: Type.Optional(OutputConfig),
 };
 
 export const MessagesRequest = withErrorTexts(Type.Object(
@@ -101,7 +112,30 @@ export const AnthropicMessage = Type.Object(
   open,
 );
 
-const ModelInfo = Type.Object({ type: Type.Literal("model"), id: Type.String(), display_name: Type.String(), created_at: Type.String() });
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/**
+ * A model object as Anthropic's Models API reference has it, every field present as its
+ * TypeScript SDK types it (null where unknown). Open: a field Anthropic adds reaches the client as
+ * an Anthropic provider listed it.
+ */
+const ModelInfo = Type.Object(
+  {
+    type: Type.Literal("model"),
+    id: Type.String(),
+    display_name: Type.String(),
+    created_at: Type.String({ description: "RFC 3339" }),
+    // A string, not the three values: a stage Anthropic adds must not make its own list a 500 here.
+    lifecycle: Type.String({ description: "active, deprecated or retired" }),
+    deprecated_at: nullable(Type.String()),
+    retires_at: nullable(Type.String()),
+    line: nullable(Type.String()),
+    max_input_tokens: nullable(Type.Integer()),
+    max_tokens: nullable(Type.Integer()),
+    capabilities: nullable(Type.Object({}, open)),
+  },
+  open,
+);
 
 /** `GET /v1/models` as Anthropic answers it (sent when the request carries `anthropic-version`). */
 export const AnthropicModelList = Type.Object({

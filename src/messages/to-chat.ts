@@ -8,6 +8,7 @@ import type {
 } from "openai/resources/chat/completions";
 import { invalidRequest } from "../errors.ts";
 import type { ChatRequest } from "../schema.ts";
+import { responseFormatOf } from "./output-format.ts";
 import type { AnyBlock, CountTokensRequest, MessagesRequest } from "./schema.ts";
 
 type Loose = Record<string, unknown>;
@@ -28,8 +29,10 @@ export function reasoningEffort(thinking: Params["thinking"]): "low" | "medium" 
 /**
  * A Messages request as the gateway's OpenAI-shaped call, for a provider that speaks chat
  * completions (and for everything the gateway reads of a request: the model, token estimates, the
- * ledger). What has no OpenAI form is left out: prior thinking blocks, `top_k`, server tools (no
- * `input_schema`), `cache_control`, and fields Anthropic adds that chatgate does not know.
+ * ledger). `output_config.format` is `response_format` (strict: see output-format.ts, whose check
+ * refuses a schema it cannot keep). What has no OpenAI form is left out: prior thinking blocks,
+ * `top_k`, server tools (no `input_schema`), `cache_control`, and fields Anthropic adds that
+ * chatgate does not know.
  */
 export function toChatRequest(body: Params): ChatRequest {
   const messages: ChatCompletionMessageParam[] = [];
@@ -51,6 +54,8 @@ export function toChatRequest(body: Params): ChatRequest {
   if (typeof body.top_p === "number") out.top_p = body.top_p;
   if (typeof body.metadata?.user_id === "string") out.user = body.metadata.user_id;
   tools(body, out);
+  const format = responseFormatOf(body.output_config?.format);
+  if (format !== undefined) out.response_format = format;
   // Usage is asked for so the stream's message_delta can carry it.
   if (body.stream === true) Object.assign(out, { stream: true, stream_options: { include_usage: true } });
   return out as ChatRequest;
@@ -65,6 +70,8 @@ function tools(body: Params, out: Loose): void {
     if (tool.input_schema === undefined) continue;
     const fn: ChatCompletionFunctionTool["function"] = { name: tool.name, parameters: tool.input_schema };
     if (tool.description !== undefined) fn.description = tool.description;
+    // Anthropic's strict tool use is OpenAI's strict function calling: arguments that match the schema.
+    if (tool.strict === true) fn.strict = true;
     functions.push({ type: "function", function: fn });
   }
   if (functions.length === 0) return;

@@ -36,12 +36,16 @@ export function stopOf(finish: string | null | undefined, matched: string | unde
   return { stop_reason: stopReason(finish), stop_sequence: null };
 }
 
-/** OpenAI's usage as Anthropic's: cached prompt tokens are Anthropic's cache reads, apart from input. */
+/**
+ * OpenAI's usage as Anthropic's: cached prompt tokens are Anthropic's cache reads and prompt tokens
+ * written to the cache its cache writes, each apart from `input_tokens` (OpenAI's prompt counts them all).
+ */
 export function anthropicUsage(usage: CompletionUsage | null | undefined): Usage {
   const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
+  const written = usage?.prompt_tokens_details?.cache_write_tokens ?? 0;
   return {
-    input_tokens: Math.max(0, (usage?.prompt_tokens ?? 0) - cached),
-    cache_creation_input_tokens: 0,
+    input_tokens: Math.max(0, (usage?.prompt_tokens ?? 0) - cached - written),
+    cache_creation_input_tokens: written,
     cache_read_input_tokens: cached,
     output_tokens: usage?.completion_tokens ?? 0,
   };

@@ -6,6 +6,14 @@ import type { RequestTrace } from "../obs/trace-context.ts";
 import type { ChatRequest, Model } from "../schema.ts";
 import type { EmbeddingRequest } from "../embeddings-schema.ts";
 import { Delivered } from "../usage/delivered.ts";
+import type { ModelInfo } from "./anthropic/wire.ts";
+
+/**
+ * A model as a provider lists it: OpenAI's model object, and for a model an Anthropic provider
+ * listed, Anthropic's own object for it (`anthropic`), which the model list in Anthropic's shape
+ * carries (display name, lifecycle, limits, capabilities). OpenAI's list leaves it out.
+ */
+export type ListedModel = Model & { anthropic?: ModelInfo };
 
 /** One chat call as a provider sees it. */
 export interface ChatCall {
@@ -200,7 +208,7 @@ export interface Provider {
   servesAnyModel(): boolean;
   /** The model names known now without a network call (configured, or last fetched); undefined: not known yet. */
   listedModels(): readonly string[] | undefined;
-  models(options: ModelsOptions): Promise<Model[]>;
+  models(options: ModelsOptions): Promise<ListedModel[]>;
   complete(call: ChatCall, options: CallOptions): Promise<Completion>;
   stream(call: ChatCall, options: CallOptions): Promise<EventStream>;
   /** OpenAI's embeddings API; absent where the upstream has none (Anthropic): routes skip such targets. */

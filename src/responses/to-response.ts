@@ -27,8 +27,10 @@ export function responseUsage(usage: CompletionUsage | null | undefined): Respon
   const output = usage?.completion_tokens ?? 0;
   return {
     input_tokens: input,
-    // Chat completions say nothing of cache writes.
-    input_tokens_details: { cached_tokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, cache_write_tokens: 0 },
+    input_tokens_details: {
+      cached_tokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+      cache_write_tokens: usage?.prompt_tokens_details?.cache_write_tokens ?? 0,
+    },
     output_tokens: output,
     output_tokens_details: { reasoning_tokens: usage?.completion_tokens_details?.reasoning_tokens ?? 0 },
     total_tokens: usage?.total_tokens ?? input + output,

@@ -127,4 +127,30 @@ export function errorBody(type: ErrorType, message = ERROR_MESSAGES[type]) {
   return { type: "error" as const, error: { type, message }, request_id: `req_011C${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}` };
 }
 
-export const modelInfo = (id: string): ModelInfo => ({ type: "model", id, display_name: id, created_at: "2025-09-29T00:00:00Z" });
+const supported = { supported: true };
+/** A model's capabilities as the Models API reference's example lists them. */
+export const CAPABILITIES = {
+  batch: supported, citations: supported, code_execution: supported,
+  context_management: { clear_thinking_20251015: supported, clear_tool_uses_20250919: supported, compact_20260112: supported, supported: true },
+  effort: { high: supported, low: supported, max: supported, medium: supported, supported: true },
+  image_input: supported, pdf_input: supported, structured_outputs: supported,
+  thinking: { supported: true, types: { adaptive: supported, enabled: supported } },
+};
+
+/** Display names and lifecycles of the fake's default models, as Anthropic lists them. */
+const KNOWN_MODELS: Record<string, Partial<ModelInfo>> = {
+  "claude-sonnet-4-5-20250929": { display_name: "Claude Sonnet 4.5", line: "sonnet", created_at: "2025-09-29T00:00:00Z" },
+  "claude-opus-4-1-20250805": { display_name: "Claude Opus 4.1", line: "opus", created_at: "2025-08-05T00:00:00Z" },
+  "claude-3-5-haiku-20241022": {
+    display_name: "Claude Haiku 3.5", line: "haiku", created_at: "2024-10-22T00:00:00Z",
+    lifecycle: "deprecated", deprecated_at: "2025-12-19T00:00:00Z", retires_at: "2026-02-19T00:00:00Z",
+  },
+};
+
+/** A model as the Models API lists it today: every field its reference has, the lifecycle's dates null while active. */
+export const modelInfo = (id: string): ModelInfo => ({
+  type: "model", id, display_name: id, created_at: "2025-09-29T00:00:00Z",
+  lifecycle: "active", deprecated_at: null, retires_at: null, line: null,
+  max_input_tokens: 200_000, max_tokens: 64_000, capabilities: CAPABILITIES,
+  ...KNOWN_MODELS[id],
+});

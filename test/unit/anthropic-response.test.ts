@@ -29,7 +29,7 @@ describe("Anthropic Message → ChatCompletion", () => {
           ],
         },
       }],
-      usage: { prompt_tokens: 3595, completion_tokens: 503, total_tokens: 4098, prompt_tokens_details: { cached_tokens: 1500 } },
+      usage: { prompt_tokens: 3595, completion_tokens: 503, total_tokens: 4098, prompt_tokens_details: { cached_tokens: 1500, cache_write_tokens: 0 } },
     });
   });
 
@@ -69,15 +69,15 @@ describe("Anthropic Message → ChatCompletion", () => {
     expect(choice.message.content).toBeNull();
   });
 
-  test("usage counts cache reads and writes as prompt tokens, reads also as cached tokens, and thinking tokens as reasoning", () => {
+  test("usage counts cache reads and writes as prompt tokens, reads also as cached tokens, writes as cache_write_tokens, and thinking tokens as reasoning", () => {
     expect(toUsage({ input_tokens: 10, cache_read_input_tokens: 100, cache_creation_input_tokens: 50, output_tokens: 7, output_tokens_details: { thinking_tokens: 4 } })).toEqual({
       prompt_tokens: 160,
       completion_tokens: 7,
       total_tokens: 167,
-      prompt_tokens_details: { cached_tokens: 100 },
+      prompt_tokens_details: { cached_tokens: 100, cache_write_tokens: 50 },
       completion_tokens_details: { reasoning_tokens: 4 },
     });
-    expect(toUsage({ input_tokens: 10, output_tokens: 2, cache_read_input_tokens: null })).toMatchObject({ prompt_tokens: 10, total_tokens: 12, prompt_tokens_details: { cached_tokens: 0 } });
+    expect(toUsage({ input_tokens: 10, output_tokens: 2, cache_read_input_tokens: null })).toMatchObject({ prompt_tokens: 10, total_tokens: 12, prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 } });
   });
 
   test("JSON that is not a message is told apart", () => {

@@ -149,7 +149,7 @@ describe("Anthropic stream → OpenAI chunks", () => {
     expect(chunks.slice(0, -1).every((c) => c.usage === null && c.choices.length === 1)).toBe(true);
     expect(chunks.at(-1)).toMatchObject({
       choices: [],
-      usage: { prompt_tokens: 1233, completion_tokens: 4, total_tokens: 1237, prompt_tokens_details: { cached_tokens: 1024 } },
+      usage: { prompt_tokens: 1233, completion_tokens: 4, total_tokens: 1237, prompt_tokens_details: { cached_tokens: 1024, cache_write_tokens: 188 } },
     });
     expect(data.at(-1)).toBe("[DONE]");
   });

@@ -15,3 +15,9 @@ test("a part that reported no cached tokens adds none; without any, there are no
   expect(summedUsage(broken, last)?.prompt_tokens_details).toEqual({ cached_tokens: 400 });
   expect(summedUsage(broken, { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 })).not.toHaveProperty("prompt_tokens_details");
 });
+
+test("regression: cache writes of every part are summed too, not dropped at the seam", () => {
+  const broken = [{ usage: { prompt_tokens: 997, completion_tokens: 3, total_tokens: 1000, prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 900 } }, contentChunks: 3, text: "abc" }];
+  const last = { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500, prompt_tokens_details: { cached_tokens: 900, cache_write_tokens: 3 } };
+  expect(summedUsage(broken, last)?.prompt_tokens_details).toEqual({ cached_tokens: 900, cache_write_tokens: 903 });
+});

@@ -1,6 +1,6 @@
 import { badGateway } from "../../errors.ts";
 import { withQuery } from "../endpoint.ts";
-import type { Model } from "../../schema.ts";
+import type { ListedModel } from "../provider.ts";
 import type { ModelList } from "./wire.ts";
 
 /** Pages read at most: at 1000 models a page, far beyond any account's list. */
@@ -8,15 +8,16 @@ const MAX_PAGES = 5;
 
 /**
  * Anthropic's model list (`GET /v1/models`, paginated by `after_id`, 20 a page unless `limit`
- * says more) as OpenAI model objects owned by the provider; `created` from `created_at`.
+ * says more) as OpenAI model objects owned by the provider, `created` from `created_at`, each with
+ * Anthropic's own object for the list in Anthropic's shape.
  */
 export async function fetchModels(
   url: string,
   provider: string,
   get: (url: string) => Promise<Response>,
   read: (res: Response) => Promise<string>,
-): Promise<Model[]> {
-  const models: Model[] = [];
+): Promise<ListedModel[]> {
+  const models: ListedModel[] = [];
   let after: string | null = null;
   for (let page = 0; page < MAX_PAGES; page++) {
     const query: string = after === null ? "limit=1000" : `limit=1000&after_id=${encodeURIComponent(after)}`;
@@ -24,7 +25,7 @@ export async function fetchModels(
     for (const item of list.data) {
       if (!item || typeof item.id !== "string") continue;
       const created = Date.parse(item.created_at);
-      models.push({ id: item.id, object: "model", created: Number.isNaN(created) ? 0 : Math.floor(created / 1000), owned_by: provider });
+      models.push({ id: item.id, object: "model", created: Number.isNaN(created) ? 0 : Math.floor(created / 1000), owned_by: provider, anthropic: item });
     }
     if (list.has_more !== true || typeof list.last_id !== "string") break;
     after = list.last_id;

@@ -1,7 +1,6 @@
 import type { Continuation } from "../../config/provider-spec.ts";
 import { badGateway } from "../../errors.ts";
-import type { Model } from "../../schema.ts";
-import { callHeaders, type CallOptions, type ChatCall, type Completion, type NativeRequest, type Provider } from "../provider.ts";
+import { callHeaders, type CallOptions, type ChatCall, type Completion, type ListedModel, type NativeRequest, type Provider } from "../provider.ts";
 import { MODELS_BODY_CAP, readCapped } from "../read-body.ts";
 import { fromUpstreamException, redactor, upstreamTooLarge, type Redact } from "../upstream-error.ts";
 import { anthropicError, fromAnthropicResponse, statusOfErrorType } from "./errors.ts";
@@ -72,7 +71,7 @@ export class AnthropicProvider implements Provider {
   private readonly redact: Redact;
   private readonly fetch: typeof fetch;
   private readonly maxBytes: number;
-  private modelsCache: { at: number; models: Model[]; ids: string[] } | undefined;
+  private modelsCache: { at: number; models: ListedModel[]; ids: string[] } | undefined;
 
   constructor(private readonly options: AnthropicProviderOptions) {
     this.id = options.id;
@@ -168,7 +167,7 @@ export class AnthropicProvider implements Provider {
   }
 
   /** The configured list, or Anthropic's (GET /v1/models), as OpenAI model objects owned by this provider. */
-  async models({ signal }: { signal: AbortSignal }): Promise<Model[]> {
+  async models({ signal }: { signal: AbortSignal }): Promise<ListedModel[]> {
     const now = Date.now();
     if (this.options.models !== undefined) return this.options.models.map((id) => ({ id, object: "model", created: 0, owned_by: this.id }));
     if (this.modelsCache && now - this.modelsCache.at < (this.options.modelsTtlMs ?? 60_000)) return this.modelsCache.models;

@@ -43,8 +43,8 @@ type Params = ChatCompletionCreateParamsBase & { top_k?: unknown };
  * OpenAI parameters Anthropic has no equivalent for, and when a value would change the answer
  * (a default value — n: 1, logprobs: false, a zero penalty — is honoured by doing nothing).
  * Left alone on purpose, since they never change the answer: `store`, `metadata`, `service_tier`,
- * `prediction`, `prompt_cache_key`/`_retention`, `stream_options.include_obfuscation`, tools'
- * `strict`, messages' `name`. Unknown fields are not forwarded either: Anthropic rejects unknown
+ * `prediction`, `prompt_cache_key`/`_retention`, `stream_options.include_obfuscation`, messages'
+ * `name`. Unknown fields are not forwarded either: Anthropic rejects unknown
  * fields, and only `top_k` (Anthropic's own) is passed on.
  */
 const UNSUPPORTED: ReadonlyArray<readonly [keyof Params, (value: unknown) => boolean, string]> = [

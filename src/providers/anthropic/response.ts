@@ -32,17 +32,19 @@ export const refusalText = (reason: StopReason | null | undefined, details: Stop
 
 /**
  * Anthropic's usage as OpenAI's: input, cache reads and cache writes are all prompt tokens
- * (Anthropic counts them apart), cache reads are also `cached_tokens`.
+ * (Anthropic counts them apart), cache reads are also `cached_tokens` and cache writes
+ * `cache_write_tokens` (priced apart by Anthropic, so a client's bill needs them).
  */
 export function toUsage(usage: Usage | MessageDeltaUsage): CompletionUsage {
   const read = usage.cache_read_input_tokens ?? 0;
-  const prompt = (usage.input_tokens ?? 0) + read + (usage.cache_creation_input_tokens ?? 0);
+  const write = usage.cache_creation_input_tokens ?? 0;
+  const prompt = (usage.input_tokens ?? 0) + read + write;
   const completion = usage.output_tokens;
   const out: CompletionUsage = {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: read },
+    prompt_tokens_details: { cached_tokens: read, cache_write_tokens: write },
   };
   const thinking = usage.output_tokens_details?.thinking_tokens;
   if (typeof thinking === "number") out.completion_tokens_details = { reasoning_tokens: thinking };

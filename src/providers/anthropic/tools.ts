@@ -7,7 +7,9 @@ import type { Tool, ToolChoice } from "./wire.ts";
  * OpenAI function tools as Anthropic tools: `parameters` is the `input_schema` (an empty object
  * schema when absent, since Anthropic requires one). Custom (free-form text) tools have no
  * Anthropic equivalent: refused, or under drop_params left out (named `tools[k]`), so the list
- * may come back empty. `strict` is not passed on: older anthropic-versions reject it.
+ * may come back empty. `strict: true` is Anthropic's strict tool use, part of its structured
+ * outputs, which need no beta header (as `output_config.format` for `response_format`); `false`, the
+ * default on both sides, is not sent.
  */
 export function toTools(tools: readonly ChatCompletionTool[] | undefined, refuse: Refuse): Tool[] | undefined {
   if (tools === undefined || tools.length === 0) return undefined;
@@ -18,6 +20,7 @@ export function toTools(tools: readonly ChatCompletionTool[] | undefined, refuse
     if (typeof fn?.name !== "string") throw invalidRequest("A function tool needs a name.", `tools[${k}].function.name`);
     const one: Tool = { name: fn.name, input_schema: { type: "object", properties: {}, ...fn.parameters } };
     if (typeof fn.description === "string") one.description = fn.description;
+    if (fn.strict === true) one.strict = true;
     out.push(one);
   });
   return out;

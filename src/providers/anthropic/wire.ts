@@ -45,6 +45,8 @@ export interface Tool {
   name: string;
   description?: string;
   input_schema: { type: "object"; [key: string]: unknown };
+  /** Strict tool use (structured outputs, generally available): the input always matches `input_schema`. */
+  strict?: boolean;
 }
 
 export type ToolChoice =
@@ -189,13 +191,19 @@ export interface ErrorResponse {
   request_id?: string | null;
 }
 
-/** `GET /v1/models`. */
+/**
+ * A model as Anthropic's Models API (`GET /v1/models`) lists it. Its reference also has `lifecycle` (required by the
+ * current SDKs), `deprecated_at`, `retires_at`, `line`, `max_input_tokens`, `max_tokens` and
+ * `capabilities`, and may add more: every field is kept as listed (see messages/models.ts).
+ */
 export interface ModelInfo {
   type: "model";
   id: string;
   display_name: string;
   /** RFC 3339. */
   created_at: string;
+  lifecycle?: "active" | "deprecated" | "retired";
+  [field: string]: unknown;
 }
 export interface ModelList {
   data: ModelInfo[];
